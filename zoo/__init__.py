@@ -1,0 +1,40 @@
+"""zoo: a plugin-based research zoo for generative and anomaly-detection models.
+
+The public API. Importing ``zoo`` is cheap: torch and lightning are imported only by the
+functions that train or evaluate.
+
+    >>> import zoo
+    >>> zoo.list_models("mlp*")
+    ['mlp']
+"""
+
+from __future__ import annotations
+
+from zoo.checkpoints import load_model, save_model
+from zoo.data import DataInfo, Dataset, load_dataset
+from zoo.errors import UnknownNameError, ZooError
+from zoo.model import ZooModel, create_model, get_model_spec, list_models
+from zoo.plugins import hookimpl
+from zoo.specs import DataFile, DatasetSpec, ModelSpec, SuiteSpec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DataFile",
+    "DataInfo",
+    "Dataset",
+    "DatasetSpec",
+    "ModelSpec",
+    "SuiteSpec",
+    "UnknownNameError",
+    "ZooError",
+    "ZooModel",
+    "__version__",
+    "create_model",
+    "get_model_spec",
+    "hookimpl",
+    "list_models",
+    "load_dataset",
+    "load_model",
+    "save_model",
+]

@@ -1,0 +1,13 @@
+"""Datasets: registered names or the user's own files, loaded to numpy arrays.
+
+Files resolve under ``ZOO_DATA_DIR`` and are verified by sha256; a missing file is downloaded
+from its canonical URL, or, offline, reported with its checksum and where to put it.
+"""
+
+from __future__ import annotations
+
+from zoo.data.loading import load_dataset
+from zoo.data.splits import make_splits
+from zoo.data.types import Arrays, DataInfo, Dataset, Splits
+
+__all__ = ["Arrays", "DataInfo", "Dataset", "Splits", "load_dataset", "make_splits"]

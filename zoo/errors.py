@@ -1,0 +1,31 @@
+"""Errors the CLI reports as one line, without a traceback."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class ZooError(Exception):
+    """A problem with the user's input or environment, reported as one line."""
+
+
+class UnknownNameError(ZooError, KeyError):
+    """An unknown model, dataset, suite or plugin name."""
+
+    def __init__(self, what: str, name: str, valid: Iterable[str]) -> None:
+        self.what, self.name = what, name
+        self.valid = sorted(valid)
+        super().__init__(unknown_name_message(what, name, self.valid))
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+def unknown_name_message(what: str, name: str, valid: Iterable[str]) -> str:
+    """``unknown model 'vea'; did you mean 'vae'? valid: ...`` in one line."""
+    valid = sorted(valid)
+    close = difflib.get_close_matches(name, valid, n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    shown = ", ".join(valid) if valid else "(none registered)"
+    return f"unknown {what} {name!r}{hint} valid: {shown}"

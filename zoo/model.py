@@ -1,0 +1,190 @@
+"""The model contract, and building models from the registry.
+
+Every model, whatever trains it, implements:
+
+- the **train hook** ``fit(splits, config) -> dict[str, float]``: gradient-trained models inherit
+  it from :class:`zoo.module.ZooModule` (a Lightning loop); others (scikit-learn baselines)
+  implement it themselves;
+- the **evaluate hooks** of its tasks, batched and without gradients:
+  ``predict(x) -> Tensor`` (classify: logits; regress: values), ``score(x) -> Tensor[N]``
+  (detect: higher = more anomalous), ``sample(n, generator=None) -> Tensor`` (generate) and
+  optionally ``log_likelihood(x) -> Tensor[N]`` in nats;
+- persistence without pickled code: ``save_state(directory)`` / ``load_state(directory)``,
+  with the card (name, hyperparameters, data info) written by :mod:`zoo.checkpoints`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import inspect
+import types
+import typing
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin
+
+from zoo.errors import ZooError, unknown_name_message
+from zoo.plugins import get_host
+from zoo.specs import ModelSpec
+
+if TYPE_CHECKING:
+    from zoo.data.types import DataInfo, Splits
+    from zoo.training import TrainConfig
+
+EVALUATE_HOOKS = {"classify": "predict", "regress": "predict", "detect": "score",
+                  "generate": "sample"}
+
+
+class ZooModel:
+    """Mixin with the parts of the contract that do not depend on how a model trains."""
+
+    #: Registry name, set by :func:`create_model`.
+    zoo_name: str = ""
+    data_info: DataInfo
+
+    def fit(self, splits: Splits, config: TrainConfig) -> dict[str, float]:
+        """Train on ``splits.train`` (``splits.val`` for model selection); return metrics."""
+        raise NotImplementedError
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """The constructor arguments (except ``data_info``) that rebuild this model."""
+        raise NotImplementedError
+
+    def save_state(self, directory: Path) -> None:
+        """Write the learned state into ``directory`` in a format that needs no unpickling."""
+        raise NotImplementedError
+
+    def load_state(self, directory: Path) -> None:
+        """Read back what :meth:`save_state` wrote."""
+        raise NotImplementedError
+
+
+def list_models(pattern: str = "*", *, task: str | None = None,
+                modality: str | None = None, kind: str | None = None) -> list[str]:
+    """Names of registered models matching a shell-style ``pattern`` (``"vae*"``)."""
+    return sorted(
+        name for name, spec in get_host().models().items()
+        if fnmatch.fnmatchcase(name, pattern)
+        and (task is None or task in spec.tasks)
+        and (modality is None or modality in spec.modalities)
+        and (kind is None or spec.kind == kind)
+    )
+
+
+def get_model_spec(name: str) -> ModelSpec:
+    """The spec of a registered model; an unknown name lists the close matches."""
+    return get_host().model(name)
+
+
+def split_model_name(name: str) -> tuple[str, str | None]:
+    """``"vae[cnn]"`` -> ``("vae", "cnn")``; ``"mlp"`` -> ``("mlp", None)``."""
+    if name.endswith("]") and "[" in name:
+        base, _, backbone = name[:-1].partition("[")
+        return base, backbone
+    return name, None
+
+
+def resolve_hparams(spec: ModelSpec, info: DataInfo, overrides: dict[str, Any],
+                    cls: type | None = None) -> dict[str, Any]:
+    """Defaults for the data's modality, then ``overrides`` checked against ``__init__``.
+
+    String values (from ``--set key=value``) are converted to the annotated type; an unknown
+    key or a value of the wrong type raises :class:`ZooError` naming the valid choices.
+    """
+    if info.modality not in spec.modalities:
+        raise ZooError(f"model {spec.name!r} does not support {info.modality} data; "
+                       f"it supports: {', '.join(spec.modalities)}")
+    cls = cls or spec.load()
+    params = {n: p for n, p in inspect.signature(cls.__init__).parameters.items()
+              if n not in ("self", "data_info") and p.kind is not p.VAR_KEYWORD}
+    hints = typing.get_type_hints(cls.__init__)
+    hparams: dict[str, Any] = {}
+    for key, value in {**spec.defaults_for(info.modality), **overrides}.items():
+        if key not in params:
+            raise ZooError(unknown_name_message(f"hyperparameter of model {spec.name!r}",
+                                                key, params))
+        hparams[key] = coerce(value, hints.get(key, Any), f"{spec.name}.{key}")
+    if spec.kind == "method" and "backbone" in params and "backbone" not in hparams:
+        hparams["backbone"] = spec.default_backbones.get(info.modality)
+    return hparams
+
+
+def create_model(name: str, data_info: DataInfo, **hparams: Any) -> Any:
+    """Build a registered model for data described by ``data_info``.
+
+    Args:
+        name: Registry name, optionally with a backbone: ``"vae"`` or ``"vae[cnn]"``.
+        data_info: What the model is built for (modality, shape, classes ...).
+        **hparams: Overrides of the spec's defaults; strings are converted to the annotated
+            type of the constructor argument.
+
+    Returns:
+        The model, an instance of the spec's implementation.
+    """
+    base, backbone = split_model_name(name)
+    spec = get_model_spec(base)
+    if backbone is not None:
+        hparams.setdefault("backbone", backbone)
+    cls = spec.load()
+    resolved = resolve_hparams(spec, data_info, hparams, cls)
+    model = cls(data_info=data_info, **resolved)
+    model.zoo_name = spec.name
+    return model
+
+
+def display_name(name: str, backbone: str | None) -> str:
+    """How leaderboards name a model: ``vae[cnn]`` for methods, ``mlp`` for backbones."""
+    return f"{name}[{backbone}]" if backbone else name
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def coerce(value: Any, annotation: Any, where: str) -> Any:
+    """Convert ``value`` (often a string from the command line) to ``annotation``."""
+    origin = get_origin(annotation)
+    if annotation is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        options = get_args(annotation)
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            if type(None) in options:
+                return None
+        errors = []
+        for option in (o for o in options if o is not type(None)):
+            try:
+                return coerce(value, option, where)
+            except ZooError as exc:
+                errors.append(str(exc))
+        raise ZooError(errors[0] if errors else f"{where}: cannot use {value!r}")
+    if origin is Literal:
+        choices = get_args(annotation)
+        for choice in choices:
+            if value == choice or (isinstance(value, str) and value == str(choice)):
+                return choice
+        raise ZooError(f"{where}={value!r} is not valid; choose one of "
+                       f"{', '.join(map(str, choices))}")
+    if origin in (tuple, list):
+        items = value.split(",") if isinstance(value, str) else list(value)
+        args = [a for a in get_args(annotation) if a is not Ellipsis] or [Any]
+        return origin(coerce(v, args[0], where) for v in items)
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
+            return value.lower() in _TRUE
+        raise ZooError(f"{where}={value!r} is not a boolean (true/false)")
+    if annotation in (int, float):
+        if isinstance(value, bool):
+            raise ZooError(f"{where}={value!r} is not a number")
+        try:
+            number = annotation(value) if annotation is float else int(str(value), 10)
+        except (TypeError, ValueError):
+            kind = "an integer" if annotation is int else "a number"
+            raise ZooError(f"{where}={value!r} is not {kind}") from None
+        return number
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ZooError(f"{where}={value!r} is not a string")
+        return value
+    return value
