@@ -147,9 +147,9 @@ def coerce(value: Any, annotation: Any, where: str) -> Any:
         return value
     if origin in (Union, types.UnionType):
         options = get_args(annotation)
-        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
-            if type(None) in options:
-                return None
+        is_none = value is None or (isinstance(value, str) and value.lower() in ("none", "null"))
+        if is_none and type(None) in options:
+            return None
         errors = []
         for option in (o for o in options if o is not type(None)):
             try:

@@ -39,7 +39,7 @@ ENTRY_POINT_GROUP = "zoo.plugins"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "zoo._builtin.datasets",
     "zoo._builtin.suites",
-    "zoo._builtin.run_hooks",
+    "zoo._builtin.csv_logger",
 )
 _REGISTRATION_HOOKS = {
     "zoo_register_models": ("models", ModelSpec),
@@ -106,7 +106,7 @@ class PluginHost:
         self._allow = _env_names(env.get("ZOO_PLUGINS"))
         self._deny = _env_names(env.get("ZOO_DISABLE_PLUGINS"))
         for module_name in default_plugins:
-            self.add(module_name.rsplit(".", 1)[-1], lambda m=module_name: importlib.import_module(m),
+            self.add(_builtin_name(module_name), lambda m=module_name: importlib.import_module(m),
                      source="builtin", distribution="zoo", version=_version("zoo"))
         if entry_points is None:
             entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
@@ -290,6 +290,11 @@ def _load_file(path: Path) -> ModuleType:
         sys.modules.pop(module_name, None)
         raise
     return module
+
+
+def _builtin_name(module_name: str) -> str:
+    """``zoo._builtin.csv_logger`` -> ``builtin-csv-logger``."""
+    return "builtin-" + module_name.rsplit(".", 1)[-1].replace("_", "-")
 
 
 def _version(distribution: str) -> str | None:

@@ -1,0 +1,1 @@
+"""zoo-mlp: multilayer perceptrons for zoo."""

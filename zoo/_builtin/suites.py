@@ -1,0 +1,26 @@
+"""The core's shared benchmark suites."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from zoo.plugins import hookimpl
+from zoo.specs import SuiteSpec
+
+
+@hookimpl
+def zoo_register_suites(register: Callable[[SuiteSpec], None]) -> None:
+    register(SuiteSpec(
+        name="supervised",
+        implementation="zoo.suites.supervised:SupervisedSuite",
+        tasks=("classify", "regress"),
+        modalities=("tabular", "image"),
+        summary="Classification and regression: best-validation model, held-out test split",
+    ))
+    register(SuiteSpec(
+        name="embedded-ad",
+        implementation="zoo.suites.detection:EmbeddedAnomalySuite",
+        tasks=("detect",),
+        modalities=("tabular",),
+        summary="Anomaly detection on scikit-learn's bundled tables (semi / unsup), no download",
+    ))

@@ -1,0 +1,41 @@
+"""The backbone interface: architecture families build encoders and decoders for methods.
+
+A backbone plugin registers a ``ModelSpec(kind="backbone", builder="pkg.mod:MyBackbone")``.
+Methods (VAE, GAN, autoencoder detectors ...) ask for it by name::
+
+    encoder = get_backbone("mlp").encoder(info, out_dim=32)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from zoo.errors import ZooError
+from zoo.model import get_model_spec, list_models
+from zoo.specs import import_object
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from zoo.data.types import DataInfo
+
+
+class Backbone(Protocol):
+    """Builds the networks of one architecture family for any modality it declares."""
+
+    def encoder(self, info: DataInfo, out_dim: int, **hparams: Any) -> nn.Module:
+        """A network mapping a batch of samples ``(N, *info.shape)`` to ``(N, out_dim)``."""
+        ...
+
+    def decoder(self, in_dim: int, info: DataInfo, **hparams: Any) -> nn.Module:
+        """A network mapping ``(N, in_dim)`` to a batch of samples ``(N, *info.shape)``."""
+        ...
+
+
+def get_backbone(name: str) -> Backbone:
+    """The builder of a registered backbone."""
+    spec = get_model_spec(name)
+    if spec.kind != "backbone" or not spec.builder:
+        raise ZooError(f"{name!r} is not a backbone; backbones: "
+                       f"{', '.join(list_models(kind='backbone')) or '(none)'}")
+    return import_object(spec.builder)()

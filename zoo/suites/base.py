@@ -1,0 +1,173 @@
+"""The ``Suite`` base class: what a benchmark declares and how one cell is run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from zoo.data.types import Dataset
+from zoo.errors import ZooError
+from zoo.model import display_name, split_model_name
+from zoo.plugins import PluginHost
+from zoo.specs import DatasetSpec, ModelSpec
+
+BUDGETS = ("smoke", "quick", "full")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much compute one cell may use.
+
+    Args:
+        max_epochs: Upper bound on training epochs.
+        max_time: Upper bound on training seconds per cell (``None``: none).
+        patience: Early-stopping patience in validations (``None``: off).
+        max_train_rows: Training rows kept at most (subsampled, and the row says so).
+        max_test_rows: Test rows kept at most (smoke only; ``None``: all).
+    """
+
+    max_epochs: int
+    max_time: float | None = None
+    patience: int | None = None
+    max_train_rows: int | None = None
+    max_test_rows: int | None = None
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One unit of a benchmark: a model on a dataset under a setting, budget and seed."""
+
+    model: str
+    backbone: str | None
+    dataset: str
+    setting: str
+    seed: int
+    budget: str
+
+    @property
+    def display_model(self) -> str:
+        return display_name(self.model, self.backbone)
+
+
+@dataclass
+class CellOutcome:
+    """What running a cell produced: test metrics and notes for the result row."""
+
+    metrics: dict[str, float]
+    hparams: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Suite:
+    """A benchmark suite. Subclasses set the class attributes and implement :meth:`run_cell`.
+
+    The suite owns data, splits, seeds, budget and metrics; models only supply the
+    evaluate hooks. Bump :attr:`version` whenever a change could move a number, so the
+    leaderboard never mixes protocol versions.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    task_of_model: ClassVar[tuple[str, ...]]
+    #: (metric, higher is better); the first is the primary metric of the leaderboard.
+    metrics: ClassVar[tuple[tuple[str, bool], ...]]
+    settings: ClassVar[tuple[str, ...]] = ("default",)
+    default_datasets: ClassVar[tuple[str, ...]]
+    default_seeds: ClassVar[int] = 3
+    budgets: ClassVar[dict[str, Budget]]
+
+    def __init__(self, host: PluginHost, *, accelerator: str = "auto", devices: int = 1) -> None:
+        self.host = host
+        self.accelerator = accelerator
+        self.devices = devices
+        self._loaded: dict[str, Dataset] = {}
+
+    # -- what to run ---------------------------------------------------------------------------
+    def dataset_tasks(self, spec: DatasetSpec) -> tuple[str, ...]:
+        """The model tasks this suite evaluates on ``spec`` (empty: the dataset does not fit)."""
+        return tuple(t for t in self.task_of_model if t in spec.tasks)
+
+    def fits(self, model: ModelSpec, dataset: DatasetSpec) -> bool:
+        return (dataset.modality in model.modalities
+                and any(t in model.tasks for t in self.dataset_tasks(dataset)))
+
+    def select_datasets(self, requested: list[str] | None) -> list[str]:
+        """The requested datasets (must exist), or the defaults whose files are present."""
+        from zoo.data.files import present
+
+        if requested:
+            return [self._check_dataset(name) for name in requested]
+        return [name for name in self.default_datasets
+                if name in self.host.datasets() and present(self.host.dataset(name))]
+
+    def _check_dataset(self, name: str) -> str:
+        if name.endswith((".npz", ".csv")):
+            return name  # a user's file, checked when loaded
+        spec = self.host.dataset(name)
+        if not self.dataset_tasks(spec):
+            raise ZooError(f"dataset {name!r} ({', '.join(spec.tasks)}) does not fit suite "
+                           f"{self.name!r} ({', '.join(self.task_of_model)})")
+        return name
+
+    def select_models(self, requested: list[str] | None) -> list[tuple[str, str | None]]:
+        """``(model, backbone)`` pairs: the requested ones, or every fitting model."""
+        if requested:
+            pairs = []
+            for name in requested:
+                base, backbone = split_model_name(name)
+                spec = self.host.model(base)
+                if not any(t in spec.tasks for t in self.task_of_model):
+                    raise ZooError(f"model {base!r} ({', '.join(spec.tasks)}) does not fit suite "
+                                   f"{self.name!r} ({', '.join(self.task_of_model)})")
+                pairs.append((base, backbone))
+            return pairs
+        return [(name, None) for name, spec in sorted(self.host.models().items())
+                if any(t in spec.tasks for t in self.task_of_model)]
+
+    def resolve_backbone(self, model: ModelSpec, modality: str, backbone: str | None) -> str | None:
+        if model.kind == "backbone":
+            return None
+        return backbone or model.default_backbones.get(modality)
+
+    def cells(self, *, models: list[str] | None, datasets: list[str] | None, seeds: int,
+              budget: str, setting: str | None) -> list[Cell]:
+        if budget not in self.budgets:
+            raise ZooError(f"unknown budget {budget!r}; valid: {', '.join(self.budgets)}")
+        settings = [setting] if setting else [self.settings[0]]
+        for s in settings:
+            if s not in self.settings:
+                raise ZooError(f"unknown setting {s!r} for suite {self.name!r}; valid: "
+                               f"{', '.join(self.settings)}")
+        model_pairs = self.select_models(models)
+        cells = []
+        for dataset in self.select_datasets(datasets):
+            dspec = self.dataset_spec(dataset)
+            for base, backbone in model_pairs:
+                mspec = self.host.model(base)
+                if not self.fits(mspec, dspec):
+                    continue
+                chosen = self.resolve_backbone(mspec, dspec.modality, backbone)
+                for s in settings:
+                    for seed in range(seeds):
+                        cells.append(Cell(base, chosen, dataset, s, seed, budget))
+        return cells
+
+    def dataset_spec(self, name: str) -> DatasetSpec:
+        if name.endswith((".npz", ".csv")):
+            info = self.load(name).info
+            return DatasetSpec(name="user-file", modality=info.modality, tasks=(info.task,),
+                               loader="zoo.data.loading:load_dataset")
+        return self.host.dataset(name)
+
+    def load(self, name: str) -> Dataset:
+        """The dataset, loaded once per suite run."""
+        if name not in self._loaded:
+            from zoo.data.loading import load_dataset
+
+            self._loaded[name] = load_dataset(name)
+        return self._loaded[name]
+
+    # -- running -------------------------------------------------------------------------------
+    def run_cell(self, cell: Cell) -> CellOutcome:
+        """Train ``cell.model`` on the cell's training split and score it on its test split."""
+        raise NotImplementedError

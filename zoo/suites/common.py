@@ -1,0 +1,49 @@
+"""Steps shared by the suites' ``run_cell``: budgets applied to splits, models trained."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from zoo.model import create_model, display_name
+from zoo.training import TrainConfig
+
+if TYPE_CHECKING:
+    from zoo.data.types import Arrays, DataInfo, Splits
+    from zoo.suites.base import Budget, Cell, Suite
+
+
+def subsample(arrays: Arrays, limit: int | None, seed: int) -> tuple[Arrays, bool]:
+    """At most ``limit`` rows drawn without replacement; whether anything was dropped."""
+    if limit is None or len(arrays) <= limit:
+        return arrays, False
+    index = np.sort(np.random.default_rng(seed).choice(len(arrays), limit, replace=False))
+    return arrays.subset(index), True
+
+
+def apply_budget(splits: Splits, budget: Budget, seed: int) -> tuple[Splits, dict[str, Any]]:
+    """Subsample training (and, for smoke budgets, test) rows; notes for the result row."""
+    from zoo.data.types import Splits
+
+    notes: dict[str, Any] = {}
+    train, cut = subsample(splits.train, budget.max_train_rows, seed)
+    if cut:
+        notes["note"] = (f"train subsampled to {len(train)} of {len(splits.train)} rows "
+                         "by the budget")
+    test, cut_test = subsample(splits.test, budget.max_test_rows, seed)
+    if cut_test:
+        notes["test_rows"] = len(test)
+    return Splits(train, splits.val, test, splits.info), notes
+
+
+def train_model(suite: Suite, cell: Cell, splits: Splits, info: DataInfo,
+                budget: Budget) -> tuple[Any, dict[str, Any]]:
+    """Build the cell's model for ``info`` and train it under the budget."""
+    name = display_name(cell.model, cell.backbone)
+    model = create_model(name, info)
+    config = TrainConfig(seed=cell.seed, accelerator=suite.accelerator, devices=suite.devices,
+                         max_epochs=budget.max_epochs, max_time=budget.max_time,
+                         patience=budget.patience)
+    model.fit(splits, config)
+    return model, model.hyperparameters()

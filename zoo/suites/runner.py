@@ -1,0 +1,104 @@
+"""Running a suite: one stored row per cell, resumable, failures recorded, never fatal."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from zoo.errors import ZooError
+from zoo.results import RunResult, environment
+from zoo.suites.base import Cell, Suite
+
+if TYPE_CHECKING:
+    from zoo.store import Store
+
+OnResult = Callable[[RunResult, bool], None]
+
+
+def global_rank() -> int:
+    """This process's rank in a distributed run (0 outside one), from the launcher's env."""
+    for variable in ("RANK", "SLURM_PROCID"):
+        if variable in os.environ:
+            return int(os.environ[variable])
+    local = int(os.environ.get("LOCAL_RANK", 0))
+    node = int(os.environ.get("NODE_RANK", os.environ.get("GROUP_RANK", 0)))
+    return node * int(os.environ.get("LOCAL_WORLD_SIZE", 1)) + local
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line for the result row: the exception type and its message."""
+    message = " ".join(str(exc).split())
+    if isinstance(exc, ZooError):
+        return message
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def run_suite(suite: Suite, store: Store, *, models: list[str] | None = None,
+              datasets: list[str] | None = None, seeds: int | None = None,
+              budget: str = "quick", setting: str | None = None,
+              on_result: OnResult | None = None) -> list[RunResult]:
+    """Run every cell not already in ``store``; return all the cells' rows.
+
+    A cell whose row is already stored (``ok`` or ``diverged``) is skipped, so an interrupted
+    benchmark resumes where it stopped. A cell that raises is stored as ``failed`` with the
+    reason and the suite goes on; a non-finite loss is stored as ``diverged``.
+    """
+    cells = suite.cells(models=models, datasets=datasets,
+                        seeds=seeds if seeds is not None else suite.default_seeds,
+                        budget=budget, setting=setting)
+    if not cells:
+        raise ZooError(f"nothing to run: no model fits the selected datasets of suite "
+                       f"{suite.name!r}")
+    env = environment()
+    rows = []
+    for cell in cells:
+        done = store.completed(suite.name, suite.version, cell.model, cell.backbone,
+                               cell.dataset, cell.setting, cell.seed, cell.budget)
+        if done is not None:
+            rows.append(done)
+            if on_result:
+                on_result(done, True)
+            continue
+        row = _run_cell(suite, store, cell, env)
+        rows.append(row)
+        if on_result:
+            on_result(row, False)
+    return rows
+
+
+def _run_cell(suite: Suite, store: Store, cell: Cell, env: dict) -> RunResult:
+    from zoo.training import Diverged
+
+    spec = suite.host.model(cell.model)
+    plugin = suite.host.plugins.get(spec.plugin)
+    primary = global_rank() == 0
+    row = RunResult(
+        id=uuid.uuid4().hex, kind="bench", model=cell.model, backbone=cell.backbone,
+        plugin=spec.plugin, plugin_version=plugin.version if plugin else None,
+        dataset=cell.dataset, suite=suite.name, suite_version=suite.version,
+        setting=cell.setting, seed=cell.seed, budget=cell.budget, hparams={},
+        status="running", metrics={}, seconds=None, device=env.get("device"),
+        versions=env.get("versions", {}), git_commit=env.get("git_commit"),
+    )
+    if primary:
+        store.start(row)
+    start = time.perf_counter()
+    status, error, metrics, hparams, extra = "ok", None, {}, {}, {}
+    try:
+        outcome = suite.run_cell(cell)
+        metrics, hparams, extra = outcome.metrics, outcome.hparams, outcome.extra
+    except Diverged as exc:
+        status, error = "diverged", describe_failure(exc)
+    except Exception as exc:  # one failing cell must not stop the benchmark
+        status, error = "failed", describe_failure(exc)
+    seconds = time.perf_counter() - start
+    if not primary:
+        return row
+    store.finish(row.id, status=status, metrics=metrics, seconds=seconds, error=error,
+                 hparams=hparams, extra=extra)
+    stored = store.get(row.id)
+    suite.host.call_each("zoo_run_finished", result=stored)
+    return stored

@@ -1,0 +1,121 @@
+"""``SupervisedModule``: classification and regression for any network a backbone builds.
+
+Classification trains with cross-entropy (optionally on mixup-blended pairs), regression
+with mean squared error on targets standardised with training-split statistics. Each stage
+keeps its own torchmetrics object; the validation loss drives early stopping and the
+best-parameters rule.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn.functional as F
+import torchmetrics
+from torch import nn
+
+from zoo.errors import ZooError
+from zoo.module import ZooModule
+
+if TYPE_CHECKING:
+    from zoo.data.types import DataInfo, Splits
+    from zoo.training import TrainConfig
+
+
+class SupervisedModule(ZooModule):
+    """Base of backbone models used alone as classifiers or regressors.
+
+    Subclasses build ``self.network`` (mapping samples to :attr:`output_dim` values) in
+    ``__init__`` after calling ``super().__init__(data_info, mixup=...)``.
+
+    Args:
+        data_info: ``task`` must be ``classify`` (``n_classes`` set) or ``regress``.
+        mixup: Mixup strength alpha (Zhang et al., 2018, https://arxiv.org/abs/1710.09412);
+            0 turns it off. Classification only.
+    """
+
+    def __init__(self, data_info: DataInfo, mixup: float = 0.0) -> None:
+        super().__init__(data_info)
+        if data_info.task == "classify":
+            if not data_info.n_classes or data_info.n_classes < 2:
+                raise ZooError("classification needs data with at least 2 classes")
+            self.output_dim = data_info.n_classes
+            metric: Any = torchmetrics.classification.MulticlassAccuracy(
+                num_classes=data_info.n_classes, average="micro")
+        elif data_info.task == "regress":
+            self.output_dim = data_info.target_dim or 1
+            metric = torchmetrics.MeanSquaredError()
+        else:
+            raise ZooError(f"task {data_info.task!r} is not supervised; this model does "
+                           "classify or regress")
+        self.mixup = mixup
+        self.train_metric = metric
+        self.val_metric = metric.clone()
+        self.register_buffer("target_mean", torch.zeros(self.output_dim))
+        self.register_buffer("target_std", torch.ones(self.output_dim))
+        self.network: nn.Module
+
+    @property
+    def classifies(self) -> bool:
+        return self.data_info.task == "classify"
+
+    def fit(self, splits: Splits, config: TrainConfig) -> dict[str, float]:
+        if not self.classifies:  # statistics of the training split only
+            y = torch.as_tensor(splits.train.y, dtype=torch.float32).reshape(len(splits.train),
+                                                                              -1)
+            self.target_mean.copy_(y.mean(0))
+            self.target_std.copy_(y.std(0).clamp_min(1e-8) if len(y) > 1 else torch.ones(1))
+        return super().fit(splits, config)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.network(x)
+
+    def _loss(self, outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.classifies:
+            return F.cross_entropy(outputs, y)
+        target = (y.reshape(len(y), -1).float() - self.target_mean) / self.target_std
+        return F.mse_loss(outputs, target)
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor],
+                      batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        if self.classifies and self.mixup > 0:
+            loss = self._mixup_loss(x, y)
+        else:
+            outputs = self(x)
+            loss = self._loss(outputs, y)
+            self.train_metric(*self._metric_inputs(outputs, y))
+            self.log("train_metric", self.train_metric, on_step=False, on_epoch=True)
+        self.log("train_loss", loss, on_step=False, on_epoch=True)
+        return loss
+
+    def _mixup_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        lam = float(torch.distributions.Beta(self.mixup, self.mixup).sample())
+        perm = torch.randperm(len(x), device=x.device)
+        outputs = self(lam * x + (1 - lam) * x[perm])
+        return lam * F.cross_entropy(outputs, y) + (1 - lam) * F.cross_entropy(outputs, y[perm])
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        x, y = batch
+        outputs = self(x)
+        self.log("val_loss", self._loss(outputs, y), sync_dist=True)
+        self.val_metric(*self._metric_inputs(outputs, y))
+        self.log("val_metric", self.val_metric)
+
+    def _metric_inputs(self, outputs: torch.Tensor,
+                       y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.classifies:
+            return outputs, y
+        return self._unstandardize(outputs), y.reshape(len(y), -1).float()
+
+    def _unstandardize(self, outputs: torch.Tensor) -> torch.Tensor:
+        return outputs * self.target_std + self.target_mean
+
+    def predict(self, x: Any) -> torch.Tensor:
+        """Class logits ``(N, n_classes)``, or predicted values ``(N,)`` / ``(N, targets)``."""
+        outputs = self.batched(self, x)
+        if self.classifies:
+            return outputs
+        values = self._unstandardize(outputs)
+        return values.squeeze(1) if self.output_dim == 1 else values

@@ -1,0 +1,170 @@
+"""One trainer factory and the Lightning fit loop every gradient-trained model uses.
+
+- accelerator / devices / nodes, DDP whenever more than one process takes part;
+- a seed for everything, a budget in epochs, steps or wall time;
+- early stopping on the validation loss and, always, the parameters with the lowest validation
+  loss restored at the end (:class:`BestWeights`);
+- a non-finite training loss stops the run with :class:`Diverged`, never a score;
+- optimisers by name (:func:`build_optimizer`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zoo.errors import ZooError
+
+if TYPE_CHECKING:
+    import torch
+    from lightning.pytorch import LightningModule, Trainer
+
+    from zoo.data.types import Splits
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "adamw")
+
+
+class Diverged(ZooError):
+    """Training produced a non-finite loss; the run is recorded as ``diverged``."""
+
+
+@dataclass
+class TrainConfig:
+    """How to train, independent of the model.
+
+    Args:
+        seed: Seeds Python, numpy and torch (and the data order).
+        accelerator: ``auto``, ``cpu`` or ``gpu``.
+        devices: Processes per node (GPUs, or CPU processes for DDP on CPU).
+        num_nodes: Machines taking part (multi-node via torchrun or SLURM).
+        precision: Lightning precision string (``32-true``, ``bf16-mixed``, ``16-mixed``).
+        max_epochs: Upper bound on epochs (``None``: no bound).
+        max_steps: Upper bound on optimiser steps (``-1``: no bound).
+        max_time: Upper bound on training wall time in seconds (``None``: no bound).
+        patience: Early stopping after this many validations without improvement of the
+            validation loss (``None``: off).
+        run_dir: Where loggers and callbacks write; a temporary directory when ``None``.
+        progress_bar: Show Lightning's progress bar.
+    """
+
+    seed: int = 0
+    accelerator: str = "auto"
+    devices: int = 1
+    num_nodes: int = 1
+    precision: str = "32-true"
+    max_epochs: int | None = 20
+    max_steps: int = -1
+    max_time: float | None = None
+    patience: int | None = 10
+    run_dir: Path | None = None
+    progress_bar: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def world_size(self) -> int:
+        return self.devices * self.num_nodes
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["run_dir"] = str(self.run_dir) if self.run_dir else None
+        return data
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+
+def build_optimizer(name: str, params: Any, *, lr: float, weight_decay: float = 0.0,
+                    momentum: float = 0.9) -> torch.optim.Optimizer:
+    """An optimiser by name: sgd, momentum, nesterov, adagrad, adadelta, rmsprop, adam, adamw."""
+    import torch
+
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
+    if name in ("momentum", "nesterov"):
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=name == "nesterov",
+                               weight_decay=weight_decay)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
+    constructors = {"adagrad": torch.optim.Adagrad, "adadelta": torch.optim.Adadelta,
+                    "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+    if name not in constructors:
+        raise ZooError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
+    return constructors[name](params, lr=lr, weight_decay=weight_decay)
+
+
+def make_trainer(config: TrainConfig, *, callbacks: list[Any] | None = None,
+                 loggers: list[Any] | bool = False, has_validation: bool = True) -> Trainer:
+    """The one place a Lightning ``Trainer`` is configured."""
+    import lightning.pytorch as pl
+
+    if config.world_size > 1:
+        from lightning.pytorch.strategies import DDPStrategy
+
+        strategy: Any = DDPStrategy(process_group_backend=_ddp_backend(config))
+    else:
+        strategy = "auto"
+    max_time = None if config.max_time is None else {"seconds": config.max_time}
+    return pl.Trainer(
+        accelerator=config.accelerator,
+        devices=config.devices,
+        num_nodes=config.num_nodes,
+        strategy=strategy,
+        precision=config.precision,  # type: ignore[arg-type]
+        max_epochs=config.max_epochs if config.max_epochs is not None else -1,
+        max_steps=config.max_steps,
+        max_time=max_time,
+        callbacks=callbacks or [],
+        logger=loggers,
+        default_root_dir=str(config.run_dir) if config.run_dir else None,
+        enable_checkpointing=False,  # BestWeights keeps the best parameters in memory
+        enable_progress_bar=config.progress_bar,
+        enable_model_summary=False,
+        limit_val_batches=1.0 if has_validation else 0,
+        num_sanity_val_steps=0,
+        log_every_n_steps=50,
+    )
+
+
+def _ddp_backend(config: TrainConfig) -> str:
+    import torch
+
+    use_gpu = config.accelerator == "gpu" or (config.accelerator == "auto"
+                                              and torch.cuda.is_available())
+    return "nccl" if use_gpu else "gloo"
+
+
+def fit_lightning(module: LightningModule, splits: Splits, config: TrainConfig,
+                  *, batch_size: int) -> dict[str, float]:
+    """Train ``module`` on ``splits``; restore its best-validation parameters; return metrics."""
+    import lightning.pytorch as pl
+
+    from zoo.batches import TensorDataModule
+    from zoo.callbacks import BestWeights, DivergenceGuard
+    from zoo.plugins import get_host
+
+    pl.seed_everything(config.seed, workers=True, verbose=False)
+    has_validation = splits.val is not None and len(splits.val) > 0
+    monitor = "val_loss" if has_validation else "train_loss"
+    best = BestWeights(monitor)
+    callbacks: list[Any] = [best, DivergenceGuard()]
+    if config.patience is not None and has_validation:
+        callbacks.append(pl.callbacks.EarlyStopping(monitor, patience=config.patience,
+                                                    check_finite=False))
+    run_dir = config.run_dir
+    host = get_host()
+    if run_dir is not None:
+        for extra in host.call_each("zoo_trainer_callbacks", config=config, run_dir=run_dir):
+            callbacks.extend(extra)
+    loggers: list[Any] = []
+    if run_dir is not None:
+        for extra in host.call_each("zoo_trainer_loggers", config=config, run_dir=run_dir):
+            loggers.extend(extra)
+    trainer = make_trainer(config, callbacks=callbacks, loggers=loggers or False,
+                           has_validation=has_validation)
+    data = TensorDataModule(splits, batch_size=batch_size, seed=config.seed)
+    trainer.fit(module, datamodule=data)
+    best.restore(module)
+    return {"best_" + monitor: best.best_score, "epochs": float(trainer.current_epoch),
+            "steps": float(trainer.global_step)}
