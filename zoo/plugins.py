@@ -311,8 +311,9 @@ _plugins_dir: str | Path | None = None
 def configure(*, plugins_dir: str | Path | None = None) -> None:
     """Set options for the next load (the CLI's ``--plugins-dir``) and forget loaded plugins."""
     global _plugins_dir
-    _plugins_dir = plugins_dir
-    reset()
+    if plugins_dir != _plugins_dir:
+        _plugins_dir = plugins_dir
+        reset()
 
 
 def reset() -> None:

@@ -17,12 +17,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-import torch
-from torchmetrics.functional.classification import binary_auroc, binary_average_precision
 
 from zoo.data.splits import standardize
 from zoo.data.types import Arrays, Dataset, Splits
 from zoo.errors import ZooError
+from zoo.evaluation import evaluate_model
 from zoo.suites.base import Budget, Cell, CellOutcome, Suite
 from zoo.suites.common import apply_budget, train_model
 
@@ -68,14 +67,6 @@ def detection_splits(dataset: Dataset, setting: str, seed: int) -> Splits:
                   test=Arrays(data.x[test_index], y[test_index]), info=info)
 
 
-def detection_metrics(scores: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
-    scores = scores.float().reshape(-1)
-    if not bool(scores.isfinite().all()):
-        raise ZooError("the model returned non-finite anomaly scores")
-    return {"auroc": float(binary_auroc(scores, labels)),
-            "auprc": float(binary_average_precision(scores, labels))}
-
-
 class DetectionSuite(Suite):
     """Tabular anomaly detection under the ``semi`` and ``unsup`` protocols."""
 
@@ -92,9 +83,7 @@ class DetectionSuite(Suite):
         budget = self.budgets[cell.budget]
         splits, notes = apply_budget(splits, budget, cell.seed)
         model, hparams = train_model(self, cell, splits, splits.info, budget)
-        scores = model.score(splits.test.x)
-        labels = torch.as_tensor(splits.test.y)
-        return CellOutcome(detection_metrics(scores, labels), hparams, notes)
+        return CellOutcome(evaluate_model(model, splits.info, splits.test), hparams, notes)
 
 
 class EmbeddedAnomalySuite(DetectionSuite):

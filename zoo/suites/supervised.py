@@ -8,11 +8,8 @@ kept; the test split is scored once.
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
-from torchmetrics.functional import accuracy, mean_squared_error, r2_score
-
 from zoo.data.splits import make_splits, standardize
+from zoo.evaluation import evaluate_model
 from zoo.suites.base import Budget, Cell, CellOutcome, Suite
 from zoo.suites.common import apply_budget, train_model
 
@@ -39,24 +36,5 @@ class SupervisedSuite(Suite):
         budget = self.budgets[cell.budget]
         splits, notes = apply_budget(splits, budget, cell.seed)
         model, hparams = train_model(self, cell, splits, splits.info, budget)
-        outputs = model.predict(splits.test.x)
-        target = torch.as_tensor(splits.test.y)
-        metrics = (classification_metrics(outputs, target, splits.info.n_classes or 2)
-                   if task == "classify" else regression_metrics(outputs, target))
-        return CellOutcome(metrics, hparams, notes)
+        return CellOutcome(evaluate_model(model, splits.info, splits.test), hparams, notes)
 
-
-def classification_metrics(logits: torch.Tensor, target: torch.Tensor,
-                           n_classes: int) -> dict[str, float]:
-    logits = logits.float()
-    return {
-        "accuracy": float(accuracy(logits.argmax(1), target, task="multiclass",
-                                   num_classes=n_classes)),
-        "cross_entropy": float(F.cross_entropy(logits, target)),
-    }
-
-
-def regression_metrics(predicted: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
-    predicted, target = predicted.float().reshape(target.shape), target.float()
-    return {"mse": float(mean_squared_error(predicted, target)),
-            "r2": float(r2_score(predicted, target))}

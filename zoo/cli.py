@@ -1,0 +1,322 @@
+"""The ``zoo`` command line.
+
+Listing and parsing import no torch: heavy modules are imported inside the commands that
+train or evaluate. Errors in the user's input end the command with one line naming what
+was wrong and what is valid (exit status 2).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from zoo import plugins
+from zoo.errors import ZooError
+
+JSON_HELP = "Print machine-readable JSON (documented in docs/cli.md)."
+
+
+class ZooGroup(click.Group):
+    """Reports :class:`ZooError` as one line instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ZooError as exc:
+            raise UserError(str(exc)) from None
+
+
+class UserError(click.ClickException):
+    exit_code = 2
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def _table(rows: list[list[str]], headers: list[str]) -> str:
+    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=False)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip()
+             for row in [headers, ["-" * w for w in widths], *rows]]
+    return "\n".join(lines)
+
+
+@click.group(cls=ZooGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="zoo")
+@click.option("--plugins-dir", type=click.Path(file_okay=False, path_type=Path),
+              envvar="ZOO_PLUGINS_DIR", help="Also load every *.py plugin file in DIR.")
+def cli(plugins_dir: Path | None) -> None:
+    """zoo: train, evaluate and benchmark generative and anomaly-detection models."""
+    if plugins_dir is not None:
+        plugins.configure(plugins_dir=plugins_dir)
+
+
+# -- listing ---------------------------------------------------------------------------------
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+def plugins_command(as_json: bool) -> None:
+    """Every plugin: version, distribution, hooks, models, status."""
+    host = plugins.get_host()
+    host.registry  # noqa: B018 - registration problems show up as broken plugins
+    infos = list(host.plugins.values())
+    if as_json:
+        _echo_json([info.to_dict() for info in infos])
+        return
+    rows = [[i.name, i.version or "", i.distribution or i.source, ",".join(i.models) or "-",
+             i.status if i.status == "ok" else f"broken: {i.reason}"] for i in infos]
+    click.echo(_table(rows, ["plugin", "version", "distribution", "models", "status"]))
+
+
+@cli.command("models")
+@click.argument("pattern", default="*")
+@click.option("--task", help="Only models that do this task (classify, regress, detect, generate).")
+@click.option("--modality",
+              help="Only models for this modality (tabular, image, text, timeseries).")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+def models_command(pattern: str, task: str | None, modality: str | None, as_json: bool) -> None:
+    """Registered models matching PATTERN (shell-style, e.g. 'vae*')."""
+    from zoo.model import list_models
+    from zoo.specs import MODALITIES, TASKS
+
+    if task and task not in TASKS:
+        raise ZooError(f"unknown task {task!r}; valid: {', '.join(TASKS)}")
+    if modality and modality not in MODALITIES:
+        raise ZooError(f"unknown modality {modality!r}; valid: {', '.join(MODALITIES)}")
+    host = plugins.get_host()
+    specs = [host.model(n) for n in list_models(pattern, task=task, modality=modality)]
+    if as_json:
+        _echo_json([s.to_dict() for s in specs])
+        return
+    rows = [[s.name, s.kind, ",".join(s.tasks), ",".join(s.modalities), s.plugin, s.summary]
+            for s in specs]
+    click.echo(_table(rows, ["model", "kind", "tasks", "modalities", "plugin", "summary"]))
+
+
+@cli.command("datasets")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+def datasets_command(as_json: bool) -> None:
+    """Registered datasets and whether their files are present."""
+    from zoo.data.files import present
+
+    specs = sorted(plugins.get_host().datasets().values(), key=lambda s: s.name)
+    entries = [{**s.to_dict(), "present": present(s)} for s in specs]
+    if as_json:
+        _echo_json(entries)
+        return
+    rows = [[e["name"], e["modality"], ",".join(e["tasks"]), e["size"],
+             "embedded" if e["embedded"] else ("yes" if e["present"] else "no"), e["source"]]
+            for e in entries]
+    click.echo(_table(rows, ["dataset", "modality", "tasks", "size", "present", "source"]))
+
+
+@cli.command("suites")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+def suites_command(as_json: bool) -> None:
+    """Registered benchmark suites."""
+    specs = sorted(plugins.get_host().suites().values(), key=lambda s: s.name)
+    if as_json:
+        _echo_json([s.to_dict() for s in specs])
+        return
+    rows = [[s.name, ",".join(s.tasks), ",".join(s.modalities), s.plugin, s.summary]
+            for s in specs]
+    click.echo(_table(rows, ["suite", "tasks", "modalities", "plugin", "summary"]))
+
+
+# -- training and evaluation -----------------------------------------------------------------
+def _parse_sets(values: tuple[str, ...]) -> dict[str, str]:
+    parsed = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ZooError(f"--set {item!r} is not key=value")
+        parsed[key.strip()] = value.strip()
+    return parsed
+
+
+def _read_config(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ZooError(f"cannot read config {path}: {' '.join(str(exc).split())}") from None
+    if not isinstance(data, dict):
+        raise ZooError(f"config {path} must be a mapping of options")
+    valid = {"model", "data", "backbone", "set", "seed", "max_epochs", "accelerator", "devices"}
+    unknown = set(data) - valid
+    if unknown:
+        raise ZooError(f"config {path}: unknown keys {sorted(unknown)}; valid: {sorted(valid)}")
+    return data
+
+
+def _open_store(db: Path | None) -> Any:
+    from zoo.store import Store, default_db_path
+
+    return Store(db or default_db_path())
+
+
+DB_OPTION = click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
+                         help="Results database (default: $ZOO_DB or the user data dir).")
+
+
+@cli.command("train")
+@click.argument("model", required=False)
+@click.option("--data", help="Registered dataset name, or a .npz / .csv file.")
+@click.option("--backbone", help="Backbone for a method (e.g. cnn for vae).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Hyperparameter override; repeatable.")
+@click.option("--config", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="YAML file with any of: model, data, backbone, set, seed, max_epochs, "
+                   "accelerator, devices.")
+@click.option("--accelerator", type=click.Choice(["auto", "cpu", "gpu"]))
+@click.option("--devices", type=click.IntRange(min=1))
+@click.option("--max-epochs", type=click.IntRange(min=1))
+@click.option("--seed", type=int)
+@DB_OPTION
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+def train_command(model: str | None, data: str | None, backbone: str | None,
+                  sets: tuple[str, ...], config: Path | None, accelerator: str | None,
+                  devices: int | None, max_epochs: int | None, seed: int | None,
+                  db: Path | None, as_json: bool) -> None:
+    """Train MODEL on --data; keep the best-validation parameters; store the run."""
+    from zoo.runs import train_run
+
+    options = _read_config(config)
+    model = model or options.get("model")
+    data = data or options.get("data")
+    if not model or not data:
+        raise ZooError("train needs a MODEL and --data (on the command line or in --config)")
+    hparams = {**options.get("set", {}), **_parse_sets(sets)}
+    with _open_store(db) as store:
+        row = train_run(
+            store, model, data, backbone=backbone or options.get("backbone"), hparams=hparams,
+            seed=seed if seed is not None else options.get("seed", 0),
+            accelerator=accelerator or options.get("accelerator", "auto"),
+            devices=devices or options.get("devices", 1),
+            max_epochs=max_epochs or options.get("max_epochs", 20))
+    if row is None:  # a non-zero DDP rank: rank 0 reports
+        return
+    _report(row, as_json)
+    if row.status != "ok":
+        sys.exit(1)
+
+
+@cli.command("evaluate")
+@click.argument("run")
+@click.option("--data", required=True, help="Registered dataset name, or a .npz / .csv file.")
+@DB_OPTION
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+def evaluate_command(run: str, data: str, db: Path | None, as_json: bool) -> None:
+    """Evaluate a trained model (RUN id or checkpoint directory) on --data's test split."""
+    from zoo.runs import evaluate_run
+
+    with _open_store(db) as store:
+        row = evaluate_run(store, run, data)
+    _report(row, as_json)
+    if row.status != "ok":
+        sys.exit(1)
+
+
+def _report(row: Any, as_json: bool) -> None:
+    if as_json:
+        _echo_json(row.to_row())
+        return
+    metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(row.metrics.items()))
+    click.echo(f"run {row.id}  {row.display_model} on {row.dataset}: {row.status}"
+               f"{'  ' + metrics if metrics else ''}"
+               f"{'  (' + row.error + ')' if row.error else ''}")
+    if row.checkpoint:
+        click.echo(f"checkpoint: {row.checkpoint}")
+
+
+# -- benchmarks ------------------------------------------------------------------------------
+def _split_list(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+@cli.command("bench")
+@click.argument("suite")
+@click.option("--models", help="Comma-separated models, e.g. mlp,vae[cnn] (default: all that fit).")
+@click.option("--datasets", help="Comma-separated datasets or files (default: the suite's).")
+@click.option("--seeds", type=click.IntRange(min=1), help="Seeds per cell (default: the suite's).")
+@click.option("--budget", type=click.Choice(["smoke", "quick", "full"]), default="quick",
+              show_default=True)
+@click.option("--setting", help="Protocol variant of the suite (e.g. semi, unsup).")
+@click.option("--accelerator", type=click.Choice(["auto", "cpu", "gpu"]), default="auto")
+@click.option("--devices", type=click.IntRange(min=1), default=1)
+@DB_OPTION
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+def bench_command(suite: str, models: str | None, datasets: str | None, seeds: int | None,
+                  budget: str, setting: str | None, accelerator: str, devices: int,
+                  db: Path | None, as_json: bool) -> None:
+    """Run SUITE: every cell not already stored; one result row per cell."""
+    from zoo.suites.runner import run_suite
+
+    host = plugins.get_host()
+    suite_obj = host.suite(suite).load()(host, accelerator=accelerator, devices=devices)
+
+    def progress(row: Any, skipped: bool) -> None:
+        if as_json:
+            return
+        metrics = ", ".join(f"{k}={v:.4f}" for k, v in sorted(row.metrics.items()))
+        state = "stored" if skipped else row.status
+        detail = metrics or row.error or ""
+        click.echo(f"[{state:>8}] {row.display_model:<24} {row.dataset:<18} "
+                   f"{row.setting or '':<8} seed={row.seed}  {detail}", err=True)
+
+    with _open_store(db) as store:
+        rows = run_suite(suite_obj, store, models=_split_list(models),
+                         datasets=_split_list(datasets), seeds=seeds, budget=budget,
+                         setting=setting, on_result=progress)
+    if as_json:
+        _echo_json([row.to_row() for row in rows])
+    else:
+        failed = sum(row.status != "ok" for row in rows)
+        click.echo(f"{len(rows)} cells, {failed} not ok. "
+                   f"`zoo leaderboard {suite}` shows the table.", err=True)
+
+
+@cli.command("leaderboard")
+@click.argument("suite")
+@DB_OPTION
+@click.option("--format", "fmt", type=click.Choice(["table", "md", "csv", "json"]),
+              default="table", show_default=True)
+def leaderboard_command(suite: str, db: Path | None, fmt: str) -> None:
+    """Mean +/- std over seeds per model and dataset, with published reference rows."""
+    from zoo.leaderboard import build_leaderboard, load_references, render
+
+    host = plugins.get_host()
+    suite_cls = host.suite(suite).load()
+    with _open_store(db) as store:
+        rows = store.runs(suite=suite)
+    board = build_leaderboard(rows, suite=suite, metrics=list(suite_cls.metrics),
+                              references=load_references(suite))
+    click.echo(render(board, fmt))
+
+
+def _add_plugin_commands() -> None:
+    plugins.get_host().call_each("zoo_register_commands", cli=cli)
+
+
+def main() -> None:
+    """Entry point of the ``zoo`` script."""
+    _configure_plugins_dir_early(sys.argv[1:])
+    _add_plugin_commands()
+    cli()
+
+
+def _configure_plugins_dir_early(args: list[str]) -> None:
+    """Plugin commands must exist before click parses, so read --plugins-dir by hand."""
+    for i, arg in enumerate(args):
+        if arg == "--plugins-dir" and i + 1 < len(args):
+            plugins.configure(plugins_dir=args[i + 1])
+        elif arg.startswith("--plugins-dir="):
+            plugins.configure(plugins_dir=arg.split("=", 1)[1])
+        elif not arg.startswith("-"):
+            return

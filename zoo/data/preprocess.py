@@ -1,0 +1,48 @@
+"""Feature standardisation fitted on the training split only, stored with the model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from zoo.data.types import Arrays, Splits
+
+
+@dataclass
+class Standardizer:
+    """Per-feature ``(x - mean) / std``; constant features get ``std = 1`` (never NaN)."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, x: np.ndarray) -> Standardizer:
+        x = np.asarray(x, dtype=np.float64)
+        std = x.std(axis=0)
+        return cls(x.mean(axis=0), np.where(std > 0, std, 1.0))
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        return ((np.asarray(x, dtype=np.float64) - self.mean) / self.std).astype(np.float32)
+
+    def arrays(self, arrays: Arrays | None) -> Arrays | None:
+        from zoo.data.types import Arrays
+
+        if arrays is None:
+            return None
+        return Arrays(self.transform(arrays.x), arrays.y)
+
+    def splits(self, splits: Splits) -> Splits:
+        from zoo.data.types import Splits
+
+        return Splits(self.arrays(splits.train), self.arrays(splits.val),
+                      self.arrays(splits.test), splits.info)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Standardizer:
+        return cls(np.asarray(data["mean"]), np.asarray(data["std"]))

@@ -1,0 +1,62 @@
+"""Test metrics by task, computed with torchmetrics from the models' evaluate hooks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn.functional as F
+from torchmetrics.functional import accuracy, mean_squared_error, r2_score
+from torchmetrics.functional.classification import binary_auroc, binary_average_precision
+
+from zoo.errors import ZooError
+
+if TYPE_CHECKING:
+    from zoo.data.types import Arrays, DataInfo
+
+
+def classification_metrics(logits: torch.Tensor, target: torch.Tensor,
+                           n_classes: int) -> dict[str, float]:
+    """Accuracy and mean cross-entropy (nats) of class logits."""
+    logits = logits.float()
+    return {
+        "accuracy": float(accuracy(logits.argmax(1), target, task="multiclass",
+                                   num_classes=n_classes)),
+        "cross_entropy": float(F.cross_entropy(logits, target)),
+    }
+
+
+def regression_metrics(predicted: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+    """Mean squared error and R^2 of predicted values."""
+    predicted, target = predicted.float().reshape(target.shape), target.float()
+    return {"mse": float(mean_squared_error(predicted, target)),
+            "r2": float(r2_score(predicted, target))}
+
+
+def detection_metrics(scores: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+    """AUROC and AUPRC of anomaly scores (higher = more anomalous) against 0/1 labels."""
+    scores = scores.float().reshape(-1)
+    if not bool(scores.isfinite().all()):
+        raise ZooError("the model returned non-finite anomaly scores")
+    labels = labels.long().reshape(-1)
+    if labels.min() == labels.max():
+        raise ZooError("AUROC needs both normal and anomalous samples in the test split")
+    return {"auroc": float(binary_auroc(scores, labels)),
+            "auprc": float(binary_average_precision(scores, labels))}
+
+
+def evaluate_model(model: Any, info: DataInfo, test: Arrays) -> dict[str, float]:
+    """Score ``model`` on ``test`` with the metrics of ``info.task``."""
+    if info.task in ("classify", "regress", "detect") and test.y is None:
+        raise ZooError(f"evaluating a {info.task} model needs labels in the test data")
+    target = None if test.y is None else torch.as_tensor(test.y)
+    if info.task == "classify":
+        return classification_metrics(model.predict(test.x), target, info.n_classes or 2)
+    if info.task == "regress":
+        return regression_metrics(model.predict(test.x), target)
+    if info.task == "detect":
+        return detection_metrics(model.score(test.x), target)
+    if info.task == "generate" and hasattr(model, "log_likelihood"):
+        nll = -model.log_likelihood(test.x).double().mean()
+        return {"nll": float(nll)}
+    raise ZooError(f"no test metric for task {info.task!r} of this model")

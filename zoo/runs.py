@@ -1,0 +1,167 @@
+"""``zoo train`` and ``zoo evaluate``: single runs, stored like suite cells.
+
+Training splits the data exactly as the suites do for the model's task (seeded; for a
+labelled anomaly dataset the ``semi`` protocol, so labels never reach training), fits tabular
+standardisation on the training split, keeps the best-validation parameters and saves a
+checkpoint whose card records the dataset, seed and preprocessing. Evaluation on the same
+dataset rebuilds that split and scores only its test part; on other data it scores it all.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zoo.checkpoints import load_model, read_card, save_model
+from zoo.data.loading import load_dataset
+from zoo.data.preprocess import Standardizer
+from zoo.data.splits import make_splits
+from zoo.data.types import Arrays, Dataset, Splits
+from zoo.errors import ZooError
+from zoo.evaluation import evaluate_model
+from zoo.model import create_model, display_name, split_model_name
+from zoo.plugins import get_host
+from zoo.results import RunResult, environment
+from zoo.suites.detection import detection_splits
+from zoo.suites.runner import describe_failure, global_rank
+from zoo.training import Diverged, TrainConfig
+
+if TYPE_CHECKING:
+    from zoo.store import Store
+
+
+def choose_task(model_tasks: tuple[str, ...], dataset: Dataset, data_tasks: tuple[str, ...],
+                model: str) -> str:
+    """The first task of the model that the data supports."""
+    for task in model_tasks:
+        if task in data_tasks:
+            return task
+    raise ZooError(f"model {model!r} ({', '.join(model_tasks)}) cannot be trained on "
+                   f"{dataset.name!r} ({', '.join(data_tasks)})")
+
+
+def task_splits(dataset: Dataset, task: str, seed: int) -> Splits:
+    """Train / validation / test splits for ``task``, as the suites make them."""
+    if task == "detect":
+        labels = dataset.all().y
+        if labels is not None and 0 < labels.sum() < len(labels):
+            return detection_splits(dataset, "semi", seed)
+        from dataclasses import replace
+
+        data = Arrays(dataset.all().x)
+        return Splits(data, None, data, replace(dataset.info, task="detect"))
+    return make_splits(dataset, seed=seed, task=task)
+
+
+def _data_tasks(data: str, dataset: Dataset) -> tuple[str, ...]:
+    host = get_host()
+    if data in host.datasets():
+        return host.dataset(data).tasks
+    return (dataset.info.task,)
+
+
+def runs_dir(store: Store) -> Path:
+    return Path(store.path).parent / "runs"
+
+
+def train_run(store: Store, model: str, data: str, *, backbone: str | None,
+              hparams: dict[str, Any], seed: int, accelerator: str, devices: int,
+              max_epochs: int) -> RunResult | None:
+    """Train, save and store one run; ``None`` on non-zero DDP ranks."""
+    base, named_backbone = split_model_name(model)
+    backbone = backbone or named_backbone
+    host = get_host()
+    spec = host.model(base)
+    dataset = load_dataset(data)
+    task = choose_task(spec.tasks, dataset, _data_tasks(data, dataset), base)
+    splits = task_splits(dataset, task, seed)
+    standardizer = None
+    if splits.info.modality == "tabular":
+        standardizer = Standardizer.fit(splits.train.x)
+        splits = standardizer.splits(splits)
+    built = create_model(display_name(base, backbone), splits.info, **hparams)
+    chosen_backbone = built.hyperparameters().get("backbone")
+    env = environment()
+    plugin = host.plugins.get(spec.plugin)
+    row = RunResult(
+        id=uuid.uuid4().hex, kind="train", model=base, backbone=chosen_backbone,
+        plugin=spec.plugin, plugin_version=plugin.version if plugin else None, dataset=data,
+        suite=None, suite_version=None, setting=None, seed=seed, budget=None,
+        hparams=built.hyperparameters(), status="running", metrics={}, seconds=None,
+        device=env.get("device"), versions=env.get("versions", {}),
+        git_commit=env.get("git_commit"))
+    primary = global_rank() == 0
+    if primary:
+        store.start(row)
+    run_dir = runs_dir(store) / row.id
+    config = TrainConfig(seed=seed, accelerator=accelerator, devices=devices,
+                         max_epochs=max_epochs, run_dir=run_dir)
+    start = time.perf_counter()
+    status, error, metrics, checkpoint = "ok", None, {}, None
+    try:
+        metrics = built.fit(splits, config)
+    except Diverged as exc:
+        status, error = "diverged", describe_failure(exc)
+    except Exception as exc:  # recorded as failed, never as a score
+        status, error = "failed", describe_failure(exc)
+    if not primary:
+        return None
+    if status == "ok":
+        extra = {"dataset": data, "seed": seed, "task": task, "run_id": row.id,
+                 "preprocess": {"standardize": standardizer.to_dict()} if standardizer else {},
+                 "metrics": metrics}
+        checkpoint = str(save_model(built, run_dir / "model", extra=extra))
+    store.finish(row.id, status=status, metrics=metrics, seconds=time.perf_counter() - start,
+                 error=error, checkpoint=checkpoint)
+    stored = store.get(row.id)
+    host.call_each("zoo_run_finished", result=stored)
+    return stored
+
+
+def _checkpoint_dir(store: Store, run: str) -> Path:
+    path = Path(run)
+    if path.is_dir():
+        return path
+    stored = store.get(run)
+    if not stored.checkpoint:
+        raise ZooError(f"run {stored.id} has no checkpoint (status {stored.status})")
+    return Path(stored.checkpoint)
+
+
+def evaluate_run(store: Store, run: str, data: str) -> RunResult:
+    """Evaluate a checkpoint (or a stored run's) on ``data`` and store the result."""
+    directory = _checkpoint_dir(store, run)
+    card = read_card(directory)
+    model = load_model(directory)
+    dataset = load_dataset(data)
+    info = model.data_info
+    if data == card.get("dataset"):
+        test = task_splits(dataset, info.task, int(card.get("seed", 0))).test
+    else:
+        test = dataset.all()
+    standardize = card.get("preprocess", {}).get("standardize")
+    if standardize:
+        test = Standardizer.from_dict(standardize).arrays(test)
+    if tuple(test.x.shape[1:]) != tuple(info.shape):
+        raise ZooError(f"{data!r} has samples of shape {tuple(test.x.shape[1:])}; the model "
+                       f"was trained on {tuple(info.shape)}")
+    start = time.perf_counter()
+    status, error, metrics = "ok", None, {}
+    try:
+        metrics = evaluate_model(model, info, test)
+    except ZooError as exc:
+        status, error = "failed", describe_failure(exc)
+    env = environment()
+    spec = get_host().model(card["model"])
+    row = RunResult(
+        id=uuid.uuid4().hex, kind="evaluate", model=card["model"],
+        backbone=card["hparams"].get("backbone"), plugin=spec.plugin, plugin_version=None,
+        dataset=data, suite=None, suite_version=None, setting=None,
+        seed=card.get("seed"), budget=None, hparams=card["hparams"], status=status,
+        metrics=metrics, seconds=time.perf_counter() - start, device=env.get("device"),
+        versions=env.get("versions", {}), git_commit=env.get("git_commit"), error=error,
+        checkpoint=str(directory))
+    store.record(row)
+    return store.get(row.id)
