@@ -60,15 +60,14 @@ def cli(plugins_dir: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def plugins_command(as_json: bool) -> None:
     """Every plugin: version, distribution, hooks, models, status."""
-    host = plugins.get_host()
-    host.registry  # noqa: B018 - registration problems show up as broken plugins
-    infos = list(host.plugins.values())
+    infos = list(plugins.get_host().plugins.values())
     if as_json:
         _echo_json([info.to_dict() for info in infos])
         return
-    rows = [[i.name, i.version or "", i.distribution or i.source, ",".join(i.models) or "-",
-             i.status if i.status == "ok" else f"broken: {i.reason}"] for i in infos]
-    click.echo(_table(rows, ["plugin", "version", "distribution", "models", "status"]))
+    rows = [[i.name, i.version or "", i.distribution or i.source, ",".join(i.hooks) or "-",
+             ",".join(i.models) or "-", i.status if i.status == "ok" else f"broken: {i.reason}"]
+            for i in infos]
+    click.echo(_table(rows, ["plugin", "version", "distribution", "hooks", "models", "status"]))
 
 
 @cli.command("models")

@@ -101,7 +101,7 @@ class PluginHost:
         env = dict(os.environ if env is None else env)
         self.pm = pluggy.PluginManager("zoo")
         self.pm.add_hookspecs(hookspecs)
-        self.plugins: dict[str, PluginInfo] = {}
+        self._plugins: dict[str, PluginInfo] = {}
         self._registry: dict[str, dict[str, Any]] | None = None
         self._allow = _env_names(env.get("ZOO_PLUGINS"))
         self._deny = _env_names(env.get("ZOO_DISABLE_PLUGINS"))
@@ -130,13 +130,13 @@ class PluginHost:
         """Load one plugin and register it; a failure marks it broken instead of raising."""
         if name in self._deny:
             return
-        if name in self.plugins:
-            self.plugins[f"{name} ({source})"] = PluginInfo(
+        if name in self._plugins:
+            self._plugins[f"{name} ({source})"] = PluginInfo(
                 name, source, distribution, version,
                 reason=f"a plugin named {name!r} is already loaded from "
-                       f"{self.plugins[name].source}")
+                       f"{self._plugins[name].source}")
             return
-        info = self.plugins[name] = PluginInfo(name, source, distribution, version)
+        info = self._plugins[name] = PluginInfo(name, source, distribution, version)
         try:
             plugin = load()
             self.pm.register(plugin, name=name)
@@ -157,7 +157,7 @@ class PluginHost:
         plugin = self.pm.get_plugin(name)
         if plugin is not None:
             self.pm.unregister(plugin)
-        info = self.plugins.get(name)
+        info = self._plugins.get(name)
         if info is not None and not info.reason:
             info.reason = reason
         if self._registry is not None:  # a plugin broken late contributes nothing either
@@ -167,8 +167,14 @@ class PluginHost:
             if info is not None:
                 info.models, info.datasets, info.suites = [], [], []
 
+    @property
+    def plugins(self) -> dict[str, PluginInfo]:
+        """Every plugin by name, with problems found while registering already reported."""
+        self.registry  # noqa: B018 - building it is what reveals registration problems
+        return self._plugins
+
     def ok_plugins(self) -> Iterator[tuple[str, object]]:
-        for name, info in self.plugins.items():
+        for name, info in self._plugins.items():
             if not info.reason:
                 yield name, self.pm.get_plugin(name)
 
@@ -206,7 +212,7 @@ class PluginHost:
                 continue
             for kind, specs in contributed.items():
                 registry[kind].update(specs)
-                setattr(self.plugins[name], kind, sorted(specs))
+                setattr(self._plugins[name], kind, sorted(specs))
         return registry
 
     @property

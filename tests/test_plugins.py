@@ -1,0 +1,134 @@
+"""The plugin host: discovery, isolation of broken plugins, controls, lazy loading."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from importlib.metadata import EntryPoint
+from pathlib import Path
+
+import pytest
+
+from zoo.errors import UnknownNameError
+from zoo.plugins import PluginHost
+
+GOOD = """
+from zoo import ModelSpec, hookimpl
+
+@hookimpl
+def zoo_register_models(register):
+    register(ModelSpec(name="{name}", kind="method", tasks=("detect",),
+                       modalities=("tabular",), implementation="x.y:Z"))
+"""
+
+BROKEN = {
+    "syntax": ("def zoo_register_models(register)\n    pass\n", "SyntaxError"),
+    "raising": ("from zoo import hookimpl\n\n@hookimpl\ndef zoo_register_models(register):\n"
+                "    raise RuntimeError('boom')\n", "RuntimeError: boom"),
+    "duplicate": (GOOD.format(name="good-model"),
+                  "model 'good-model' is already registered by plugin 'a_good'"),
+    "bad_spec": ("from zoo import ModelSpec, hookimpl\n\n@hookimpl\n"
+                 "def zoo_register_models(register):\n"
+                 "    register(ModelSpec(name='Bad Name', kind='method', tasks=('detect',),\n"
+                 "             modalities=('tabular',), implementation='x:Y'))\n",
+                 "model name 'Bad Name'"),
+    "misspelt": ("from zoo import hookimpl\n\n@hookimpl\ndef zoo_register_modles(register):\n"
+                 "    pass\n", "unknown hook 'zoo_register_modles'"),
+    "import_error": ("import not_a_module_anywhere\n", "ModuleNotFoundError"),
+}
+
+
+def write_plugins(directory: Path, files: dict[str, str]) -> Path:
+    directory.mkdir(exist_ok=True)
+    for name, source in files.items():
+        (directory / f"{name}.py").write_text(textwrap.dedent(source))
+    return directory
+
+
+def fresh_host(tmp_path: Path, files: dict[str, str], **kwargs) -> PluginHost:
+    return PluginHost(entry_points=[], default_plugins=(),
+                      plugins_dir=write_plugins(tmp_path / "plugins", files), **kwargs)
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN))
+def test_a_broken_plugin_is_reported_and_the_rest_work(tmp_path: Path, kind: str) -> None:
+    source, reason = BROKEN[kind]
+    host = fresh_host(tmp_path, {"a_good": GOOD.format(name="good-model"), f"z_{kind}": source})
+    assert "good-model" in host.models()
+    broken = host.plugins[f"z_{kind}"]
+    assert broken.status == "broken"
+    assert reason in broken.reason
+    assert host.plugins["a_good"].status == "ok"
+    assert all(spec.plugin == "a_good" for spec in host.models().values())
+
+
+def test_a_broken_plugin_contributes_nothing(tmp_path: Path) -> None:
+    half = GOOD.format(name="first") + "\n\n@hookimpl\ndef zoo_register_datasets(register):\n" \
+        "    raise ValueError('no data')\n"
+    host = fresh_host(tmp_path, {"half": half})
+    assert host.plugins["half"].status == "broken"
+    assert "first" not in host.models()
+
+
+def test_unknown_model_lists_close_matches(tmp_path: Path) -> None:
+    host = fresh_host(tmp_path, {"a": GOOD.format(name="deep-svdd")})
+    with pytest.raises(UnknownNameError, match="did you mean 'deep-svdd'"):
+        host.model("deep-svd")
+
+
+def _entry_point(name: str, module: str) -> EntryPoint:
+    return EntryPoint(name=name, value=module, group="zoo.plugins")
+
+
+@pytest.fixture
+def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[EntryPoint]:
+    """Two fake installed distributions, importable from a temporary directory."""
+    write_plugins(tmp_path / "site", {"fake_one": GOOD.format(name="one"),
+                                      "fake_two": GOOD.format(name="two")})
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    return [_entry_point("fake-one", "fake_one"), _entry_point("fake-two", "fake_two")]
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({}, {"one", "two"}),
+    ({"ZOO_PLUGINS": "fake-two"}, {"two"}),
+    ({"ZOO_DISABLE_PLUGINS": "fake-one"}, {"two"}),
+])
+def test_allow_and_block_lists(installed: list[EntryPoint], env: dict[str, str],
+                               expected: set[str]) -> None:
+    host = PluginHost(entry_points=installed, default_plugins=(), env=env)
+    assert set(host.models()) == expected
+
+
+def test_builtins_load_through_the_same_path(installed: list[EntryPoint]) -> None:
+    host = PluginHost(entry_points=installed, env={})
+    assert {"builtin-datasets", "builtin-suites", "fake-one"} <= set(host.plugins)
+    assert "supervised" in host.suites()
+    assert host.plugins["builtin-suites"].suites == ["embedded-ad", "supervised"]
+
+
+def test_registration_hooks_run_once(tmp_path: Path) -> None:
+    counting = GOOD.format(name="counted") + "\nCALLS = []\n_original = zoo_register_models\n"
+    host = fresh_host(tmp_path, {"counting": counting})
+    calls = []
+    original = host.pm.hook.zoo_register_models.get_hookimpls()[0]
+    wrapped = original.function
+
+    def counted(register):
+        calls.append(1)
+        return wrapped(register)
+
+    original.function = counted
+    host.models()
+    host.datasets()
+    host.models()
+    assert calls == [1]
+
+
+def test_listing_models_imports_no_torch() -> None:
+    code = ("import sys, zoo; names = zoo.list_models(); "
+            "assert 'mlp' in names, names; "
+            "heavy = [m for m in ('torch', 'lightning', 'sklearn') if m in sys.modules]; "
+            "assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,175 @@
+"""The conformance kit: checks that a registered model honours the zoo's contract.
+
+For each (model, modality, task) the spec declares, :func:`check_model` builds the model on
+tiny synthetic data, trains it briefly, runs every evaluate hook its tasks require and
+checks shapes and finiteness, determinism under a seed, and that a save/load round trip
+gives identical outputs. With the pytest plugin (installed with zoo) a test asks for the
+``zoo_model_case`` fixture and is run once per registered case::
+
+    def test_conformance(zoo_model_case, tmp_path):
+        zoo_model_case.check(tmp_path)
+
+``pytest --zoo-models 'vae*'`` (or the ini option ``zoo_models``) narrows the cases.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import inspect
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zoo.data.types import Arrays, DataInfo, Splits
+from zoo.model import EVALUATE_HOOKS, ZooModel, create_model
+from zoo.plugins import get_host
+
+TINY_SHAPES = {"tabular": (6,), "image": (1, 8, 8), "text": (16,), "timeseries": (16, 1)}
+N_CLASSES = 3
+VOCAB = 12
+
+
+@dataclass(frozen=True)
+class ModelCase:
+    """One (model, modality, task) combination a spec declares."""
+
+    model: str
+    modality: str
+    task: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.model}-{self.modality}-{self.task}"
+
+    def check(self, tmp_path: Path) -> None:
+        check_model(self.model, self.modality, self.task, tmp_path)
+
+
+def model_cases(pattern: str = "*") -> list[ModelCase]:
+    """Every (model, modality, task) of the registered models matching ``pattern``."""
+    return [ModelCase(name, modality, task)
+            for name, spec in sorted(get_host().models().items())
+            if fnmatch.fnmatchcase(name, pattern)
+            for modality in spec.modalities for task in spec.tasks]
+
+
+def tiny_splits(modality: str, task: str, seed: int = 0, n: int = 96) -> Splits:
+    """Small synthetic train / validation / test splits with a learnable signal."""
+    rng = np.random.default_rng(seed)
+    shape = TINY_SHAPES[modality]
+    info = DataInfo(modality=modality, shape=shape, task=task,
+                    n_classes=N_CLASSES if task == "classify" else None,
+                    target_dim=1 if task == "regress" else None,
+                    vocab_size=VOCAB if modality == "text" else None,
+                    value_range=(0.0, 1.0) if modality == "image" else None)
+
+    def part(size: int, anomalies: int = 0) -> Arrays:
+        labels = rng.integers(0, N_CLASSES, size)
+        if modality == "text":
+            x = ((labels[:, None] + np.arange(shape[0])) % VOCAB).astype(np.int64)
+        else:
+            x = rng.normal(size=(size, *shape)).astype(np.float32) * 0.3
+            x += labels.reshape(-1, *([1] * len(shape))).astype(np.float32)
+            if modality == "image":
+                x = 1 / (1 + np.exp(-x))
+        if task == "classify":
+            return Arrays(x, labels.astype(np.int64))
+        if task == "regress":
+            return Arrays(x, labels.astype(np.float32) * 2 + 1)
+        if task == "detect":
+            y = np.zeros(size, dtype=np.int64)
+            if anomalies:
+                y[-anomalies:] = 1
+                if modality != "text":
+                    x[-anomalies:] = x[-anomalies:] * 0 + (0.5 if modality == "image" else 8.0)
+            return Arrays(x, y)
+        return Arrays(x)
+
+    train = part(n)
+    if task == "detect":
+        train = Arrays(train.x)  # detectors never see labels
+    return Splits(train, part(n // 4), part(n // 2, anomalies=n // 8 if task == "detect" else 0),
+                  info)
+
+
+def _train(name: str, splits: Splits, seed: int) -> Any:
+    from zoo.training import TrainConfig
+
+    model = create_model(name, splits.info)
+    model.fit(splits, TrainConfig(seed=seed, accelerator="cpu", max_epochs=2, patience=None))
+    return model
+
+
+def _outputs(model: Any, task: str, splits: Splits) -> dict[str, Any]:
+    import torch
+
+    x = splits.test.x
+    n = len(x)
+    outputs: dict[str, Any] = {}
+    if task == "classify":
+        logits = model.predict(x)
+        assert tuple(logits.shape) == (n, N_CLASSES), f"predict gave {tuple(logits.shape)}"
+        outputs["predict"] = logits
+    elif task == "regress":
+        values = model.predict(x)
+        assert tuple(values.shape) == (n,), f"predict gave {tuple(values.shape)}, wanted ({n},)"
+        outputs["predict"] = values
+    elif task == "detect":
+        scores = model.score(x)
+        assert tuple(scores.shape) == (n,), f"score gave {tuple(scores.shape)}, wanted ({n},)"
+        outputs["score"] = scores
+    elif task == "generate":
+        samples = model.sample(5, generator=torch.Generator().manual_seed(0))
+        assert tuple(samples.shape) == (5, *splits.info.shape), \
+            f"sample gave {tuple(samples.shape)}"
+        outputs["sample"] = samples
+        if hasattr(model, "log_likelihood"):
+            ll = model.log_likelihood(x)
+            assert tuple(ll.shape) == (n,), f"log_likelihood gave {tuple(ll.shape)}"
+            outputs["log_likelihood"] = ll
+    for hook, value in outputs.items():
+        assert isinstance(value, torch.Tensor), f"{hook} must return a torch.Tensor"
+        if value.is_floating_point():
+            assert bool(value.isfinite().all()), f"{hook} returned non-finite values"
+    return outputs
+
+
+def _assert_same(a: dict[str, Any], b: dict[str, Any], what: str) -> None:
+    import torch
+
+    for hook in a:
+        assert torch.allclose(a[hook].double(), b[hook].double(), rtol=1e-4, atol=1e-5), \
+            f"{hook} differs {what}"
+
+
+def check_spec(name: str) -> None:
+    """The implementation imports, is a ZooModel, has typed defaults and the task's hooks."""
+    spec = get_host().model(name)
+    cls = spec.load()
+    assert issubclass(cls, ZooModel), f"{spec.implementation} must subclass zoo.ZooModel"
+    parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    assert parameters and parameters[0].name == "data_info", \
+        "__init__ must take data_info first"
+    for p in parameters[1:]:
+        assert p.default is not p.empty, f"__init__ argument {p.name!r} needs a default"
+        assert p.annotation is not p.empty, f"__init__ argument {p.name!r} needs a type hint"
+    for task in spec.tasks:
+        assert callable(getattr(cls, EVALUATE_HOOKS[task], None)), \
+            f"a {task} model must implement {EVALUATE_HOOKS[task]}()"
+
+
+def check_model(name: str, modality: str, task: str, tmp_path: Path) -> None:
+    """Run the whole conformance check for one case; raises AssertionError on a breach."""
+    from zoo.checkpoints import load_model, save_model
+
+    check_spec(name)
+    splits = tiny_splits(modality, task)
+    model = _train(name, splits, seed=0)
+    first = _outputs(model, task, splits)
+    again = _outputs(_train(name, splits, seed=0), task, splits)
+    _assert_same(first, again, "between two trainings with the same seed")
+    save_model(model, tmp_path / "checkpoint")
+    restored = load_model(tmp_path / "checkpoint")
+    _assert_same(first, _outputs(restored, task, splits), "after a save/load round trip")
