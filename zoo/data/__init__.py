@@ -7,7 +7,8 @@ from its canonical URL, or, offline, reported with its checksum and where to put
 from __future__ import annotations
 
 from zoo.data.loading import load_dataset
-from zoo.data.splits import make_splits
+from zoo.data.splits import make_splits, standardize
 from zoo.data.types import Arrays, DataInfo, Dataset, Splits
 
-__all__ = ["Arrays", "DataInfo", "Dataset", "Splits", "load_dataset", "make_splits"]
+__all__ = ["Arrays", "DataInfo", "Dataset", "Splits", "load_dataset", "make_splits",
+           "standardize"]

@@ -1,0 +1,45 @@
+"""One entry point for data: a registered dataset's name, or the path of the user's own file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from zoo.data.files import fetch
+from zoo.data.types import Dataset
+from zoo.data.user_files import SUFFIXES, load_user_file
+from zoo.plugins import get_host
+from zoo.specs import import_object
+
+
+def is_user_file(name_or_path: str) -> bool:
+    """Whether a dataset argument names a file rather than a registered dataset.
+
+    Registry names never contain a path separator or end in ``.npz`` / ``.csv``, so any such
+    string is a path (even a missing one, which then fails as "no such data file").
+    """
+    separators = {"/", os.sep, os.altsep} - {None}
+    return (name_or_path.lower().endswith(SUFFIXES)
+            or any(sep in name_or_path for sep in separators)
+            or Path(name_or_path).is_file())
+
+
+def load_dataset(name_or_path: str, *, data_dir: str | Path | None = None,
+                 download: bool = True) -> Dataset:
+    """Load a registered dataset by name, or a user's ``.npz`` / ``.csv`` file by path.
+
+    A registered dataset's files are found under ``data_dir`` (default ``ZOO_DATA_DIR`` or the
+    user cache dir), verified by sha256 and downloaded when missing (unless ``download`` is
+    false or ``ZOO_OFFLINE=1``), then read by the spec's loader.
+
+    Raises:
+        UnknownNameError: No registered dataset has that name (the message lists close ones).
+        ZooError: A file is missing offline, fails its checksum, or cannot be read.
+    """
+    if is_user_file(name_or_path):
+        return load_user_file(name_or_path)
+    spec = get_host().dataset(name_or_path)
+    files = [fetch(file, data_dir=data_dir, download=download) for file in spec.files]
+    dataset: Dataset = import_object(spec.loader)(files, **spec.options)
+    dataset.name = spec.name  # one loader serves several specs; the registry name wins
+    return dataset

@@ -1,0 +1,152 @@
+"""Train / validation / test splits, reproducible from a seed, and train-only standardisation."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from zoo.data.types import Arrays, DataInfo, Dataset, Splits
+from zoo.errors import ZooError
+from zoo.specs import TASKS
+
+if TYPE_CHECKING:
+    import numpy as np
+
+#: Modalities whose sample order is time: split by position (past -> future), never shuffled.
+ORDERED_MODALITIES = ("timeseries", "text")
+_STRATIFIED_TASKS = ("classify", "detect")
+_LABELLED_TASKS = ("classify", "regress")
+
+
+def make_splits(dataset: Dataset, *, seed: int, task: str, val_fraction: float = 0.15,
+                test_fraction: float = 0.15) -> Splits:
+    """Split a dataset into train, validation and test sets.
+
+    - A dataset with a fixed train/test split (MNIST) keeps its test set; the validation set
+      is ``val_fraction`` of its training set and ``test_fraction`` is unused.
+    - Otherwise the test and validation sets are ``test_fraction`` and ``val_fraction`` of all
+      samples.
+    - ``timeseries`` and ``text`` are split by position: the first part trains, the next
+      validates, the last tests (no shuffling: the model never sees the future).
+    - Otherwise samples are shuffled, stratified by label for ``classify`` and ``detect`` when
+      every class has at least two members (else unstratified).
+
+    Args:
+        dataset: The loaded dataset.
+        seed: Same seed, same splits.
+        task: The task of this run; it replaces ``dataset.info.task`` in the splits' info.
+        val_fraction: Share held out for validation; 0 gives ``val=None``.
+        test_fraction: Share held out for testing (datasets without a fixed test set).
+
+    Raises:
+        ZooError: An unknown task, a task that needs labels the data lacks, fractions outside
+            [0, 1) or too few samples to split.
+    """
+    import numpy as np
+
+    info = _info_for_task(dataset, task)
+    fixed_test = dataset.train is not None and dataset.test is not None
+    _check_fractions(val_fraction, 0.0 if fixed_test else test_fraction)
+    rng = np.random.default_rng(seed)
+    ordered = info.modality in ORDERED_MODALITIES
+    if fixed_test:
+        pool, test = dataset.train, dataset.test
+        n_val = round(len(pool) * val_fraction)
+        _check_enough(dataset, len(pool), n_val)
+    else:
+        everything = dataset.all()
+        n_test = max(1, round(len(everything) * test_fraction))
+        n_val = round(len(everything) * val_fraction)
+        _check_enough(dataset, len(everything), n_val + n_test)
+        pool, test = _hold_out(everything, n_test, task, ordered, rng)
+    train, val = _hold_out(pool, n_val, task, ordered, rng) if n_val else (pool, None)
+    return Splits(train=train, val=val, test=test, info=info)
+
+
+def standardize(splits: Splits) -> Splits:
+    """Tabular splits with every feature shifted and scaled by the train set's mean and std.
+
+    Statistics come from ``splits.train`` only, so nothing about the validation or test data
+    leaks into training. A constant feature keeps std 1 (it becomes 0, not NaN).
+    """
+    import numpy as np
+
+    if splits.info.modality != "tabular":
+        raise ValueError(f"standardize is for tabular data, not {splits.info.modality}")
+    x = splits.train.x.astype(np.float64)
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    # A spread below float32 resolution is a constant column: dividing would amplify noise.
+    std[std <= np.finfo(np.float32).eps * np.maximum(1.0, np.abs(mean))] = 1.0
+
+    def scaled(arrays: Arrays) -> Arrays:
+        return Arrays(((arrays.x - mean) / std).astype(np.float32), arrays.y)
+
+    return Splits(train=scaled(splits.train),
+                  val=None if splits.val is None else scaled(splits.val),
+                  test=scaled(splits.test), info=replace(splits.info, value_range=None))
+
+
+def _info_for_task(dataset: Dataset, task: str) -> DataInfo:
+    if task not in TASKS:
+        raise ZooError(f"unknown task {task!r}; valid: {', '.join(TASKS)}")
+    # The parts as they are: concatenating a fixed split just to look at labels would copy it.
+    parts = [a for a in (dataset.data, dataset.train, dataset.test) if a is not None]
+    if task in _LABELLED_TASKS and any(a.y is None for a in parts):
+        raise ZooError(f"dataset {dataset.name!r} has no labels, so it cannot be used "
+                       f"for {task}")
+    info = replace(dataset.info, task=task)
+    if task == "classify" and info.n_classes is None:  # e.g. anomaly labels used as classes
+        info = replace(info, n_classes=max(int(a.y.max()) for a in parts) + 1)
+    return info
+
+
+def _check_fractions(val_fraction: float, test_fraction: float) -> None:
+    if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1
+            and val_fraction + test_fraction < 1):
+        raise ZooError(f"val_fraction {val_fraction} and test_fraction {test_fraction} must "
+                       f"each be in [0, 1) and sum to less than 1")
+
+
+def _check_enough(dataset: Dataset, n: int, n_held_out: int) -> None:
+    if n - n_held_out < 1:
+        raise ZooError(f"dataset {dataset.name!r}: {n} samples are too few to hold out "
+                       f"{n_held_out} for validation and testing")
+
+
+def _hold_out(arrays: Arrays, n_out: int, task: str, ordered: bool,
+              rng: np.random.Generator) -> tuple[Arrays, Arrays]:
+    """Split ``arrays`` into ``(kept, held_out)`` with ``n_out`` samples held out.
+
+    Ordered data keeps its head and holds out its tail; other data is shuffled, stratified
+    where :func:`_stratify_by` allows.
+    """
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    n_keep = len(arrays) - n_out
+    if ordered:  # slices, so a long text or series is not copied
+        head = Arrays(arrays.x[:n_keep], None if arrays.y is None else arrays.y[:n_keep])
+        tail = Arrays(arrays.x[n_keep:], None if arrays.y is None else arrays.y[n_keep:])
+        return head, tail
+    keep, out = train_test_split(
+        np.arange(len(arrays)), test_size=n_out,
+        random_state=int(rng.integers(2**31 - 1)),  # sklearn takes an int seed, not a Generator
+        stratify=_stratify_by(arrays.y, task, n_keep, n_out))
+    return arrays.subset(keep), arrays.subset(out)
+
+
+def _stratify_by(labels: np.ndarray | None, task: str, n_keep: int,
+                 n_out: int) -> np.ndarray | None:
+    """The labels to stratify on, or ``None`` where stratification is impossible.
+
+    scikit-learn needs every class to have two members and each side to have room for one
+    of every class.
+    """
+    import numpy as np
+
+    if labels is None or task not in _STRATIFIED_TASKS:
+        return None
+    counts = np.unique(labels, return_counts=True)[1]
+    if counts.min() < 2 or min(n_keep, n_out) < len(counts):
+        return None
+    return labels

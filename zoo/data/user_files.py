@@ -1,0 +1,289 @@
+"""The user's own data: a ``.npz`` (arrays ``X`` and optional ``y``) or a ``.csv`` with a header.
+
+Every problem is a one-line :class:`~zoo.errors.ZooError` that names the file and, for a CSV,
+the column and row, so a bad cell can be found without a traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zoo.data.types import Arrays, DataInfo, Dataset
+from zoo.errors import ZooError
+from zoo.specs import TASKS
+
+if TYPE_CHECKING:
+    import numpy as np
+
+#: Column names (any case) taken as the label column of a CSV when none is given.
+LABEL_COLUMNS = ("label", "y", "target", "class", "is_anomaly")
+#: Binary 0/1 labels whose share of 1s is at most this are read as anomaly labels.
+MAX_ANOMALY_SHARE = 0.2
+SUFFIXES = (".npz", ".csv")
+
+
+def load_user_file(path: str | Path, *, task: str | None = None,
+                   label_column: str | None = None) -> Dataset:
+    """Load a user's ``.npz`` or ``.csv`` file.
+
+    ``.npz``: array ``X`` (``(n, features)`` for a table, ``(n, height, width)`` or
+    ``(n, channels, height, width)`` for images; ``uint8`` images are scaled to [0, 1]) and
+    optional labels ``y`` (or the array named by ``label_column``).
+    ``.csv``: a header row, numeric feature columns, and optional labels in the column named
+    by ``label_column``, else in the first column called ``label``, ``y``, ``target``,
+    ``class`` or ``is_anomaly`` (any case).
+
+    Args:
+        path: The file.
+        task: The task the labels are for; inferred when ``None``: 0/1 labels with at most 20%
+            ones -> ``detect`` (1 = anomaly); other integer or text labels -> ``classify``;
+            float labels -> ``regress``; no labels -> ``detect`` (unlabelled; the caller
+            decides what to do with it).
+        label_column: The label column (CSV) or array (npz).
+
+    Raises:
+        ZooError: A missing or unreadable file, an unsupported extension, a non-numeric, empty
+            or NaN feature value (naming its column and row), no rows, or labels that do not
+            fit ``task``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ZooError(f"no such data file: {path}")
+    if task is not None and task not in TASKS:
+        raise ZooError(f"unknown task {task!r}; valid: {', '.join(TASKS)}")
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        x, labels, meta = _read_npz(path, label_column or "y", required=label_column is not None)
+    elif suffix == ".csv":
+        x, labels, meta = _read_csv(path, label_column)
+    else:
+        raise ZooError(f"unsupported data file {path}: use .npz (arrays X, y) or .csv "
+                       f"(a header row, numeric columns)")
+    task = task or infer_task(labels)
+    y, n_classes, label_meta = _encode_labels(path, labels, task)
+    modality = "tabular" if x.ndim == 2 else "image"
+    value_range = (0.0, 1.0) if modality == "image" and _within_unit_range(x) else None
+    info = DataInfo(modality, tuple(x.shape[1:]), task, n_classes=n_classes,
+                    target_dim=1 if task == "regress" else None, value_range=value_range)
+    return Dataset(str(path), info, data=Arrays(x, y), meta={**meta, **label_meta})
+
+
+def infer_task(labels: np.ndarray | None) -> str:
+    """The task labels are most likely for (see :func:`load_user_file`)."""
+    import numpy as np
+
+    if labels is None:
+        return "detect"
+    if labels.dtype.kind in "biu":
+        is_binary = set(np.unique(labels).tolist()) <= {0, 1}
+        if is_binary and np.mean(labels == 1) <= MAX_ANOMALY_SHARE:
+            return "detect"
+        return "classify"
+    return "regress" if labels.dtype.kind == "f" else "classify"
+
+
+# -- npz --------------------------------------------------------------------------------------
+
+def _read_npz(path: Path, label_array: str,
+              required: bool) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
+    import zipfile
+
+    import numpy as np
+
+    if not zipfile.is_zipfile(path):  # np.load would guess at other formats, even pickles
+        raise ZooError(f"{path} is not an .npz file (a zip of arrays from numpy.savez)")
+    try:
+        with np.load(path, allow_pickle=False) as arrays:  # never unpickle a user's file
+            names = list(arrays.files)
+            x = arrays["X"] if "X" in names else None
+            labels = arrays[label_array] if label_array in names else None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise ZooError(f"{path} is not a readable .npz file ({_one_line(exc)})") from None
+    if x is None or (required and labels is None):
+        missing = "X" if x is None else label_array
+        raise ZooError(f"{path} has no array {missing!r} (it has {', '.join(names) or 'none'}); "
+                       f"save it with numpy.savez(path, X=features, y=labels)")
+    x = _npz_features(path, x)
+    if labels is not None:
+        _check_npz_labels(path, labels, len(x))
+        if labels.dtype.kind == "b":
+            labels = labels.astype(np.int64)
+    return x, labels, {}
+
+
+def _npz_features(path: Path, x: np.ndarray) -> np.ndarray:
+    """``X`` as float32 (n, features) or (n, channels, height, width), checked."""
+    import numpy as np
+
+    if x.dtype.kind not in "biuf":
+        raise ZooError(f"{path}: X holds {x.dtype} values, expected numbers")
+    if x.ndim not in (2, 3, 4):
+        raise ZooError(f"{path}: X has shape {x.shape}; expected (samples, features) for a "
+                       f"table or (samples, [channels,] height, width) for images")
+    if len(x) == 0:
+        raise ZooError(f"{path}: X has no rows")
+    bad = np.argwhere(~np.isfinite(x)) if x.dtype.kind == "f" else ()
+    if len(bad):
+        index = tuple(int(i) for i in bad[0])
+        raise ZooError(f"{path}: X{list(index)} is {x[index]}; fill or drop missing values")
+    scale = 255.0 if x.dtype == np.uint8 else 1.0  # 8-bit images -> [0, 1]
+    x = x.astype(np.float32) / np.float32(scale)
+    return x[:, None] if x.ndim == 3 else x
+
+
+def _check_npz_labels(path: Path, labels: np.ndarray, n: int) -> None:
+    import numpy as np
+
+    if labels.shape != (n,):
+        raise ZooError(f"{path}: labels have shape {labels.shape}, expected ({n},) to match X")
+    if labels.dtype.kind not in "biufU":
+        raise ZooError(f"{path}: labels hold {labels.dtype} values, expected numbers or text")
+    if labels.dtype.kind == "f" and not np.isfinite(labels).all():
+        row = int(np.flatnonzero(~np.isfinite(labels))[0])
+        raise ZooError(f"{path}: label {row} is {labels[row]}; every sample needs a label")
+
+
+# -- csv --------------------------------------------------------------------------------------
+
+def _read_csv(path: Path, label_column: str | None
+              ) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
+    # utf-8-sig drops the byte-order mark spreadsheet programs put before the header.
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        header = [name.strip() for name in next(reader, [])]
+        if not any(header):
+            raise ZooError(f"{path} is empty; expected a header row of column names")
+        label_index = _label_index(path, header, label_column)
+        rows, lines = [], []
+        for row in reader:
+            if not row:  # blank line
+                continue
+            if len(row) != len(header):
+                raise ZooError(f"{path}, row {len(rows) + 1} (line {reader.line_num}): "
+                               f"{len(row)} cells, but the header has {len(header)} columns")
+            rows.append(row)
+            lines.append(reader.line_num)
+    if not rows:
+        raise ZooError(f"{path} has a header but no data rows")
+    features = [j for j in range(len(header)) if j != label_index]
+    if not features:
+        raise ZooError(f"{path} has no feature columns besides the label {header[label_index]!r}")
+    x = _csv_features(path, header, features, rows, lines)
+    meta: dict[str, Any] = {"feature_names": [header[j] for j in features]}
+    if label_index is None:
+        return x, None, meta
+    meta["label_column"] = header[label_index]
+    return x, _csv_labels(path, header[label_index], label_index, rows, lines), meta
+
+
+def _label_index(path: Path, header: list[str], label_column: str | None) -> int | None:
+    lowered = [name.lower() for name in header]
+    if label_column is not None:
+        if label_column.lower() not in lowered:
+            raise ZooError(f"{path} has no column {label_column!r}; columns: {', '.join(header)}")
+        return lowered.index(label_column.lower())
+    return next((lowered.index(name) for name in LABEL_COLUMNS if name in lowered), None)
+
+
+def _csv_features(path: Path, header: list[str], columns: list[int], rows: list[list[str]],
+                  lines: list[int]) -> np.ndarray:
+    import numpy as np
+
+    try:  # numpy parses the whole table at once; the cell-by-cell pass is for bad tables
+        x = np.array([[row[j] for j in columns] for row in rows], dtype=np.float64)
+    except ValueError:
+        x = None
+    if x is None or not np.isfinite(x).all():
+        x = np.array([[_parse_cell(path, header[j], row[j], number, line) for j in columns]
+                      for number, (row, line) in enumerate(zip(rows, lines, strict=True),
+                                                           start=1)])
+    return x.astype(np.float32)
+
+
+def _parse_cell(path: Path, column: str, cell: str, row: int, line: int) -> float:
+    """One feature cell as a finite float; else an error naming its column and row."""
+    where = f"{path}, column {column!r}, row {row} (line {line})"
+    text = cell.strip()
+    try:
+        value = float(text)
+    except ValueError:
+        problem = f"{text!r} is not a number" if text else "empty cell"
+        raise ZooError(f"{where}: {problem}; features must be numbers") from None
+    if not math.isfinite(value):
+        raise ZooError(f"{where}: {text!r} is a missing or infinite value; fill or drop it")
+    return value
+
+
+def _csv_labels(path: Path, name: str, index: int, rows: list[list[str]],
+                lines: list[int]) -> np.ndarray:
+    """The label column as int64 (all integers), float64 (all numbers) or text."""
+    import numpy as np
+
+    cells = [row[index].strip() for row in rows]
+    for number, (cell, line) in enumerate(zip(cells, lines, strict=True), start=1):
+        if not cell or cell.lower() in {"nan", "na", "null", "none"}:
+            raise ZooError(f"{path}, column {name!r}, row {number} (line {line}): missing "
+                           f"label; every row needs one")
+    for parse, dtype in ((int, np.int64), (float, np.float64)):
+        try:
+            return np.array([parse(c) for c in cells], dtype=dtype)
+        except ValueError:
+            continue
+    return np.array(cells)
+
+
+# -- labels -----------------------------------------------------------------------------------
+
+def _encode_labels(path: Path, labels: np.ndarray | None, task: str
+                   ) -> tuple[np.ndarray | None, int | None, dict[str, Any]]:
+    """Labels as the task needs them: ``(y, n_classes, meta)``.
+
+    Class labels (``classify``, and integer or text labels for ``generate``) become
+    0..K-1 with the original values in ``meta["class_names"]``; ``detect`` labels must be 0/1;
+    ``regress`` targets become float32.
+    """
+    import numpy as np
+
+    if labels is None:
+        if task in ("classify", "regress"):
+            raise ZooError(f"{path} has no labels for task {task!r}: add a column named "
+                           f"{', '.join(LABEL_COLUMNS)} or name it with label_column")
+        return None, None, {}
+    numeric = labels.dtype.kind in "biuf"
+    integral = numeric and bool(np.all(labels == np.round(labels)))
+    if task == "detect":
+        if not integral or not set(np.unique(labels).tolist()) <= {0, 1}:
+            raise ZooError(f"{path}: detect labels must be 0 (normal) or 1 (anomaly); got "
+                           f"{_some_values(labels)}")
+        return labels.astype(np.int64), None, {}
+    if task == "regress" or (task == "generate" and not integral and numeric):
+        if not numeric:
+            raise ZooError(f"{path}: regress targets must be numbers; got "
+                           f"{_some_values(labels)}")
+        return labels.astype(np.float32), None, {}
+    if numeric and not integral:
+        raise ZooError(f"{path}: classify labels must be integers or text; got "
+                       f"{_some_values(labels)} (use task 'regress' for numeric targets)")
+    classes, y = np.unique(labels, return_inverse=True)
+    names = [str(c) for c in classes.tolist()]
+    n_classes = len(classes) if task == "classify" else None
+    return y.astype(np.int64), n_classes, {"class_names": names}
+
+
+def _some_values(labels: np.ndarray) -> str:
+    import numpy as np
+
+    values = np.unique(labels)
+    shown = ", ".join(str(v) for v in values[:5].tolist())
+    return f"{shown}, ..." if len(values) > 5 else shown
+
+
+def _within_unit_range(x: np.ndarray) -> bool:
+    return bool(x.min() >= 0.0 and x.max() <= 1.0)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
