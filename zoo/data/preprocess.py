@@ -13,7 +13,10 @@ if TYPE_CHECKING:
 
 @dataclass
 class Standardizer:
-    """Per-feature ``(x - mean) / std``; constant features get ``std = 1`` (never NaN)."""
+    """Per-feature ``(x - mean) / std`` with statistics of the training split only.
+
+    A constant feature keeps ``std = 1``: it becomes 0, never NaN.
+    """
 
     mean: np.ndarray
     std: np.ndarray
@@ -21,8 +24,10 @@ class Standardizer:
     @classmethod
     def fit(cls, x: np.ndarray) -> Standardizer:
         x = np.asarray(x, dtype=np.float64)
-        std = x.std(axis=0)
-        return cls(x.mean(axis=0), np.where(std > 0, std, 1.0))
+        mean, std = x.mean(axis=0), x.std(axis=0)
+        # A spread below float32 resolution is a constant column: dividing would amplify noise.
+        std[std <= np.finfo(np.float32).eps * np.maximum(1.0, np.abs(mean))] = 1.0
+        return cls(mean, std)
 
     def transform(self, x: np.ndarray) -> np.ndarray:
         return ((np.asarray(x, dtype=np.float64) - self.mean) / self.std).astype(np.float32)

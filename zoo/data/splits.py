@@ -64,26 +64,13 @@ def make_splits(dataset: Dataset, *, seed: int, task: str, val_fraction: float =
 
 
 def standardize(splits: Splits) -> Splits:
-    """Tabular splits with every feature shifted and scaled by the train set's mean and std.
-
-    Statistics come from ``splits.train`` only, so nothing about the validation or test data
-    leaks into training. A constant feature keeps std 1 (it becomes 0, not NaN).
-    """
-    import numpy as np
+    """Tabular splits scaled with the training split's statistics (see :class:`Standardizer`)."""
+    from zoo.data.preprocess import Standardizer
 
     if splits.info.modality != "tabular":
         raise ValueError(f"standardize is for tabular data, not {splits.info.modality}")
-    x = splits.train.x.astype(np.float64)
-    mean, std = x.mean(axis=0), x.std(axis=0)
-    # A spread below float32 resolution is a constant column: dividing would amplify noise.
-    std[std <= np.finfo(np.float32).eps * np.maximum(1.0, np.abs(mean))] = 1.0
-
-    def scaled(arrays: Arrays) -> Arrays:
-        return Arrays(((arrays.x - mean) / std).astype(np.float32), arrays.y)
-
-    return Splits(train=scaled(splits.train),
-                  val=None if splits.val is None else scaled(splits.val),
-                  test=scaled(splits.test), info=replace(splits.info, value_range=None))
+    scaled = Standardizer.fit(splits.train.x).splits(splits)
+    return replace(scaled, info=replace(splits.info, value_range=None))
 
 
 def _info_for_task(dataset: Dataset, task: str) -> DataInfo:
