@@ -41,8 +41,20 @@ def detection_metrics(scores: torch.Tensor, labels: torch.Tensor) -> dict[str, f
     labels = labels.long().reshape(-1)
     if labels.min() == labels.max():
         raise ZooError("AUROC needs both normal and anomalous samples in the test split")
-    return {"auroc": float(binary_auroc(scores, labels)),
-            "auprc": float(binary_average_precision(scores, labels))}
+    ranks = order_preserving_unit_scale(scores)
+    return {"auroc": float(binary_auroc(ranks, labels)),
+            "auprc": float(binary_average_precision(ranks, labels))}
+
+
+def order_preserving_unit_scale(scores: torch.Tensor) -> torch.Tensor:
+    """Dense ranks scaled into [0, 1]: same order and ties as ``scores``.
+
+    torchmetrics treats binary scores outside [0, 1] as logits and squashes them with a
+    sigmoid, which ties large scores in float32 and corrupts AUROC; ranks avoid that, and
+    AUROC and AUPRC depend only on the order.
+    """
+    ranks = torch.unique(scores.double(), return_inverse=True)[1].double()
+    return ranks / ranks.max().clamp(min=1)
 
 
 def evaluate_model(model: Any, info: DataInfo, test: Arrays) -> dict[str, float]:
