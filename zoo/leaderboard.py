@@ -1,0 +1,644 @@
+"""Leaderboards: one suite's stored runs as models x datasets, beside published numbers.
+
+:func:`build_leaderboard` turns runs (from :meth:`zoo.store.Store.runs`) into a
+:class:`Leaderboard`; :func:`render` prints it as a terminal table, Markdown, CSV or JSON.
+
+The rules, each visible in the output:
+
+- One suite version per board (default the newest present); runs of other versions are left
+  out and counted in a note, never mixed in.
+- A section per (setting, budget). A cell is one model on one dataset: mean and sample
+  standard deviation over its ``ok`` seeds, with the seed count; failed and diverged runs are
+  counted in the cell, not dropped.
+- Per section and metric, each model's mean over datasets and average rank over datasets
+  (ties share the average of their ranks). A model without a result on some dataset is
+  ranked over the datasets it has, and a note says which are missing.
+- Published reference rows (:func:`load_references`) are shown as ``"<model> (reported)"``
+  for the datasets of the section; their mean is over those datasets only (the ones both
+  they and our runs have) and they are not ranked, since they come from other code under
+  their own protocol.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.resources
+import io
+import json
+import math
+import re
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from zoo.errors import UnknownNameError, ZooError
+from zoo.results import RunResult
+
+FORMATS = ("table", "md", "csv", "json")
+JSON_FORMAT_VERSION = 1
+REFERENCE_COLUMNS = ("model", "dataset", "setting", "metric", "value", "std", "source",
+                     "protocol")
+CSV_COLUMNS = ("suite", "suite_version", "setting", "budget", "model", "reported", "dataset",
+               "metric", "mean", "std", "seeds", "failed", "diverged", "best", "datasets",
+               "rank", "ranked", "source")
+MEAN_ROW = "(mean)"
+
+
+class Metric(NamedTuple):
+    """A leaderboard metric; the board's first metric is the primary one, used to sort."""
+
+    name: str
+    higher_is_better: bool
+
+
+@dataclass(frozen=True)
+class ReferenceRow:
+    """A published number to print beside ours.
+
+    Args:
+        model: Model name as the source names it (``"IForest"``).
+        dataset: Our dataset name (``"mnist"``).
+        setting: The suite setting it belongs to; ``""`` applies to every setting.
+        metric: Our metric name, on our scale (``accuracy`` as a fraction 0-1).
+        value: The published value.
+        std: The published standard deviation, None when not given.
+        source: Citation: authors, year, title, and where in the paper.
+        protocol: How the number was obtained, where it differs from our suite.
+    """
+
+    model: str
+    dataset: str
+    setting: str
+    metric: str
+    value: float
+    std: float | None
+    source: str
+    protocol: str
+
+
+@dataclass
+class Stat:
+    """One metric of one cell: mean and sample std over seeds (std None for one seed).
+
+    ``seeds`` is None for a reported number. ``best`` marks the best mean of its dataset.
+    """
+
+    mean: float
+    std: float | None
+    seeds: int | None
+    best: bool = False
+
+
+@dataclass
+class Cell:
+    """One model on one dataset: a :class:`Stat` per metric and the runs that gave none."""
+
+    stats: dict[str, Stat] = field(default_factory=dict)
+    failed: int = 0
+    diverged: int = 0
+
+
+@dataclass
+class Summary:
+    """One model over the datasets of a section, for one metric.
+
+    ``mean`` is over the ``datasets`` it has a result on; ``rank`` (None for reported rows)
+    is its average rank over the ``ranked`` datasets.
+    """
+
+    mean: float | None
+    datasets: int
+    rank: float | None = None
+    ranked: int = 0
+
+
+@dataclass
+class Entry:
+    """A row of a section: one of our models, or a reported one (``source`` says where from)."""
+
+    model: str
+    reported: bool
+    cells: dict[str, Cell] = field(default_factory=dict)
+    summary: dict[str, Summary] = field(default_factory=dict)
+    source: str = ""
+
+
+@dataclass
+class Section:
+    """All runs of one setting and budget: a grid of entries x datasets per metric."""
+
+    setting: str | None
+    budget: str | None
+    datasets: list[str]
+    entries: list[Entry]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        parts = [f"{label} {value}" for label, value in
+                 (("setting", self.setting), ("budget", self.budget)) if value]
+        return ", ".join(parts) or "all runs"
+
+
+@dataclass
+class Leaderboard:
+    """One suite version's leaderboard; build it with :func:`build_leaderboard`."""
+
+    suite: str
+    suite_version: str | None
+    metrics: list[Metric]
+    sections: list[Section]
+    typical_seeds: int | None
+    notes: list[str] = field(default_factory=list)
+
+
+def build_leaderboard(rows: Iterable[RunResult], *, suite: str,
+                      metrics: Sequence[tuple[str, bool]],
+                      references: Iterable[ReferenceRow] = (),
+                      suite_version: str | None = None) -> Leaderboard:
+    """Aggregate one suite's runs into a leaderboard.
+
+    Args:
+        rows: Stored runs; rows of other suites are ignored, ``running`` ones are counted.
+        suite: The suite to show.
+        metrics: ``(name, higher_is_better)`` pairs; the first is the primary metric.
+        references: Published rows to show beside ours (:func:`load_references`).
+        suite_version: The version to show; default the newest present.
+
+    Returns:
+        The :class:`Leaderboard`; with no finished runs it has no sections.
+
+    Raises:
+        ValueError: ``metrics`` is empty.
+    """
+    board_metrics = [Metric(name, bool(higher)) for name, higher in metrics]
+    if not board_metrics:
+        raise ValueError("a leaderboard needs at least one metric")
+    suite_rows = [row for row in rows if row.suite == suite]
+    version = suite_version if suite_version is not None else _newest_version(suite_rows)
+    shown = [row for row in suite_rows if row.suite_version == version]
+    finished = [row for row in shown if row.status != "running"]
+    references = list(references)
+    sections = [_build_section(setting, budget, runs, board_metrics, references)
+                for (setting, budget), runs in _grouped(
+                    finished, lambda row: (row.setting, row.budget)).items()]
+    board = Leaderboard(suite, version, board_metrics, sections, _typical_seeds(sections))
+    board.notes = _board_notes(board, suite_rows, version, len(shown) - len(finished))
+    return board
+
+
+def _version_key(version: str | None) -> tuple[tuple[int, int, str], ...]:
+    # Numeric parts compare as numbers ("10" after "9"); None sorts oldest.
+    if version is None:
+        return ()
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part)
+                 for part in re.split(r"[.\-+_]", version))
+
+
+def _newest_version(rows: list[RunResult]) -> str | None:
+    versions = {row.suite_version for row in rows}
+    return max(versions, key=_version_key) if versions else None
+
+
+def _grouped(rows: Iterable[RunResult],
+             key: Callable[[RunResult], Any]) -> dict[Any, list[RunResult]]:
+    groups: dict[Any, list[RunResult]] = defaultdict(list)
+    for row in rows:
+        groups[key(row)].append(row)
+    return dict(sorted(groups.items(), key=lambda item: tuple(
+        "" if part is None else str(part) for part in item[0])))
+
+
+def _build_section(setting: str | None, budget: str | None, runs: list[RunResult],
+                   metrics: list[Metric], references: list[ReferenceRow]) -> Section:
+    datasets = sorted({run.dataset for run in runs})
+    ours = [_our_entry(model, model_runs, metrics)
+            for (model,), model_runs in _grouped(runs, lambda r: (r.display_model,)).items()]
+    reported = _reported_entries(references, setting, datasets, metrics)
+    for metric in metrics:
+        _summarise(ours, reported, metric, datasets)
+        _rank(ours, metric, datasets)
+        _mark_best([*ours, *reported], metric, datasets)
+    section = Section(setting, budget, datasets, _sorted_entries(ours, metrics[0]) + reported)
+    section.notes = _section_notes(section, metrics[0])
+    return section
+
+
+def _our_entry(model: str, runs: list[RunResult], metrics: list[Metric]) -> Entry:
+    return Entry(model, reported=False, cells={
+        dataset: _cell(cell_runs, metrics)
+        for (dataset,), cell_runs in _grouped(runs, lambda run: (run.dataset,)).items()})
+
+
+def _cell(runs: list[RunResult], metrics: list[Metric]) -> Cell:
+    ok = [run for run in runs if run.status == "ok"]
+    cell = Cell(failed=sum(run.status == "failed" for run in runs),
+                diverged=sum(run.status == "diverged" for run in runs))
+    for metric in metrics:
+        values = [run.metrics[metric.name] for run in ok if metric.name in run.metrics]
+        if values:
+            std = statistics.stdev(values) if len(values) > 1 else None
+            cell.stats[metric.name] = Stat(statistics.fmean(values), std, len(values))
+    return cell
+
+
+def _reported_entries(references: list[ReferenceRow], setting: str | None,
+                      datasets: list[str], metrics: list[Metric]) -> list[Entry]:
+    names = {metric.name for metric in metrics}
+    applicable = [ref for ref in references
+                  if ref.setting in ("", setting or "") and ref.dataset in datasets
+                  and ref.metric in names]
+    # A row for this exact setting overrides an any-setting row of the same number.
+    applicable.sort(key=lambda ref: ref.setting != "")
+    entries: dict[str, Entry] = {}
+    sources: dict[str, dict[str, None]] = defaultdict(dict)  # ordered sets of citations
+    for ref in applicable:
+        entry = entries.setdefault(ref.model, Entry(f"{ref.model} (reported)", reported=True))
+        cell = entry.cells.setdefault(ref.dataset, Cell())
+        cell.stats[ref.metric] = Stat(ref.value, ref.std, seeds=None)
+        sources[ref.model][ref.source] = None
+    for name, entry in entries.items():
+        entry.source = "; ".join(filter(None, sources[name]))
+    return [entries[name] for name in sorted(entries)]
+
+
+def _stat(entry: Entry, dataset: str, metric: Metric) -> Stat | None:
+    cell = entry.cells.get(dataset)
+    return cell.stats.get(metric.name) if cell is not None else None
+
+
+def _summarise(ours: list[Entry], reported: list[Entry], metric: Metric,
+               datasets: list[str]) -> None:
+    for entry in ours:
+        entry.summary[metric.name] = _mean_summary(entry, metric, datasets)
+    # A reported mean over datasets we have no number on would compare different averages.
+    ours_have = [dataset for dataset in datasets
+                 if any(_stat(entry, dataset, metric) is not None for entry in ours)]
+    for entry in reported:
+        entry.summary[metric.name] = _mean_summary(entry, metric, ours_have)
+
+
+def _mean_summary(entry: Entry, metric: Metric, datasets: list[str]) -> Summary:
+    values = [stat.mean for dataset in datasets
+              if (stat := _stat(entry, dataset, metric)) is not None]
+    return Summary(statistics.fmean(values) if values else None, len(values))
+
+
+def _rank(ours: list[Entry], metric: Metric, datasets: list[str]) -> None:
+    # Only our runs are ranked: reported numbers come from other code and protocols.
+    ranks: dict[str, list[float]] = defaultdict(list)
+    for dataset in datasets:
+        scored = [(entry.model, stat.mean) for entry in ours
+                  if (stat := _stat(entry, dataset, metric)) is not None]
+        values = [value for _, value in scored]
+        for (model, _), rank in zip(scored, _average_ranks(values, metric.higher_is_better),
+                                    strict=True):
+            ranks[model].append(rank)
+    for entry in ours:
+        summary = entry.summary[metric.name]
+        summary.rank = statistics.fmean(ranks[entry.model]) if ranks[entry.model] else None
+        summary.ranked = len(ranks[entry.model])
+
+
+def _average_ranks(values: list[float], higher_is_better: bool) -> list[float]:
+    """Rank 1 for the best value; tied values share the mean of the ranks they span."""
+    order = sorted(range(len(values)), key=lambda i: values[i], reverse=higher_is_better)
+    ranks = [0.0] * len(values)
+    start = 0
+    while start < len(order):
+        end = start
+        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
+            end += 1
+        for position in range(start, end + 1):
+            ranks[order[position]] = (start + end) / 2 + 1
+        start = end + 1
+    return ranks
+
+
+def _mark_best(entries: list[Entry], metric: Metric, datasets: list[str]) -> None:
+    for dataset in datasets:
+        stats = [stat for entry in entries
+                 if (stat := _stat(entry, dataset, metric)) is not None]
+        if stats:
+            choose = max if metric.higher_is_better else min
+            best = choose(stat.mean for stat in stats)
+            for stat in stats:
+                stat.best = stat.mean == best
+
+
+def _sorted_entries(entries: list[Entry], primary: Metric) -> list[Entry]:
+    def key(entry: Entry) -> tuple[float, float, str]:
+        summary = entry.summary[primary.name]
+        rank = summary.rank if summary.rank is not None else math.inf
+        if summary.mean is None:
+            return rank, math.inf, entry.model
+        return rank, -summary.mean if primary.higher_is_better else summary.mean, entry.model
+    return sorted(entries, key=key)
+
+
+def _section_notes(section: Section, primary: Metric) -> list[str]:
+    notes = []
+    total = len(section.datasets)
+    for entry in section.entries:
+        summary = entry.summary[primary.name]
+        if entry.reported:
+            notes.append(f"{entry.model}: mean over the {summary.datasets} of {total} datasets "
+                         f"it reports that our runs also have; source: {entry.source}")
+        elif summary.ranked < total:
+            missing = [dataset for dataset in section.datasets
+                       if _stat(entry, dataset, primary) is None]
+            notes.append(f"{entry.model}: ranked and averaged over {summary.ranked} of {total} "
+                         f"datasets; no {primary.name} on {', '.join(missing)}")
+    return notes
+
+
+def _typical_seeds(sections: list[Section]) -> int | None:
+    counts = Counter(stat.seeds for section in sections for entry in section.entries
+                     for cell in entry.cells.values() for stat in cell.stats.values()
+                     if stat.seeds is not None)
+    return counts.most_common(1)[0][0] if counts else None
+
+
+def _board_notes(board: Leaderboard, suite_rows: list[RunResult], version: str | None,
+                 running: int) -> list[str]:
+    notes = []
+    if board.typical_seeds is not None:
+        notes.append(f"mean ± sample std over seeds ({board.typical_seeds} per cell; [n] marks "
+                     "a cell with n seeds); [k/n]: a mean or rank over k of n datasets")
+    other = Counter(row.suite_version for row in suite_rows if row.suite_version != version)
+    if other:
+        listed = ", ".join(str(v) for v in sorted(other, key=_version_key))
+        notes.append(f"{_count(sum(other.values()), 'run')} of other suite versions ({listed}) "
+                     "not shown; versions are never mixed")
+    if running:
+        notes.append(f"{_count(running, 'run')} still running not shown")
+    if any(entry.reported for section in board.sections for entry in section.entries):
+        notes.append("(reported) rows are published numbers, not ranked; see their sources")
+    return notes
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _references_dir() -> Traversable:
+    try:
+        return importlib.resources.files("zoo.references")
+    except ModuleNotFoundError:
+        # A source checkout used without installing: pyproject maps zoo.references to this
+        # folder only in installed (or editable) builds.
+        return Path(__file__).resolve().parents[1] / "benchmarks" / "references"
+
+
+def load_references(suite: str) -> list[ReferenceRow]:
+    """The published reference rows for ``suite``; none when it has no reference file.
+
+    Read from ``benchmarks/references/<suite>.csv`` (package ``zoo.references``).
+
+    Raises:
+        ZooError: The file lacks a column or has a value that is not a number.
+    """
+    resource = _references_dir().joinpath(f"{suite}.csv")
+    if not resource.is_file():
+        return []
+    return parse_references(resource.read_text(encoding="utf-8"), name=str(resource))
+
+
+def parse_references(text: str, *, name: str) -> list[ReferenceRow]:
+    """Parse a reference CSV (columns :data:`REFERENCE_COLUMNS`); ``name`` is for errors."""
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [column for column in REFERENCE_COLUMNS if column not in (reader.fieldnames or [])]
+    if missing:
+        raise ZooError(f"{name}: missing columns {', '.join(missing)}; expected "
+                       f"{','.join(REFERENCE_COLUMNS)}")
+    return [_reference_row(record, f"{name}:{reader.line_num}") for record in reader]
+
+
+def _reference_row(record: dict[str, str], where: str) -> ReferenceRow:
+    def number(column: str) -> float | None:
+        text = (record[column] or "").strip()
+        if not text:
+            return None
+        try:
+            return float(text)
+        except ValueError:
+            raise ZooError(f"{where}: {column} {text!r} is not a number") from None
+
+    value = number("value")
+    if value is None:
+        raise ZooError(f"{where}: value is empty")
+    return ReferenceRow(model=record["model"].strip(), dataset=record["dataset"].strip(),
+                        setting=(record["setting"] or "").strip(),
+                        metric=record["metric"].strip(), value=value, std=number("std"),
+                        source=(record["source"] or "").strip(),
+                        protocol=(record["protocol"] or "").strip())
+
+
+def render(board: Leaderboard, fmt: str = "table") -> str:
+    """The leaderboard as text.
+
+    Args:
+        board: From :func:`build_leaderboard`.
+        fmt: ``table`` (aligned plain text), ``md`` (GitHub Markdown), ``csv`` (one line per
+            cell and metric, see :data:`CSV_COLUMNS`) or ``json`` (see :func:`to_json`).
+
+    Raises:
+        UnknownNameError: ``fmt`` is not one of :data:`FORMATS`.
+    """
+    renderers: dict[str, Callable[[Leaderboard], str]] = {
+        "table": _render_table, "md": _render_markdown, "csv": _render_csv,
+        "json": lambda b: json.dumps(to_json(b), indent=2) + "\n"}
+    if fmt not in renderers:
+        raise UnknownNameError("leaderboard format", fmt, FORMATS)
+    return renderers[fmt](board)
+
+
+def _number(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def _cell_text(cell: Cell | None, metric: Metric, typical_seeds: int | None,
+               mark_best: Callable[[str], str]) -> str:
+    if cell is None:
+        return "-"
+    parts = []
+    stat = cell.stats.get(metric.name)
+    if stat is not None:
+        text = _number(stat.mean) + (f"±{stat.std:.2g}" if stat.std is not None else "")
+        parts.append(mark_best(text) if stat.best else text)
+        if stat.seeds is not None and stat.seeds != typical_seeds:
+            parts.append(f"[{stat.seeds}]")
+    problems = ", ".join(f"{count} {status}" for status, count in
+                         (("failed", cell.failed), ("diverged", cell.diverged)) if count)
+    if problems:
+        parts.append(f"({problems})" if stat is not None else problems)
+    return " ".join(parts) or "-"
+
+
+def _summary_texts(summary: Summary, total: int) -> tuple[str, str]:
+    mean = "-" if summary.mean is None else _number(summary.mean)
+    if summary.mean is not None and summary.datasets < total:
+        mean += f" [{summary.datasets}/{total}]"
+    rank = "-" if summary.rank is None else f"{summary.rank:.2f}"
+    if summary.rank is not None and summary.ranked < total:
+        rank += f" [{summary.ranked}/{total}]"
+    return mean, rank
+
+
+def _entries_for(section: Section, metric: Metric) -> list[Entry]:
+    # A reported model is listed only under the metrics its source gives.
+    return [entry for entry in section.entries
+            if not entry.reported or entry.summary[metric.name].datasets]
+
+
+def _grid(board: Leaderboard, section: Section, metric: Metric,
+          mark_best: Callable[[str], str]) -> tuple[list[str], list[list[str]]]:
+    header = ["model", *section.datasets, "mean", "rank"]
+    body = [[entry.model,
+             *(_cell_text(entry.cells.get(dataset), metric, board.typical_seeds, mark_best)
+               for dataset in section.datasets),
+             *_summary_texts(entry.summary[metric.name], len(section.datasets))]
+            for entry in _entries_for(section, metric)]
+    return header, body
+
+
+def _metric_title(board: Leaderboard, metric: Metric) -> str:
+    direction = "higher is better" if metric.higher_is_better else "lower is better"
+    primary = ", primary" if metric == board.metrics[0] else ""
+    return f"{metric.name} ({direction}{primary})"
+
+
+def _board_title(board: Leaderboard) -> str:
+    version = f" (version {board.suite_version})" if board.suite_version is not None else ""
+    return f"{board.suite}{version}"
+
+
+def _aligned(header: list[str], body: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        # Model names read left to right; numbers line up on the right.
+        return "  ".join(cell.ljust(width) if i == 0 else cell.rjust(width)
+                         for i, (cell, width) in enumerate(zip(cells, widths, strict=True)))
+
+    return [line(header).rstrip(), "  ".join("-" * width for width in widths),
+            *(line(row).rstrip() for row in body)]
+
+
+def _render_table(board: Leaderboard) -> str:
+    lines = [_board_title(board)]
+    if not board.sections:
+        lines.append("no finished runs")
+    for section in board.sections:
+        lines += ["", f"== {section.title} =="]
+        for metric in board.metrics:
+            header, body = _grid(board, section, metric, lambda text: text + "*")
+            lines += ["", _metric_title(board, metric), *_aligned(header, body)]
+        lines += [f"  note: {note}" for note in section.notes]
+    if board.sections:
+        lines += ["", "notes:", "  * best per dataset", *(f"  {note}" for note in board.notes)]
+    return "\n".join(lines) + "\n"
+
+
+def _markdown_row(cells: list[str]) -> str:
+    return "| " + " | ".join(cell.replace("|", r"\|") for cell in cells) + " |"
+
+
+def _render_markdown(board: Leaderboard) -> str:
+    lines = [f"## {_board_title(board)}"]
+    if not board.sections:
+        lines += ["", "No finished runs."]
+    for section in board.sections:
+        lines += ["", f"### {section.title}"]
+        for metric in board.metrics:
+            header, body = _grid(board, section, metric, lambda text: f"**{text}**")
+            lines += ["", f"**{_metric_title(board, metric)}**", "", _markdown_row(header),
+                      "| --- |" + " ---: |" * (len(header) - 1),
+                      *(_markdown_row(row) for row in body)]
+        if section.notes:
+            lines += ["", *(f"- {note}" for note in section.notes)]
+    if board.sections:
+        lines += ["", "Notes:", "", "- **bold**: best per dataset",
+                  *(f"- {note}" for note in board.notes)]
+    return "\n".join(lines) + "\n"
+
+
+def _render_csv(board: Leaderboard) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for section in board.sections:
+        for metric in board.metrics:
+            for entry in _entries_for(section, metric):
+                common = {"suite": board.suite, "suite_version": board.suite_version,
+                          "setting": section.setting, "budget": section.budget,
+                          "model": entry.model, "reported": entry.reported,
+                          "source": entry.source}
+                for dataset, cell in sorted(entry.cells.items()):
+                    stat = cell.stats.get(metric.name)
+                    if stat is None and not cell.failed and not cell.diverged:
+                        continue
+                    writer.writerow({**common, "dataset": dataset, "metric": metric.name,
+                                     "failed": cell.failed, "diverged": cell.diverged,
+                                     **(_stat_json(stat) if stat else {})})
+                summary = entry.summary[metric.name]
+                writer.writerow({**common, "dataset": MEAN_ROW, "metric": metric.name,
+                                 "mean": summary.mean, "datasets": summary.datasets,
+                                 "rank": summary.rank, "ranked": summary.ranked})
+    return out.getvalue()
+
+
+def _stat_json(stat: Stat) -> dict[str, Any]:
+    return {"mean": stat.mean, "std": stat.std, "seeds": stat.seeds, "best": stat.best}
+
+
+def to_json(board: Leaderboard) -> dict[str, Any]:
+    """The leaderboard as JSON-ready data; the structure below is stable.
+
+    ::
+
+        {"format_version": 1, "suite": str, "suite_version": str | null,
+         "metrics": [{"name": str, "higher_is_better": bool, "primary": bool}],
+         "typical_seeds": int | null, "notes": [str],
+         "sections": [{"setting": str | null, "budget": str | null, "datasets": [str],
+                       "notes": [str],
+                       "entries": [{"model": str, "reported": bool, "source": str,
+                                    "cells": {dataset: {"failed": int, "diverged": int,
+                                              "metrics": {metric: {"mean": float,
+                                                          "std": float | null,
+                                                          "seeds": int | null,
+                                                          "best": bool}}}},
+                                    "summary": {metric: {"mean": float | null,
+                                                "datasets": int, "rank": float | null,
+                                                "ranked": int}}}]}]}
+
+    Entries are in leaderboard order: ours by average rank on the primary metric, then the
+    reported ones. ``seeds`` is null for a reported number.
+    """
+    return {
+        "format_version": JSON_FORMAT_VERSION,
+        "suite": board.suite,
+        "suite_version": board.suite_version,
+        "metrics": [{"name": metric.name, "higher_is_better": metric.higher_is_better,
+                     "primary": i == 0} for i, metric in enumerate(board.metrics)],
+        "typical_seeds": board.typical_seeds,
+        "notes": list(board.notes),
+        "sections": [{
+            "setting": section.setting, "budget": section.budget,
+            "datasets": list(section.datasets), "notes": list(section.notes),
+            "entries": [{
+                "model": entry.model, "reported": entry.reported, "source": entry.source,
+                "cells": {dataset: {"failed": cell.failed, "diverged": cell.diverged,
+                                    "metrics": {name: _stat_json(stat)
+                                                for name, stat in cell.stats.items()}}
+                          for dataset, cell in sorted(entry.cells.items())},
+                "summary": {name: {"mean": summary.mean, "datasets": summary.datasets,
+                                   "rank": summary.rank, "ranked": summary.ranked}
+                            for name, summary in entry.summary.items()},
+            } for entry in section.entries],
+        } for section in board.sections],
+    }
