@@ -247,3 +247,20 @@ def test_every_format_renders_text(full_board: Leaderboard, fmt: str) -> None:
 def test_unknown_format_lists_the_valid_ones(full_board: Leaderboard) -> None:
     with pytest.raises(ZooError, match="did you mean 'md'"):
         render(full_board, "mdd")
+
+
+def test_a_metric_grid_shows_only_the_datasets_and_models_that_report_it() -> None:
+    classify = RunResult(kind="bench", model="logistic-regression", plugin="test",
+                         dataset="wine", suite="supervised", suite_version="1", seed=0,
+                         status="ok", metrics={"accuracy": 0.9})
+    regress = RunResult(kind="bench", model="linear-regression", plugin="test",
+                        dataset="diabetes", suite="supervised", suite_version="1", seed=0,
+                        status="ok", metrics={"r2": 0.4})
+    board = build_leaderboard([classify, regress], suite="supervised",
+                              metrics=[("accuracy", True), ("r2", True)])
+    table = render(board, "table")
+    accuracy_grid, r2_grid = table.split("r2 (higher")
+    assert "wine" in accuracy_grid and "diabetes" not in accuracy_grid
+    assert "linear-regression" not in accuracy_grid
+    assert "diabetes" in r2_grid and "logistic-regression" not in r2_grid
+    assert "ranked and averaged" not in table

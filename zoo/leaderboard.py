@@ -136,6 +136,12 @@ class Section:
     datasets: list[str]
     entries: list[Entry]
     notes: list[str] = field(default_factory=list)
+    #: Per metric, the datasets our runs report it on (a suite mixing classification and
+    #: regression has accuracy on some datasets and R^2 on others).
+    scored: dict[str, list[str]] = field(default_factory=dict)
+
+    def datasets_for(self, metric: Metric) -> list[str]:
+        return self.scored.get(metric.name) or self.datasets
 
     @property
     def title(self) -> str:
@@ -219,13 +225,22 @@ def _build_section(setting: str | None, budget: str | None, runs: list[RunResult
     ours = [_our_entry(model, model_runs, metrics)
             for (model,), model_runs in _grouped(runs, lambda r: (r.display_model,)).items()]
     reported = _reported_entries(references, setting, datasets, metrics)
+    scored = {metric.name: [d for d in datasets if _has_metric(ours, d, metric)
+                            or not any(_has_metric(ours, d, m) for m in metrics)]
+              for metric in metrics}
     for metric in metrics:
-        _summarise(ours, reported, metric, datasets)
-        _rank(ours, metric, datasets)
-        _mark_best([*ours, *reported], metric, datasets)
-    section = Section(setting, budget, datasets, _sorted_entries(ours, metrics[0]) + reported)
+        metric_datasets = scored[metric.name] or datasets
+        _summarise(ours, reported, metric, metric_datasets)
+        _rank(ours, metric, metric_datasets)
+        _mark_best([*ours, *reported], metric, metric_datasets)
+    section = Section(setting, budget, datasets, _sorted_entries(ours, metrics[0]) + reported,
+                      scored=scored)
     section.notes = _section_notes(section, metrics[0])
     return section
+
+
+def _has_metric(entries: list[Entry], dataset: str, metric: Metric) -> bool:
+    return any(_stat(entry, dataset, metric) is not None for entry in entries)
 
 
 def _our_entry(model: str, runs: list[RunResult], metrics: list[Metric]) -> Entry:
@@ -342,14 +357,16 @@ def _sorted_entries(entries: list[Entry], primary: Metric) -> list[Entry]:
 
 def _section_notes(section: Section, primary: Metric) -> list[str]:
     notes = []
-    total = len(section.datasets)
+    datasets = section.datasets_for(primary)
+    total = len(datasets)
     for entry in section.entries:
         summary = entry.summary[primary.name]
         if entry.reported:
-            notes.append(f"{entry.model}: mean over the {summary.datasets} of {total} datasets "
-                         f"it reports that our runs also have; source: {entry.source}")
-        elif summary.ranked < total:
-            missing = [dataset for dataset in section.datasets
+            reported = sum(primary.name in cell.stats for cell in entry.cells.values())
+            notes.append(f"{entry.model}: mean over the {summary.datasets} of {reported} "
+                         f"datasets it reports that our runs also have; source: {entry.source}")
+        elif 0 < summary.ranked < total:
+            missing = [dataset for dataset in datasets
                        if _stat(entry, dataset, primary) is None]
             notes.append(f"{entry.model}: ranked and averaged over {summary.ranked} of {total} "
                          f"datasets; no {primary.name} on {', '.join(missing)}")
@@ -490,18 +507,25 @@ def _summary_texts(summary: Summary, total: int) -> tuple[str, str]:
 
 
 def _entries_for(section: Section, metric: Metric) -> list[Entry]:
-    # A reported model is listed only under the metrics its source gives.
-    return [entry for entry in section.entries
-            if not entry.reported or entry.summary[metric.name].datasets]
+    # A model is listed under the metrics it has a result (or a failure) for.
+    datasets = section.datasets_for(metric)
+    ours = _sorted_entries([entry for entry in section.entries if not entry.reported], metric)
+    ordered = ours + [entry for entry in section.entries if entry.reported]
+    return [entry for entry in ordered
+            if entry.summary[metric.name].datasets
+            or (not entry.reported and any(
+                (cell := entry.cells.get(d)) is not None and (cell.failed or cell.diverged)
+                for d in datasets))]
 
 
 def _grid(board: Leaderboard, section: Section, metric: Metric,
           mark_best: Callable[[str], str]) -> tuple[list[str], list[list[str]]]:
-    header = ["model", *section.datasets, "mean", "rank"]
+    datasets = section.datasets_for(metric)
+    header = ["model", *datasets, "mean", "rank"]
     body = [[entry.model,
              *(_cell_text(entry.cells.get(dataset), metric, board.typical_seeds, mark_best)
-               for dataset in section.datasets),
-             *_summary_texts(entry.summary[metric.name], len(section.datasets))]
+               for dataset in datasets),
+             *_summary_texts(entry.summary[metric.name], len(datasets))]
             for entry in _entries_for(section, metric)]
     return header, body
 

@@ -26,7 +26,7 @@ from zoo.plugins import get_host
 from zoo.results import RunResult, environment
 from zoo.suites.detection import detection_splits
 from zoo.suites.runner import describe_failure, global_rank
-from zoo.training import Diverged, TrainConfig
+from zoo.training import Diverged, TrainConfig, device_name
 
 if TYPE_CHECKING:
     from zoo.store import Store
@@ -83,7 +83,7 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
         splits = standardizer.splits(splits)
     built = create_model(display_name(base, backbone), splits.info, **hparams)
     chosen_backbone = built.hyperparameters().get("backbone")
-    env = environment()
+    env = environment(device_name(accelerator, devices))
     plugin = host.plugins.get(spec.plugin)
     row = RunResult(
         id=uuid.uuid4().hex, kind="train", model=base, backbone=chosen_backbone,
@@ -153,7 +153,7 @@ def evaluate_run(store: Store, run: str, data: str) -> RunResult:
         metrics = evaluate_model(model, info, test)
     except ZooError as exc:
         status, error = "failed", describe_failure(exc)
-    env = environment()
+    env = environment(device_name("auto"))
     spec = get_host().model(card["model"])
     row = RunResult(
         id=uuid.uuid4().hex, kind="evaluate", model=card["model"],

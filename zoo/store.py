@@ -244,6 +244,7 @@ class Store:
 
     def finish(self, run_id: str, *, status: str, metrics: Mapping[str, float],
                seconds: float | None, error: str | None = None, checkpoint: str | None = None,
+               hparams: Mapping[str, Any] | None = None,
                extra: Mapping[str, Any] | None = None) -> RunResult:
         """Finish a ``running`` run and return it as stored.
 
@@ -255,6 +256,7 @@ class Store:
             seconds: Wall time.
             error: Why it failed or diverged.
             checkpoint: Where the model was saved; None keeps what :meth:`start` stored.
+            hparams: The hyperparameters the model was built with; None keeps the stored ones.
             extra: Merged into the run's ``extra``.
 
         Raises:
@@ -274,8 +276,10 @@ class Store:
                 raise ZooError(f"run {run_id} already finished as {row['status']!r}")
             conn.execute(
                 "UPDATE runs SET status = ?, metrics = ?, seconds = ?, error = ?,"
-                " checkpoint = COALESCE(?, checkpoint), extra = ? WHERE id = ?",
+                " checkpoint = COALESCE(?, checkpoint), hparams = COALESCE(?, hparams),"
+                " extra = ? WHERE id = ?",
                 (status, _encode("metrics", finite), seconds, error, checkpoint,
+                 None if hparams is None else _encode("hparams", dict(hparams)),
                  _encode("extra", {**json.loads(row["extra"]), **(extra or {})}), run_id))
         return self.get(run_id)
 

@@ -121,10 +121,20 @@ def make_trainer(config: TrainConfig, *, callbacks: list[Any] | None = None,
         enable_checkpointing=False,  # BestWeights keeps the best parameters in memory
         enable_progress_bar=config.progress_bar,
         enable_model_summary=False,
-        limit_val_batches=1.0 if has_validation else 0,
+        limit_val_batches=None if has_validation else 0,
         num_sanity_val_steps=0,
         log_every_n_steps=50,
     )
+
+
+def quiet_lightning() -> None:
+    """Keep Lightning's per-run banners (GPU available, tips) out of suite output."""
+    import logging
+    import warnings
+
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*isinstance.treespec, LeafSpec.*")
 
 
 def _ddp_backend(config: TrainConfig) -> str:
@@ -144,6 +154,7 @@ def fit_lightning(module: LightningModule, splits: Splits, config: TrainConfig,
     from zoo.callbacks import BestWeights, DivergenceGuard
     from zoo.plugins import get_host
 
+    quiet_lightning()
     pl.seed_everything(config.seed, workers=True, verbose=False)
     has_validation = splits.val is not None and len(splits.val) > 0
     monitor = "val_loss" if has_validation else "train_loss"
@@ -168,3 +179,12 @@ def fit_lightning(module: LightningModule, splits: Splits, config: TrainConfig,
     best.restore(module)
     return {"best_" + monitor: best.best_score, "epochs": float(trainer.current_epoch),
             "steps": float(trainer.global_step)}
+
+
+def device_name(accelerator: str, devices: int = 1) -> str:
+    """What the result rows record as the device: ``cpu``, or the GPU's name, times devices."""
+    import torch
+
+    gpu = accelerator == "gpu" or (accelerator == "auto" and torch.cuda.is_available())
+    name = torch.cuda.get_device_name(0) if gpu else "cpu"
+    return f"{name} x{devices}" if devices > 1 else name

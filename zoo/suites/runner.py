@@ -52,7 +52,9 @@ def run_suite(suite: Suite, store: Store, *, models: list[str] | None = None,
     if not cells:
         raise ZooError(f"nothing to run: no model fits the selected datasets of suite "
                        f"{suite.name!r}")
-    env = environment()
+    from zoo.training import device_name
+
+    env = environment(device_name(suite.accelerator, suite.devices))
     rows = []
     for cell in cells:
         done = store.completed(suite.name, suite.version, cell.model, cell.backbone,
