@@ -22,10 +22,13 @@ class UnknownNameError(ZooError, KeyError):
         return str(self.args[0])
 
 
-def unknown_name_message(what: str, name: str, valid: Iterable[str]) -> str:
-    """``unknown model 'vea'; did you mean 'vae'? valid: ...`` in one line."""
+def unknown_name_message(what: str, name: str, valid: Iterable[str], where: str = "") -> str:
+    """``unknown model 'vea'; did you mean 'vae'? valid: ...`` in one line.
+
+    ``where`` follows the name: ``unknown hyperparameter 'lrr' for model 'mlp'; ...``.
+    """
     valid = sorted(valid)
     close = difflib.get_close_matches(name, valid, n=3, cutoff=0.5)
-    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ";"
     shown = ", ".join(valid) if valid else "(none registered)"
-    return f"unknown {what} {name!r}{hint} valid: {shown}"
+    return f"unknown {what} {name!r}{where}{hint} valid: {shown}"

@@ -100,9 +100,9 @@ def resolve_hparams(spec: ModelSpec, info: DataInfo, overrides: dict[str, Any],
     hparams: dict[str, Any] = {}
     for key, value in {**spec.defaults_for(info.modality), **overrides}.items():
         if key not in params:
-            raise ZooError(unknown_name_message(f"hyperparameter of model {spec.name!r}",
-                                                key, params))
-        hparams[key] = coerce(value, hints.get(key, Any), f"{spec.name}.{key}")
+            raise ZooError(unknown_name_message("hyperparameter", key, params,
+                                                f" for model {spec.name!r}"))
+        hparams[key] = coerce(value, hints.get(key, Any), f"model {spec.name!r}: {key}")
     if spec.kind == "method" and "backbone" in params and "backbone" not in hparams:
         hparams["backbone"] = spec.default_backbones.get(info.modality)
     return hparams
