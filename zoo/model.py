@@ -108,12 +108,15 @@ def resolve_hparams(spec: ModelSpec, info: DataInfo, overrides: dict[str, Any],
     return hparams
 
 
-def create_model(name: str, data_info: DataInfo, **hparams: Any) -> Any:
+def create_model(name: str, data_info: DataInfo, *, seed: int | None = None,
+                 **hparams: Any) -> Any:
     """Build a registered model for data described by ``data_info``.
 
     Args:
         name: Registry name, optionally with a backbone: ``"vae"`` or ``"vae[cnn]"``.
         data_info: What the model is built for (modality, shape, classes ...).
+        seed: Seeds Python, numpy and torch before building, so that the initial
+            parameters are reproducible.
         **hparams: Overrides of the spec's defaults; strings are converted to the annotated
             type of the constructor argument.
 
@@ -126,9 +129,24 @@ def create_model(name: str, data_info: DataInfo, **hparams: Any) -> Any:
         hparams.setdefault("backbone", backbone)
     cls = spec.load()
     resolved = resolve_hparams(spec, data_info, hparams, cls)
+    if seed is not None:
+        seed_everything(seed)
     model = cls(data_info=data_info, **resolved)
     model.zoo_name = spec.name
     return model
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, numpy's and torch's generators (torch only if it is imported)."""
+    import random
+    import sys
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
 
 
 def display_name(name: str, backbone: str | None) -> str:

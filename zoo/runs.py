@@ -81,7 +81,7 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
     if splits.info.modality == "tabular":
         standardizer = Standardizer.fit(splits.train.x)
         splits = standardizer.splits(splits)
-    built = create_model(display_name(base, backbone), splits.info, **hparams)
+    built = create_model(display_name(base, backbone), splits.info, seed=seed, **hparams)
     chosen_backbone = built.hyperparameters().get("backbone")
     env = environment(device_name(accelerator, devices))
     plugin = host.plugins.get(spec.plugin)

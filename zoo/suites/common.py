@@ -41,7 +41,7 @@ def train_model(suite: Suite, cell: Cell, splits: Splits, info: DataInfo,
                 budget: Budget) -> tuple[Any, dict[str, Any]]:
     """Build the cell's model for ``info`` and train it under the budget."""
     name = display_name(cell.model, cell.backbone)
-    model = create_model(name, info)
+    model = create_model(name, info, seed=cell.seed)
     config = TrainConfig(seed=cell.seed, accelerator=suite.accelerator, devices=suite.devices,
                          max_epochs=budget.max_epochs, max_time=budget.max_time,
                          patience=budget.patience)

@@ -97,7 +97,7 @@ def tiny_splits(modality: str, task: str, seed: int = 0, n: int = 96) -> Splits:
 def _train(name: str, splits: Splits, seed: int) -> Any:
     from zoo.training import TrainConfig
 
-    model = create_model(name, splits.info)
+    model = create_model(name, splits.info, seed=seed)
     model.fit(splits, TrainConfig(seed=seed, accelerator="cpu", max_epochs=2, patience=None))
     return model
 
