@@ -1,0 +1,274 @@
+"""Meta-tests that keep the documentation honest.
+
+- every hook in ``zoo.hookspecs`` is documented in ``docs/hooks.md`` with its exact
+  signature, and nothing else is documented as a hook;
+- the example plugin in ``docs/writing-a-plugin.md`` is ``docs/examples/mean_distance_plugin.py``
+  verbatim, and it really works when loaded from a plugins directory;
+- every command and option of the ``zoo`` CLI, and every key of its JSON output, is in
+  ``docs/cli.md``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import zoo
+import zoo.plugins
+from zoo import hookspecs
+from zoo.cli import cli
+from zoo.data import Arrays, Splits
+from zoo.plugins import PluginHost
+from zoo.results import RunResult
+from zoo.specs import DatasetSpec, ModelSpec, SuiteSpec
+from zoo.training import TrainConfig
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+EXAMPLE = DOCS / "examples" / "mean_distance_plugin.py"
+PLUGIN_NAME = EXAMPLE.stem  # a plugins-dir plugin is named after its file
+MODEL = "mean-distance"
+
+
+def read(name: str) -> str:
+    return (DOCS / name).read_text(encoding="utf-8")
+
+
+def hookspec_functions() -> dict[str, Callable[..., Any]]:
+    return {name: fn for name, fn in vars(hookspecs).items()
+            if name.startswith("zoo_") and callable(fn) and hasattr(fn, "zoo_spec")}
+
+
+def signature_line(fn: Callable[..., Any]) -> str:
+    """``def name(arg: Type, ...) -> Return`` as written in the source.
+
+    ``zoo.hookspecs`` uses ``from __future__ import annotations``, so the annotations are the
+    source strings.
+    """
+    sig = inspect.signature(fn)
+    params = ", ".join(f"{p.name}: {p.annotation}" for p in sig.parameters.values())
+    return f"def {fn.__name__}({params}) -> {sig.return_annotation}"
+
+
+def hook_sections(text: str) -> dict[str, str]:
+    """``### `zoo_x` `` headings of hooks.md -> the text up to the next heading."""
+    parts = re.split(r"^#{2,3} ", text, flags=re.M)
+    sections = {}
+    for part in parts:
+        match = re.match(r"`(zoo_\w+)`\n", part)
+        if match:
+            sections[match.group(1)] = part
+    return sections
+
+
+# -- (a) hooks.md ---------------------------------------------------------------------------
+
+def test_hookspecs_exist() -> None:
+    assert len(hookspec_functions()) >= 7
+
+
+@pytest.mark.parametrize("name", sorted(hookspec_functions()))
+def test_every_hook_is_documented_with_its_exact_signature(name: str) -> None:
+    fn = hookspec_functions()[name]
+    section = hook_sections(read("hooks.md")).get(name)
+    assert section is not None, f"docs/hooks.md has no section ### `{name}`"
+    expected = signature_line(fn)
+    assert f"```python\n{expected}\n```" in section, (
+        f"docs/hooks.md: the section of {name} must show its signature exactly:\n{expected}")
+    firstresult = "yes" if fn.zoo_spec.get("firstresult") else "no"
+    assert f"**firstresult**: {firstresult}" in section
+
+
+def test_every_documented_hook_exists() -> None:
+    documented = set(hook_sections(read("hooks.md")))
+    mentioned = set(re.findall(r"\bdef (zoo_\w+)\(", read("hooks.md")))
+    assert documented | mentioned <= set(hookspec_functions())
+
+
+# -- (b) the example is verbatim in writing-a-plugin.md -------------------------------------
+
+def test_example_plugin_is_included_verbatim() -> None:
+    match = re.search(r"<!-- example:mean_distance_plugin\.py -->\n```python\n(.*?)```\n"
+                      r"<!-- /example -->", read("writing-a-plugin.md"), re.S)
+    assert match, "docs/writing-a-plugin.md lacks the example:mean_distance_plugin.py block"
+    assert match.group(1) == EXAMPLE.read_text(encoding="utf-8")
+
+
+# -- (c) the example plugin works -----------------------------------------------------------
+
+@pytest.fixture
+def plugins_dir(tmp_path: Path) -> Path:
+    directory = tmp_path / "plugins"
+    directory.mkdir()
+    shutil.copy(EXAMPLE, directory / EXAMPLE.name)
+    return directory
+
+
+@pytest.fixture
+def example_host(plugins_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PluginHost]:
+    """A fresh host with the built-ins and the example only, installed as the process's."""
+    host = PluginHost(entry_points=[], plugins_dir=plugins_dir, env={})
+    monkeypatch.setattr(zoo.plugins, "_host", host)
+    yield host
+    sys.modules.pop(f"zoo_plugins_dir.{PLUGIN_NAME}", None)
+
+
+def blob_splits(seed: int = 0) -> tuple[Splits, np.ndarray]:
+    """Training samples from one Gaussian blob; a test set with 5 planted far points."""
+    rng = np.random.default_rng(seed)
+    info = zoo.DataInfo("tabular", (4,), "detect")
+    train = rng.normal(size=(200, 4)).astype(np.float32)
+    test = rng.normal(size=(50, 4)).astype(np.float32)
+    far = np.arange(45, 50)
+    test[far] += 8.0
+    labels = np.zeros(50, dtype=np.int64)
+    labels[far] = 1
+    return Splits(Arrays(train), None, Arrays(test, labels), info), far
+
+
+def test_example_plugin_loads_and_registers(example_host: PluginHost) -> None:
+    info = example_host.plugins[PLUGIN_NAME]
+    assert info.status == "ok", info.reason
+    assert info.hooks == ["zoo_register_models"]
+    spec = example_host.model(MODEL)
+    assert spec.plugin == PLUGIN_NAME
+    assert (spec.kind, spec.tasks, spec.modalities) == ("method", ("detect",), ("tabular",))
+    assert all(i.status == "ok" for i in example_host.plugins.values())
+
+
+def test_example_plugin_scores_far_points_highest(example_host: PluginHost) -> None:
+    splits, far = blob_splits()
+    model = zoo.create_model(MODEL, splits.info)
+    metrics = model.fit(splits, TrainConfig(seed=0))
+    assert all(np.isfinite(v) for v in metrics.values())
+    scores = model.score(splits.test.x)
+    assert tuple(scores.shape) == (len(splits.test),)
+    assert set(np.argsort(scores.numpy())[-len(far):]) == set(far)
+
+
+def test_example_plugin_hyperparameters_and_round_trip(example_host: PluginHost,
+                                                       tmp_path: Path) -> None:
+    splits, _ = blob_splits()
+    model = zoo.create_model(MODEL, splits.info, trim="0.1")  # strings as from --set
+    assert model.hyperparameters() == {"trim": 0.1}
+    model.fit(splits, TrainConfig(seed=0))
+    directory = zoo.save_model(model, tmp_path / "checkpoint")
+    assert sorted(p.name for p in directory.iterdir()) == ["card.json", "mean.npy"]
+    restored = zoo.load_model(directory)
+    assert restored.hyperparameters() == {"trim": 0.1}
+    np.testing.assert_array_equal(restored.score(splits.test.x).numpy(),
+                                  model.score(splits.test.x).numpy())
+    with pytest.raises(zoo.ZooError, match="unknown hyperparameter"):
+        zoo.create_model(MODEL, splits.info, tirm=0.1)
+
+
+def test_example_plugin_passes_the_conformance_kit(example_host: PluginHost,
+                                                   tmp_path: Path) -> None:
+    from zoo.testing import check_model, model_cases
+
+    cases = model_cases(MODEL)
+    assert [(c.modality, c.task) for c in cases] == [("tabular", "detect")]
+    check_model(MODEL, "tabular", "detect", tmp_path)
+
+
+def test_plugins_dir_option_lists_the_example(plugins_dir: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(zoo.plugins, "_host", None)
+    monkeypatch.setattr(zoo.plugins, "_plugins_dir", None)
+    for variable in ("ZOO_PLUGINS", "ZOO_DISABLE_PLUGINS", "ZOO_PLUGINS_DIR"):
+        monkeypatch.delenv(variable, raising=False)
+    try:
+        result = CliRunner().invoke(cli, ["--plugins-dir", str(plugins_dir), "models",
+                                          "--task", "detect", "--json"])
+    finally:
+        sys.modules.pop(f"zoo_plugins_dir.{PLUGIN_NAME}", None)
+    assert result.exit_code == 0, result.output
+    assert MODEL in result.output
+
+
+# -- (d) cli.md -----------------------------------------------------------------------------
+
+def cli_sections(text: str) -> dict[str, str]:
+    """``## `zoo NAME` `` headings of cli.md -> the text up to the next ``## ``."""
+    return {match.group(1): match.group(2) for match in
+            re.finditer(r"^## `zoo (\S+)`\n(.*?)(?=^## |\Z)", text, re.M | re.S)}
+
+
+def help_commands() -> list[str]:
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0, result.output
+    listing = result.output.split("Commands:", 1)[1]
+    return re.findall(r"^  (\S+)", listing, re.M)
+
+
+def test_help_lists_the_core_commands() -> None:
+    assert set(help_commands()) == set(cli.commands)
+
+
+@pytest.mark.parametrize("command", sorted(cli.commands))
+def test_every_command_and_option_is_documented(command: str) -> None:
+    section = cli_sections(read("cli.md")).get(command)
+    assert section is not None, f"docs/cli.md has no section ## `zoo {command}`"
+    for param in cli.commands[command].params:
+        if isinstance(param, click.Option):
+            for opt in param.opts:
+                if opt.startswith("--") and opt != "--help":
+                    assert f"`{opt}" in section, f"docs/cli.md: zoo {command} {opt}"
+        elif isinstance(param, click.Argument):
+            assert param.human_readable_name in section, \
+                f"docs/cli.md: zoo {command} {param.human_readable_name}"
+
+
+def test_global_options_are_documented() -> None:
+    text = read("cli.md")
+    for param in cli.params:
+        for opt in param.opts:
+            assert f"`{opt}" in text, f"docs/cli.md lacks the global option {opt}"
+
+
+def json_keys() -> dict[str, set[str]]:
+    """The keys each documented JSON output has, from the objects that produce them."""
+    from zoo.leaderboard import CSV_COLUMNS
+    from zoo.plugins import PluginInfo
+
+    row = RunResult(kind="bench", model="m", plugin="p", dataset="d")
+    model = ModelSpec(name="m", kind="method", tasks=("detect",), modalities=("tabular",),
+                      implementation="a.b:C")
+    dataset = DatasetSpec(name="d", modality="tabular", tasks=("detect",), loader="a.b:c")
+    suite = SuiteSpec(name="s", implementation="a.b:C", tasks=("detect",),
+                      modalities=("tabular",))
+    return {"bench": set(row.to_row()), "plugins": set(PluginInfo("p", "builtin").to_dict()),
+            "models": set(model.to_dict()), "datasets": {*dataset.to_dict(), "present"},
+            "suites": set(suite.to_dict()), "leaderboard": set(CSV_COLUMNS)}
+
+
+@pytest.mark.parametrize("command", sorted(json_keys()))
+def test_json_keys_are_documented(command: str) -> None:
+    section = cli_sections(read("cli.md"))[command]
+    missing = sorted(key for key in json_keys()[command]
+                     if not re.search(rf"(?<![\w-]){re.escape(key)}(?![\w-])", section))
+    assert not missing, f"docs/cli.md, zoo {command}: undocumented keys {missing}"
+
+
+# -- links between the pages ----------------------------------------------------------------
+
+def test_index_links_every_page() -> None:
+    index = read("index.md")
+    for page in sorted(DOCS.glob("*.md")):
+        if page.name != "index.md":
+            assert f"({page.name})" in index, f"docs/index.md does not link {page.name}"
+
+
+@pytest.mark.parametrize("page", sorted(p.name for p in DOCS.glob("*.md")))
+def test_relative_links_resolve(page: str) -> None:
+    for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", read(page)):
+        assert (DOCS / target).exists(), f"docs/{page} links to missing {target}"
