@@ -160,6 +160,18 @@ def _open_store(db: Path | None) -> Any:
     return Store(db or default_db_path())
 
 
+def _check_names(model: str | None = None, data: str | None = None) -> None:
+    """Fail fast on unknown names, before torch is imported."""
+    from zoo.data.loading import is_user_file
+    from zoo.model import split_model_name
+
+    host = plugins.get_host()
+    if model is not None:
+        host.model(split_model_name(model)[0])
+    if data is not None and not is_user_file(data):
+        host.dataset(data)
+
+
 DB_OPTION = click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
                          help="Results database (default: $ZOO_DB or the user data dir).")
 
@@ -184,13 +196,14 @@ def train_command(model: str | None, data: str | None, backbone: str | None,
                   devices: int | None, max_epochs: int | None, seed: int | None,
                   db: Path | None, as_json: bool) -> None:
     """Train MODEL on --data; keep the best-validation parameters; store the run."""
-    from zoo.runs import train_run
-
     options = _read_config(config)
     model = model or options.get("model")
     data = data or options.get("data")
     if not model or not data:
         raise ZooError("train needs a MODEL and --data (on the command line or in --config)")
+    _check_names(model, data)
+    from zoo.runs import train_run
+
     hparams = {**options.get("set", {}), **_parse_sets(sets)}
     with _open_store(db) as store:
         row = train_run(
@@ -213,6 +226,7 @@ def train_command(model: str | None, data: str | None, backbone: str | None,
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def evaluate_command(run: str, data: str, db: Path | None, as_json: bool) -> None:
     """Evaluate a trained model (RUN id or checkpoint directory) on --data's test split."""
+    _check_names(data=data)
     from zoo.runs import evaluate_run
 
     with _open_store(db) as store:
@@ -258,7 +272,12 @@ def bench_command(suite: str, models: str | None, datasets: str | None, seeds: i
     from zoo.suites.runner import run_suite
 
     host = plugins.get_host()
-    suite_obj = host.suite(suite).load()(host, accelerator=accelerator, devices=devices)
+    suite_spec = host.suite(suite)
+    for name in _split_list(models) or []:
+        _check_names(model=name)
+    for name in _split_list(datasets) or []:
+        _check_names(data=name)
+    suite_obj = suite_spec.load()(host, accelerator=accelerator, devices=devices)
 
     def progress(row: Any, skipped: bool) -> None:
         if as_json:

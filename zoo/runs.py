@@ -25,7 +25,7 @@ from zoo.model import create_model, display_name, split_model_name
 from zoo.plugins import get_host
 from zoo.results import RunResult, environment
 from zoo.suites.detection import detection_splits
-from zoo.suites.runner import describe_failure, global_rank
+from zoo.suites.runner import describe_failure, global_rank, runs_dir
 from zoo.training import Diverged, TrainConfig, device_name
 
 if TYPE_CHECKING:
@@ -60,10 +60,6 @@ def _data_tasks(data: str, dataset: Dataset) -> tuple[str, ...]:
     if data in host.datasets():
         return host.dataset(data).tasks
     return (dataset.info.task,)
-
-
-def runs_dir(store: Store) -> Path:
-    return Path(store.path).parent / "runs"
 
 
 def train_run(store: Store, model: str, data: str, *, backbone: str | None,
@@ -106,6 +102,11 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
         status, error = "diverged", describe_failure(exc)
     except Exception as exc:  # recorded as failed, never as a score
         status, error = "failed", describe_failure(exc)
+    except BaseException:  # interrupted: the row says so, never stays "running"
+        if primary:
+            store.finish(row.id, status="failed", metrics={}, error="interrupted",
+                         seconds=time.perf_counter() - start)
+        raise
     if not primary:
         return None
     if status == "ok":
@@ -164,4 +165,6 @@ def evaluate_run(store: Store, run: str, data: str) -> RunResult:
         versions=env.get("versions", {}), git_commit=env.get("git_commit"), error=error,
         checkpoint=str(directory))
     store.record(row)
-    return store.get(row.id)
+    stored = store.get(row.id)
+    get_host().call_each("zoo_run_finished", result=stored)
+    return stored

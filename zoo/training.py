@@ -10,7 +10,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +47,8 @@ class TrainConfig:
         max_time: Upper bound on training wall time in seconds (``None``: no bound).
         patience: Early stopping after this many validations without improvement of the
             validation loss (``None``: off).
-        run_dir: Where loggers and callbacks write; a temporary directory when ``None``.
+        run_dir: Where loggers and callbacks write (CSV logs ...); a temporary directory,
+            removed after training, when ``None``.
         progress_bar: Show Lightning's progress bar.
     """
 
@@ -127,6 +131,17 @@ def make_trainer(config: TrainConfig, *, callbacks: list[Any] | None = None,
     )
 
 
+@contextmanager
+def _run_dir(config: TrainConfig) -> Iterator[Path]:
+    """The configured run directory, or a temporary one removed after training."""
+    if config.run_dir is not None:
+        config.run_dir.mkdir(parents=True, exist_ok=True)
+        yield config.run_dir
+        return
+    with tempfile.TemporaryDirectory(prefix="zoo-run-") as directory:
+        yield Path(directory)
+
+
 def quiet_lightning() -> None:
     """Keep Lightning's per-run banners (GPU available, tips) out of suite output."""
     import logging
@@ -164,19 +179,17 @@ def fit_lightning(module: LightningModule, splits: Splits, config: TrainConfig,
     if config.patience is not None and has_validation:
         callbacks.append(pl.callbacks.EarlyStopping(monitor, patience=config.patience,
                                                     check_finite=False))
-    run_dir = config.run_dir
-    host = get_host()
-    if run_dir is not None:
+    with _run_dir(config) as run_dir:
+        host = get_host()
         for extra in host.call_each("zoo_trainer_callbacks", config=config, run_dir=run_dir):
             callbacks.extend(extra)
-    loggers: list[Any] = []
-    if run_dir is not None:
+        loggers: list[Any] = []
         for extra in host.call_each("zoo_trainer_loggers", config=config, run_dir=run_dir):
             loggers.extend(extra)
-    trainer = make_trainer(config, callbacks=callbacks, loggers=loggers or False,
-                           has_validation=has_validation)
-    data = TensorDataModule(splits, batch_size=batch_size, seed=config.seed)
-    trainer.fit(module, datamodule=data)
+        trainer = make_trainer(replace(config, run_dir=run_dir), callbacks=callbacks,
+                               loggers=loggers or False, has_validation=has_validation)
+        data = TensorDataModule(splits, batch_size=batch_size, seed=config.seed)
+        trainer.fit(module, datamodule=data)
     best.restore(module)
     return {"best_" + monitor: best.best_score, "epochs": float(trainer.current_epoch),
             "steps": float(trainer.global_step)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from zoo.data.types import Dataset
@@ -168,6 +169,9 @@ class Suite:
         return self._loaded[name]
 
     # -- running -------------------------------------------------------------------------------
-    def run_cell(self, cell: Cell) -> CellOutcome:
-        """Train ``cell.model`` on the cell's training split and score it on its test split."""
+    def run_cell(self, cell: Cell, run_dir: Path | None = None) -> CellOutcome:
+        """Train ``cell.model`` on the cell's training split and score it on its test split.
+
+        ``run_dir`` is where the cell's training logs go (``None``: nowhere kept).
+        """
         raise NotImplementedError

@@ -10,7 +10,9 @@ from zoo.model import create_model, display_name
 from zoo.training import TrainConfig
 
 if TYPE_CHECKING:
-    from zoo.data.types import Arrays, DataInfo, Splits
+    from pathlib import Path
+
+    from zoo.data.types import Arrays, Splits
     from zoo.suites.base import Budget, Cell, Suite
 
 
@@ -37,13 +39,13 @@ def apply_budget(splits: Splits, budget: Budget, seed: int) -> tuple[Splits, dic
     return Splits(train, splits.val, test, splits.info), notes
 
 
-def train_model(suite: Suite, cell: Cell, splits: Splits, info: DataInfo,
-                budget: Budget) -> tuple[Any, dict[str, Any]]:
-    """Build the cell's model for ``info`` and train it under the budget."""
+def train_model(suite: Suite, cell: Cell, splits: Splits, budget: Budget,
+                run_dir: Path | None) -> tuple[Any, dict[str, Any]]:
+    """Build the cell's model for the splits' data and train it under the budget."""
     name = display_name(cell.model, cell.backbone)
-    model = create_model(name, info, seed=cell.seed)
+    model = create_model(name, splits.info, seed=cell.seed)
     config = TrainConfig(seed=cell.seed, accelerator=suite.accelerator, devices=suite.devices,
                          max_epochs=budget.max_epochs, max_time=budget.max_time,
-                         patience=budget.patience)
+                         patience=budget.patience, run_dir=run_dir)
     model.fit(splits, config)
     return model, model.hyperparameters()

@@ -15,6 +15,7 @@ loss. Metrics: AUROC and AUPRC of the anomaly scores on the test split.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
@@ -75,14 +76,14 @@ class DetectionSuite(Suite):
     settings = ("semi", "unsup")
     default_seeds = 5
 
-    def run_cell(self, cell: Cell) -> CellOutcome:
+    def run_cell(self, cell: Cell, run_dir: Path | None = None) -> CellOutcome:
         dataset = self.load(cell.dataset)
         splits = detection_splits(dataset, cell.setting, cell.seed)
         if splits.info.modality == "tabular":
             splits = standardize(splits)
         budget = self.budgets[cell.budget]
         splits, notes = apply_budget(splits, budget, cell.seed)
-        model, hparams = train_model(self, cell, splits, splits.info, budget)
+        model, hparams = train_model(self, cell, splits, budget, run_dir)
         return CellOutcome(evaluate_model(model, splits.info, splits.test), hparams, notes)
 
 

@@ -6,6 +6,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from zoo.errors import ZooError
@@ -16,6 +17,11 @@ if TYPE_CHECKING:
     from zoo.store import Store
 
 OnResult = Callable[[RunResult, bool], None]
+
+
+def runs_dir(store: Store) -> Path:
+    """Where runs stored in ``store`` keep their logs and checkpoints."""
+    return Path(store.path).parent / "runs"
 
 
 def global_rank() -> int:
@@ -90,12 +96,17 @@ def _run_cell(suite: Suite, store: Store, cell: Cell, env: dict) -> RunResult:
     start = time.perf_counter()
     status, error, metrics, hparams, extra = "ok", None, {}, {}, {}
     try:
-        outcome = suite.run_cell(cell)
+        outcome = suite.run_cell(cell, runs_dir(store) / row.id)
         metrics, hparams, extra = outcome.metrics, outcome.hparams, outcome.extra
     except Diverged as exc:
         status, error = "diverged", describe_failure(exc)
     except Exception as exc:  # one failing cell must not stop the benchmark
         status, error = "failed", describe_failure(exc)
+    except BaseException:  # interrupted: the row says so, never stays "running"
+        if primary:
+            store.finish(row.id, status="failed", metrics={}, error="interrupted",
+                         seconds=time.perf_counter() - start)
+        raise
     seconds = time.perf_counter() - start
     if not primary:
         return row

@@ -8,6 +8,8 @@ kept; the test split is scored once.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from zoo.data.splits import make_splits, standardize
 from zoo.evaluation import evaluate_model
 from zoo.suites.base import Budget, Cell, CellOutcome, Suite
@@ -27,7 +29,7 @@ class SupervisedSuite(Suite):
         "full": Budget(max_epochs=200, patience=15),
     }
 
-    def run_cell(self, cell: Cell) -> CellOutcome:
+    def run_cell(self, cell: Cell, run_dir: Path | None = None) -> CellOutcome:
         dataset = self.load(cell.dataset)
         task = "classify" if "classify" in self.dataset_spec(cell.dataset).tasks else "regress"
         splits = make_splits(dataset, seed=cell.seed, task=task)
@@ -35,6 +37,6 @@ class SupervisedSuite(Suite):
             splits = standardize(splits)
         budget = self.budgets[cell.budget]
         splits, notes = apply_budget(splits, budget, cell.seed)
-        model, hparams = train_model(self, cell, splits, splits.info, budget)
+        model, hparams = train_model(self, cell, splits, budget, run_dir)
         return CellOutcome(evaluate_model(model, splits.info, splits.test), hparams, notes)
 

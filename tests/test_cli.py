@@ -1,0 +1,183 @@
+"""End-to-end: the real ``zoo`` command line in subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+BROKEN_PLUGINS = {
+    "syntax_error": "def zoo_register_models(register)\n    pass\n",
+    "raising_hook": """
+        from zoo import hookimpl
+
+        @hookimpl
+        def zoo_register_models(register):
+            raise RuntimeError("this plugin is broken on purpose")
+    """,
+    "duplicate_name": """
+        from zoo import ModelSpec, hookimpl
+
+        @hookimpl
+        def zoo_register_models(register):
+            register(ModelSpec(name="mlp", kind="backbone", tasks=("classify",),
+                               modalities=("tabular",), implementation="x.y:Z"))
+    """,
+}
+
+
+def zoo(*args: str, env: dict[str, str] | None = None,
+        check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([sys.executable, "-m", "zoo", *args], capture_output=True,
+                          text=True, env={**os.environ, **(env or {})}, timeout=300)
+    if check and done.returncode != 0:
+        raise AssertionError(f"zoo {' '.join(args)} failed:\n{done.stderr}")
+    return done
+
+
+def zoo_json(*args: str, **kwargs) -> object:
+    return json.loads(zoo(*args, "--json", **kwargs).stdout)
+
+
+@pytest.fixture
+def broken_dir(tmp_path: Path) -> Path:
+    directory = tmp_path / "plugins"
+    directory.mkdir()
+    for name, source in BROKEN_PLUGINS.items():
+        (directory / f"{name}.py").write_text(textwrap.dedent(source))
+    return directory
+
+
+def test_first_party_plugins_are_listed_ok() -> None:
+    plugins = {p["name"]: p for p in zoo_json("plugins")}
+    for name in ("zoo-mlp", "zoo-baselines"):
+        assert plugins[name]["status"] == "ok"
+        assert plugins[name]["distribution"] == name
+        assert plugins[name]["version"]
+    assert "mlp" in plugins["zoo-mlp"]["models"]
+    assert {"iforest", "ocsvm", "knn"} <= set(plugins["zoo-baselines"]["models"])
+
+
+@pytest.mark.parametrize("command", [["plugins"], ["models"], ["datasets"], ["suites"],
+                                     ["models", "mlp"]])
+def test_every_command_works_beside_broken_plugins(broken_dir: Path,
+                                                   command: list[str]) -> None:
+    done = zoo("--plugins-dir", str(broken_dir), *command)
+    assert done.stdout.strip()
+
+
+def test_broken_plugins_are_listed_with_their_reason(broken_dir: Path) -> None:
+    plugins = {p["name"]: p for p in zoo_json("--plugins-dir", str(broken_dir), "plugins")}
+    assert "SyntaxError" in plugins["syntax_error"]["reason"]
+    assert "broken on purpose" in plugins["raising_hook"]["reason"]
+    assert "already registered by plugin 'zoo-mlp'" in plugins["duplicate_name"]["reason"]
+    assert plugins["zoo-mlp"]["status"] == "ok"
+    models = {m["name"]: m for m in zoo_json("--plugins-dir", str(broken_dir), "models")}
+    assert models["mlp"]["plugin"] == "zoo-mlp"
+
+
+def test_disabling_a_plugin_removes_its_models() -> None:
+    names = {m["name"] for m in zoo_json("models", env={"ZOO_DISABLE_PLUGINS": "zoo-baselines"})}
+    assert "mlp" in names and "iforest" not in names
+
+
+def count_rows(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+
+
+def test_bench_stores_rows_resumes_and_prints_a_leaderboard(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    args = ["bench", "embedded-ad", "--budget", "smoke", "--seeds", "2",
+            "--models", "iforest,knn", "--datasets", "wine-ad", "--db", str(db)]
+    rows = zoo_json(*args)
+    assert len(rows) == 4
+    for row in rows:
+        assert {"model", "backbone", "dataset", "setting", "seed", "status", "metrics",
+                "seconds"} <= set(row)
+        assert row["status"] == "ok" and 0 <= row["metrics"]["auroc"] <= 1
+    assert zoo_json(*args) == rows  # resumed: every cell already stored
+    assert count_rows(db) == 4
+    board = zoo("leaderboard", "embedded-ad", "--db", str(db)).stdout
+    assert "iforest" in board and "wine-ad" in board
+    data = json.loads(zoo("leaderboard", "embedded-ad", "--db", str(db), "--format",
+                          "json").stdout)
+    assert data["suite"] == "embedded-ad"
+
+
+def test_train_then_evaluate_on_the_untouched_test_split(tmp_path: Path) -> None:
+    db = str(tmp_path / "runs.db")
+    trained = zoo_json("train", "mlp", "--data", "wine", "--max-epochs", "5", "--db", db)
+    assert trained["status"] == "ok"
+    evaluated = zoo_json("evaluate", trained["id"][:8], "--data", "wine", "--db", db)
+    assert evaluated["status"] == "ok"
+    assert 0.5 < evaluated["metrics"]["accuracy"] <= 1
+
+
+def write_csv_with_a_string(tmp_path: Path) -> Path:
+    path = tmp_path / "table.csv"
+    path.write_text("a,b,label\n1,2,0\n3,oops,1\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def stored_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A results database holding one finished benchmark row."""
+    db = tmp_path_factory.mktemp("stored") / "runs.db"
+    zoo("bench", "embedded-ad", "--budget", "smoke", "--seeds", "1", "--models", "iforest",
+        "--datasets", "wine-ad", "--db", str(db))
+    return db
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["train", "mlpp", "--data", "wine"], "did you mean 'mlp'"),
+    (["train", "mlp", "--data", "wien"], "did you mean 'wine'"),
+    (["train", "mlp", "--data", "wine", "--set", "lr=abc"], "lr='abc' is not a number"),
+    (["train", "mlp", "--data", "{csv}"], "'oops' is not a number"),
+    (["bench", "no-such-suite"], "unknown suite"),
+    (["leaderboard", "supervised", "--format", "xml"], "'xml' is not one of"),
+])
+def test_bad_input_is_one_line_and_loses_nothing(tmp_path: Path, stored_db: Path,
+                                                  args: list[str], message: str) -> None:
+    db = tmp_path / "runs.db"
+    shutil.copy(stored_db, db)
+    args = [a.replace("{csv}", str(write_csv_with_a_string(tmp_path))) for a in args]
+    done = zoo(*args, "--db", str(db), check=False) if args[0] != "leaderboard" else \
+        zoo(*args, check=False)
+    assert done.returncode != 0
+    error_lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(error_lines) <= 3, done.stderr  # click's usage lines at most, no traceback
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert count_rows(db) == 1
+
+
+def test_a_file_with_a_wrong_checksum_is_refused(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    (data_dir / "fake").mkdir(parents=True)
+    (data_dir / "fake" / "table.npz").write_bytes(b"not the real file")
+    plugin = tmp_path / "plugins"
+    plugin.mkdir()
+    (plugin / "fake_data.py").write_text(textwrap.dedent("""
+        from zoo import DataFile, DatasetSpec, hookimpl
+
+        @hookimpl
+        def zoo_register_datasets(register):
+            register(DatasetSpec(
+                name="fake-table", modality="tabular", tasks=("detect",),
+                loader="zoo.data.loaders:adbench",
+                files=(DataFile("fake/table.npz", "http://127.0.0.1:9/table.npz",
+                                "0" * 64),)))
+    """))
+    done = zoo("--plugins-dir", str(plugin), "train", "iforest", "--data", "fake-table",
+               "--db", str(tmp_path / "runs.db"), env={"ZOO_DATA_DIR": str(data_dir)},
+               check=False)
+    assert done.returncode != 0
+    assert "sha256" in done.stderr and "Traceback" not in done.stderr
