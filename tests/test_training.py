@@ -1,0 +1,94 @@
+"""The trainer factory and fit loop: optimisers, best parameters, divergence, time budget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from zoo.callbacks import BestWeights
+from zoo.model import create_model
+from zoo.store import Store
+from zoo.testing import tiny_splits
+from zoo.training import OPTIMIZERS, Diverged, TrainConfig, build_optimizer
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_every_optimizer_trains_the_mlp(name: str) -> None:
+    splits = tiny_splits("tabular", "classify")
+    model = create_model("mlp", splits.info, seed=0, optimizer=name, lr=0.05 if name in (
+        "sgd", "momentum", "nesterov", "adagrad") else 1e-3)
+    before = [p.detach().clone() for p in model.parameters()]
+    metrics = model.fit(splits, TrainConfig(max_epochs=2, accelerator="cpu", patience=None))
+    assert np.isfinite(metrics["best_val_loss"])
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+def test_unknown_optimizer_is_a_clear_error() -> None:
+    with pytest.raises(Exception, match="unknown optimizer 'lbfgs'; valid: sgd"):
+        build_optimizer("lbfgs", [torch.zeros(1, requires_grad=True)], lr=0.1)
+
+
+def test_best_weights_keeps_the_lowest_validation_loss() -> None:
+    module = torch.nn.Linear(2, 1)
+    best = BestWeights("val_loss")
+    trainer = SimpleNamespace(callback_metrics={}, sanity_checking=False)
+    snapshots = []
+    for loss in (0.9, 0.4, 0.7):
+        with torch.no_grad():
+            module.weight.add_(1.0)
+        snapshots.append(module.weight.detach().clone())
+        trainer.callback_metrics = {"val_loss": torch.tensor(loss)}
+        best.on_validation_epoch_end(trainer, module)
+    best.restore(module)
+    assert best.best_score == pytest.approx(0.4)
+    assert torch.equal(module.weight, snapshots[1])
+
+
+def test_the_fit_restores_the_best_validation_parameters() -> None:
+    splits = tiny_splits("tabular", "regress")
+    model = create_model("mlp", splits.info, seed=0, lr=0.05)
+    metrics = model.fit(splits, TrainConfig(max_epochs=8, accelerator="cpu", patience=None))
+    with torch.no_grad():
+        x = torch.as_tensor(splits.val.x)
+        target = (torch.as_tensor(splits.val.y).reshape(-1, 1) - model.target_mean) \
+            / model.target_std
+        val_loss = torch.nn.functional.mse_loss(model.eval()(x), target)
+    assert float(val_loss) == pytest.approx(metrics["best_val_loss"], rel=1e-4)
+
+
+def test_a_non_finite_loss_raises_diverged() -> None:
+    splits = tiny_splits("tabular", "regress")
+    splits.train.y[:] = np.float32(1e38)
+    splits.train.y[0] = np.float32(-1e38)
+    model = create_model("mlp", splits.info, seed=0, lr=1e6)
+    with pytest.raises(Diverged, match="training loss became"):
+        model.fit(splits, TrainConfig(max_epochs=3, accelerator="cpu", patience=None))
+
+
+def test_a_diverged_suite_cell_is_stored_as_diverged(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo.plugins import get_host
+    from zoo.suites import run_suite
+    from zoo.suites.supervised import SupervisedSuite
+
+    def explode(self, *args, **kwargs):
+        raise Diverged("training loss became nan at step 3, epoch 0")
+
+    monkeypatch.setattr("zoo.module.ZooModule.fit", explode)
+    with Store(tmp_path / "runs.db") as store:
+        rows = run_suite(SupervisedSuite(get_host()), store, models=["mlp"],
+                         datasets=["wine"], seeds=1, budget="smoke")
+    assert [row.status for row in rows] == ["diverged"]
+    assert rows[0].metrics == {} and "nan" in rows[0].error
+
+
+def test_max_time_bounds_training() -> None:
+    splits = tiny_splits("tabular", "classify", n=4096)
+    model = create_model("mlp", splits.info, seed=0, batch_size=8)
+    metrics = model.fit(splits, TrainConfig(max_epochs=1000, max_time=1.0, accelerator="cpu",
+                                            patience=None))
+    assert metrics["epochs"] < 1000
