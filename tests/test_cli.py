@@ -181,3 +181,13 @@ def test_a_file_with_a_wrong_checksum_is_refused(tmp_path: Path) -> None:
                check=False)
     assert done.returncode != 0
     assert "sha256" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_ddp_on_two_cpu_processes_stores_one_row(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    row = zoo_json("train", "mlp", "--data", "wine", "--devices", "2", "--accelerator", "cpu",
+                   "--max-epochs", "3", "--db", str(db))
+    assert row["status"] == "ok"
+    assert count_rows(db) == 1  # only rank 0 writes to the store
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT device FROM runs").fetchone()[0] == "cpu x2"

@@ -87,7 +87,7 @@ class SupervisedModule(ZooModule):
             loss = self._loss(outputs, y)
             self.train_metric(*self._metric_inputs(outputs, y))
             self.log("train_metric", self.train_metric, on_step=False, on_epoch=True)
-        self.log("train_loss", loss, on_step=False, on_epoch=True)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, sync_dist=True)
         return loss
 
     def _mixup_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
