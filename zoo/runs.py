@@ -25,8 +25,8 @@ from zoo.model import create_model, display_name, split_model_name
 from zoo.plugins import get_host
 from zoo.results import RunResult, environment
 from zoo.suites.detection import detection_splits
-from zoo.suites.runner import describe_failure, global_rank, runs_dir
-from zoo.training import Diverged, TrainConfig, device_name
+from zoo.suites.runner import attempt, describe_failure, global_rank, runs_dir
+from zoo.training import TrainConfig, device_name
 
 if TYPE_CHECKING:
     from zoo.store import Store
@@ -95,18 +95,9 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
     config = TrainConfig(seed=seed, accelerator=accelerator, devices=devices,
                          max_epochs=max_epochs, run_dir=run_dir)
     start = time.perf_counter()
-    status, error, metrics, checkpoint = "ok", None, {}, None
-    try:
-        metrics = built.fit(splits, config)
-    except Diverged as exc:
-        status, error = "diverged", describe_failure(exc)
-    except Exception as exc:  # recorded as failed, never as a score
-        status, error = "failed", describe_failure(exc)
-    except BaseException:  # interrupted: the row says so, never stays "running"
-        if primary:
-            store.finish(row.id, status="failed", metrics={}, error="interrupted",
-                         seconds=time.perf_counter() - start)
-        raise
+    status, error, fitted = attempt(store, row.id, lambda: built.fit(splits, config),
+                                    primary=primary)
+    metrics, checkpoint = fitted or {}, None
     if not primary:
         return None
     if status == "ok":

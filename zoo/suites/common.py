@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from zoo.data.types import Arrays, Splits
-    from zoo.suites.base import Budget, Cell, Suite
+    from zoo.suites.base import Budget, Cell, CellOutcome, Suite
 
 
 def subsample(arrays: Arrays, limit: int | None, seed: int) -> tuple[Arrays, bool]:
@@ -37,6 +37,18 @@ def apply_budget(splits: Splits, budget: Budget, seed: int) -> tuple[Splits, dic
     if cut_test:
         notes["test_rows"] = len(test)
     return Splits(train, splits.val, test, splits.info), notes
+
+
+def train_and_evaluate(suite: Suite, cell: Cell, splits: Splits,
+                       run_dir: Path | None) -> CellOutcome:
+    """The common tail of ``run_cell``: budget, training, test metrics."""
+    from zoo.evaluation import evaluate_model
+    from zoo.suites.base import CellOutcome
+
+    budget = suite.budgets[cell.budget]
+    splits, notes = apply_budget(splits, budget, cell.seed)
+    model, hparams = train_model(suite, cell, splits, budget, run_dir)
+    return CellOutcome(evaluate_model(model, splits.info, splits.test), hparams, notes)
 
 
 def train_model(suite: Suite, cell: Cell, splits: Splits, budget: Budget,

@@ -22,9 +22,8 @@ import numpy as np
 from zoo.data.splits import standardize
 from zoo.data.types import Arrays, Dataset, Splits
 from zoo.errors import ZooError
-from zoo.evaluation import evaluate_model
 from zoo.suites.base import Budget, Cell, CellOutcome, Suite
-from zoo.suites.common import apply_budget, train_model
+from zoo.suites.common import train_and_evaluate
 
 VALIDATION_FRACTION = 0.1
 
@@ -81,10 +80,7 @@ class DetectionSuite(Suite):
         splits = detection_splits(dataset, cell.setting, cell.seed)
         if splits.info.modality == "tabular":
             splits = standardize(splits)
-        budget = self.budgets[cell.budget]
-        splits, notes = apply_budget(splits, budget, cell.seed)
-        model, hparams = train_model(self, cell, splits, budget, run_dir)
-        return CellOutcome(evaluate_model(model, splits.info, splits.test), hparams, notes)
+        return train_and_evaluate(self, cell, splits, run_dir)
 
 
 class EmbeddedAnomalySuite(DetectionSuite):

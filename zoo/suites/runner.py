@@ -7,16 +7,17 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from zoo.errors import ZooError
 from zoo.results import RunResult, environment
-from zoo.suites.base import Cell, Suite
+from zoo.suites.base import Cell, CellOutcome, Suite
 
 if TYPE_CHECKING:
     from zoo.store import Store
 
 OnResult = Callable[[RunResult, bool], None]
+T = TypeVar("T")
 
 
 def runs_dir(store: Store) -> Path:
@@ -40,6 +41,29 @@ def describe_failure(exc: BaseException) -> str:
     if isinstance(exc, ZooError):
         return message
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def attempt(store: Store, row_id: str, work: Callable[[], T], *,
+            primary: bool) -> tuple[str, str | None, T | None]:
+    """Run ``work`` for a started row: ``(status, error, result)``, never raising on failure.
+
+    A non-finite loss is ``diverged``, any other exception ``failed`` with a one-line reason;
+    an interrupt (Ctrl-C, SystemExit) finishes the row as ``failed: interrupted`` and goes on.
+    """
+    from zoo.training import Diverged
+
+    start = time.perf_counter()
+    try:
+        return "ok", None, work()
+    except Diverged as exc:
+        return "diverged", describe_failure(exc), None
+    except Exception as exc:  # one failing run must not stop the others
+        return "failed", describe_failure(exc), None
+    except BaseException:  # interrupted: the row says so, never stays "running"
+        if primary:
+            store.finish(row_id, status="failed", metrics={}, error="interrupted",
+                         seconds=time.perf_counter() - start)
+        raise
 
 
 def run_suite(suite: Suite, store: Store, *, models: list[str] | None = None,
@@ -78,8 +102,6 @@ def run_suite(suite: Suite, store: Store, *, models: list[str] | None = None,
 
 
 def _run_cell(suite: Suite, store: Store, cell: Cell, env: dict) -> RunResult:
-    from zoo.training import Diverged
-
     spec = suite.host.model(cell.model)
     plugin = suite.host.plugins.get(spec.plugin)
     primary = global_rank() == 0
@@ -94,24 +116,15 @@ def _run_cell(suite: Suite, store: Store, cell: Cell, env: dict) -> RunResult:
     if primary:
         store.start(row)
     start = time.perf_counter()
-    status, error, metrics, hparams, extra = "ok", None, {}, {}, {}
-    try:
-        outcome = suite.run_cell(cell, runs_dir(store) / row.id)
-        metrics, hparams, extra = outcome.metrics, outcome.hparams, outcome.extra
-    except Diverged as exc:
-        status, error = "diverged", describe_failure(exc)
-    except Exception as exc:  # one failing cell must not stop the benchmark
-        status, error = "failed", describe_failure(exc)
-    except BaseException:  # interrupted: the row says so, never stays "running"
-        if primary:
-            store.finish(row.id, status="failed", metrics={}, error="interrupted",
-                         seconds=time.perf_counter() - start)
-        raise
+    status, error, outcome = attempt(store, row.id,
+                                     lambda: suite.run_cell(cell, runs_dir(store) / row.id),
+                                     primary=primary)
     seconds = time.perf_counter() - start
     if not primary:
         return row
-    store.finish(row.id, status=status, metrics=metrics, seconds=seconds, error=error,
-                 hparams=hparams, extra=extra)
+    outcome = outcome or CellOutcome({})
+    store.finish(row.id, status=status, metrics=outcome.metrics, seconds=seconds, error=error,
+                 hparams=outcome.hparams, extra=outcome.extra)
     stored = store.get(row.id)
     suite.host.call_each("zoo_run_finished", result=stored)
     return stored

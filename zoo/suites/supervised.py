@@ -11,9 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from zoo.data.splits import make_splits, standardize
-from zoo.evaluation import evaluate_model
 from zoo.suites.base import Budget, Cell, CellOutcome, Suite
-from zoo.suites.common import apply_budget, train_model
+from zoo.suites.common import train_and_evaluate
 
 
 class SupervisedSuite(Suite):
@@ -35,8 +34,5 @@ class SupervisedSuite(Suite):
         splits = make_splits(dataset, seed=cell.seed, task=task)
         if splits.info.modality == "tabular":
             splits = standardize(splits)
-        budget = self.budgets[cell.budget]
-        splits, notes = apply_budget(splits, budget, cell.seed)
-        model, hparams = train_model(self, cell, splits, budget, run_dir)
-        return CellOutcome(evaluate_model(model, splits.info, splits.test), hparams, notes)
+        return train_and_evaluate(self, cell, splits, run_dir)
 
