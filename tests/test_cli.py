@@ -11,6 +11,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BROKEN_PLUGINS = {
@@ -112,13 +113,31 @@ def test_bench_stores_rows_resumes_and_prints_a_leaderboard(tmp_path: Path) -> N
     assert data["suite"] == "embedded-ad"
 
 
-def test_train_then_evaluate_on_the_untouched_test_split(tmp_path: Path) -> None:
+def test_train_from_a_config_then_evaluate_on_the_untouched_test_split(tmp_path: Path) -> None:
     db = str(tmp_path / "runs.db")
-    trained = zoo_json("train", "mlp", "--data", "wine", "--max-epochs", "5", "--db", db)
+    config = tmp_path / "run.yaml"
+    config.write_text("model: mlp\ndata: wine\nmax_epochs: 5\nset:\n  hidden: 32,16\n")
+    trained = zoo_json("train", "--config", str(config), "--set", "lr=0.003", "--db", db)
     assert trained["status"] == "ok"
+    with sqlite3.connect(db) as conn:
+        hparams = json.loads(conn.execute("SELECT hparams FROM runs").fetchone()[0])
+    assert hparams["hidden"] == [32, 16] and hparams["lr"] == 0.003
     evaluated = zoo_json("evaluate", trained["id"][:8], "--data", "wine", "--db", db)
     assert evaluated["status"] == "ok"
     assert 0.5 < evaluated["metrics"]["accuracy"] <= 1
+
+
+def test_a_suite_runs_on_the_users_own_file(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 4))
+    x[-10:] += 6
+    path = tmp_path / "mine.csv"
+    lines = ["a,b,c,d,label"] + [",".join(f"{v:.5f}" for v in row) + f",{int(i >= 190)}"
+                                 for i, row in enumerate(x)]
+    path.write_text("\n".join(lines) + "\n")
+    rows = zoo_json("bench", "embedded-ad", "--budget", "smoke", "--seeds", "1", "--models",
+                    "iforest", "--datasets", str(path), "--db", str(tmp_path / "runs.db"))
+    assert rows[0]["dataset"] == str(path) and rows[0]["metrics"]["auroc"] > 0.9
 
 
 def write_csv_with_a_string(tmp_path: Path) -> Path:
