@@ -6,16 +6,17 @@ import math
 from typing import Any
 
 from lightning.pytorch import LightningModule, Trainer
-from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.callbacks import Callback, Checkpoint
 
 from zoo.training import Diverged
 
 
-class BestWeights(Callback):
+class BestWeights(Checkpoint):
     """Keeps a copy of the parameters with the lowest ``monitor`` value seen so far.
 
     Kept in memory rather than as a checkpoint file: loading it back needs no unpickling, and
-    every DDP rank holds the same copy.
+    every DDP rank holds the same copy. A ``Checkpoint`` so that Lightning calls it after the
+    module's ``on_train_epoch_end``, where epoch means are logged.
     """
 
     def __init__(self, monitor: str = "val_loss") -> None:

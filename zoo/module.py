@@ -33,6 +33,23 @@ class ZooModule(ZooModel, pl.LightningModule):
     def __init__(self, data_info: DataInfo) -> None:
         super().__init__()
         self.data_info = data_info
+        self._epoch_sums: dict[str, tuple[torch.Tensor, int]] = {}
+
+    # -- cheap training-epoch logging ----------------------------------------------------------
+    def log_epoch_mean(self, name: str, value: torch.Tensor, weight: int = 1) -> None:
+        """Add ``value`` (weighted) to a mean that is logged once, at the end of the epoch.
+
+        ``self.log`` in every ``training_step`` costs more than a small network's step; this
+        keeps a running sum on the device instead. Subclasses overriding
+        ``on_train_epoch_end`` call ``super().on_train_epoch_end()``.
+        """
+        total, count = self._epoch_sums.get(name, (torch.zeros((), device=value.device), 0))
+        self._epoch_sums[name] = (total + value.detach() * weight, count + weight)
+
+    def on_train_epoch_end(self) -> None:
+        for name, (total, count) in self._epoch_sums.items():
+            self.log(name, total / count, sync_dist=True)
+        self._epoch_sums.clear()
 
     # -- train hook ----------------------------------------------------------------------------
     def fit(self, splits: Splits, config: TrainConfig) -> dict[str, float]:

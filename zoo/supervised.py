@@ -85,10 +85,15 @@ class SupervisedModule(ZooModule):
         else:
             outputs = self(x)
             loss = self._loss(outputs, y)
-            self.train_metric(*self._metric_inputs(outputs, y))
-            self.log("train_metric", self.train_metric, on_step=False, on_epoch=True)
-        self.log("train_loss", loss, on_step=False, on_epoch=True, sync_dist=True)
+            self.train_metric.update(*self._metric_inputs(outputs, y))
+        self.log_epoch_mean("train_loss", loss, len(x))
         return loss
+
+    def on_train_epoch_end(self) -> None:
+        super().on_train_epoch_end()
+        if self.train_metric.update_called:
+            self.log("train_metric", self.train_metric.compute())
+            self.train_metric.reset()
 
     def _mixup_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         lam = float(torch.distributions.Beta(self.mixup, self.mixup).sample())

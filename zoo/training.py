@@ -122,7 +122,9 @@ def make_trainer(config: TrainConfig, *, callbacks: list[Any] | None = None,
         callbacks=callbacks or [],
         logger=loggers,
         default_root_dir=str(config.run_dir) if config.run_dir else None,
-        enable_checkpointing=False,  # BestWeights keeps the best parameters in memory
+        # The fit loop's BestWeights is a Checkpoint (best parameters in memory, no files);
+        # without one Lightning must not add its own file-writing ModelCheckpoint either.
+        enable_checkpointing=any(isinstance(c, pl.callbacks.Checkpoint) for c in callbacks or ()),
         enable_progress_bar=config.progress_bar,
         enable_model_summary=False,
         limit_val_batches=None if has_validation else 0,
