@@ -18,9 +18,16 @@ def zoo_register_suites(register: Callable[[SuiteSpec], None]) -> None:
         summary="Classification and regression: best-validation model, held-out test split",
     ))
     register(SuiteSpec(
+        name="tabular-ad",
+        implementation="zoo.suites.detection:TabularAnomalySuite",
+        tasks=("detect",),
+        modalities=("tabular",),
+        summary="ADBench tables under the semi / unsup / 60-40 protocols, published rows beside",
+    ))
+    register(SuiteSpec(
         name="embedded-ad",
         implementation="zoo.suites.detection:EmbeddedAnomalySuite",
         tasks=("detect",),
         modalities=("tabular",),
-        summary="Anomaly detection on scikit-learn's bundled tables (semi / unsup), no download",
+        summary="Anomaly detection on scikit-learn's bundled tables, no download",
     ))

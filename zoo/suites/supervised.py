@@ -17,7 +17,7 @@ from zoo.suites.common import train_and_evaluate
 
 class SupervisedSuite(Suite):
     name = "supervised"
-    version = "1"
+    version = "2"  # 2: models without model selection train on the validation rows too
     task_of_model = ("classify", "regress")
     metrics = (("accuracy", True), ("cross_entropy", False), ("r2", True), ("mse", False))
     default_datasets = ("digits", "breast-cancer", "wine", "diabetes", "mnist", "fashion-mnist")

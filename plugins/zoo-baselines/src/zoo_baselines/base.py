@@ -37,6 +37,7 @@ class SklearnModel(ZooModel):
 
     #: Types outside skops' default trust list that this model's fitted estimator holds.
     trusted_types: ClassVar[frozenset[str]] = frozenset()
+    uses_validation: ClassVar[bool] = False  # no model selection: validation rows train
 
     def __init__(self, data_info: DataInfo, **hparams: Any) -> None:
         self.data_info = data_info
