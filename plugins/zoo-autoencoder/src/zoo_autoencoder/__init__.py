@@ -1,0 +1,1 @@
+"""zoo-autoencoder: reconstruction-error and Deep SVDD anomaly detectors for zoo."""

@@ -1,0 +1,165 @@
+"""What is special to the autoencoder detectors; the contract is tested from the registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+from torch import nn
+from zoo import DataInfo, ZooError, create_model, load_model, save_model
+from zoo.data.types import Arrays, Splits
+from zoo.training import TrainConfig
+
+from zoo_autoencoder.lightning_module import AutoEncoderDetector, DeepSVDD, auto_code_dim
+from zoo_autoencoder.loss import (
+    initial_center,
+    one_class_loss,
+    reconstruction_error,
+    soft_boundary_loss,
+    soft_boundary_radius,
+    squared_distance,
+)
+
+
+def planted_outliers(seed: int = 0, dim: int = 5) -> Splits:
+    """Train and validate on a standard Gaussian blob; test on fresh blob points plus points
+    far outside it."""
+    rng = np.random.default_rng(seed)
+    directions = rng.normal(size=(20, dim))
+    far = directions / np.linalg.norm(directions, axis=1, keepdims=True) * rng.uniform(
+        6, 10, size=(20, 1))
+    x_test = np.concatenate([rng.normal(size=(200, dim)), far]).astype(np.float32)
+    y_test = np.repeat(np.array([0, 1], dtype=np.int64), [200, 20])
+    return Splits(train=Arrays(rng.normal(size=(400, dim)).astype(np.float32)),
+                  val=Arrays(rng.normal(size=(100, dim)).astype(np.float32)),
+                  test=Arrays(x_test, y_test), info=DataInfo("tabular", (dim,), "detect"))
+
+
+def config(epochs: int = 2, seed: int = 0) -> TrainConfig:
+    return TrainConfig(seed=seed, accelerator="cpu", max_epochs=epochs, patience=None)
+
+
+def trained(name: str, splits: Splits, epochs: int = 2, **hparams: Any) -> Any:
+    model = create_model(name, splits.info, seed=0, **hparams)
+    model.fit(splits, config(epochs))
+    return model
+
+
+# -- loss.py -----------------------------------------------------------------------------------
+def test_center_guard_pushes_small_coordinates_to_plus_minus_eps() -> None:
+    representation = torch.tensor([[0.05, -0.02, 0.0, 0.5, -0.3],
+                                   [0.03, -0.04, 0.0, 0.7, -0.5]])
+    center = initial_center(representation, eps=0.1)
+    assert torch.allclose(center, torch.tensor([0.1, -0.1, 0.1, 0.6, -0.4]))
+
+
+def test_reconstruction_error_is_a_per_sample_mean() -> None:
+    x = torch.zeros(2, 1, 2, 2)
+    reconstruction = torch.tensor([[[[1.0, 1.0], [1.0, 1.0]]], [[[2.0, 0.0], [0.0, 0.0]]]])
+    assert torch.equal(reconstruction_error(x, reconstruction), torch.tensor([1.0, 1.0]))
+
+
+def test_deep_svdd_objectives() -> None:
+    distance = squared_distance(torch.tensor([[3.0, 4.0], [0.0, 1.0]]), torch.zeros(2))
+    assert torch.equal(distance, torch.tensor([25.0, 1.0]))
+    assert one_class_loss(distance) == 13.0
+    # R^2 = 4: only the first point is outside, by 21; 4 + 21 / 2 / nu
+    assert soft_boundary_loss(distance, torch.tensor(2.0), nu=0.5) == pytest.approx(4 + 21.0)
+
+
+def test_soft_boundary_radius_leaves_nu_outside() -> None:
+    distance = torch.arange(1, 101, dtype=torch.float32) ** 2  # distances 1 .. 100
+    radius = soft_boundary_radius(distance, nu=0.1)
+    assert radius == pytest.approx(90.1)
+    assert float((distance.sqrt() > radius).float().mean()) == pytest.approx(0.1)
+
+
+# -- deep-svdd ---------------------------------------------------------------------------------
+def test_deep_svdd_network_has_no_bias_terms() -> None:
+    model = DeepSVDD(DataInfo("tabular", (6,), "detect"))
+    names = [name for name, _ in model.named_parameters()]
+    assert names and not [name for name in names if name.endswith("bias")]
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    assert norms and all(not m.affine for m in norms)  # batch norm without affine terms
+
+
+def test_center_is_the_guarded_mean_representation_of_the_training_data() -> None:
+    splits = planted_outliers()
+    model = trained("deep-svdd", splits, pretrain_epochs=0)
+    assert bool((model.network.center.abs() >= 0.1).all())
+    fresh = create_model("deep-svdd", splits.info, seed=0, batch_norm=False)
+    fresh.initialize_center(splits.train.x)
+    representation = fresh.batched(fresh.network.encoder, splits.train.x)
+    assert torch.allclose(fresh.network.center, initial_center(representation, 0.1))
+
+
+def test_pretraining_copies_the_autoencoder_encoder() -> None:
+    splits = planted_outliers()
+    model = create_model("deep-svdd", splits.info, seed=0, pretrain_epochs=2)
+    before = {k: v.clone() for k, v in model.network.encoder.state_dict().items()}
+    autoencoder, metrics = model.pretrain(splits, config())
+    assert isinstance(autoencoder, AutoEncoderDetector) and metrics["epochs"] == 2
+    assert not [n for n, _ in autoencoder.named_parameters() if n.endswith("bias")]
+    copied = model.network.encoder.state_dict()
+    for key, value in autoencoder.network.encoder.state_dict().items():
+        assert torch.equal(copied[key], value.to(copied[key].device))
+    assert any(not torch.equal(before[k], copied[k]) for k in before)
+
+
+def test_fit_reports_pretraining_metrics() -> None:
+    splits = planted_outliers()
+    metrics = create_model("deep-svdd", splits.info, seed=0, pretrain_epochs=1).fit(
+        splits, config(1))
+    assert metrics["ae_epochs"] == 1
+    assert {"ae_best_val_loss", "best_val_loss"} <= set(metrics)
+
+
+def test_soft_boundary_radius_stays_zero_during_warm_up() -> None:
+    model = trained("deep-svdd", planted_outliers(), objective="soft-boundary",
+                    warm_up_epochs=5, pretrain_epochs=0)
+    assert float(model.network.radius) == 0.0
+
+
+def test_soft_boundary_radius_is_updated_after_warm_up_and_saved(tmp_path: Path) -> None:
+    splits = planted_outliers()
+    model = trained("deep-svdd", splits, epochs=4, objective="soft-boundary", nu=0.2,
+                    warm_up_epochs=1, pretrain_epochs=0)
+    radius = float(model.network.radius)
+    assert radius > 0
+    outside = float((model.score(splits.train.x) > 0).float().mean())
+    assert 0.05 < outside < 0.5  # about nu = 0.2 of the training points
+    restored = load_model(save_model(model, tmp_path / "checkpoint"))
+    assert float(restored.network.radius) == radius
+    assert torch.equal(restored.network.center, model.network.center)
+    assert torch.equal(restored.score(splits.test.x), model.score(splits.test.x))
+
+
+def test_nu_outside_the_unit_interval_is_refused() -> None:
+    with pytest.raises(ZooError, match="nu=0"):
+        DeepSVDD(DataInfo("tabular", (6,), "detect"), objective="soft-boundary", nu=0.0)
+
+
+# -- both --------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("name", "hparams"), [
+    ("autoencoder", {}),
+    ("deep-svdd", {}),
+    ("deep-svdd", {"objective": "soft-boundary", "warm_up_epochs": 3}),
+], ids=["autoencoder", "deep-svdd", "deep-svdd-soft-boundary"])
+def test_planted_outliers_rank_above_normals(name: str, hparams: dict[str, Any]) -> None:
+    splits = planted_outliers()
+    model = trained(name, splits, epochs=10, **hparams)
+    auroc = roc_auc_score(splits.test.y, model.score(splits.test.x).numpy())
+    assert auroc > 0.9
+
+
+def test_code_size_is_automatic_unless_set() -> None:
+    info = DataInfo("tabular", (21,), "detect")
+    assert [auto_code_dim(n) for n in (6, 21, 100, 784)] == [8, 10, 32, 32]
+    assert create_model("autoencoder", info, latent_dim="none").network.encoder[-1].out_features \
+        == 10
+    assert create_model("autoencoder", info, latent_dim="4").network.encoder[-1].out_features == 4
+    assert create_model("deep-svdd", info, rep_dim="3").network.center.shape == (3,)
