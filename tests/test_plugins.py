@@ -105,7 +105,7 @@ def test_builtins_load_through_the_same_path(installed: list[EntryPoint]) -> Non
     host = PluginHost(entry_points=installed, env={})
     assert {"builtin-datasets", "builtin-suites", "fake-one"} <= set(host.plugins)
     assert "supervised" in host.suites()
-    assert host.plugins["builtin-suites"].suites == ["embedded-ad", "supervised"]
+    assert host.plugins["builtin-suites"].suites == ["embedded-ad", "supervised", "tabular-ad"]
 
 
 def test_registration_hooks_run_once(tmp_path: Path) -> None:
