@@ -65,3 +65,45 @@ def test_tabular_ad_runs_every_setting_on_an_adbench_table(tmp_path: Path) -> No
             setting=setting)]
     assert [row.status for row in rows] == ["ok"] * 3
     assert all(row.metrics["auroc"] > 0.8 for row in rows)
+
+
+def awkward_table(kind: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    x = rng.normal(size=(300, 5))
+    y = np.zeros(300, dtype=np.int64)
+    y[-15:] = 1
+    x[-15:] += 4
+    if kind == "constant-columns":
+        x[:, 1] = 7.0
+        x[:, 3] = 0.0
+    elif kind == "duplicated-rows":
+        x[:200] = x[0]
+    elif kind == "three-anomalies":
+        y[:] = 0
+        y[-3:] = 1
+    return x.astype(np.float32), y
+
+
+@pytest.mark.parametrize("kind", ["constant-columns", "duplicated-rows", "three-anomalies"])
+def test_every_detector_copes_with_awkward_tables(tmp_path: Path, kind: str) -> None:
+    x, y = awkward_table(kind, np.random.default_rng(0))
+    path = tmp_path / f"{kind}.npz"
+    np.savez(path, X=x, y=y)
+    models = get_host().suite("tabular-ad").load()(get_host()).select_models(None)
+    with Store(tmp_path / "runs.db") as store:
+        rows = run_suite(TabularAnomalySuite(get_host()), store, datasets=[str(path)],
+                         seeds=1, budget="smoke", setting="semi")
+    assert len(rows) == len(models) >= 5
+    assert {row.status for row in rows} == {"ok"}, [(r.model, r.error) for r in rows]
+    assert all(np.isfinite(row.metrics["auroc"]) for row in rows)
+
+
+def test_nan_cells_in_a_users_file_are_a_clear_error(tmp_path: Path) -> None:
+    from zoo.errors import ZooError
+
+    x, y = awkward_table("plain", np.random.default_rng(0))
+    x[10, 2] = np.nan
+    path = tmp_path / "holes.npz"
+    np.savez(path, X=x, y=y)
+    with Store(tmp_path / "runs.db") as store, pytest.raises(ZooError, match=r"X\[10, 2\] is nan"):
+        run_suite(TabularAnomalySuite(get_host()), store, datasets=[str(path)], seeds=1,
+                  budget="smoke", models=["iforest"])
