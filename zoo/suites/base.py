@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from zoo.data.loading import is_user_file
 from zoo.data.types import Dataset
 from zoo.errors import ZooError
 from zoo.model import display_name, split_model_name
@@ -102,7 +103,7 @@ class Suite:
                 if name in self.host.datasets() and present(self.host.dataset(name))]
 
     def _check_dataset(self, name: str) -> str:
-        if name.endswith((".npz", ".csv")):
+        if is_user_file(name):
             return name  # a user's file, checked when loaded
         spec = self.host.dataset(name)
         if not self.dataset_tasks(spec):
@@ -154,7 +155,7 @@ class Suite:
         return cells
 
     def dataset_spec(self, name: str) -> DatasetSpec:
-        if name.endswith((".npz", ".csv")):
+        if is_user_file(name):
             info = self.load(name).info
             return DatasetSpec(name="user-file", modality=info.modality, tasks=(info.task,),
                                loader="zoo.data.loading:load_dataset")
