@@ -361,8 +361,6 @@ def _per_step_log_patch() -> Iterator[None]:
     """zoo's training step before commit fe6d1c4: ``train_metric(...)`` (torchmetrics forward,
     which also computes each batch's own value) and two ``self.log`` calls every step, for the
     same epoch values as today's running sums logged once per epoch."""
-    from zoo.module import ZooModule
-    from zoo.supervised import SupervisedModule
 
     def training_step(self: Any, batch: Any, batch_idx: int) -> torch.Tensor:
         x, y = batch
@@ -372,6 +370,16 @@ def _per_step_log_patch() -> Iterator[None]:
         self.log("train_metric", self.train_metric, on_step=False, on_epoch=True)
         self.log("train_loss", loss, on_step=False, on_epoch=True, sync_dist=True)
         return loss
+
+    with _training_step_replaced(training_step):
+        yield
+
+
+@contextlib.contextmanager
+def _training_step_replaced(training_step: Any) -> Iterator[None]:
+    """``SupervisedModule.training_step`` replaced, with ``ZooModule``'s epoch-end logging."""
+    from zoo.module import ZooModule
+    from zoo.supervised import SupervisedModule
 
     with contextlib.ExitStack() as stack:
         stack.enter_context(_patched(SupervisedModule, "training_step", training_step))
@@ -385,8 +393,6 @@ def _train_metric_sums_patch() -> Iterator[None]:
     """The training metric as one more running mean (``log_epoch_mean`` of each batch's
     accuracy, or MSE, weighted by the batch size: the same epoch value) instead of a
     torchmetrics ``update`` per step; ``train_metric`` is then logged with ``train_loss``."""
-    from zoo.module import ZooModule
-    from zoo.supervised import SupervisedModule
 
     def training_step(self: Any, batch: Any, batch_idx: int) -> torch.Tensor:
         x, y = batch
@@ -401,10 +407,7 @@ def _train_metric_sums_patch() -> Iterator[None]:
         self.log_epoch_mean("train_loss", loss, len(x))
         return loss
 
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(_patched(SupervisedModule, "training_step", training_step))
-        stack.enter_context(_patched(SupervisedModule, "on_train_epoch_end",
-                                     ZooModule.on_train_epoch_end))
+    with _training_step_replaced(training_step):
         yield
 
 
