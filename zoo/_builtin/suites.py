@@ -31,3 +31,17 @@ def zoo_register_suites(register: Callable[[SuiteSpec], None]) -> None:
         modalities=("tabular",),
         summary="Anomaly detection on scikit-learn's bundled tables, no download",
     ))
+    register(SuiteSpec(
+        name="image-ad",
+        implementation="zoo.suites.image_ad:ImageAnomalySuite",
+        tasks=("detect",),
+        modalities=("image",),
+        summary="One-class image anomaly detection (Deep SVDD protocol), AUROC per class",
+    ))
+    register(SuiteSpec(
+        name="image-gen",
+        implementation="zoo.suites.image_gen:ImageGenerationSuite",
+        tasks=("generate",),
+        modalities=("image",),
+        summary="Image generation: FID / KID in a reference classifier's features, NLL",
+    ))
