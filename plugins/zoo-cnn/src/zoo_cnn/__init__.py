@@ -1,0 +1,1 @@
+"""zoo-cnn: convolutional networks for zoo."""

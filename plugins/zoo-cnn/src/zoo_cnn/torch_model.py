@@ -1,0 +1,135 @@
+"""Plain ``nn.Module`` convolutional encoders and decoders (no Lightning, no zoo).
+
+Every block halves (encoder) or doubles (decoder) the resolution. Halving rounds up, so any
+image size and any depth work (a side of 1 stays 1); the decoder doubles from the encoder's
+smallest feature map and crops the result to the image size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh,
+                                           "leaky_relu": nn.LeakyReLU}
+POOLS = ("max", "stride")
+
+
+def halved(size: int, times: int) -> int:
+    """A side of ``size`` after ``times`` halvings, each rounding up."""
+    for _ in range(times):
+        size = (size + 1) // 2
+    return size
+
+
+def _norm_activation(width: int, batch_norm: bool, activation: str, bias: bool,
+                     dropout: float) -> list[nn.Module]:
+    """``[BatchNorm] -> activation -> [Dropout]``; without ``bias`` the norm has no affine
+    terms (a shift would be a bias)."""
+    layers: list[nn.Module] = []
+    if batch_norm:
+        layers.append(nn.BatchNorm2d(width, affine=bias))
+    layers.append(ACTIVATIONS[activation]())
+    if dropout > 0:
+        layers.append(nn.Dropout(dropout))
+    return layers
+
+
+class ConvEncoder(nn.Sequential):
+    """Conv blocks that each halve the resolution, then flatten and a linear head.
+
+    A block is ``Conv(k x k, same padding) -> [BatchNorm] -> activation -> MaxPool(2)``
+    (``pool="max"``, LeNet: LeCun et al. 1998, https://doi.org/10.1109/5.726791) or
+    ``Conv(k x k, stride 2) -> [BatchNorm] -> activation`` (``pool="stride"``, DCGAN: Radford
+    et al. 2016, https://arxiv.org/abs/1511.06434), each followed by dropout when
+    ``dropout > 0``. With ``hidden=(8, 4)``, ``kernel_size=5``, ``pool="max"``,
+    ``activation="leaky_relu"``, ``bias=False`` on 1x28x28 it is the Deep SVDD paper's MNIST
+    LeNet (Ruff et al., ICML 2018, http://proceedings.mlr.press/v80/ruff18a.html).
+
+    Args:
+        shape: Image shape ``(C, H, W)``.
+        out_dim: Output features.
+        hidden: Channels of each block.
+        kernel_size: Odd side of the square convolution kernels.
+        batch_norm: Batch normalisation after each convolution.
+        activation: ``relu``, ``gelu``, ``tanh`` or ``leaky_relu``.
+        bias: Bias terms anywhere; ``False`` also drops batch norm's affine terms.
+        dropout: Dropout probability after each block.
+        pool: How a block halves the resolution: ``max`` or ``stride``.
+    """
+
+    def __init__(self, shape: Sequence[int], out_dim: int, hidden: Sequence[int] = (32, 64),
+                 kernel_size: int = 5, batch_norm: bool = True, activation: str = "leaky_relu",
+                 bias: bool = True, dropout: float = 0.0, pool: str = "max") -> None:
+        channels, height, width = shape
+        layers: list[nn.Module] = []
+        for size in hidden:
+            stride = 2 if pool == "stride" else 1
+            # a bias before batch norm is cancelled by its mean subtraction
+            layers.append(nn.Conv2d(channels, size, kernel_size, stride=stride,
+                                    padding=kernel_size // 2, bias=bias and not batch_norm))
+            layers += _norm_activation(size, batch_norm, activation, bias, 0.0)
+            if pool == "max":
+                layers.append(nn.MaxPool2d(2, ceil_mode=True))
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            channels = size
+        features = channels * halved(height, len(hidden)) * halved(width, len(hidden))
+        layers += [nn.Flatten(), nn.Linear(features, out_dim, bias=bias)]
+        super().__init__(*layers)
+
+
+class ConvDecoder(nn.Module):
+    """A linear map to a small feature map, blocks that each double it, a conv to the image.
+
+    ``Linear -> [BatchNorm] -> activation``, reshaped to ``hidden[0]`` channels at the
+    resolution the encoder with ``len(hidden)`` blocks ends at; then per width a block
+    ``TransposedConv(k x k, stride 2)`` (``pool="stride"``, DCGAN) or ``Upsample(2, nearest) ->
+    Conv(k x k)`` (``pool="max"``, the mirror of max-pooling) ``-> [BatchNorm] -> activation
+    -> [Dropout]``; last a ``Conv(k x k)`` to the image's channels, cropped to its height and
+    width. The output has no activation: methods apply ``sigmoid`` or ``tanh`` themselves.
+
+    Args:
+        in_dim: Input features.
+        shape: Image shape ``(C, H, W)``.
+        hidden: Channels of each block.
+        kernel_size: Odd side of the square convolution kernels.
+        batch_norm: Batch normalisation after each hidden layer.
+        activation: ``relu``, ``gelu``, ``tanh`` or ``leaky_relu``.
+        bias: Bias terms anywhere; ``False`` also drops batch norm's affine terms.
+        dropout: Dropout probability after each block.
+        pool: How the matching encoder halves the resolution: ``max`` or ``stride``.
+    """
+
+    def __init__(self, in_dim: int, shape: Sequence[int], hidden: Sequence[int] = (64, 32),
+                 kernel_size: int = 5, batch_norm: bool = True, activation: str = "leaky_relu",
+                 bias: bool = True, dropout: float = 0.0, pool: str = "max") -> None:
+        super().__init__()
+        channels, self.height, self.width = shape
+        start = (hidden[0], halved(self.height, len(hidden)), halved(self.width, len(hidden)))
+        self.project = nn.Sequential(
+            nn.Linear(in_dim, start[0] * start[1] * start[2], bias=bias and not batch_norm),
+            nn.Unflatten(1, start),
+            *_norm_activation(start[0], batch_norm, activation, bias, dropout))
+        blocks: list[nn.Module] = []
+        padding = kernel_size // 2
+        width = start[0]
+        for size in hidden:
+            if pool == "stride":  # output_padding makes the (odd) kernel double exactly
+                blocks.append(nn.ConvTranspose2d(width, size, kernel_size, stride=2,
+                                                 padding=padding, output_padding=1,
+                                                 bias=bias and not batch_norm))
+            else:
+                blocks += [nn.Upsample(scale_factor=2, mode="nearest"),
+                           nn.Conv2d(width, size, kernel_size, padding=padding,
+                                     bias=bias and not batch_norm)]
+            blocks += _norm_activation(size, batch_norm, activation, bias, dropout)
+            width = size
+        self.blocks = nn.Sequential(*blocks)
+        self.output = nn.Conv2d(width, channels, kernel_size, padding=padding, bias=bias)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Images ``(N, C, H, W)`` (raw values, no output activation) from ``(N, in_dim)``."""
+        return self.output(self.blocks(self.project(z)))[..., :self.height, :self.width]

@@ -1,0 +1,81 @@
+"""What is special to the ``cnn`` backbone; the contract is tested from the registry."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from zoo import DataInfo, ZooError, create_model
+from zoo.backbones import get_backbone
+
+SHAPES = [(1, 8, 8), (1, 28, 28), (3, 32, 32), (1, 7, 9), (2, 4, 5)]
+
+
+def image(shape: tuple[int, ...]) -> DataInfo:
+    return DataInfo("image", shape, "detect", value_range=(0.0, 1.0))
+
+
+@pytest.mark.parametrize("pool", ["max", "stride"])
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_encoder_and_decoder_fit_any_image_size(shape: tuple[int, ...], pool: str) -> None:
+    backbone = get_backbone("cnn")
+    x = torch.rand(3, *shape)
+    for hidden in [(8,), (8, 16), (4, 8, 16, 32)]:
+        code = backbone.encoder(image(shape), 5, hidden=hidden, pool=pool)(x)
+        assert code.shape == (3, 5)
+        decoded = backbone.decoder(5, image(shape), hidden=hidden[::-1], pool=pool)(code)
+        assert decoded.shape == x.shape
+
+
+def test_decoder_output_is_raw_not_squashed() -> None:
+    decoder = get_backbone("cnn").decoder(4, image((1, 8, 8)), batch_norm=False)
+    assert not isinstance(decoder.output, (nn.Sigmoid, nn.Tanh))
+    with torch.no_grad():
+        nn.init.constant_(decoder.output.weight, 1.0)
+        values = decoder(torch.randn(16, 4) * 10)
+    assert values.min() < 0 or values.max() > 1  # logits, not probabilities
+
+
+@pytest.mark.parametrize("pool", ["max", "stride"])
+def test_bias_free_networks_have_no_bias_and_no_affine_norms(pool: str) -> None:
+    backbone = get_backbone("cnn")
+    for network in (backbone.encoder(image((1, 28, 28)), 32, bias=False, pool=pool),
+                    backbone.decoder(32, image((1, 28, 28)), bias=False, pool=pool)):
+        names = [name for name, _ in network.named_parameters()]
+        assert names and not [name for name in names if name.endswith("bias")]
+        norms = [m for m in network.modules() if isinstance(m, nn.BatchNorm2d)]
+        assert norms and not any(m.affine for m in norms)
+
+
+def test_deep_svdd_paper_mnist_lenet() -> None:
+    """Ruff et al. 2018: conv 8x5x5, BN, leaky ReLU, pool; conv 4x5x5, ...; linear 4*7*7 -> 32."""
+    encoder = get_backbone("cnn").encoder(image((1, 28, 28)), 32, hidden=(8, 4), bias=False)
+    convs = [m for m in encoder.modules() if isinstance(m, nn.Conv2d)]
+    assert [(c.out_channels, c.kernel_size) for c in convs] == [(8, (5, 5)), (4, (5, 5))]
+    assert sum(isinstance(m, nn.MaxPool2d) for m in encoder.modules()) == 2
+    assert sum(isinstance(m, nn.LeakyReLU) for m in encoder.modules()) == 2
+    assert encoder[-1].in_features == 4 * 7 * 7 and encoder[-1].out_features == 32
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"kernal_size": 3}, "unknown option 'kernal_size'.*did you mean 'kernel_size'"),
+    ({"pool": "avg"}, "unknown pool 'avg'; valid: max, stride"),
+    ({"activation": "swish"}, "unknown activation 'swish'; valid: relu"),
+    ({"kernel_size": 4}, "kernel_size=4 must be odd"),
+    ({"hidden": ()}, "at least one positive channel count"),
+    ({"dropout": 1.0}, r"dropout=1.0 must be in \[0, 1\)"),
+])
+def test_bad_options_are_one_line_errors(options: dict, message: str) -> None:
+    with pytest.raises(ZooError, match=message):
+        get_backbone("cnn").encoder(image((1, 8, 8)), 4, **options)
+
+
+def test_tables_are_refused() -> None:
+    with pytest.raises(ZooError, match=r"needs images of shape \(C, H, W\).*use 'mlp'"):
+        get_backbone("cnn").decoder(4, DataInfo("tabular", (6,), "detect"))
+
+
+def test_classifier_gives_logits_for_28x28_images() -> None:
+    info = DataInfo("image", (1, 28, 28), "classify", n_classes=10, value_range=(0.0, 1.0))
+    model = create_model("cnn", info, seed=0)
+    assert model.predict(torch.rand(5, 1, 28, 28)).shape == (5, 10)
