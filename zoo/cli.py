@@ -261,13 +261,15 @@ def _split_list(value: str | None) -> list[str] | None:
 @click.option("--budget", type=click.Choice(["smoke", "quick", "full"]), default="quick",
               show_default=True)
 @click.option("--setting", help="Protocol variant of the suite (e.g. semi, unsup).")
+@click.option("--classes", help="Comma-separated normal classes of a one-class suite "
+                                "(image-ad), e.g. 0,3 (default: every class).")
 @click.option("--accelerator", type=click.Choice(["auto", "cpu", "gpu"]), default="auto")
 @click.option("--devices", type=click.IntRange(min=1), default=1)
 @DB_OPTION
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def bench_command(suite: str, models: str | None, datasets: str | None, seeds: int | None,
-                  budget: str, setting: str | None, accelerator: str, devices: int,
-                  db: Path | None, as_json: bool) -> None:
+                  budget: str, setting: str | None, classes: str | None, accelerator: str,
+                  devices: int, db: Path | None, as_json: bool) -> None:
     """Run SUITE: every cell not already stored; one result row per cell."""
     from zoo.suites.runner import run_suite
 
@@ -291,7 +293,7 @@ def bench_command(suite: str, models: str | None, datasets: str | None, seeds: i
     with _open_store(db) as store:
         rows = run_suite(suite_obj, store, models=_split_list(models),
                          datasets=_split_list(datasets), seeds=seeds, budget=budget,
-                         setting=setting, on_result=progress)
+                         setting=setting, classes=_split_list(classes), on_result=progress)
     if as_json:
         _echo_json([row.to_row() for row in rows])
     else:
@@ -314,7 +316,8 @@ def leaderboard_command(suite: str, db: Path | None, fmt: str) -> None:
     with _open_store(db) as store:
         rows = store.runs(suite=suite)
     board = build_leaderboard(rows, suite=suite, metrics=list(suite_cls.metrics),
-                              references=load_references(suite))
+                              references=load_references(suite),
+                              columns=suite_cls.leaderboard_columns)
     click.echo(render(board, fmt))
 
 

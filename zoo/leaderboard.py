@@ -17,6 +17,10 @@ The rules, each visible in the output:
   for the datasets of the section; their mean is over those datasets only (the ones both
   they and our runs have) and they are not ranked, since they come from other code under
   their own protocol.
+- A suite whose settings split one dataset into parts (image-ad: a setting per normal class)
+  asks for ``columns="setting"``: the board is transposed, a section per (dataset, budget)
+  and a column per setting, and every rule above applies with "dataset" read as "setting"
+  (the mean and rank of a model are over the classes of one dataset).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import re
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -39,6 +43,8 @@ from zoo.errors import UnknownNameError, ZooError
 from zoo.results import RunResult
 
 FORMATS = ("table", "md", "csv", "json")
+#: What a board's columns can be; the sections are per value of the other one (and budget).
+COLUMN_AXES = ("dataset", "setting")
 JSON_FORMAT_VERSION = 1
 REFERENCE_COLUMNS = ("model", "dataset", "setting", "metric", "value", "std", "source",
                      "protocol")
@@ -107,7 +113,8 @@ class Summary:
     """One model over the datasets of a section, for one metric.
 
     ``mean`` is over the ``datasets`` it has a result on; ``rank`` (None for reported rows)
-    is its average rank over the ``ranked`` datasets.
+    is its average rank over the ``ranked`` datasets. On a board with setting columns both
+    count settings.
     """
 
     mean: float | None
@@ -129,24 +136,30 @@ class Entry:
 
 @dataclass
 class Section:
-    """All runs of one setting and budget: a grid of entries x datasets per metric."""
+    """All runs of one setting and budget: a grid of entries x datasets per metric.
+
+    On a board with setting columns, a section holds one ``dataset`` (``setting`` is None)
+    and its ``columns`` are settings.
+    """
 
     setting: str | None
     budget: str | None
-    datasets: list[str]
+    columns: list[str]
     entries: list[Entry]
     notes: list[str] = field(default_factory=list)
-    #: Per metric, the datasets our runs report it on (a suite mixing classification and
+    #: Per metric, the columns our runs report it on (a suite mixing classification and
     #: regression has accuracy on some datasets and R^2 on others).
     scored: dict[str, list[str]] = field(default_factory=dict)
+    dataset: str | None = None
 
-    def datasets_for(self, metric: Metric) -> list[str]:
-        return self.scored.get(metric.name) or self.datasets
+    def columns_for(self, metric: Metric) -> list[str]:
+        return self.scored.get(metric.name) or self.columns
 
     @property
     def title(self) -> str:
         parts = [f"{label} {value}" for label, value in
-                 (("setting", self.setting), ("budget", self.budget)) if value]
+                 (("dataset", self.dataset), ("setting", self.setting),
+                  ("budget", self.budget)) if value]
         return ", ".join(parts) or "all runs"
 
 
@@ -160,12 +173,15 @@ class Leaderboard:
     sections: list[Section]
     typical_seeds: int | None
     notes: list[str] = field(default_factory=list)
+    #: What the columns are, one of :data:`COLUMN_AXES`.
+    columns: str = "dataset"
 
 
 def build_leaderboard(rows: Iterable[RunResult], *, suite: str,
                       metrics: Sequence[tuple[str, bool]],
                       references: Iterable[ReferenceRow] = (),
-                      suite_version: str | None = None) -> Leaderboard:
+                      suite_version: str | None = None,
+                      columns: str = "dataset") -> Leaderboard:
     """Aggregate one suite's runs into a leaderboard.
 
     Args:
@@ -174,25 +190,39 @@ def build_leaderboard(rows: Iterable[RunResult], *, suite: str,
         metrics: ``(name, higher_is_better)`` pairs; the first is the primary metric.
         references: Published rows to show beside ours (:func:`load_references`).
         suite_version: The version to show; default the newest present.
+        columns: ``dataset`` (a section per setting and budget) or ``setting`` (a section per
+            dataset and budget, a column per setting; the suite's ``leaderboard_columns``).
 
     Returns:
         The :class:`Leaderboard`; with no finished runs it has no sections.
 
     Raises:
-        ValueError: ``metrics`` is empty.
+        ValueError: ``metrics`` is empty or ``columns`` is not one of :data:`COLUMN_AXES`.
     """
     board_metrics = [Metric(name, bool(higher)) for name, higher in metrics]
     if not board_metrics:
         raise ValueError("a leaderboard needs at least one metric")
+    if columns not in COLUMN_AXES:
+        raise ValueError(f"columns {columns!r} is not one of {', '.join(COLUMN_AXES)}")
     suite_rows = [row for row in rows if row.suite == suite]
     version = suite_version if suite_version is not None else _newest_version(suite_rows)
     shown = [row for row in suite_rows if row.suite_version == version]
     finished = [row for row in shown if row.status != "running"]
     references = list(references)
-    sections = [_build_section(setting, budget, runs, board_metrics, references)
+    transposed = columns == "setting"
+    if transposed:  # the same rules with the two axes exchanged; undone on the sections
+        finished = [replace(row, dataset=row.setting or "", setting=row.dataset)
+                    for row in finished]
+        references = [replace(ref, dataset=ref.setting, setting=ref.dataset)
+                      for ref in references]
+    sections = [_build_section(setting, budget, runs, board_metrics, references, columns)
                 for (setting, budget), runs in _grouped(
                     finished, lambda row: (row.setting, row.budget)).items()]
-    board = Leaderboard(suite, version, board_metrics, sections, _typical_seeds(sections))
+    if transposed:
+        for section in sections:
+            section.dataset, section.setting = section.setting, None
+    board = Leaderboard(suite, version, board_metrics, sections, _typical_seeds(sections),
+                        columns=columns)
     board.notes = _board_notes(board, suite_rows, version, len(shown) - len(finished))
     return board
 
@@ -219,9 +249,21 @@ def _grouped(rows: Iterable[RunResult],
         "" if part is None else str(part) for part in item[0])))
 
 
+def _natural_key(name: str) -> list[tuple[int, int, str]]:
+    # "class-10" after "class-9": digit runs compare as numbers.
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part)
+            for part in re.split(r"(\d+)", name) if part]
+
+
+def _column_key(columns: str) -> Callable[[str], Any]:
+    # Settings are numbered (class-0 .. class-9); dataset names keep their plain order.
+    return _natural_key if columns == "setting" else str
+
+
 def _build_section(setting: str | None, budget: str | None, runs: list[RunResult],
-                   metrics: list[Metric], references: list[ReferenceRow]) -> Section:
-    datasets = sorted({run.dataset for run in runs})
+                   metrics: list[Metric], references: list[ReferenceRow],
+                   columns: str) -> Section:
+    datasets = sorted({run.dataset for run in runs}, key=_column_key(columns))
     ours = [_our_entry(model, model_runs, metrics)
             for (model,), model_runs in _grouped(runs, lambda r: (r.display_model,)).items()]
     reported = _reported_entries(references, setting, datasets, metrics)
@@ -235,7 +277,7 @@ def _build_section(setting: str | None, budget: str | None, runs: list[RunResult
         _mark_best([*ours, *reported], metric, metric_datasets)
     section = Section(setting, budget, datasets, _sorted_entries(ours, metrics[0]) + reported,
                       scored=scored)
-    section.notes = _section_notes(section, metrics[0])
+    section.notes = _section_notes(section, metrics[0], columns)
     return section
 
 
@@ -355,21 +397,21 @@ def _sorted_entries(entries: list[Entry], primary: Metric) -> list[Entry]:
     return sorted(entries, key=key)
 
 
-def _section_notes(section: Section, primary: Metric) -> list[str]:
+def _section_notes(section: Section, primary: Metric, columns: str) -> list[str]:
     notes = []
-    datasets = section.datasets_for(primary)
+    datasets = section.columns_for(primary)
     total = len(datasets)
     for entry in section.entries:
         summary = entry.summary[primary.name]
         if entry.reported:
             reported = sum(primary.name in cell.stats for cell in entry.cells.values())
             notes.append(f"{entry.model}: mean over the {summary.datasets} of {reported} "
-                         f"datasets it reports that our runs also have; source: {entry.source}")
+                         f"{columns}s it reports that our runs also have; source: {entry.source}")
         elif 0 < summary.ranked < total:
             missing = [dataset for dataset in datasets
                        if _stat(entry, dataset, primary) is None]
             notes.append(f"{entry.model}: ranked and averaged over {summary.ranked} of {total} "
-                         f"datasets; no {primary.name} on {', '.join(missing)}")
+                         f"{columns}s; no {primary.name} on {', '.join(missing)}")
     return notes
 
 
@@ -385,7 +427,7 @@ def _board_notes(board: Leaderboard, suite_rows: list[RunResult], version: str |
     notes = []
     if board.typical_seeds is not None:
         notes.append(f"mean ± sample std over seeds ({board.typical_seeds} per cell; [n] marks "
-                     "a cell with n seeds); [k/n]: a mean or rank over k of n datasets")
+                     f"a cell with n seeds); [k/n]: a mean or rank over k of n {board.columns}s")
     other = Counter(row.suite_version for row in suite_rows if row.suite_version != version)
     if other:
         listed = ", ".join(str(v) for v in sorted(other, key=_version_key))
@@ -508,7 +550,7 @@ def _summary_texts(summary: Summary, total: int) -> tuple[str, str]:
 
 def _entries_for(section: Section, metric: Metric) -> list[Entry]:
     # A model is listed under the metrics it has a result (or a failure) for.
-    datasets = section.datasets_for(metric)
+    datasets = section.columns_for(metric)
     ours = _sorted_entries([entry for entry in section.entries if not entry.reported], metric)
     ordered = ours + [entry for entry in section.entries if entry.reported]
     return [entry for entry in ordered
@@ -520,7 +562,7 @@ def _entries_for(section: Section, metric: Metric) -> list[Entry]:
 
 def _grid(board: Leaderboard, section: Section, metric: Metric,
           mark_best: Callable[[str], str]) -> tuple[list[str], list[list[str]]]:
-    datasets = section.datasets_for(metric)
+    datasets = section.columns_for(metric)
     header = ["model", *datasets, "mean", "rank"]
     body = [[entry.model,
              *(_cell_text(entry.cells.get(dataset), metric, board.typical_seeds, mark_best)
@@ -564,7 +606,8 @@ def _render_table(board: Leaderboard) -> str:
             lines += ["", _metric_title(board, metric), *_aligned(header, body)]
         lines += [f"  note: {note}" for note in section.notes]
     if board.sections:
-        lines += ["", "notes:", "  * best per dataset", *(f"  {note}" for note in board.notes)]
+        lines += ["", "notes:", f"  * best per {board.columns}",
+                  *(f"  {note}" for note in board.notes)]
     return "\n".join(lines) + "\n"
 
 
@@ -586,12 +629,15 @@ def _render_markdown(board: Leaderboard) -> str:
         if section.notes:
             lines += ["", *(f"- {note}" for note in section.notes)]
     if board.sections:
-        lines += ["", "Notes:", "", "- **bold**: best per dataset",
+        lines += ["", "Notes:", "", f"- **bold**: best per {board.columns}",
                   *(f"- {note}" for note in board.notes)]
     return "\n".join(lines) + "\n"
 
 
 def _render_csv(board: Leaderboard) -> str:
+    # A line names its column under the board's column axis (dataset, or setting on a
+    # transposed board) and its section under the other; "datasets" counts columns.
+    axis = board.columns
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
@@ -599,18 +645,19 @@ def _render_csv(board: Leaderboard) -> str:
         for metric in board.metrics:
             for entry in _entries_for(section, metric):
                 common = {"suite": board.suite, "suite_version": board.suite_version,
-                          "setting": section.setting, "budget": section.budget,
-                          "model": entry.model, "reported": entry.reported,
-                          "source": entry.source}
-                for dataset, cell in sorted(entry.cells.items()):
+                          "setting": section.setting, "dataset": section.dataset,
+                          "budget": section.budget, "model": entry.model,
+                          "reported": entry.reported, "source": entry.source}
+                for column, cell in sorted(entry.cells.items(),
+                                           key=lambda item: _column_key(axis)(item[0])):
                     stat = cell.stats.get(metric.name)
                     if stat is None and not cell.failed and not cell.diverged:
                         continue
-                    writer.writerow({**common, "dataset": dataset, "metric": metric.name,
+                    writer.writerow({**common, axis: column, "metric": metric.name,
                                      "failed": cell.failed, "diverged": cell.diverged,
                                      **(_stat_json(stat) if stat else {})})
                 summary = entry.summary[metric.name]
-                writer.writerow({**common, "dataset": MEAN_ROW, "metric": metric.name,
+                writer.writerow({**common, axis: MEAN_ROW, "metric": metric.name,
                                  "mean": summary.mean, "datasets": summary.datasets,
                                  "rank": summary.rank, "ranked": summary.ranked})
     return out.getvalue()
@@ -641,7 +688,10 @@ def to_json(board: Leaderboard) -> dict[str, Any]:
                                                 "ranked": int}}}]}]}
 
     Entries are in leaderboard order: ours by average rank on the primary metric, then the
-    reported ones. ``seeds`` is null for a reported number.
+    reported ones. ``seeds`` is null for a reported number. On a board with setting columns
+    (image-ad) the roles swap: a section has ``"dataset"`` instead of ``"setting"`` and
+    ``"settings"`` (its columns) instead of ``"datasets"``, cells are keyed by setting and a
+    summary counts ``"settings"``.
     """
     return {
         "format_version": JSON_FORMAT_VERSION,
@@ -651,18 +701,25 @@ def to_json(board: Leaderboard) -> dict[str, Any]:
                      "primary": i == 0} for i, metric in enumerate(board.metrics)],
         "typical_seeds": board.typical_seeds,
         "notes": list(board.notes),
-        "sections": [{
-            "setting": section.setting, "budget": section.budget,
-            "datasets": list(section.datasets), "notes": list(section.notes),
-            "entries": [{
-                "model": entry.model, "reported": entry.reported, "source": entry.source,
-                "cells": {dataset: {"failed": cell.failed, "diverged": cell.diverged,
-                                    "metrics": {name: _stat_json(stat)
-                                                for name, stat in cell.stats.items()}}
-                          for dataset, cell in sorted(entry.cells.items())},
-                "summary": {name: {"mean": summary.mean, "datasets": summary.datasets,
-                                   "rank": summary.rank, "ranked": summary.ranked}
-                            for name, summary in entry.summary.items()},
-            } for entry in section.entries],
-        } for section in board.sections],
+        "sections": [_section_json(section, board.columns) for section in board.sections],
+    }
+
+
+def _section_json(section: Section, axis: str) -> dict[str, Any]:
+    fixed = "setting" if axis == "dataset" else "dataset"
+    counted = f"{axis}s"
+    return {
+        fixed: getattr(section, fixed), "budget": section.budget,
+        counted: list(section.columns), "notes": list(section.notes),
+        "entries": [{
+            "model": entry.model, "reported": entry.reported, "source": entry.source,
+            "cells": {column: {"failed": cell.failed, "diverged": cell.diverged,
+                               "metrics": {name: _stat_json(stat)
+                                           for name, stat in cell.stats.items()}}
+                      for column, cell in sorted(entry.cells.items(),
+                                                 key=lambda item: _column_key(axis)(item[0]))},
+            "summary": {name: {"mean": summary.mean, counted: summary.datasets,
+                               "rank": summary.rank, "ranked": summary.ranked}
+                        for name, summary in entry.summary.items()},
+        } for entry in section.entries],
     }

@@ -74,6 +74,9 @@ class Suite:
     #: (metric, higher is better); the first is the primary metric of the leaderboard.
     metrics: ClassVar[tuple[tuple[str, bool], ...]]
     settings: ClassVar[tuple[str, ...]] = ("default",)
+    #: What the leaderboard's columns are: ``dataset`` (a section per setting) or ``setting``
+    #: (a section per dataset, a column per setting: image-ad's normal classes).
+    leaderboard_columns: ClassVar[str] = "dataset"
     default_datasets: ClassVar[tuple[str, ...]]
     default_seeds: ClassVar[int] = 3
     budgets: ClassVar[dict[str, Budget]]
@@ -132,27 +135,51 @@ class Suite:
         return backbone or model.default_backbones.get(modality)
 
     def cells(self, *, models: list[str] | None, datasets: list[str] | None, seeds: int,
-              budget: str, setting: str | None) -> list[Cell]:
+              budget: str, setting: str | None,
+              classes: list[str] | None = None) -> list[Cell]:
         if budget not in self.budgets:
             raise ZooError(f"unknown budget {budget!r}; valid: {', '.join(self.budgets)}")
-        settings = [setting] if setting else [self.settings[0]]
-        for s in settings:
-            if s not in self.settings:
-                raise ZooError(f"unknown setting {s!r} for suite {self.name!r}; valid: "
-                               f"{', '.join(self.settings)}")
+        self.check_settings(setting, classes)
         model_pairs = self.select_models(models)
         cells = []
         for dataset in self.select_datasets(datasets):
             dspec = self.dataset_spec(dataset)
+            fitting = []
             for base, backbone in model_pairs:
                 mspec = self.host.model(base)
-                if not self.fits(mspec, dspec):
-                    continue
-                chosen = self.resolve_backbone(mspec, dspec.modality, backbone)
+                if self.fits(mspec, dspec):
+                    fitting.append((base, self.resolve_backbone(mspec, dspec.modality, backbone)))
+            if not fitting:
+                continue
+            settings = self.settings_for(dataset, setting, classes)
+            for base, chosen in fitting:
                 for s in settings:
                     for seed in range(seeds):
                         cells.append(Cell(base, chosen, dataset, s, seed, budget))
         return cells
+
+    def check_settings(self, setting: str | None, classes: list[str] | None) -> None:
+        """Fail on a setting or class choice this suite does not have, before any work.
+
+        Raises:
+            ZooError: ``setting`` is not one of :attr:`settings`, or ``classes`` is given to a
+                suite without a setting per class.
+        """
+        if classes:
+            raise ZooError(f"suite {self.name!r} has no classes to choose; --classes is for "
+                           f"one-class suites such as image-ad")
+        if setting and setting not in self.settings:
+            raise ZooError(f"unknown setting {setting!r} for suite {self.name!r}; valid: "
+                           f"{', '.join(self.settings)}")
+
+    def settings_for(self, dataset: str, setting: str | None,
+                     classes: list[str] | None) -> list[str]:
+        """The settings to run on ``dataset`` (checked by :meth:`check_settings`).
+
+        The default is ``setting`` or the suite's first; a suite whose settings depend on the
+        dataset (image-ad: one per normal class) overrides this.
+        """
+        return [setting or self.settings[0]]
 
     def dataset_spec(self, name: str) -> DatasetSpec:
         if is_user_file(name):

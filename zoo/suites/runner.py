@@ -69,16 +69,18 @@ def attempt(store: Store, row_id: str, work: Callable[[], T], *,
 def run_suite(suite: Suite, store: Store, *, models: list[str] | None = None,
               datasets: list[str] | None = None, seeds: int | None = None,
               budget: str = "quick", setting: str | None = None,
+              classes: list[str] | None = None,
               on_result: OnResult | None = None) -> list[RunResult]:
     """Run every cell not already in ``store``; return all the cells' rows.
 
     A cell whose row is already stored (``ok`` or ``diverged``) is skipped, so an interrupted
     benchmark resumes where it stopped. A cell that raises is stored as ``failed`` with the
-    reason and the suite goes on; a non-finite loss is stored as ``diverged``.
+    reason and the suite goes on; a non-finite loss is stored as ``diverged``. ``classes``
+    chooses the normal classes of a one-class suite (image-ad; default every class).
     """
     cells = suite.cells(models=models, datasets=datasets,
                         seeds=seeds if seeds is not None else suite.default_seeds,
-                        budget=budget, setting=setting)
+                        budget=budget, setting=setting, classes=classes)
     if not cells:
         raise ZooError(f"nothing to run: no model fits the selected datasets of suite "
                        f"{suite.name!r}")

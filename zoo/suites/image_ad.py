@@ -1,0 +1,231 @@
+"""One-class image anomaly detection: the Deep SVDD protocol, one normal class at a time.
+
+Ruff et al., "Deep One-Class Classification", ICML 2018, section 4.1
+(https://proceedings.mlr.press/v80/ruff18a.html):
+
+- **A cell per normal class** ``k``; its row's setting is ``class-k``, so resuming and the
+  leaderboard work per class. ``zoo bench image-ad --classes 0,3`` runs some; the default is
+  every class of each dataset.
+- **Training**: the training images of class ``k`` only, labels unused. A tenth of them, drawn
+  with the cell's seed, is held out unlabelled for the validation loss of models that select
+  on it; models that do not (the scikit-learn baselines) train on those images too.
+- **Test**: the whole test set; class ``k`` is normal (label 0), every other class is
+  anomalous (label 1).
+- **Splits**: MNIST and Fashion-MNIST keep their fixed 60,000 / 10,000 train / test split.
+  digits has none, so the suite fixes one, as MNIST's is fixed: a split stratified by class
+  with :data:`TEST_FRACTION` (30%) of the images for testing, drawn once with
+  :data:`FIXED_SPLIT_SEED` and the same for every cell and seed (about 126 training and 54 test
+  images per class). Seeds vary the models and the validation hold-out, never the test set.
+- **Preprocessing**, the paper's, so that our numbers compare with its rows: global contrast
+  normalisation of each image with the l1 norm (minus its mean pixel, divided by its mean
+  absolute deviation from it), then min-max scaling with the smallest and largest value over
+  the training images of class ``k``. These are the per-class constants of the official code
+  (github.com/lukasruff/Deep-SVDD-PyTorch, ``src/datasets/mnist.py``), which
+  :class:`ContrastMinMax` reproduces on MNIST. Test images go through the same map: no
+  statistic is ever taken from the test set.
+- **Value range**: the models are told ``value_range=(0, 1)``, the exact range of the training
+  images they are fitted to, which is what a model builds its output layer for (the
+  autoencoders' sigmoid, as in the paper's). Test images are not clipped, so images unlike
+  class ``k`` can leave that range (on MNIST with class 0 normal, 3% of the test images have
+  a pixel above 1, the largest near 2), exactly as in the paper.
+
+Metrics: AUROC (primary) and AUPRC of the anomaly scores on the test set. The leaderboard has
+a section per dataset with a column per normal class and the mean over classes, beside the
+paper's MNIST rows (``benchmarks/references/image-ad.csv``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from zoo.data.loading import is_user_file
+from zoo.data.types import Arrays, Dataset, Splits
+from zoo.errors import ZooError
+from zoo.specs import DatasetSpec
+from zoo.suites.base import Budget, Cell, CellOutcome, Suite
+from zoo.suites.common import train_and_evaluate
+
+VALIDATION_FRACTION = 0.1
+#: Share of a dataset without a fixed split (digits) that the suite holds out for testing.
+TEST_FRACTION = 0.3
+FIXED_SPLIT_SEED = 0
+CLASS_PREFIX = "class-"
+
+
+def class_setting(normal: int) -> str:
+    """The setting of the cells whose normal class is ``normal``: ``class-3``."""
+    return f"{CLASS_PREFIX}{normal}"
+
+
+def normal_class(setting: str) -> int:
+    """The normal class of a setting: ``class-3`` -> 3."""
+    return int(setting.removeprefix(CLASS_PREFIX))
+
+
+def contrast_normalize(images: np.ndarray) -> np.ndarray:
+    """Global contrast normalisation with the l1 norm, per image (float64, same shape).
+
+    Each image minus its mean pixel, divided by the mean absolute value of the result
+    (Ruff et al. 2018, section 4.1; Goodfellow et al., "Deep Learning", section 12.2.1.1).
+    """
+    flat = images.reshape(len(images), -1).astype(np.float64)
+    centred = flat - flat.mean(axis=1, keepdims=True)
+    scale = np.abs(centred).mean(axis=1, keepdims=True)
+    # A blank image is all zeros once centred: keep them rather than divide by zero.
+    return (centred / np.where(scale > 0, scale, 1.0)).reshape(images.shape)
+
+
+@dataclass(frozen=True)
+class ContrastMinMax:
+    """The paper's preprocessing: contrast normalisation, then min-max with fitted bounds.
+
+    Args:
+        low: The smallest contrast-normalised pixel of the images it was fitted on.
+        high: The largest one.
+    """
+
+    low: float
+    high: float
+
+    @classmethod
+    def fit(cls, images: np.ndarray) -> ContrastMinMax:
+        """Bounds from ``images``: the normal class's training images, never test images."""
+        normalized = contrast_normalize(images)
+        return cls(float(normalized.min()), float(normalized.max()))
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        """``images`` normalised and scaled: the fitted images span exactly [0, 1]."""
+        span = (self.high - self.low) or 1.0
+        return ((contrast_normalize(images) - self.low) / span).astype(np.float32)
+
+
+def labelled_split(dataset: Dataset) -> tuple[Arrays, Arrays]:
+    """The dataset's fixed train / test split, or the suite's fixed stratified one.
+
+    Raises:
+        ZooError: The dataset has no class labels.
+    """
+    parts = [a for a in (dataset.data, dataset.train, dataset.test) if a is not None]
+    if any(a.y is None for a in parts):
+        raise ZooError(f"dataset {dataset.name!r} has no class labels; the one-class "
+                       "protocol needs them to choose the normal class")
+    if dataset.train is not None and dataset.test is not None:
+        return dataset.train, dataset.test
+    from sklearn.model_selection import train_test_split
+
+    data = dataset.all()
+    train, test = train_test_split(np.arange(len(data)), test_size=TEST_FRACTION,
+                                   random_state=FIXED_SPLIT_SEED, stratify=data.y)
+    return data.subset(np.sort(train)), data.subset(np.sort(test))
+
+
+def class_count(dataset: Dataset) -> int:
+    """How many classes the dataset's labels 0 .. K-1 name."""
+    if dataset.info.n_classes:
+        return dataset.info.n_classes
+    train, test = labelled_split(dataset)
+    return int(max(train.y.max(), test.y.max())) + 1
+
+
+def one_class_splits(dataset: Dataset, normal: int, seed: int) -> Splits:
+    """Train on the training images of class ``normal``; test on the whole test set.
+
+    Args:
+        dataset: A labelled image dataset.
+        normal: The normal class; test labels are 0 for it and 1 for every other class.
+        seed: Draws the validation hold-out (a tenth of the training images).
+
+    Returns:
+        Preprocessed splits (:class:`ContrastMinMax` fitted on the class's training images);
+        training and validation carry no labels.
+    """
+    train, test = labelled_split(dataset)
+    normal_images = train.x[train.y == normal]
+    scaling = ContrastMinMax.fit(normal_images)
+    images = scaling(normal_images)
+    order = np.random.default_rng(seed).permutation(len(images))
+    n_val = int(len(images) * VALIDATION_FRACTION)
+    val, fit = np.sort(order[:n_val]), np.sort(order[n_val:])
+    info = replace(dataset.info, task="detect", n_classes=None, value_range=(0.0, 1.0))
+    return Splits(train=Arrays(images[fit]), val=Arrays(images[val]) if n_val else None,
+                  test=Arrays(scaling(test.x), (test.y != normal).astype(np.int64)), info=info)
+
+
+def parse_class(text: str) -> int:
+    """A ``--classes`` entry as a class number.
+
+    Raises:
+        ZooError: ``text`` is not an integer.
+    """
+    try:
+        return int(text)
+    except ValueError:
+        raise ZooError(f"class {text!r} is not a class number; give numbers such as "
+                       "--classes 0,3") from None
+
+
+class ImageAnomalySuite(Suite):
+    """One-class anomaly detection on MNIST, Fashion-MNIST and digits (Deep SVDD protocol).
+
+    Budgets: ``smoke`` trains one epoch on at most 128 images and tests on 512; ``quick``
+    (CPU minutes per class) trains on at most 2,000 images of the class (MNIST has about
+    6,000; the row says when it was cut) for up to 30 epochs or 2 minutes; ``full`` is the
+    paper's: every training image of the class and 150 epochs, for a GPU.
+    """
+
+    name = "image-ad"
+    version = "1"
+    task_of_model = ("detect",)
+    metrics = (("auroc", True), ("auprc", True))
+    settings = ()  # one per normal class of each dataset: see settings_for
+    leaderboard_columns = "setting"
+    default_datasets = ("digits", "mnist", "fashion-mnist")
+    default_seeds = 3
+    budgets = {
+        "smoke": Budget(max_epochs=1, max_train_rows=128, max_test_rows=512),
+        "quick": Budget(max_epochs=30, max_time=120, patience=5, max_train_rows=2000),
+        "full": Budget(max_epochs=150),
+    }
+
+    def dataset_tasks(self, spec: DatasetSpec) -> tuple[str, ...]:
+        # The protocol makes detection data out of class labels: labelled images fit.
+        return ("detect",) if spec.modality == "image" and "classify" in spec.tasks else ()
+
+    def _check_dataset(self, name: str) -> str:
+        if not is_user_file(name):
+            spec = self.host.dataset(name)
+            if not self.dataset_tasks(spec):
+                raise ZooError(f"dataset {name!r} ({spec.modality}, {', '.join(spec.tasks)}) "
+                               f"does not fit suite {self.name!r}: it needs images with class "
+                               f"labels, such as {', '.join(self.default_datasets)}")
+        return super()._check_dataset(name)
+
+    def check_settings(self, setting: str | None, classes: list[str] | None) -> None:
+        if setting:
+            raise ZooError(f"suite {self.name!r} has a setting per normal class; choose "
+                           "classes with --classes (e.g. --classes 0,3), not --setting")
+        for text in classes or []:
+            parse_class(text)
+
+    def settings_for(self, dataset: str, setting: str | None,
+                     classes: list[str] | None) -> list[str]:
+        count = class_count(self.load(dataset))
+        chosen = [parse_class(text) for text in classes] if classes else range(count)
+        for normal in chosen:
+            if not 0 <= normal < count:
+                raise ZooError(f"class {normal} is not a class of {dataset}; "
+                               f"valid: 0-{count - 1}")
+        return [class_setting(normal) for normal in dict.fromkeys(chosen)]
+
+    def run_cell(self, cell: Cell, run_dir: Path | None = None) -> CellOutcome:
+        dataset = self.load(cell.dataset)
+        normal = normal_class(cell.setting)
+        outcome = train_and_evaluate(self, cell, one_class_splits(dataset, normal, cell.seed),
+                                     run_dir)
+        names = dataset.meta.get("class_names") or []
+        if normal < len(names):
+            outcome.extra["normal_class"] = names[normal]
+        return outcome
