@@ -1,0 +1,1 @@
+"""zoo-vae: the variational autoencoder for zoo, a generative model and anomaly detector."""
