@@ -1,0 +1,87 @@
+"""PNG sample grids (parsed back byte by byte) and binarisation."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from zoo.errors import ZooError
+from zoo.images import PNG_SIGNATURE, binarize, make_grid, save_grid_png
+
+
+def read_png(path: Path) -> tuple[dict[str, int], np.ndarray]:
+    """IHDR fields and pixels of an 8-bit, unfiltered, non-interlaced PNG; checks each CRC."""
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE
+    chunks, offset = [], 8
+    while offset < len(data):
+        (length,) = struct.unpack(">I", data[offset:offset + 4])
+        kind, body = data[offset + 4:offset + 8], data[offset + 8:offset + 8 + length]
+        (crc,) = struct.unpack(">I", data[offset + 8 + length:offset + 12 + length])
+        assert crc == zlib.crc32(kind + body) & 0xFFFFFFFF, f"bad CRC in {kind!r}"
+        chunks.append((kind, body))
+        offset += 12 + length
+    assert [kind for kind, _ in chunks] == [b"IHDR", b"IDAT", b"IEND"]
+    width, height, depth, colour, compression, filtering, interlace = struct.unpack(
+        ">IIBBBBB", chunks[0][1])
+    header = {"width": width, "height": height, "depth": depth, "colour": colour,
+              "compression": compression, "filter": filtering, "interlace": interlace}
+    channels = {0: 1, 2: 3}[colour]
+    raw = zlib.decompress(chunks[1][1])
+    rows = np.frombuffer(raw, np.uint8).reshape(height, 1 + width * channels)
+    assert (rows[:, 0] == 0).all()  # filter type "none" on every row
+    pixels = rows[:, 1:].reshape(height, width, channels)
+    return header, pixels[..., 0] if channels == 1 else pixels
+
+
+def test_a_greyscale_grid_reads_back_pixel_for_pixel(tmp_path: Path) -> None:
+    images = np.random.default_rng(0).random((5, 1, 4, 3))
+    path = save_grid_png(images, tmp_path / "sub" / "grid.png", nrow=2, padding=1,
+                         pad_value=0.0)
+    header, pixels = read_png(path)
+    # 2 columns of width 3 and 3 rows of height 4, one pixel of padding around each
+    assert header == {"width": 2 * 4 + 1, "height": 3 * 5 + 1, "depth": 8, "colour": 0,
+                      "compression": 0, "filter": 0, "interlace": 0}
+    expected = np.round(images * 255).astype(np.uint8)
+    assert np.array_equal(pixels[1:5, 1:4], expected[0, 0])
+    assert np.array_equal(pixels[1:5, 5:8], expected[1, 0])
+    assert np.array_equal(pixels[11:15, 1:4], expected[4, 0])
+    assert (pixels[11:15, 5:8] == 0).all()  # the short last row is padding
+    assert (pixels[0] == 0).all() and (pixels[:, 0] == 0).all()
+
+
+def test_an_rgb_tensor_is_scaled_and_clipped(tmp_path: Path) -> None:
+    images = torch.tensor([[[[2.0]], [[0.5]], [[-1.0]]]])  # one 1x1 RGB pixel, out of range
+    header, pixels = read_png(save_grid_png(images, tmp_path / "rgb.png", padding=0, scale=3))
+    assert (header["width"], header["height"], header["colour"]) == (3, 3, 2)
+    assert (pixels == np.array([255, 128, 0], np.uint8)).all()
+
+
+def test_grid_layout_matches_nrow() -> None:
+    grid = make_grid(np.ones((7, 1, 2, 2)), nrow=3, padding=0)
+    assert grid.shape == (1, 3 * 2, 3 * 2)
+
+
+@pytest.mark.parametrize("shape", [(2, 2, 4, 4), (4, 4), (0, 1, 4, 4)])
+def test_bad_shapes_are_one_line_errors(tmp_path: Path, shape: tuple[int, ...]) -> None:
+    with pytest.raises(ZooError, match=r"\(N, C, H, W\)"):
+        save_grid_png(np.zeros(shape), tmp_path / "bad.png")
+
+
+def test_bad_scale_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ZooError, match="scale >= 1"):
+        save_grid_png(np.zeros((1, 1, 2, 2)), tmp_path / "bad.png", scale=0)
+
+
+def test_binarisation_is_fixed_by_its_seed_and_keeps_the_mean() -> None:
+    x = np.random.default_rng(1).random((20_000,), dtype=np.float32)
+    once, again = binarize(x, seed=3), binarize(x, seed=3)
+    assert np.array_equal(once, again) and set(np.unique(once)) == {0.0, 1.0}
+    assert abs(once.mean() - x.mean()) < 0.01
+    assert not np.array_equal(once, binarize(x, seed=4))
+    assert binarize(np.array([0.0, 1.0], np.float32), seed=0).tolist() == [0.0, 1.0]

@@ -1,0 +1,243 @@
+"""Image generation: FID and KID in a reference classifier's features, NLL where defined.
+
+The protocol, per cell (model, dataset, setting, seed):
+
+- **Splits**: MNIST and Fashion-MNIST keep their fixed 60,000 / 10,000 train / test split.
+  digits has none, so the suite fixes one as MNIST's is fixed: :data:`TEST_FRACTION` of the
+  images, stratified by class, drawn once with :data:`FIXED_SPLIT_SEED`, the same for every
+  cell. From the training images the cell's seed draws a **held-out set** as large as the
+  test set (10,000 on MNIST, 360 on digits, as pythae's 50,000 / 10,000 MNIST split). The
+  model trains on the rest, without labels; models that select on a validation loss
+  (``uses_validation``) get the held-out set as validation, the others never see it.
+- **Samples**: ``model.sample(n, generator)`` with a generator seeded by the cell's seed,
+  ``n`` = the number of test images; compared as the model returns them.
+- **FID and KID** (:func:`zoo.evaluation.generation_metrics`) between the ``n`` samples and
+  the ``n`` test images, in the penultimate-layer features of the dataset's reference
+  classifier (:mod:`zoo.suites.reference_features`): a small CNN trained once per dataset
+  and setting on the fixed training split, cached by a hash of that data and its recipe.
+  Rows record its key and test accuracy (``ref_accuracy``); numbers are comparable only
+  under the same key. Not Inception features: these FIDs are not comparable with published
+  Inception FIDs.
+- **The floor**: the same FID and KID between the test images and the ``n`` held-out
+  training images, real against real: what a perfect generator would score with ``n``
+  samples (FID is biased upwards at finite ``n``). Stored in every row as ``fid_floor`` and
+  ``kid_floor`` and shown on the leaderboard as their own metrics, the same for every model
+  of a dataset and seed.
+- **Likelihood** (``binarized`` only): for models with ``log_likelihood``, ``nll`` = minus
+  its mean over the test images, in nats, and ``bpd`` = ``nll / (D ln 2)`` bits per pixel
+  (``D`` = pixels per image). On binary pixels this is a log-probability, comparable with the
+  published binarised-MNIST numbers (pythae VAE 89.78 nats, 200 importance samples;
+  ``benchmarks/references/image-gen.csv``); a model's bound says it is a bound (the VAE's
+  IWAE estimate is a lower bound on ``log p``, so its ``nll`` is an upper bound). In
+  ``default``, pixels are continuous in [0, 1], where a Bernoulli "likelihood" is not a
+  probability and densities of different decoders do not compare, so no NLL is reported.
+- **Sample grid**: the first 64 samples as ``samples.png`` in the run's folder; the row's
+  ``extra["samples"]`` has its path.
+
+Settings:
+
+- ``default``: pixels in [0, 1] as loaded.
+- ``binarized``: every pixel drawn once as 1 with probability its intensity (stochastic
+  binarisation, Salakhutdinov & Murray 2008) with :data:`BINARIZATION_SEED`, training and
+  test images alike, then fixed for every cell: the binarised-MNIST protocol of the
+  likelihood literature. Larochelle & Murray's fixed binarised MNIST is one such draw; ours is
+  another, which moves a VAE's NLL by well under a nat.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from zoo.data.types import Arrays, DataInfo, Dataset, Splits
+from zoo.errors import ZooError
+from zoo.images import binarize, save_grid_png
+from zoo.suites.base import Budget, Cell, CellOutcome, Suite
+from zoo.suites.common import apply_budget, subsample, train_model
+from zoo.suites.reference_features import (
+    ReferenceClassifier,
+    one_thread,
+    reference_classifier,
+)
+
+#: Share of a dataset without a fixed split (digits) that the suite holds out for testing.
+TEST_FRACTION = 0.2
+FIXED_SPLIT_SEED = 0
+BINARIZATION_SEED = 0
+SETTINGS = ("default", "binarized")
+GRID_IMAGES = 64
+#: KID as Binkowski et al. 2018: 100 subsets of 1,000 (fewer when there are fewer images).
+KID_SUBSETS = 100
+KID_SUBSET_SIZE = 1000
+
+
+def fixed_split(dataset: Dataset) -> tuple[Arrays, Arrays]:
+    """The dataset's fixed train / test split, or the suite's fixed stratified one.
+
+    Raises:
+        ZooError: The dataset is not images with class labels (the reference classifier
+            needs them).
+    """
+    parts = [a for a in (dataset.data, dataset.train, dataset.test) if a is not None]
+    if dataset.info.modality != "image" or len(dataset.info.shape) != 3 or any(
+            a.y is None for a in parts):
+        raise ZooError(f"dataset {dataset.name!r} does not fit suite 'image-gen': it needs "
+                       "images (C, H, W) with class labels, such as digits, mnist, "
+                       "fashion-mnist")
+    if dataset.train is not None and dataset.test is not None:
+        return dataset.train, dataset.test
+    from sklearn.model_selection import train_test_split
+
+    data = dataset.all()
+    train, test = train_test_split(np.arange(len(data)), test_size=TEST_FRACTION,
+                                   random_state=FIXED_SPLIT_SEED, stratify=data.y)
+    return data.subset(np.sort(train)), data.subset(np.sort(test))
+
+
+def setting_split(dataset: Dataset, setting: str) -> tuple[Arrays, Arrays]:
+    """The fixed split with the setting's pixels: as loaded, or binarised once."""
+    train, test = fixed_split(dataset)
+    if setting == "binarized":
+        # Two fixed draws: one for the training images, another for the test images.
+        train = Arrays(binarize(train.x, BINARIZATION_SEED), train.y)
+        test = Arrays(binarize(test.x, BINARIZATION_SEED + 1), test.y)
+    return train, test
+
+
+def generation_splits(train: Arrays, test: Arrays, info: DataInfo, seed: int) -> Splits:
+    """Hold out as many training images as there are test images (the real-vs-real floor
+    and validation set), drawn with ``seed``; the model's splits carry no labels."""
+    n_held_out = len(test)
+    if len(train) <= n_held_out:
+        raise ZooError(f"{len(train)} training images are too few to hold out {n_held_out} "
+                       "(as many as the test images) for the real-vs-real floor")
+    order = np.random.default_rng(seed).permutation(len(train))
+    held_out, kept = np.sort(order[:n_held_out]), np.sort(order[n_held_out:])
+    return Splits(train=Arrays(train.x[kept]), val=Arrays(train.x[held_out]),
+                  test=Arrays(test.x), info=replace(info, task="generate", n_classes=None))
+
+
+def checked_samples(samples: Any, n: int, shape: tuple[int, ...]) -> torch.Tensor:
+    """The model's samples as a float CPU tensor, after checking their shape and values.
+
+    Raises:
+        ZooError: Wrong shape or non-finite values.
+    """
+    samples = torch.as_tensor(samples).detach().float().cpu()
+    if tuple(samples.shape) != (n, *shape):
+        raise ZooError(f"sample({n}) returned shape {tuple(samples.shape)}; expected "
+                       f"{(n, *shape)}")
+    if not bool(samples.isfinite().all()):
+        raise ZooError("the model's samples have non-finite values")
+    return samples
+
+
+class ImageGenerationSuite(Suite):
+    """Image generation on digits, MNIST and Fashion-MNIST: FID, KID, their floor, NLL.
+
+    Budgets: ``smoke`` (seconds) trains one epoch on at most 256 images and scores 128 test
+    images; ``quick`` (CPU minutes) trains on at most 10,000 images (the row says when it was
+    cut) for up to 30 epochs or 3 minutes with early stopping, and scores every test image;
+    ``full`` is pythae's MNIST recipe length, 100 epochs on every training image, for a GPU.
+    """
+
+    name = "image-gen"
+    version = "1"
+    task_of_model = ("generate",)
+    metrics = (("fid", False), ("kid", False), ("nll", False), ("bpd", False),
+               ("fid_floor", False), ("kid_floor", False))
+    settings = SETTINGS
+    default_datasets = ("digits", "mnist", "fashion-mnist")
+    default_seeds = 3
+    budgets = {
+        "smoke": Budget(max_epochs=1, max_train_rows=256, max_test_rows=128),
+        "quick": Budget(max_epochs=30, max_time=180, patience=5, max_train_rows=10_000),
+        "full": Budget(max_epochs=100),
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._splits: dict[tuple[str, str], tuple[Arrays, Arrays]] = {}
+        self._classifiers: dict[tuple[str, str], ReferenceClassifier] = {}
+        self._floors: dict[tuple[str, str, int, str], dict[str, float]] = {}
+
+    def run_cell(self, cell: Cell, run_dir: Path | None = None) -> CellOutcome:
+        train, test = self.setting_split(cell.dataset, cell.setting)
+        reference = self.reference(cell.dataset, cell.setting)
+        info = self.load(cell.dataset).info
+        budget = self.budgets[cell.budget]
+        splits, notes = apply_budget(generation_splits(train, test, info, cell.seed), budget,
+                                     cell.seed)
+        n = len(splits.test)
+        held_out, _ = subsample(splits.val, n, cell.seed)  # as many as the test images
+        splits = replace(splits, val=held_out)
+        model, hparams = train_model(self, cell, self.model_splits(cell, splits), budget,
+                                     run_dir)
+        samples = checked_samples(
+            model.sample(n, generator=torch.Generator().manual_seed(cell.seed)), n,
+            info.shape)
+        real = torch.as_tensor(splits.test.x)
+        metrics = self.distances(reference, real, samples, cell.seed)
+        metrics |= self.floor(cell, reference, real, torch.as_tensor(held_out.x))
+        metrics["ref_accuracy"] = reference.accuracy
+        if cell.setting == "binarized" and hasattr(model, "log_likelihood"):
+            from zoo.evaluation import likelihood_metrics
+
+            metrics |= likelihood_metrics(model.log_likelihood(splits.test.x),
+                                          info.n_features)
+        extra: dict[str, Any] = {**notes, "n_samples": n,
+                                 "reference_classifier": reference.describe()}
+        if run_dir is not None:
+            extra["samples"] = str(self.save_grid(samples, run_dir / "samples.png"))
+        return CellOutcome(metrics, hparams, extra)
+
+    def setting_split(self, dataset: str, setting: str) -> tuple[Arrays, Arrays]:
+        """The dataset's fixed split in the setting's pixels, made once per suite run."""
+        if (dataset, setting) not in self._splits:
+            self._splits[dataset, setting] = setting_split(self.load(dataset), setting)
+        return self._splits[dataset, setting]
+
+    def reference(self, dataset: str, setting: str) -> ReferenceClassifier:
+        """The reference classifier of the setting's fixed training split (cached on disk)."""
+        if (dataset, setting) not in self._classifiers:
+            train, test = self.setting_split(dataset, setting)
+            n_classes = self.load(dataset).info.n_classes or int(train.y.max()) + 1
+            self._classifiers[dataset, setting] = reference_classifier(train, test, n_classes)
+        return self._classifiers[dataset, setting]
+
+    def model_splits(self, cell: Cell, splits: Splits) -> Splits:
+        """The held-out images as validation for models that select on it, else nothing:
+        ``train_model`` would otherwise train on them, and they are the floor's real set."""
+        if self.host.model(cell.model).load().uses_validation:
+            return splits
+        return replace(splits, val=None)
+
+    def distances(self, reference: ReferenceClassifier, real: torch.Tensor,
+                  fake: torch.Tensor, seed: int) -> dict[str, float]:
+        from zoo.evaluation import generation_metrics
+
+        with one_thread():  # the same numbers on every machine
+            return generation_metrics(reference.features, real, fake, seed=seed,
+                                      kid_subsets=KID_SUBSETS,
+                                      kid_subset_size=KID_SUBSET_SIZE)
+
+    def floor(self, cell: Cell, reference: ReferenceClassifier, real: torch.Tensor,
+              held_out: torch.Tensor) -> dict[str, float]:
+        """FID and KID of held-out training images against the test images (real vs real),
+        once per dataset, setting, seed and budget: the same for every model."""
+        key = (cell.dataset, cell.setting, cell.seed, cell.budget)
+        if key not in self._floors:
+            floor = self.distances(reference, real, held_out, cell.seed)
+            self._floors[key] = {"fid_floor": floor["fid"], "kid_floor": floor["kid"]}
+        return self._floors[key]
+
+    @staticmethod
+    def save_grid(samples: torch.Tensor, path: Path) -> Path:
+        """The first :data:`GRID_IMAGES` samples as a PNG, small images scaled up to be seen."""
+        height, width = samples.shape[-2:]
+        return save_grid_png(samples[:GRID_IMAGES], path, nrow=8,
+                             scale=max(1, 64 // max(height, width)))
