@@ -163,3 +163,47 @@ def test_code_size_is_automatic_unless_set() -> None:
         == 10
     assert create_model("autoencoder", info, latent_dim="4").network.encoder[-1].out_features == 4
     assert create_model("deep-svdd", info, rep_dim="3").network.center.shape == (3,)
+
+
+# -- images (cnn backbone) ---------------------------------------------------------------------
+def image_info(value_range: tuple[float, float] | None = (0.0, 1.0)) -> DataInfo:
+    return DataInfo("image", (1, 8, 8), "detect", value_range=value_range)
+
+
+def test_images_default_to_the_cnn_backbone_and_the_papers_deep_svdd_setup() -> None:
+    model = create_model("deep-svdd", image_info())
+    hp = model.hparams
+    assert (hp["backbone"], hp["rep_dim"], tuple(hp["hidden"])) == ("cnn", 32, (8, 4))
+    assert (hp["lr"], hp["weight_decay"], hp["batch_size"]) == (1e-4, 5e-7, 200)
+    assert any(isinstance(m, nn.Conv2d) for m in model.modules())
+    assert not [name for name, _ in model.named_parameters() if name.endswith("bias")]
+    assert create_model("autoencoder", image_info()).hparams["backbone"] == "cnn"
+
+
+@pytest.mark.parametrize(("value_range", "low", "high"), [
+    ((0.0, 1.0), 0.0, 1.0), ((-1.0, 1.0), -1.0, 1.0)])
+def test_image_reconstructions_stay_in_the_value_range(value_range: tuple[float, float],
+                                                        low: float, high: float) -> None:
+    model = create_model("autoencoder", image_info(value_range), seed=0).eval()
+    with torch.no_grad():
+        reconstruction = model(torch.randn(8, 1, 8, 8) * 100)
+    assert reconstruction.shape == (8, 1, 8, 8)
+    assert low <= float(reconstruction.min()) and float(reconstruction.max()) <= high
+
+
+def test_tables_and_unbounded_images_are_reconstructed_raw() -> None:
+    for info in (DataInfo("tabular", (6,), "detect", value_range=(0.0, 1.0)), image_info(None)):
+        assert isinstance(create_model("autoencoder", info).network.output, nn.Identity)
+
+
+def test_cnn_autoencoder_scores_unlike_images_higher() -> None:
+    rng = np.random.default_rng(0)
+    stroke = np.zeros((1, 8, 8), dtype=np.float32)
+    stroke[0, :, 3:5] = 1.0  # a vertical bar, jittered by noise
+    normal = np.clip(stroke + rng.normal(0, 0.1, size=(300, 1, 8, 8)), 0, 1).astype(np.float32)
+    other = np.clip(stroke.transpose(0, 2, 1) + rng.normal(0, 0.1, size=(40, 1, 8, 8)), 0, 1)
+    x_test = np.concatenate([normal[-40:], other.astype(np.float32)])
+    splits = Splits(Arrays(normal[:220]), Arrays(normal[220:260]),
+                    Arrays(x_test, np.repeat(np.array([0, 1]), [40, 40])), image_info())
+    model = trained("autoencoder", splits, epochs=5)
+    assert roc_auc_score(splits.test.y, model.score(splits.test.x).numpy()) > 0.9

@@ -5,7 +5,7 @@
 - :class:`DeepSVDD` (``deep-svdd``): a bias-free network trained to map the data close to a
   fixed centre ``c``; a sample's squared distance to ``c`` is its anomaly score.
 
-Both build their networks with a backbone (``mlp`` for tables) by name.
+Both build their networks with a backbone by name: ``mlp`` for tables, ``cnn`` for images.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import torch
+from torch import nn
 from zoo import DataInfo, ZooError  # DataInfo at run time: create_model reads __init__ hints
 from zoo.backbones import get_backbone
 from zoo.module import ZooModule
@@ -44,15 +45,28 @@ def auto_code_dim(n_features: int) -> int:
     return min(32, max(8, n_features // 2))
 
 
+def reconstruction_range(info: DataInfo) -> nn.Module | None:
+    """The squashing that keeps reconstructed images in their value range: ``sigmoid`` for
+    ``[0, 1]``, ``tanh`` for ``[-1, 1]``; ``None`` (raw outputs) for anything else, tables
+    included (they are standardised, unbounded)."""
+    value_range = tuple(info.value_range or ())
+    if info.modality == "image" and value_range == (0.0, 1.0):
+        return nn.Sigmoid()
+    if info.modality == "image" and value_range == (-1.0, 1.0):
+        return nn.Tanh()
+    return None
+
+
 class AutoEncoderDetector(ZooModule):
     """Reconstruction-error anomaly detector.
 
     An autoencoder learns to reproduce normal data through a code narrower than its hidden
     layers; samples unlike the training data reconstruct badly. On small tables the code may
     be wider than the input: dropout and batch norm (on by default) then keep the network from
-    copying its input (measurements in the plugin's README). Trained with the mean squared error;
-    ``score(x)`` is each sample's mean squared reconstruction error. The validation loss is
-    the same error on the (unlabelled) validation split.
+    copying its input (measurements in the plugin's README). Reconstructions of images with a
+    known value range are squashed into it (:func:`reconstruction_range`). Trained with the mean
+    squared error; ``score(x)`` is each sample's mean squared reconstruction error. The
+    validation loss is the same error on the (unlabelled) validation split.
 
     Hinton & Salakhutdinov, "Reducing the dimensionality of data with neural networks",
     Science 2006, https://doi.org/10.1126/science.1127647; as an anomaly detector: Sakurada &
@@ -86,7 +100,8 @@ class AutoEncoderDetector(ZooModule):
                                    "activation": activation, "bias": bias}
         self.network = AutoEncoder(
             builder.encoder(data_info, code_dim, hidden=hidden, **options),
-            builder.decoder(code_dim, data_info, hidden=tuple(reversed(hidden)), **options))
+            builder.decoder(code_dim, data_info, hidden=tuple(reversed(hidden)), **options),
+            reconstruction_range(data_info))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The reconstruction of ``x``."""

@@ -14,16 +14,20 @@ class AutoEncoder(nn.Module):
     Args:
         encoder: Maps samples ``(N, *shape)`` to codes ``(N, latent_dim)``.
         decoder: Maps codes back to samples ``(N, *shape)``.
+        output: Applied to the decoder's output (``nn.Sigmoid()`` keeps reconstructions of
+            images in ``[0, 1]``); ``None``: the decoder's output as it is.
     """
 
-    def __init__(self, encoder: nn.Module, decoder: nn.Module) -> None:
+    def __init__(self, encoder: nn.Module, decoder: nn.Module,
+                 output: nn.Module | None = None) -> None:
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
+        self.output = output if output is not None else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The reconstruction of ``x``."""
-        return self.decoder(self.encoder(x))
+        return self.output(self.decoder(self.encoder(x)))
 
 
 class DeepSVDDNetwork(nn.Module):
