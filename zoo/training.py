@@ -2,8 +2,9 @@
 
 - accelerator / devices / nodes, DDP whenever more than one process takes part;
 - a seed for everything, a budget in epochs, steps or wall time;
-- early stopping on the validation loss and, always, the parameters with the lowest validation
-  loss restored at the end (:class:`BestWeights`);
+- early stopping on the validation loss and the parameters with the lowest validation loss
+  restored at the end (:class:`BestWeights`), unless the model opts out (``keep_best=False``,
+  GANs: their losses select nothing);
 - a non-finite training loss stops the run with :class:`Diverged`, never a score;
 - optimisers by name (:func:`build_optimizer`).
 """
@@ -164,8 +165,19 @@ def _ddp_backend(config: TrainConfig) -> str:
 
 
 def fit_lightning(module: LightningModule, splits: Splits, config: TrainConfig,
-                  *, batch_size: int) -> dict[str, float]:
-    """Train ``module`` on ``splits``; restore its best-validation parameters; return metrics."""
+                  *, batch_size: int, keep_best: bool = True) -> dict[str, float]:
+    """Train ``module`` on ``splits``; restore its best-validation parameters; return metrics.
+
+    Args:
+        module: The model to train.
+        splits: ``train`` is fitted; ``val``, when present, selects the parameters kept.
+        config: How to train.
+        batch_size: Samples per mini-batch (per process under DDP).
+        keep_best: Restore the parameters with the lowest ``val_loss`` (``train_loss`` without
+            validation). ``False`` keeps the final parameters, for models whose losses rank
+            nothing (a GAN's generator and discriminator losses), and returns the final value of
+            every logged metric as ``final_<name>``. Divergence detection applies either way.
+    """
     import lightning.pytorch as pl
 
     from zoo.batches import TensorDataModule
@@ -176,8 +188,8 @@ def fit_lightning(module: LightningModule, splits: Splits, config: TrainConfig,
     pl.seed_everything(config.seed, workers=True, verbose=False)
     has_validation = splits.val is not None and len(splits.val) > 0
     monitor = "val_loss" if has_validation else "train_loss"
-    best = BestWeights(monitor)
-    callbacks: list[Any] = [best, DivergenceGuard()]
+    best = BestWeights(monitor) if keep_best else None
+    callbacks: list[Any] = [DivergenceGuard()] if best is None else [best, DivergenceGuard()]
     if config.patience is not None and has_validation:
         callbacks.append(pl.callbacks.EarlyStopping(monitor, patience=config.patience,
                                                     check_finite=False))
@@ -192,9 +204,13 @@ def fit_lightning(module: LightningModule, splits: Splits, config: TrainConfig,
                                loggers=loggers or False, has_validation=has_validation)
         data = TensorDataModule(splits, batch_size=batch_size, seed=config.seed)
         trainer.fit(module, datamodule=data)
+    progress = {"epochs": float(trainer.current_epoch), "steps": float(trainer.global_step)}
+    if best is None:
+        final = {f"final_{name}": float(value) for name, value in trainer.callback_metrics.items()
+                 if value.numel() == 1}
+        return {**final, **progress}
     best.restore(module)
-    return {"best_" + monitor: best.best_score, "epochs": float(trainer.current_epoch),
-            "steps": float(trainer.global_step)}
+    return {"best_" + monitor: best.best_score, **progress}
 
 
 def device_name(accelerator: str, devices: int = 1) -> str:
