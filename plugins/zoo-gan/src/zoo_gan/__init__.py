@@ -1,0 +1,1 @@
+"""zoo-gan: generative adversarial networks (DCGAN, WGAN-GP) for zoo."""
