@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -283,3 +286,26 @@ def test_binarized_reports_nll_for_likelihood_models_and_reuses_the_classifier(
     assert again.cached and again.key == key
     default = ImageGenerationSuite(plugins.get_host()).reference("digits", "default")
     assert default.key != key  # binarised images train their own classifier
+
+
+def test_bench_and_leaderboard_from_the_command_line(cache: Path, tmp_path: Path) -> None:
+    directory = tmp_path / "plugins"
+    directory.mkdir()
+    (directory / "generators.py").write_text(textwrap.dedent(GENERATORS))
+    env = {**os.environ, "ZOO_CACHE_DIR": str(cache), "ZOO_PLUGINS_DIR": str(directory)}
+    db = str(tmp_path / "runs.db")
+
+    def zoo(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "zoo", *args], capture_output=True,
+                              text=True, env=env, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    rows = json.loads(zoo("bench", "image-gen", "--budget", "smoke", "--seeds", "1",
+                          "--models", "memoriser,noise", "--datasets", "digits", "--db", db,
+                          "--json"))
+    assert [row["status"] for row in rows] == ["ok", "ok"]
+    assert all(Path(row["extra"]["samples"]).is_file() for row in rows)
+    board = zoo("leaderboard", "image-gen", "--db", db)
+    assert "fid (lower is better, primary)" in board and "fid_floor" in board
+    assert board.index("memoriser") < board.index("noise")  # ranked by FID

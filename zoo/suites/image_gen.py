@@ -56,6 +56,7 @@ import torch
 from zoo.data.types import Arrays, DataInfo, Dataset, Splits
 from zoo.errors import ZooError
 from zoo.images import binarize, save_grid_png
+from zoo.plugins import PluginHost
 from zoo.suites.base import Budget, Cell, CellOutcome, Suite
 from zoo.suites.common import apply_budget, subsample, train_model
 from zoo.suites.reference_features import (
@@ -159,8 +160,9 @@ class ImageGenerationSuite(Suite):
         "full": Budget(max_epochs=100),
     }
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, host: PluginHost, *, accelerator: str = "auto", devices: int = 1) -> None:
+        super().__init__(host, accelerator=accelerator, devices=devices)
+        # Made once per suite run and shared by its cells:
         self._splits: dict[tuple[str, str], tuple[Arrays, Arrays]] = {}
         self._classifiers: dict[tuple[str, str], ReferenceClassifier] = {}
         self._floors: dict[tuple[str, str, int, str], dict[str, float]] = {}

@@ -61,7 +61,7 @@ class Recipe:
     channels: tuple[int, int] = (8, 16)
     features: int = 128
     dropout: float = 0.3
-    epochs: int = 4
+    epochs: int = 6
     min_steps: int = 500
     batch_size: int = 128
     lr: float = 2e-3
