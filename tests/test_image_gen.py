@@ -307,5 +307,8 @@ def test_bench_and_leaderboard_from_the_command_line(cache: Path, tmp_path: Path
     assert [row["status"] for row in rows] == ["ok", "ok"]
     assert all(Path(row["extra"]["samples"]).is_file() for row in rows)
     board = zoo("leaderboard", "image-gen", "--db", db)
-    assert "fid (lower is better, primary)" in board and "fid_floor" in board
+    assert "fid (lower is better, primary)" in board and "fid_floor (lower" not in board
+    fid_table = board.split("kid (lower")[0]
+    assert fid_table.index("noise") < fid_table.index("real data (floor)")
+    assert "nll (lower" not in board  # the default setting has no likelihood by design
     assert board.index("memoriser") < board.index("noise")  # ranked by FID

@@ -264,3 +264,114 @@ def test_a_metric_grid_shows_only_the_datasets_and_models_that_report_it() -> No
     assert "linear-regression" not in accuracy_grid
     assert "diabetes" in r2_grid and "logistic-regression" not in r2_grid
     assert "ranked and averaged" not in table
+
+
+FID = [("fid", False), ("kid", False), ("nll", False)]
+FLOORS = {"fid": "fid_floor", "kid": "kid_floor"}
+
+
+def generated(model: str, dataset: str, fid: float, floor: float, *, seed: int,
+              setting: str = "default", status: str = "ok") -> RunResult:
+    return RunResult(kind="bench", model=model, plugin="test", dataset=dataset,
+                     suite="image-gen", suite_version="1", setting=setting, seed=seed,
+                     budget="smoke", status=status,
+                     metrics={} if status != "ok" else {
+                         "fid": fid, "kid": fid / 100, "fid_floor": floor,
+                         "kid_floor": floor / 100})
+
+
+@pytest.fixture
+def floor_board() -> Leaderboard:
+    # Two models share each seed's floor; a third seed ran only for "vae": every
+    # (dataset, seed) counts once. "digits" has no floor for seed 1's failed run.
+    rows = [generated(model, "mnist", fid, floor, seed=seed)
+            for seed, floor in enumerate([2.0, 4.0])
+            for model, fid in [("vae", 10.0 + seed), ("noise", 90.0)]]
+    rows += [generated("vae", "mnist", 12.0, 6.0, seed=2),
+             generated("vae", "digits", 8.0, 1.0, seed=0),
+             generated("vae", "digits", 0.0, 0.0, seed=1, status="failed")]
+    return build_leaderboard(rows, suite="image-gen", metrics=FID, floors=FLOORS)
+
+
+def test_floor_row_is_the_mean_over_seeds_counting_each_seed_once(
+        floor_board: Leaderboard) -> None:
+    floor = entry(floor_board, "real data (floor)")
+    assert floor.floor and not floor.reported
+    mnist = floor.cells["mnist"].stats["fid"]
+    assert (mnist.mean, mnist.seeds) == (4.0, 3)
+    assert mnist.std == pytest.approx(statistics.stdev([2.0, 4.0, 6.0]))
+    assert floor.cells["mnist"].stats["kid"].mean == pytest.approx(0.04)
+    assert floor.cells["digits"].stats["fid"].seeds == 1
+    assert floor.summary["fid"].mean == pytest.approx((4.0 + 1.0) / 2)
+
+
+def test_floor_row_is_never_ranked_nor_best_and_comes_after_our_models(
+        floor_board: Leaderboard) -> None:
+    floor = entry(floor_board, "real data (floor)")
+    assert floor.summary["fid"].rank is None
+    assert not any(stat.best for cell in floor.cells.values() for stat in cell.stats.values())
+    assert entry(floor_board, "vae").cells["mnist"].stats["fid"].best
+    assert [e.model for e in floor_board.sections[0].entries] == [
+        "vae", "noise", "real data (floor)"]
+    fid_table = render(floor_board, "table").split("kid (lower")[0]
+    floor_line = next(line for line in fid_table.splitlines()
+                      if line.startswith("real data (floor)"))
+    assert "*" not in floor_line and floor_line.split()[-1] == "-"
+    assert any(note.startswith("real data (floor): real data scored against the test data")
+               for note in floor_board.sections[0].notes)
+    assert not any("(reported)" in note for note in floor_board.notes)
+
+
+def test_floor_row_is_marked_in_json_and_csv(floor_board: Leaderboard) -> None:
+    entries = json.loads(render(floor_board, "json"))["sections"][0]["entries"]
+    assert [(e["model"], e["floor"], e["reported"]) for e in entries][-1] == (
+        "real data (floor)", True, False)
+    rows = list(csv.DictReader(io.StringIO(render(floor_board, "csv"))))
+    assert {(r["metric"], r["dataset"]) for r in rows if r["floor"] == "True"} == {
+        (metric, column) for metric in ("fid", "kid")
+        for column in ("digits", "mnist", "(mean)")}
+
+
+def test_floor_row_mean_is_over_the_datasets_our_runs_have() -> None:
+    rows = [generated("vae", "mnist", 10.0, 2.0, seed=0),
+            generated("vae", "digits", 0.0, 0.0, seed=0, status="diverged")]
+    rows[0].metrics.pop("fid")  # an ok run that stored its floor but no fid
+    rows.append(generated("gan", "digits", 20.0, 5.0, seed=0))
+    board = build_leaderboard(rows, suite="image-gen", metrics=FID, floors=FLOORS)
+    summary = entry(board, "real data (floor)").summary["fid"]
+    assert (summary.mean, summary.datasets) == (5.0, 1)
+
+
+def test_without_floors_there_is_no_floor_row() -> None:
+    rows = [generated("vae", "mnist", 10.0, 2.0, seed=0)]
+    board = build_leaderboard(rows, suite="image-gen", metrics=FID)
+    assert [e.model for e in board.sections[0].entries] == ["vae"]
+    assert "floor" not in render(board, "table")
+
+
+@pytest.mark.parametrize("fmt", ["table", "md"])
+def test_a_metric_without_rows_in_a_section_prints_no_table(floor_board: Leaderboard,
+                                                            fmt: str) -> None:
+    text = render(floor_board, fmt)
+    assert "fid (lower is better, primary)" in text and "kid (lower is better)" in text
+    assert "nll (lower" not in text
+
+
+def test_a_reported_row_without_the_primary_metric_is_noted_on_one_it_reports() -> None:
+    rows = [generated("vae", "mnist", 10.0, 2.0, seed=0, setting="binarized")]
+    rows[0].metrics["nll"] = 90.0
+    reference = ReferenceRow("VAE", "mnist", "binarized", "nll", 89.78, None, "pythae",
+                             "200 importance samples")
+    board = build_leaderboard(rows, suite="image-gen", metrics=FID, references=[reference],
+                              floors=FLOORS)
+    assert ("VAE (reported): nll mean over the 1 of 1 datasets it reports that our runs "
+            "also have; source: pythae") in board.sections[0].notes
+    assert "(reported) rows are published numbers, not ranked; see their sources" in board.notes
+
+
+def test_a_section_where_every_run_failed_shows_the_failures_under_the_primary_metric() -> None:
+    board = board_of([run("gan", "cardio", status="failed")],
+                     metrics=[("auroc", True), ("aucpr", True)])
+    table = render(board, "table")
+    assert "auroc (higher is better, primary)" in table and "1 failed" in table
+    assert "aucpr" not in table

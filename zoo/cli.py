@@ -195,7 +195,10 @@ def train_command(model: str | None, data: str | None, backbone: str | None,
                   sets: tuple[str, ...], config: Path | None, accelerator: str | None,
                   devices: int | None, max_epochs: int | None, seed: int | None,
                   db: Path | None, as_json: bool) -> None:
-    """Train MODEL on --data; keep the best-validation parameters; store the run."""
+    """Train MODEL on --data and store the run.
+
+    Models that select on validation keep their best-validation parameters.
+    """
     options = _read_config(config)
     model = model or options.get("model")
     data = data or options.get("data")
@@ -317,7 +320,8 @@ def leaderboard_command(suite: str, db: Path | None, fmt: str) -> None:
         rows = store.runs(suite=suite)
     board = build_leaderboard(rows, suite=suite, metrics=list(suite_cls.metrics),
                               references=load_references(suite),
-                              columns=suite_cls.leaderboard_columns)
+                              columns=suite_cls.leaderboard_columns,
+                              floors=suite_cls.floors)
     click.echo(render(board, fmt))
 
 

@@ -17,6 +17,10 @@ The rules, each visible in the output:
   for the datasets of the section; their mean is over those datasets only (the ones both
   they and our runs have) and they are not ranked, since they come from other code under
   their own protocol.
+- A suite that measures what real data scores against the test data (image-gen's
+  ``fid_floor``: the best a model can expect) names it in ``floors``; each section then has
+  an unranked ``"real data (floor)"`` row in that metric's table: per dataset the mean ± std
+  over the seeds of the stored floor metric, its mean over the datasets our runs have.
 - A suite whose settings split one dataset into parts (image-ad: a setting per normal class)
   asks for ``columns="setting"``: the board is transposed, a section per (dataset, budget)
   and a column per setting, and every rule above applies with "dataset" read as "setting"
@@ -33,7 +37,7 @@ import math
 import re
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -50,8 +54,9 @@ REFERENCE_COLUMNS = ("model", "dataset", "setting", "metric", "value", "std", "s
                      "protocol")
 CSV_COLUMNS = ("suite", "suite_version", "setting", "budget", "model", "reported", "dataset",
                "metric", "mean", "std", "seeds", "failed", "diverged", "best", "datasets",
-               "rank", "ranked", "source")
+               "rank", "ranked", "source", "floor")
 MEAN_ROW = "(mean)"
+FLOOR_ROW = "real data (floor)"
 
 
 class Metric(NamedTuple):
@@ -125,13 +130,20 @@ class Summary:
 
 @dataclass
 class Entry:
-    """A row of a section: one of our models, or a reported one (``source`` says where from)."""
+    """A row of a section: one of our models, a reported one (``source`` says where from) or
+    the floor (``floor``: what real data scores, from our runs, not ranked)."""
 
     model: str
     reported: bool
     cells: dict[str, Cell] = field(default_factory=dict)
     summary: dict[str, Summary] = field(default_factory=dict)
     source: str = ""
+    floor: bool = False
+
+    @property
+    def ours(self) -> bool:
+        """Whether this is one of our models, ranked against the others."""
+        return not (self.reported or self.floor)
 
 
 @dataclass
@@ -181,7 +193,8 @@ def build_leaderboard(rows: Iterable[RunResult], *, suite: str,
                       metrics: Sequence[tuple[str, bool]],
                       references: Iterable[ReferenceRow] = (),
                       suite_version: str | None = None,
-                      columns: str = "dataset") -> Leaderboard:
+                      columns: str = "dataset",
+                      floors: Mapping[str, str] = {}) -> Leaderboard:
     """Aggregate one suite's runs into a leaderboard.
 
     Args:
@@ -192,6 +205,8 @@ def build_leaderboard(rows: Iterable[RunResult], *, suite: str,
         suite_version: The version to show; default the newest present.
         columns: ``dataset`` (a section per setting and budget) or ``setting`` (a section per
             dataset and budget, a column per setting; the suite's ``leaderboard_columns``).
+        floors: Board metric -> the stored metric holding its floor (the suite's ``floors``);
+            each section gets a :data:`FLOOR_ROW` for them.
 
     Returns:
         The :class:`Leaderboard`; with no finished runs it has no sections.
@@ -215,7 +230,8 @@ def build_leaderboard(rows: Iterable[RunResult], *, suite: str,
                     for row in finished]
         references = [replace(ref, dataset=ref.setting, setting=ref.dataset)
                       for ref in references]
-    sections = [_build_section(setting, budget, runs, board_metrics, references, columns)
+    sections = [_build_section(setting, budget, runs, board_metrics, references, columns,
+                               floors)
                 for (setting, budget), runs in _grouped(
                     finished, lambda row: (row.setting, row.budget)).items()]
     if transposed:
@@ -261,23 +277,24 @@ def _column_key(columns: str) -> Callable[[str], Any]:
 
 
 def _build_section(setting: str | None, budget: str | None, runs: list[RunResult],
-                   metrics: list[Metric], references: list[ReferenceRow],
-                   columns: str) -> Section:
+                   metrics: list[Metric], references: list[ReferenceRow], columns: str,
+                   floors: Mapping[str, str]) -> Section:
     datasets = sorted({run.dataset for run in runs}, key=_column_key(columns))
     ours = [_our_entry(model, model_runs, metrics)
             for (model,), model_runs in _grouped(runs, lambda r: (r.display_model,)).items()]
+    floor = _floor_entries(runs, [m for m in metrics if m.name in floors], floors)
     reported = _reported_entries(references, setting, datasets, metrics)
     scored = {metric.name: [d for d in datasets if _has_metric(ours, d, metric)
                             or not any(_has_metric(ours, d, m) for m in metrics)]
               for metric in metrics}
     for metric in metrics:
         metric_datasets = scored[metric.name] or datasets
-        _summarise(ours, reported, metric, metric_datasets)
+        _summarise(ours, [*floor, *reported], metric, metric_datasets)
         _rank(ours, metric, metric_datasets)
         _mark_best([*ours, *reported], metric, metric_datasets)
-    section = Section(setting, budget, datasets, _sorted_entries(ours, metrics[0]) + reported,
-                      scored=scored)
-    section.notes = _section_notes(section, metrics[0], columns)
+    section = Section(setting, budget, datasets,
+                      _sorted_entries(ours, metrics[0]) + floor + reported, scored=scored)
+    section.notes = _section_notes(section, metrics, columns, floors)
     return section
 
 
@@ -298,9 +315,40 @@ def _cell(runs: list[RunResult], metrics: list[Metric]) -> Cell:
     for metric in metrics:
         values = [run.metrics[metric.name] for run in ok if metric.name in run.metrics]
         if values:
-            std = statistics.stdev(values) if len(values) > 1 else None
-            cell.stats[metric.name] = Stat(statistics.fmean(values), std, len(values))
+            cell.stats[metric.name] = _seed_stat(values)
     return cell
+
+
+def _seed_stat(values: list[float]) -> Stat:
+    """Mean and sample std of one value per seed."""
+    std = statistics.stdev(values) if len(values) > 1 else None
+    return Stat(statistics.fmean(values), std, len(values))
+
+
+def _floor_entries(runs: list[RunResult], metrics: list[Metric],
+                   floors: Mapping[str, str]) -> list[Entry]:
+    """The section's :data:`FLOOR_ROW` (none without floors): per dataset, each metric's
+    floor as a mean over seeds."""
+    entry = Entry(FLOOR_ROW, reported=False, floor=True)
+    for (dataset,), dataset_runs in _grouped(runs, lambda run: (run.dataset,)).items():
+        cell = Cell()
+        for metric in metrics:
+            values = _floor_per_seed(dataset_runs, floors[metric.name])
+            if values:
+                cell.stats[metric.name] = _seed_stat(values)
+        if cell.stats:
+            entry.cells[dataset] = cell
+    return [entry] if entry.cells else []
+
+
+def _floor_per_seed(runs: list[RunResult], stored: str) -> list[float]:
+    # Every model's row of a seed carries the same floor: one value per seed, so a seed
+    # counts once however many models ran it (their mean, should rows ever disagree).
+    by_seed: dict[int, list[float]] = defaultdict(list)
+    for run in runs:
+        if run.status == "ok" and stored in run.metrics:
+            by_seed[run.seed].append(run.metrics[stored])
+    return [statistics.fmean(values) for values in by_seed.values()]
 
 
 def _reported_entries(references: list[ReferenceRow], setting: str | None,
@@ -328,14 +376,15 @@ def _stat(entry: Entry, dataset: str, metric: Metric) -> Stat | None:
     return cell.stats.get(metric.name) if cell is not None else None
 
 
-def _summarise(ours: list[Entry], reported: list[Entry], metric: Metric,
+def _summarise(ours: list[Entry], unranked: list[Entry], metric: Metric,
                datasets: list[str]) -> None:
     for entry in ours:
         entry.summary[metric.name] = _mean_summary(entry, metric, datasets)
-    # A reported mean over datasets we have no number on would compare different averages.
+    # A floor or reported mean over datasets we have no number on would compare different
+    # averages.
     ours_have = [dataset for dataset in datasets
                  if any(_stat(entry, dataset, metric) is not None for entry in ours)]
-    for entry in reported:
+    for entry in unranked:
         entry.summary[metric.name] = _mean_summary(entry, metric, ours_have)
 
 
@@ -397,22 +446,43 @@ def _sorted_entries(entries: list[Entry], primary: Metric) -> list[Entry]:
     return sorted(entries, key=key)
 
 
-def _section_notes(section: Section, primary: Metric, columns: str) -> list[str]:
+def _section_notes(section: Section, metrics: list[Metric], columns: str,
+                   floors: Mapping[str, str]) -> list[str]:
     notes = []
+    primary = metrics[0]
     datasets = section.columns_for(primary)
     total = len(datasets)
     for entry in section.entries:
         summary = entry.summary[primary.name]
         if entry.reported:
-            reported = sum(primary.name in cell.stats for cell in entry.cells.values())
-            notes.append(f"{entry.model}: mean over the {summary.datasets} of {reported} "
-                         f"{columns}s it reports that our runs also have; source: {entry.source}")
+            notes.append(_reported_note(entry, metrics, columns))
+        elif entry.floor:
+            notes.append(_floor_note(entry, metrics, columns, floors))
         elif 0 < summary.ranked < total:
             missing = [dataset for dataset in datasets
                        if _stat(entry, dataset, primary) is None]
             notes.append(f"{entry.model}: ranked and averaged over {summary.ranked} of {total} "
                          f"{columns}s; no {primary.name} on {', '.join(missing)}")
     return notes
+
+
+def _reported_note(entry: Entry, metrics: list[Metric], columns: str) -> str:
+    # Counted on the first metric the row reports: a row without the primary metric (a
+    # published NLL beside our FIDs) would otherwise read "0 of 0".
+    metric = next(m for m in metrics if any(m.name in cell.stats for cell in entry.cells.values()))
+    reported = sum(metric.name in cell.stats for cell in entry.cells.values())
+    named = "" if metric == metrics[0] else f"{metric.name} "
+    return (f"{entry.model}: {named}mean over the {entry.summary[metric.name].datasets} of "
+            f"{reported} {columns}s it reports that our runs also have; source: {entry.source}")
+
+
+def _floor_note(entry: Entry, metrics: list[Metric], columns: str,
+                floors: Mapping[str, str]) -> str:
+    stored = ", ".join(f"{m.name} from {floors[m.name]}" for m in metrics
+                       if any(m.name in cell.stats for cell in entry.cells.values()))
+    return (f"{entry.model}: real data scored against the test data ({stored}), the best a "
+            f"model can expect; mean ± std over seeds, not ranked, its mean over the "
+            f"{columns}s our runs have")
 
 
 def _typical_seeds(sections: list[Section]) -> int | None:
@@ -551,13 +621,25 @@ def _summary_texts(summary: Summary, total: int) -> tuple[str, str]:
 def _entries_for(section: Section, metric: Metric) -> list[Entry]:
     # A model is listed under the metrics it has a result (or a failure) for.
     datasets = section.columns_for(metric)
-    ours = _sorted_entries([entry for entry in section.entries if not entry.reported], metric)
-    ordered = ours + [entry for entry in section.entries if entry.reported]
+    ours = _sorted_entries([entry for entry in section.entries if entry.ours], metric)
+    ordered = ours + [entry for entry in section.entries if not entry.ours]
     return [entry for entry in ordered
             if entry.summary[metric.name].datasets
-            or (not entry.reported and any(
+            or (entry.ours and any(
                 (cell := entry.cells.get(d)) is not None and (cell.failed or cell.diverged)
                 for d in datasets))]
+
+
+def _tabled_metrics(board: Leaderboard, section: Section) -> list[Metric]:
+    """The metrics that get a table in ``section``: those with a number in it.
+
+    A metric no run reports there (image-gen's NLL on continuous pixels) would print a table
+    of nothing but the failures, which every other table shows already; when no metric has a
+    number, the primary one alone shows the failures.
+    """
+    numbered = [metric for metric in board.metrics
+                if any(entry.summary[metric.name].datasets for entry in section.entries)]
+    return numbered or [metric for metric in board.metrics[:1] if _entries_for(section, metric)]
 
 
 def _grid(board: Leaderboard, section: Section, metric: Metric,
@@ -601,7 +683,7 @@ def _render_table(board: Leaderboard) -> str:
         lines.append("no finished runs")
     for section in board.sections:
         lines += ["", f"== {section.title} =="]
-        for metric in board.metrics:
+        for metric in _tabled_metrics(board, section):
             header, body = _grid(board, section, metric, lambda text: text + "*")
             lines += ["", _metric_title(board, metric), *_aligned(header, body)]
         lines += [f"  note: {note}" for note in section.notes]
@@ -621,7 +703,7 @@ def _render_markdown(board: Leaderboard) -> str:
         lines += ["", "No finished runs."]
     for section in board.sections:
         lines += ["", f"### {section.title}"]
-        for metric in board.metrics:
+        for metric in _tabled_metrics(board, section):
             header, body = _grid(board, section, metric, lambda text: f"**{text}**")
             lines += ["", f"**{_metric_title(board, metric)}**", "", _markdown_row(header),
                       "| --- |" + " ---: |" * (len(header) - 1),
@@ -647,7 +729,8 @@ def _render_csv(board: Leaderboard) -> str:
                 common = {"suite": board.suite, "suite_version": board.suite_version,
                           "setting": section.setting, "dataset": section.dataset,
                           "budget": section.budget, "model": entry.model,
-                          "reported": entry.reported, "source": entry.source}
+                          "reported": entry.reported, "source": entry.source,
+                          "floor": entry.floor}
                 for column, cell in sorted(entry.cells.items(),
                                            key=lambda item: _column_key(axis)(item[0])):
                     stat = cell.stats.get(metric.name)
@@ -678,6 +761,7 @@ def to_json(board: Leaderboard) -> dict[str, Any]:
          "sections": [{"setting": str | null, "budget": str | null, "datasets": [str],
                        "notes": [str],
                        "entries": [{"model": str, "reported": bool, "source": str,
+                                    "floor": bool,
                                     "cells": {dataset: {"failed": int, "diverged": int,
                                               "metrics": {metric: {"mean": float,
                                                           "std": float | null,
@@ -688,7 +772,9 @@ def to_json(board: Leaderboard) -> dict[str, Any]:
                                                 "ranked": int}}}]}]}
 
     Entries are in leaderboard order: ours by average rank on the primary metric, then the
-    reported ones. ``seeds`` is null for a reported number. On a board with setting columns
+    floor row (``"floor": true``, from a suite's ``floors``: real data against the test data,
+    never ranked or best) where the suite has one, then the reported ones (published
+    numbers). ``seeds`` is null for a reported number. On a board with setting columns
     (image-ad) the roles swap: a section has ``"dataset"`` instead of ``"setting"`` and
     ``"settings"`` (its columns) instead of ``"datasets"``, cells are keyed by setting and a
     summary counts ``"settings"``.
@@ -713,6 +799,7 @@ def _section_json(section: Section, axis: str) -> dict[str, Any]:
         counted: list(section.columns), "notes": list(section.notes),
         "entries": [{
             "model": entry.model, "reported": entry.reported, "source": entry.source,
+            "floor": entry.floor,
             "cells": {column: {"failed": cell.failed, "diverged": cell.diverged,
                                "metrics": {name: _stat_json(stat)
                                            for name, stat in cell.stats.items()}}

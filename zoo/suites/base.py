@@ -73,6 +73,9 @@ class Suite:
     task_of_model: ClassVar[tuple[str, ...]]
     #: (metric, higher is better); the first is the primary metric of the leaderboard.
     metrics: ClassVar[tuple[tuple[str, bool], ...]]
+    #: Leaderboard metric -> the stored metric holding its floor (what real data scores
+    #: against the test data, the best a model can expect); shown as an unranked row.
+    floors: ClassVar[dict[str, str]] = {}
     settings: ClassVar[tuple[str, ...]] = ("default",)
     #: What the leaderboard's columns are: ``dataset`` (a section per setting) or ``setting``
     #: (a section per dataset, a column per setting: image-ad's normal classes).
