@@ -105,7 +105,8 @@ def test_builtins_load_through_the_same_path(installed: list[EntryPoint]) -> Non
     host = PluginHost(entry_points=installed, env={})
     assert {"builtin-datasets", "builtin-suites", "fake-one"} <= set(host.plugins)
     assert "supervised" in host.suites()
-    assert host.plugins["builtin-suites"].suites == ["embedded-ad", "supervised", "tabular-ad"]
+    assert host.plugins["builtin-suites"].suites == ["embedded-ad", "image-ad", "image-gen",
+                                                   "supervised", "tabular-ad"]
 
 
 def test_registration_hooks_run_once(tmp_path: Path) -> None:
