@@ -73,6 +73,31 @@ def standardize(splits: Splits) -> Splits:
     return replace(scaled, info=replace(splits.info, value_range=None))
 
 
+def fixed_train_test(dataset: Dataset, *, test_fraction: float,
+                     seed: int = 0) -> tuple[Arrays, Arrays]:
+    """The dataset's own train / test split, or one drawn once and kept fixed.
+
+    Suites that vary only the models across seeds (image-ad, image-gen) need a test set that
+    never changes: MNIST's fixed split, and for a dataset without one (digits) a split
+    stratified by class with ``test_fraction`` of the samples, always drawn with ``seed``.
+
+    Raises:
+        ZooError: The dataset has no class labels to stratify by.
+    """
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    parts = [a for a in (dataset.data, dataset.train, dataset.test) if a is not None]
+    if any(a.y is None for a in parts):
+        raise ZooError(f"dataset {dataset.name!r} has no class labels")
+    if dataset.train is not None and dataset.test is not None:
+        return dataset.train, dataset.test
+    data = dataset.all()
+    train, test = train_test_split(np.arange(len(data)), test_size=test_fraction,
+                                   random_state=seed, stratify=data.y)
+    return data.subset(np.sort(train)), data.subset(np.sort(test))
+
+
 def _info_for_task(dataset: Dataset, task: str) -> DataInfo:
     if task not in TASKS:
         raise ZooError(f"unknown task {task!r}; valid: {', '.join(TASKS)}")

@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from zoo.data.loading import is_user_file
+from zoo.data.splits import fixed_train_test
 from zoo.data.types import Arrays, Dataset, Splits
 from zoo.errors import ZooError
 from zoo.specs import DatasetSpec
@@ -108,18 +109,11 @@ def labelled_split(dataset: Dataset) -> tuple[Arrays, Arrays]:
     Raises:
         ZooError: The dataset has no class labels.
     """
-    parts = [a for a in (dataset.data, dataset.train, dataset.test) if a is not None]
-    if any(a.y is None for a in parts):
+    try:
+        return fixed_train_test(dataset, test_fraction=TEST_FRACTION, seed=FIXED_SPLIT_SEED)
+    except ZooError:
         raise ZooError(f"dataset {dataset.name!r} has no class labels; the one-class "
-                       "protocol needs them to choose the normal class")
-    if dataset.train is not None and dataset.test is not None:
-        return dataset.train, dataset.test
-    from sklearn.model_selection import train_test_split
-
-    data = dataset.all()
-    train, test = train_test_split(np.arange(len(data)), test_size=TEST_FRACTION,
-                                   random_state=FIXED_SPLIT_SEED, stratify=data.y)
-    return data.subset(np.sort(train)), data.subset(np.sort(test))
+                       "protocol needs them to choose the normal class") from None
 
 
 def class_count(dataset: Dataset) -> int:

@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from zoo.data.splits import fixed_train_test
 from zoo.data.types import Arrays, DataInfo, Dataset, Splits
 from zoo.errors import ZooError
 from zoo.images import binarize, save_grid_png
@@ -90,14 +91,7 @@ def fixed_split(dataset: Dataset) -> tuple[Arrays, Arrays]:
         raise ZooError(f"dataset {dataset.name!r} does not fit suite 'image-gen': it needs "
                        "images (C, H, W) with class labels, such as digits, mnist, "
                        "fashion-mnist")
-    if dataset.train is not None and dataset.test is not None:
-        return dataset.train, dataset.test
-    from sklearn.model_selection import train_test_split
-
-    data = dataset.all()
-    train, test = train_test_split(np.arange(len(data)), test_size=TEST_FRACTION,
-                                   random_state=FIXED_SPLIT_SEED, stratify=data.y)
-    return data.subset(np.sort(train)), data.subset(np.sort(test))
+    return fixed_train_test(dataset, test_fraction=TEST_FRACTION, seed=FIXED_SPLIT_SEED)
 
 
 def setting_split(dataset: Dataset, setting: str) -> tuple[Arrays, Arrays]:
