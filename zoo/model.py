@@ -100,14 +100,17 @@ def resolve_hparams(spec: ModelSpec, info: DataInfo, overrides: dict[str, Any],
     params = {n: p for n, p in inspect.signature(cls.__init__).parameters.items()
               if n not in ("self", "data_info") and p.kind is not p.VAR_KEYWORD}
     hints = typing.get_type_hints(cls.__init__)
+    backbone = None
+    if spec.kind == "method" and "backbone" in params:
+        backbone = overrides.get("backbone") or spec.default_backbones.get(info.modality)
     hparams: dict[str, Any] = {}
-    for key, value in {**spec.defaults_for(info.modality), **overrides}.items():
+    for key, value in {**spec.defaults_for(info.modality, backbone), **overrides}.items():
         if key not in params:
             raise ZooError(unknown_name_message("hyperparameter", key, params,
                                                 f" for model {spec.name!r}"))
         hparams[key] = coerce(value, hints.get(key, Any), f"model {spec.name!r}: {key}")
-    if spec.kind == "method" and "backbone" in params and "backbone" not in hparams:
-        hparams["backbone"] = spec.default_backbones.get(info.modality)
+    if backbone is not None:
+        hparams.setdefault("backbone", backbone)
     return hparams
 
 

@@ -72,7 +72,8 @@ class ModelSpec:
         implementation: Import path of the model class, built with
             ``cls(data_info=..., **hparams)``.
         defaults: Default hyperparameters per modality (``{"image": {"hidden": 256}}``); the key
-            ``"*"`` applies to every modality.
+            ``"*"`` applies to every modality, and a method's ``"image[cnn]"`` only to images
+            on the ``cnn`` backbone (the more specific key wins).
         builder: ``kind="backbone"`` only: import path of the :class:`zoo.backbones.Backbone`
             that builds encoders and decoders for methods.
         default_backbones: ``kind="method"`` only: backbone name per modality.
@@ -108,14 +109,17 @@ class ModelSpec:
         _check_import_path("model", self.name, "builder", self.builder)
         if self.kind == "backbone" and self.default_backbones:
             raise SpecError(f"model {self.name!r}: a backbone has no default_backbones")
-        unknown = set(self.defaults) - {*self.modalities, "*"}
+        unknown = {key for key in self.defaults
+                   if key != "*" and key.partition("[")[0] not in self.modalities}
         if unknown:
             raise SpecError(f"model {self.name!r}: defaults for undeclared modalities "
                             f"{sorted(unknown)}")
 
-    def defaults_for(self, modality: str) -> dict[str, Any]:
-        """Default hyperparameters for one modality (``"*"`` first, then the modality's)."""
-        return {**self.defaults.get("*", {}), **self.defaults.get(modality, {})}
+    def defaults_for(self, modality: str, backbone: str | None = None) -> dict[str, Any]:
+        """Default hyperparameters for one modality and backbone: ``"*"``, then the
+        modality's, then ``"modality[backbone]"``'s."""
+        return {**self.defaults.get("*", {}), **self.defaults.get(modality, {}),
+                **self.defaults.get(f"{modality}[{backbone}]", {})}
 
     def load(self) -> Any:
         """Import and return the implementation class."""

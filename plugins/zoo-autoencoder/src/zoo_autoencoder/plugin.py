@@ -22,7 +22,7 @@ def zoo_register_models(register: Callable[[ModelSpec], None]) -> None:
         name="autoencoder", kind="method", tasks=("detect",), modalities=("tabular", "image"),
         implementation="zoo_autoencoder.lightning_module:AutoEncoderDetector",
         default_backbones={"tabular": "mlp", "image": "cnn"},
-        defaults={"image": {"latent_dim": 32, "hidden": (32, 64), "dropout": 0.0,
+        defaults={"image[cnn]": {"latent_dim": 32, "hidden": (32, 64), "dropout": 0.0,
                             "batch_size": 128}},
         paper="https://doi.org/10.1145/2689746.2689747",
         summary="Undercomplete autoencoder; anomaly score = reconstruction error"))
@@ -30,6 +30,6 @@ def zoo_register_models(register: Callable[[ModelSpec], None]) -> None:
         name="deep-svdd", kind="method", tasks=("detect",), modalities=("tabular", "image"),
         implementation="zoo_autoencoder.lightning_module:DeepSVDD",
         default_backbones={"tabular": "mlp", "image": "cnn"},
-        defaults={"image": DEEP_SVDD_IMAGE},
+        defaults={"image[cnn]": DEEP_SVDD_IMAGE},
         paper="http://proceedings.mlr.press/v80/ruff18a.html",
         summary="Deep SVDD (Ruff et al. 2018): one-class / soft-boundary hypersphere"))
