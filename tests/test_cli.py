@@ -210,3 +210,60 @@ def test_ddp_on_two_cpu_processes_stores_one_row(tmp_path: Path) -> None:
     assert count_rows(db) == 1  # only rank 0 writes to the store
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT device FROM runs").fetchone()[0] == "cpu x2"
+
+
+SLEEPY_PLUGIN = """
+    import time
+
+    from zoo import DataInfo, ModelSpec, ZooModel, hookimpl
+
+
+    class Sleepy(ZooModel):
+        uses_validation = False
+
+        def __init__(self, data_info: DataInfo) -> None:
+            self.data_info = data_info
+
+        def fit(self, splits, config):
+            time.sleep(120)  # long enough to be killed while training
+            return {}
+
+        def score(self, x):
+            raise AssertionError("never reached")
+
+
+    @hookimpl
+    def zoo_register_models(register):
+        register(ModelSpec(name="sleepy", kind="method", tasks=("detect",),
+                           modalities=("tabular",), implementation=f"{__name__}:Sleepy"))
+"""
+
+
+def test_a_killed_bench_leaves_its_row_failed_not_running(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    plugin_dir = tmp_path / "plugins"
+    plugin_dir.mkdir()
+    (plugin_dir / "sleepy.py").write_text(textwrap.dedent(SLEEPY_PLUGIN))
+    db = tmp_path / "runs.db"
+    bench = subprocess.Popen(
+        [sys.executable, "-m", "zoo", "--plugins-dir", str(plugin_dir), "bench", "embedded-ad",
+         "--models", "sleepy", "--datasets", "wine-ad", "--seeds", "1", "--db", str(db)],
+        stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and statuses(db) != ["running"]:
+        time.sleep(0.2)
+    bench.send_signal(signal.SIGTERM)
+    assert bench.wait(timeout=60) == 128 + signal.SIGTERM
+    assert statuses(db) == ["failed"]
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT error FROM runs").fetchone()[0] == "interrupted"
+
+
+def statuses(db: Path) -> list[str]:
+    try:
+        with sqlite3.connect(db) as conn:
+            return [status for (status,) in conn.execute("SELECT status FROM runs")]
+    except sqlite3.OperationalError:  # the store is still creating its table
+        return []

@@ -8,7 +8,10 @@ was wrong and what is valid (exit status 2).
 from __future__ import annotations
 
 import json
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +39,23 @@ class UserError(click.ClickException):
 
 def _echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+@contextmanager
+def _interrupted_by_sigterm() -> Iterator[None]:
+    """Turn SIGTERM (``kill``, a scheduler's time limit) into ``SystemExit`` while training.
+
+    The runner then finishes the run's row as ``failed: interrupted`` instead of leaving it
+    ``running``, as it does on Ctrl-C.
+    """
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _table(rows: list[list[str]], headers: list[str]) -> str:
@@ -208,7 +228,7 @@ def train_command(model: str | None, data: str | None, backbone: str | None,
     from zoo.runs import train_run
 
     hparams = {**options.get("set", {}), **_parse_sets(sets)}
-    with _open_store(db) as store:
+    with _open_store(db) as store, _interrupted_by_sigterm():
         row = train_run(
             store, model, data, backbone=backbone or options.get("backbone"), hparams=hparams,
             seed=seed if seed is not None else options.get("seed", 0),
@@ -293,7 +313,7 @@ def bench_command(suite: str, models: str | None, datasets: str | None, seeds: i
         click.echo(f"[{state:>8}] {row.display_model:<24} {row.dataset:<18} "
                    f"{row.setting or '':<8} seed={row.seed}  {detail}", err=True)
 
-    with _open_store(db) as store:
+    with _open_store(db) as store, _interrupted_by_sigterm():
         rows = run_suite(suite_obj, store, models=_split_list(models),
                          datasets=_split_list(datasets), seeds=seeds, budget=budget,
                          setting=setting, classes=_split_list(classes), on_result=progress)
