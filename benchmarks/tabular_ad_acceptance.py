@@ -3,7 +3,9 @@
 - reproduction: our iforest / ocsvm within 2 AUROC points of the published IForest / OCSVM
   (Livernoche et al. 2024 re-run of ADBench) on how many shared datasets, per setting;
 - our deep-svdd's mean AUROC against the published DeepSVDD row, over the shared datasets;
-- our best deep detector's mean against the published KNN (semi), over the shared datasets.
+- our best deep detector's mean against the published KNN (semi), over the shared datasets;
+- the cost of one seed: the summed cell seconds of seed 0 per model and setting (what
+  ``zoo bench tabular-ad --seeds 1`` spends training and scoring, without loading data).
 
 Usage: python benchmarks/tabular_ad_acceptance.py --db .zoo/tabular-ad.db [--budget quick]
 """
@@ -64,12 +66,30 @@ def report(db: str, budget: str) -> None:
                       f"{100 * ref:.2f} over {len(shared)} shared datasets")
 
 
+def seed_zero_seconds(db: str, budget: str) -> None:
+    """Print the summed fit+score seconds of the seed-0 cells, per setting and model."""
+    seconds: dict[tuple[str, str], float] = defaultdict(float)
+    datasets: dict[str, set[str]] = defaultdict(set)
+    with Store(db) as store:
+        for row in store.runs(suite="tabular-ad", status="ok"):
+            if row.budget == budget and row.seed == 0 and row.seconds is not None:
+                seconds[(row.setting or "", row.model)] += row.seconds
+                datasets[row.setting or ""].add(row.dataset)
+    for setting in sorted(datasets):
+        models = {m: s for (st, m), s in seconds.items() if st == setting}
+        total = sum(models.values())
+        parts = ", ".join(f"{m} {s / 60:.1f}" for m, s in sorted(models.items()))
+        print(f"== {setting}: one seed over {len(datasets[setting])} tables: "
+              f"{total / 60:.1f} min ({parts})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", required=True)
     parser.add_argument("--budget", default="quick")
     args = parser.parse_args()
     report(args.db, args.budget)
+    seed_zero_seconds(args.db, args.budget)
 
 
 if __name__ == "__main__":
