@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 from zoo import plugins
+from zoo.plugins import PluginHost
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -22,3 +26,30 @@ def _isolated_zoo(tmp_path_factory: pytest.TempPathFactory,
     yield
     plugins.configure(plugins_dir=None)
     plugins.reset()
+
+
+@pytest.fixture
+def throwaway_plugin(tmp_path: Path,
+                     monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str, str], ModuleType]]:
+    """Install a one-file plugin on a fresh host with only the built-in datasets and suites.
+
+    Call it with the plugin's name and source; it returns the loaded module. The host
+    replaces the process-wide one (``create_model`` and the suites look models up there).
+    """
+    names: list[str] = []
+
+    def install(name: str, source: str) -> ModuleType:
+        directory = tmp_path / f"plugins-{name}"
+        directory.mkdir()
+        (directory / f"{name}.py").write_text(textwrap.dedent(source))
+        host = PluginHost(entry_points=[], default_plugins=("zoo._builtin.datasets",
+                                                              "zoo._builtin.suites"),
+                          plugins_dir=directory)
+        monkeypatch.setattr(plugins, "_host", host)
+        assert host.plugins[name].status == "ok", host.plugins[name].reason
+        names.append(name)
+        return sys.modules[f"zoo_plugins_dir.{name}"]
+
+    yield install
+    for name in names:
+        sys.modules.pop(f"zoo_plugins_dir.{name}", None)

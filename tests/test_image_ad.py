@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -20,7 +20,6 @@ from zoo.data.loading import load_dataset
 from zoo.data.types import Arrays, DataInfo, Dataset
 from zoo.errors import ZooError
 from zoo.leaderboard import Leaderboard, build_leaderboard, load_references, render
-from zoo.plugins import PluginHost
 from zoo.results import RunResult
 from zoo.store import Store
 from zoo.suites import run_suite
@@ -69,17 +68,9 @@ def zoo_register_models(register):
 
 
 @pytest.fixture
-def recorder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+def recorder(throwaway_plugin: Callable[[str, str], ModuleType]) -> ModuleType:
     """A fresh plugin host with the built-in datasets and suites and only the recorder model."""
-    directory = tmp_path / "plugins"
-    directory.mkdir()
-    (directory / "recorder.py").write_text(textwrap.dedent(RECORDER))
-    host = PluginHost(entry_points=[], default_plugins=("zoo._builtin.datasets",
-                                                          "zoo._builtin.suites"),
-                      plugins_dir=directory)
-    monkeypatch.setattr(plugins, "_host", host)  # create_model looks models up here
-    assert host.plugins["recorder"].status == "ok", host.plugins["recorder"].reason
-    return sys.modules["zoo_plugins_dir.recorder"]
+    return throwaway_plugin("recorder", RECORDER)
 
 
 def contrast_normalized(images: np.ndarray) -> np.ndarray:

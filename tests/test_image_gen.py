@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -21,7 +21,6 @@ from zoo.data.loading import load_dataset
 from zoo.data.types import Arrays, DataInfo, Dataset
 from zoo.errors import ZooError
 from zoo.evaluation import generation_metrics, likelihood_metrics
-from zoo.plugins import PluginHost
 from zoo.store import Store
 from zoo.suites import run_suite
 from zoo.suites.image_gen import ImageGenerationSuite, fixed_split, setting_split
@@ -99,20 +98,11 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def generators(tmp_path: Path, cache: Path,
-               monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+def generators(cache: Path, monkeypatch: pytest.MonkeyPatch,
+               throwaway_plugin: Callable[[str, str], ModuleType]) -> ModuleType:
     """A fresh host with the built-in datasets and suites and only the three generators."""
     monkeypatch.setenv("ZOO_CACHE_DIR", str(cache))
-    directory = tmp_path / "plugins"
-    directory.mkdir()
-    (directory / "generators.py").write_text(textwrap.dedent(GENERATORS))
-    host = PluginHost(entry_points=[], default_plugins=("zoo._builtin.datasets",
-                                                          "zoo._builtin.suites"),
-                      plugins_dir=directory)
-    monkeypatch.setattr(plugins, "_host", host)  # create_model looks models up here
-    assert host.plugins["generators"].status == "ok", host.plugins["generators"].reason
-    yield sys.modules["zoo_plugins_dir.generators"]
-    sys.modules.pop("zoo_plugins_dir.generators", None)
+    return throwaway_plugin("generators", GENERATORS)
 
 
 class Flatten(torch.nn.Module):
