@@ -94,6 +94,24 @@ def tiny_splits(modality: str, task: str, seed: int = 0, n: int = 96) -> Splits:
                   info)
 
 
+def planted_outliers(seed: int = 0, dim: int = 5, n_train: int = 300,
+                     n_val: int = 0) -> Splits:
+    """Tabular detection data any detector should solve: train (and validate) on a standard
+    Gaussian blob; test on 200 fresh blob points plus 20 points 6-10 units outside it.
+
+    The same seed gives the same arrays; ``n_val=0`` gives no validation split.
+    """
+    rng = np.random.default_rng(seed)
+    directions = rng.normal(size=(20, dim))
+    far = directions / np.linalg.norm(directions, axis=1, keepdims=True) * rng.uniform(
+        6, 10, size=(20, 1))
+    x_test = np.concatenate([rng.normal(size=(200, dim)), far]).astype(np.float32)
+    y_test = np.repeat(np.array([0, 1], dtype=np.int64), [200, 20])
+    train = Arrays(rng.normal(size=(n_train, dim)).astype(np.float32))
+    val = Arrays(rng.normal(size=(n_val, dim)).astype(np.float32)) if n_val else None
+    return Splits(train, val, Arrays(x_test, y_test), DataInfo("tabular", (dim,), "detect"))
+
+
 def _train(name: str, splits: Splits, seed: int) -> Any:
     from zoo.training import TrainConfig
 

@@ -12,6 +12,7 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 from zoo import DataInfo, ZooError, create_model, load_model, save_model
 from zoo.data.types import Arrays, Splits
+from zoo.testing import planted_outliers
 from zoo.training import TrainConfig
 
 from zoo_autoencoder.lightning_module import AutoEncoderDetector, DeepSVDD, auto_code_dim
@@ -25,18 +26,9 @@ from zoo_autoencoder.loss import (
 )
 
 
-def planted_outliers(seed: int = 0, dim: int = 5) -> Splits:
-    """Train and validate on a standard Gaussian blob; test on fresh blob points plus points
-    far outside it."""
-    rng = np.random.default_rng(seed)
-    directions = rng.normal(size=(20, dim))
-    far = directions / np.linalg.norm(directions, axis=1, keepdims=True) * rng.uniform(
-        6, 10, size=(20, 1))
-    x_test = np.concatenate([rng.normal(size=(200, dim)), far]).astype(np.float32)
-    y_test = np.repeat(np.array([0, 1], dtype=np.int64), [200, 20])
-    return Splits(train=Arrays(rng.normal(size=(400, dim)).astype(np.float32)),
-                  val=Arrays(rng.normal(size=(100, dim)).astype(np.float32)),
-                  test=Arrays(x_test, y_test), info=DataInfo("tabular", (dim,), "detect"))
+def outliers_with_validation() -> Splits:
+    """zoo.testing's planted outliers with a validation split, which these models select on."""
+    return planted_outliers(n_train=400, n_val=100)
 
 
 def config(epochs: int = 2, seed: int = 0) -> TrainConfig:
@@ -88,7 +80,7 @@ def test_deep_svdd_network_has_no_bias_terms() -> None:
 
 
 def test_center_is_the_guarded_mean_representation_of_the_training_data() -> None:
-    splits = planted_outliers()
+    splits = outliers_with_validation()
     model = trained("deep-svdd", splits, pretrain_epochs=0)
     assert bool((model.network.center.abs() >= 0.1).all())
     fresh = create_model("deep-svdd", splits.info, seed=0, batch_norm=False)
@@ -98,7 +90,7 @@ def test_center_is_the_guarded_mean_representation_of_the_training_data() -> Non
 
 
 def test_pretraining_copies_the_autoencoder_encoder() -> None:
-    splits = planted_outliers()
+    splits = outliers_with_validation()
     model = create_model("deep-svdd", splits.info, seed=0, pretrain_epochs=2)
     before = {k: v.clone() for k, v in model.network.encoder.state_dict().items()}
     autoencoder, metrics = model.pretrain(splits, config())
@@ -111,7 +103,7 @@ def test_pretraining_copies_the_autoencoder_encoder() -> None:
 
 
 def test_fit_reports_pretraining_metrics() -> None:
-    splits = planted_outliers()
+    splits = outliers_with_validation()
     metrics = create_model("deep-svdd", splits.info, seed=0, pretrain_epochs=1).fit(
         splits, config(1))
     assert metrics["ae_epochs"] == 1
@@ -119,13 +111,13 @@ def test_fit_reports_pretraining_metrics() -> None:
 
 
 def test_soft_boundary_radius_stays_zero_during_warm_up() -> None:
-    model = trained("deep-svdd", planted_outliers(), objective="soft-boundary",
+    model = trained("deep-svdd", outliers_with_validation(), objective="soft-boundary",
                     warm_up_epochs=5, pretrain_epochs=0)
     assert float(model.network.radius) == 0.0
 
 
 def test_soft_boundary_radius_is_updated_after_warm_up_and_saved(tmp_path: Path) -> None:
-    splits = planted_outliers()
+    splits = outliers_with_validation()
     model = trained("deep-svdd", splits, epochs=4, objective="soft-boundary", nu=0.2,
                     warm_up_epochs=1, pretrain_epochs=0)
     radius = float(model.network.radius)
@@ -150,7 +142,7 @@ def test_nu_outside_the_unit_interval_is_refused() -> None:
     ("deep-svdd", {"objective": "soft-boundary", "warm_up_epochs": 3}),
 ], ids=["autoencoder", "deep-svdd", "deep-svdd-soft-boundary"])
 def test_planted_outliers_rank_above_normals(name: str, hparams: dict[str, Any]) -> None:
-    splits = planted_outliers()
+    splits = outliers_with_validation()
     model = trained(name, splits, epochs=10, **hparams)
     auroc = roc_auc_score(splits.test.y, model.score(splits.test.x).numpy())
     assert auroc > 0.9

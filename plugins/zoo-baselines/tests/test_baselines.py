@@ -19,6 +19,7 @@ from zoo import DataInfo, ZooError, ZooModel
 from zoo.data.types import Arrays, Splits
 from zoo.model import resolve_hparams
 from zoo.plugins import PluginHost
+from zoo.testing import planted_outliers
 
 from zoo_baselines import plugin
 from zoo_baselines.detectors import KNN, OCSVM, IForest
@@ -32,18 +33,6 @@ class Config:
     """The part of ``zoo.training.TrainConfig`` the baselines read."""
 
     seed: int = 0
-
-
-def planted_outliers(seed: int = 0, dim: int = 5) -> Splits:
-    """Train on a standard Gaussian blob; test on fresh blob points plus far-away points."""
-    rng = np.random.default_rng(seed)
-    directions = rng.normal(size=(20, dim))
-    far = directions / np.linalg.norm(directions, axis=1, keepdims=True) * rng.uniform(
-        6, 10, size=(20, 1))
-    x_test = np.concatenate([rng.normal(size=(200, dim)), far]).astype(np.float32)
-    y_test = np.repeat(np.array([0, 1], dtype=np.int64), [200, 20])
-    return Splits(train=Arrays(rng.normal(size=(300, dim)).astype(np.float32)), val=None,
-                  test=Arrays(x_test, y_test), info=DataInfo("tabular", (dim,), "detect"))
 
 
 def sklearn_splits(x: np.ndarray, y: np.ndarray, info: DataInfo, seed: int = 0,
