@@ -21,7 +21,11 @@ if TYPE_CHECKING:
 
 
 class Backbone(Protocol):
-    """Builds the networks of one architecture family for any modality it declares."""
+    """Builds the networks of one architecture family for any modality it declares.
+
+    Sequence families (``rnn``, ``transformer``) also build a causal next-step network; see
+    :class:`SequenceBackbone`.
+    """
 
     def encoder(self, info: DataInfo, out_dim: int, **hparams: Any) -> nn.Module:
         """A network mapping a batch of samples ``(N, *info.shape)`` to ``(N, out_dim)``."""
@@ -29,6 +33,21 @@ class Backbone(Protocol):
 
     def decoder(self, in_dim: int, info: DataInfo, **hparams: Any) -> nn.Module:
         """A network mapping ``(N, in_dim)`` to a batch of samples ``(N, *info.shape)``."""
+        ...
+
+
+class SequenceBackbone(Backbone, Protocol):
+    """A backbone for sequences: token windows (``text``, samples of shape ``(L,)``, int64 ids
+    below ``info.vocab_size``) and series (``timeseries``, samples of shape ``(L, C)``).
+
+    ``encoder`` takes such samples; ``decoder`` builds series (text has no decoder: a method
+    that generates text uses the causal form).
+    """
+
+    def causal(self, info: DataInfo, out_dim: int, **hparams: Any) -> nn.Module:
+        """A network mapping inputs ``(N, T)`` (text: ids up to ``info.vocab_size``, which is
+        the start symbol) or ``(N, T, C)`` (series) to ``(N, T, out_dim)``, output ``t``
+        depending on inputs ``0..t`` only, for any ``T <= info.shape[0]``."""
         ...
 
 

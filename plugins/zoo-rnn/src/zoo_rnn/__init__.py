@@ -1,0 +1,1 @@
+"""zoo-rnn: recurrent networks (LSTM, GRU) for zoo."""
