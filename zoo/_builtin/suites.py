@@ -45,3 +45,11 @@ def zoo_register_suites(register: Callable[[SuiteSpec], None]) -> None:
         modalities=("image",),
         summary="Image generation: FID / KID in a reference classifier's features, NLL",
     ))
+    register(SuiteSpec(
+        name="text-gen",
+        implementation="zoo.suites.text_gen:TextGenerationSuite",
+        tasks=("generate",),
+        modalities=("text",),
+        summary="Character language modelling (nanoGPT's 90/10 split): nats and bits per "
+                "character, samples",
+    ))

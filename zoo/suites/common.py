@@ -64,10 +64,24 @@ def train_and_evaluate(suite: Suite, cell: Cell, splits: Splits,
 
 
 def train_model(suite: Suite, cell: Cell, splits: Splits, budget: Budget,
-                run_dir: Path | None) -> tuple[Any, dict[str, Any]]:
-    """Build the cell's model for the splits' data and train it under the budget."""
+                run_dir: Path | None,
+                hparams: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+    """Build the cell's model for the splits' data and train it under the budget.
+
+    Args:
+        suite: The running suite (its accelerator and devices).
+        cell: The cell: model, backbone and seed.
+        splits: The data; ``splits.val`` goes into training for models that select nothing.
+        budget: Epochs, time and patience.
+        run_dir: Where training logs go (``None``: nowhere kept).
+        hparams: Overrides of the spec's defaults, such as a suite's recipe for the budget
+            (``None``: the defaults).
+
+    Returns:
+        The trained model and the hyperparameters that rebuild it.
+    """
     name = display_name(cell.model, cell.backbone)
-    model = create_model(name, splits.info, seed=cell.seed)
+    model = create_model(name, splits.info, seed=cell.seed, **(hparams or {}))
     if not model.uses_validation:
         splits = with_validation_in_training(splits)
     config = TrainConfig(seed=cell.seed, accelerator=suite.accelerator, devices=suite.devices,

@@ -1,0 +1,280 @@
+"""Character-level language modelling: loss in nats and bits per character, a sample per run.
+
+The protocol of nanoGPT's shakespeare-char (Karpathy, github.com/karpathy/nanoGPT:
+``data/shakespeare_char/prepare.py``, ``config/train_shakespeare_char.py``), per cell (model,
+dataset, seed, budget):
+
+- **Text**: a registered dataset of modality ``text`` with task ``generate``, whose
+  ``data.x`` is one sequence of character ids and ``meta["vocab"]`` its characters
+  (``tiny-shakespeare``: 1,115,394 characters, 65 distinct); or a user's UTF-8 ``.txt``
+  file by path, its vocabulary its own sorted characters.
+- **Reported split**: nanoGPT's 90/10 split by position: the first ``int(0.9 n)``
+  characters train (1,003,854), the last 10% (111,540) are the reported split, the one
+  nanoGPT calls "validation". Its loss is the suite's metric ``loss``; nothing selects on it.
+- **Selection split**: the last :data:`SELECTION_FRACTION` (5%) of the training text, by
+  position (50,192 characters), is the validation split of models that select on one
+  (early stopping, keeping the parameters with the lowest validation loss); they train on
+  the first 95% (953,662). Models that select nothing train on all of the 90%. This is
+  stricter than nanoGPT, which trains on all of the 90% and reports the lowest loss over
+  training on the reported split itself, so it selects its checkpoint on the split it
+  reports.
+- **Windows**: of the budget's context length ``L`` (``smoke`` 16, ``quick`` 64, ``full``
+  256). The training text is cut into non-overlapping windows of ``L`` on a grid shifted by
+  an offset in ``[0, L)`` drawn with the cell's seed; the selection and reported splits into
+  consecutive non-overlapping windows from their first character. A tail shorter than a
+  window is dropped: at ``L`` = 256 the last 180 of the 111,540 reported characters (52 at
+  64, 4 at 16).
+- **Metrics**: ``loss`` = ``-sum(log_likelihood(windows)) / (windows x L)`` in nats per
+  character (primary) and ``bpc`` = ``loss / ln 2`` in bits per character, both lower is
+  better. ``log_likelihood`` is each whole window's log-probability: its first character is
+  predicted from a start symbol, with no context, each later one from those before it in the
+  window. nanoGPT's loss averages 200 batches of random windows (20 in its CPU recipe) whose
+  first target has one character of context; ours scores every window once and gives each
+  window's first character none, so it is slightly stricter (higher) for the same network.
+- **Sample**: ``model.sample(1, generator, length=SAMPLE_LENGTH)`` with a generator seeded by
+  the cell's seed (temperature 1, no top-k), decoded with the dataset's vocabulary and saved
+  as ``sample.txt`` in the run's folder; the row's ``extra["sample"]`` has its path and
+  ``extra["sample_start"]`` its first :data:`SAMPLE_PREVIEW` characters.
+- **Recipes**: :data:`RECIPES` sets the model sizes per budget and model (nanoGPT's CPU
+  recipe for ``quick``, its GPU recipe for ``full``), passed to ``create_model``; a model
+  without a recipe gets its spec's defaults. The budgets bound epochs, not nanoGPT's
+  iterations: an epoch is one pass over the training windows.
+
+Models need ``sample(n, generator, *, length)`` and ``log_likelihood(x)`` in nats on
+``DataInfo("text", (L,), "generate", vocab_size=V)``; samples are int64 windows ``(N, L)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from zoo.data.types import Arrays, DataInfo, Dataset, Splits
+from zoo.errors import ZooError
+from zoo.suites.base import Budget, Cell, CellOutcome, Suite
+from zoo.suites.common import apply_budget, train_model
+
+#: nanoGPT's split: the first 90% of the characters train, the last 10% are reported.
+TRAIN_FRACTION = 0.9
+#: The end of the training text held out, by position, for the models' model selection.
+SELECTION_FRACTION = 0.05
+#: Characters in the sample saved per run, and how many of them the row quotes.
+SAMPLE_LENGTH = 1000
+SAMPLE_PREVIEW = 200
+#: What a user's text file ends in (registered datasets never do).
+TEXT_SUFFIX = ".txt"
+REQUIRED_HOOKS = ("sample", "log_likelihood")
+
+#: Hyperparameters per budget and model (the leaderboard name), passed to ``create_model``.
+#: ``quick`` and ``full`` transformers are nanoGPT's CPU and GPU shakespeare-char recipes;
+#: the LSTMs are ours, of a similar parameter count (0.8M quick, 5.4M full).
+RECIPES: dict[str, dict[str, dict[str, Any]]] = {
+    "smoke": {
+        "transformer": {"layers": 1, "heads": 2, "dim": 32, "dropout": 0.0, "batch_size": 32},
+        "rnn": {"cell": "lstm", "layers": 1, "hidden": 32, "dropout": 0.0, "batch_size": 32},
+    },
+    "quick": {
+        "transformer": {"layers": 4, "heads": 4, "dim": 128, "dropout": 0.0, "batch_size": 12,
+                        "lr": 1e-3},
+        "rnn": {"cell": "lstm", "layers": 2, "hidden": 256, "dropout": 0.0, "batch_size": 32,
+                "lr": 2e-3},
+    },
+    "full": {
+        "transformer": {"layers": 6, "heads": 6, "dim": 384, "dropout": 0.2, "batch_size": 64,
+                        "lr": 1e-3},
+        "rnn": {"cell": "lstm", "layers": 3, "hidden": 512, "dropout": 0.2, "batch_size": 64,
+                "lr": 2e-3},
+    },
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class TextBudget(Budget):
+    """A :class:`Budget` with the context length ``L`` of every window.
+
+    Args:
+        context: Characters per window: what the model sees and is scored on.
+    """
+
+    context: int
+
+
+#: ``smoke`` (seconds): 1 epoch on 256 windows of 16 characters, 128 reported windows
+#: scored. ``quick`` (CPU): nanoGPT's CPU recipe's windows of 64, up to 20 epochs or 15
+#: minutes of training, patience 3. ``full`` (GPU): its GPU recipe's windows of 256, up to
+#: 100 epochs (its 5,000 iterations of 64 windows are about 86 of ours), patience 10.
+TEXT_BUDGETS: dict[str, TextBudget] = {
+    "smoke": TextBudget(max_epochs=1, max_train_rows=256, max_test_rows=128, context=16),
+    "quick": TextBudget(max_epochs=20, max_time=900, patience=3, context=64),
+    "full": TextBudget(max_epochs=100, patience=10, context=256),
+}
+
+
+def character_ids(dataset: Dataset) -> np.ndarray:
+    """The dataset's text as one 1-D array of int64 character ids.
+
+    Raises:
+        ZooError: The dataset is not one sequence of text with its vocabulary.
+    """
+    info = dataset.info
+    if (info.modality != "text" or dataset.data is None or dataset.data.x.ndim != 1
+            or "vocab" not in dataset.meta):
+        raise ZooError(f"dataset {dataset.name!r} does not fit suite 'text-gen': it needs one "
+                       f"text as character ids with its vocabulary, such as tiny-shakespeare "
+                       f"or a .txt file")
+    return np.asarray(dataset.data.x, dtype=np.int64)
+
+
+def split_text(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(train, selection, reported)``: nanoGPT's 90/10 split by position, the last
+    :data:`SELECTION_FRACTION` of its training part held out for model selection."""
+    n_train = int(len(ids) * TRAIN_FRACTION)
+    n_fit = n_train - int(n_train * SELECTION_FRACTION)
+    return ids[:n_fit], ids[n_fit:n_train], ids[n_train:]
+
+
+def windows(ids: np.ndarray, context: int, offset: int = 0) -> np.ndarray:
+    """Consecutive non-overlapping windows ``(N, context)`` from ``ids[offset:]``; a tail
+    shorter than a window is dropped.
+
+    Raises:
+        ZooError: Not one whole window fits.
+    """
+    n = (len(ids) - offset) // context
+    if n < 1:
+        raise ZooError(f"a text part of {len(ids):,} characters holds no window of {context} "
+                       f"(offset {offset}); use a longer text")
+    return ids[offset:offset + n * context].reshape(n, context)
+
+
+def text_splits(ids: np.ndarray, vocab_size: int, context: int, seed: int) -> Splits:
+    """Windows of the three parts: training on a grid shifted by a seeded offset,
+    validation (model selection) and test (the reported split) from their first character."""
+    train, selection, reported = split_text(ids)
+    offset = int(np.random.default_rng(seed).integers(context))
+    info = DataInfo("text", (context,), "generate", vocab_size=vocab_size)
+    return Splits(train=Arrays(windows(train, context, offset)),
+                  val=Arrays(windows(selection, context)),
+                  test=Arrays(windows(reported, context)), info=info)
+
+
+def character_metrics(log_likelihood: Any, n_windows: int, context: int) -> dict[str, float]:
+    """``loss`` in nats per character and ``bpc`` in bits per character of windows whose
+    log-probabilities (nats) are ``log_likelihood``.
+
+    Raises:
+        ZooError: Not one finite value per window.
+    """
+    values = torch.as_tensor(log_likelihood).detach().double().cpu()
+    if tuple(values.shape) != (n_windows,):
+        raise ZooError(f"log_likelihood returned shape {tuple(values.shape)}; expected "
+                       f"({n_windows},), one log-probability per window")
+    if not bool(values.isfinite().all()):
+        raise ZooError("the model returned non-finite log-likelihoods")
+    loss = float(-values.sum()) / (n_windows * context)
+    return {"loss": loss, "bpc": loss / math.log(2)}
+
+
+def decode(ids: Any, vocab: list[str]) -> str:
+    """Character ids back to text with the dataset's vocabulary.
+
+    Raises:
+        ZooError: The ids are not integers of the vocabulary, one sequence of them.
+    """
+    ids = torch.as_tensor(ids).detach().cpu()
+    if ids.is_floating_point() or ids.ndim != 1:
+        raise ZooError(f"a text sample must be one sequence of integer ids; got {ids.dtype} "
+                       f"of shape {tuple(ids.shape)}")
+    if len(ids) and (int(ids.min()) < 0 or int(ids.max()) >= len(vocab)):
+        raise ZooError(f"sample ids must lie in [0, {len(vocab)}), the vocabulary; got ids "
+                       f"from {int(ids.min())} to {int(ids.max())}")
+    return "".join(vocab[i] for i in ids.tolist())
+
+
+def require_hooks(model_class: type, name: str) -> None:
+    """Fail before training when the model cannot be scored.
+
+    Raises:
+        ZooError: ``sample`` or ``log_likelihood`` is missing.
+    """
+    missing = [hook for hook in REQUIRED_HOOKS if not callable(getattr(model_class, hook, None))]
+    if missing:
+        raise ZooError(f"model {name!r} has no {' or '.join(missing)}(); suite 'text-gen' "
+                       f"needs sample(n, generator, length=...) and log_likelihood(x) in nats")
+
+
+class TextGenerationSuite(Suite):
+    """Character-level language modelling on tiny-shakespeare: loss (nats/char), bpc, samples.
+
+    Budgets: :data:`TEXT_BUDGETS`; model sizes per budget: :data:`RECIPES`.
+    """
+
+    name = "text-gen"
+    version = "1"
+    task_of_model = ("generate",)
+    metrics = (("loss", False), ("bpc", False))
+    default_datasets = ("tiny-shakespeare",)
+    default_seeds = 3
+    budgets: ClassVar[dict[str, Budget]] = dict(TEXT_BUDGETS)
+
+    def load(self, name: str) -> Dataset:
+        """A registered dataset, or a user's ``.txt`` file read as characters."""
+        if name.lower().endswith(TEXT_SUFFIX) and name not in self._loaded:
+            from zoo.data.loaders import characters
+
+            path = Path(name)
+            if not path.is_file():
+                raise ZooError(f"no such text file: {path}")
+            dataset = characters([path])
+            dataset.name = name  # as a user's .npz / .csv keeps its path
+            self._loaded[name] = dataset
+        return super().load(name)
+
+    def run_cell(self, cell: Cell, run_dir: Path | None = None) -> CellOutcome:
+        require_hooks(self.host.model(cell.model).load(), cell.display_model)
+        budget = TEXT_BUDGETS[cell.budget]
+        dataset = self.load(cell.dataset)
+        ids = character_ids(dataset)
+        vocab = dataset.meta["vocab"]
+        splits = text_splits(ids, len(vocab), budget.context, cell.seed)
+        splits, notes = apply_budget(splits, budget, cell.seed)
+        model, hparams = train_model(self, cell, splits, budget, run_dir,
+                                     hparams=RECIPES[cell.budget].get(cell.display_model))
+        metrics = character_metrics(model.log_likelihood(splits.test.x), len(splits.test),
+                                    budget.context)
+        text = self.sample_text(model, vocab, cell.seed)
+        extra: dict[str, Any] = {
+            **notes, "context": budget.context,
+            "windows": {"train": len(splits.train),
+                        "val": 0 if splits.val is None else len(splits.val),
+                        "test": len(splits.test)},
+            "sample_start": text[:SAMPLE_PREVIEW]}
+        if run_dir is not None:
+            extra["sample"] = str(save_text(text, run_dir / "sample.txt"))
+        return CellOutcome(metrics, hparams, extra)
+
+    @staticmethod
+    def sample_text(model: Any, vocab: list[str], seed: int) -> str:
+        """:data:`SAMPLE_LENGTH` characters drawn with a generator seeded by ``seed``.
+
+        Raises:
+            ZooError: The model returned other than one sequence of that many ids.
+        """
+        drawn = torch.as_tensor(model.sample(1, generator=torch.Generator().manual_seed(seed),
+                                             length=SAMPLE_LENGTH))
+        if tuple(drawn.shape) != (1, SAMPLE_LENGTH):
+            raise ZooError(f"sample(1, length={SAMPLE_LENGTH}) returned shape "
+                           f"{tuple(drawn.shape)}; expected (1, {SAMPLE_LENGTH})")
+        return decode(drawn[0], vocab)
+
+
+def save_text(text: str, path: Path) -> Path:
+    """Write ``text`` as UTF-8 to ``path``, creating its folder; return the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
