@@ -7,7 +7,6 @@ this module costs nothing until data is actually loaded.
 
 from __future__ import annotations
 
-import csv
 import gzip
 import json
 from collections.abc import Sequence
@@ -224,32 +223,6 @@ def characters(files: list[Path]) -> Dataset:
 
 # -- NAB --------------------------------------------------------------------------------------
 
-def _read_series(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Timestamps (datetime64[s]) and values (float32) of one NAB ``timestamp,value`` file."""
-    import numpy as np
-
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))
-    if not rows or [c.strip() for c in rows[0]] != ["timestamp", "value"]:
-        raise ZooError(f"{path}: expected a 'timestamp,value' header")
-    try:
-        timestamps = np.array([r[0] for r in rows[1:]], dtype="datetime64[s]")
-        values = np.array([r[1] for r in rows[1:]], dtype=np.float32)
-    except (ValueError, IndexError) as exc:
-        raise ZooError(f"{path}: malformed row ({exc})") from None
-    return timestamps, values
-
-
-def _window_labels(timestamps: np.ndarray, windows: list[list[str]]) -> np.ndarray:
-    """1 at every step inside one of the anomaly windows (inclusive ends), else 0."""
-    import numpy as np
-
-    labels = np.zeros(len(timestamps), dtype=np.int64)
-    for start, end in windows:
-        labels[(timestamps >= np.datetime64(start)) & (timestamps <= np.datetime64(end))] = 1
-    return labels
-
-
 def nab(files: list[Path]) -> Dataset:
     """The Numenta Anomaly Benchmark: every series with its anomaly-window labels.
 
@@ -257,9 +230,11 @@ def nab(files: list[Path]) -> Dataset:
     ``combined_windows.json``. ``meta["series"]`` maps NAB's own key
     (``"realKnownCause/nyc_taxi.csv"``) to ``timestamps``, ``values``, per-step ``labels``
     and ``category``. ``data`` is every step of every series concatenated, one row per step
-    (one channel), so the dataset is usable as a whole too.
+    (one channel), so the dataset is usable as a whole too. Each file is read and checked by
+    :func:`zoo.data.series.read_series_csv`: a NaN value or rows out of time order are errors
+    naming the file and row.
     """
-    import numpy as np
+    from zoo.data.series import read_series_csv, series_dataset, window_labels
 
     (windows_path,) = [p for p in files if p.name == "combined_windows.json"]
     windows = json.loads(windows_path.read_text(encoding="utf-8"))
@@ -268,11 +243,8 @@ def nab(files: list[Path]) -> Dataset:
         key = f"{path.parent.name}/{path.name}"
         if key not in windows:
             raise ZooError(f"{windows_path} has no labels for NAB series {key}")
-        timestamps, values = _read_series(path)
-        series[key] = {"timestamps": timestamps, "values": values,
-                       "labels": _window_labels(timestamps, windows[key]),
+        read = read_series_csv(path)
+        series[key] = {"timestamps": read.timestamps, "values": read.values,
+                       "labels": window_labels(read.timestamps, windows[key]),
                        "category": path.parent.name}
-    x = np.concatenate([s["values"] for s in series.values()])[:, None]
-    y = np.concatenate([s["labels"] for s in series.values()])
-    info = DataInfo("timeseries", (1,), "detect")
-    return Dataset("nab", info, data=Arrays(x, y), meta={"series": series})
+    return series_dataset("nab", series)

@@ -26,7 +26,8 @@ def is_user_file(name_or_path: str) -> bool:
 
 def load_dataset(name_or_path: str, *, data_dir: str | Path | None = None,
                  download: bool = True) -> Dataset:
-    """Load a registered dataset by name, or a user's ``.npz`` / ``.csv`` file by path.
+    """Load a registered dataset by name, or a user's ``.npz`` / ``.csv`` file (or a folder of
+    series files) by path.
 
     A registered dataset's files are found under ``data_dir`` (default ``ZOO_DATA_DIR`` or the
     user cache dir), verified by sha256 and downloaded when missing (unless ``download`` is

@@ -1,4 +1,5 @@
-"""The user's own data: a ``.npz`` (arrays ``X`` and optional ``y``) or a ``.csv`` with a header.
+"""The user's own data: a ``.npz`` (arrays ``X`` and optional ``y``), a ``.csv`` with a header,
+or time series: a ``timestamp,value[,label]`` CSV or a folder of them (:mod:`zoo.data.series`).
 
 Every problem is a one-line :class:`~zoo.errors.ZooError` that names the file and, for a CSV,
 the column and row, so a bad cell can be found without a traceback.
@@ -11,6 +12,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from zoo.data.series import is_series_csv, load_series_files
 from zoo.data.types import Arrays, DataInfo, Dataset
 from zoo.errors import ZooError
 from zoo.specs import TASKS
@@ -27,7 +29,7 @@ SUFFIXES = (".npz", ".csv")
 
 def load_user_file(path: str | Path, *, task: str | None = None,
                    label_column: str | None = None) -> Dataset:
-    """Load a user's ``.npz`` or ``.csv`` file.
+    """Load a user's ``.npz`` or ``.csv`` file, or a folder of series files.
 
     ``.npz``: array ``X`` (``(n, features)`` for a table, ``(n, height, width)`` or
     ``(n, channels, height, width)`` for images; ``uint8`` images are scaled to [0, 1]) and
@@ -35,9 +37,13 @@ def load_user_file(path: str | Path, *, task: str | None = None,
     ``.csv``: a header row, numeric feature columns, and optional labels in the column named
     by ``label_column``, else in the first column called ``label``, ``y``, ``target``,
     ``class`` or ``is_anomaly`` (any case).
+    A ``.csv`` whose first column is ``timestamp`` is a series (``timestamp,value`` and an
+    optional 0/1 ``label`` column, a step per row), and so is each ``.csv`` of a folder: the
+    dataset is ``timeseries`` data for detection, its series in ``meta["series"]``
+    (:func:`zoo.data.series.load_series_files`).
 
     Args:
-        path: The file.
+        path: The file or folder.
         task: The task the labels are for; inferred when ``None``: 0/1 labels with at most 20%
             ones -> ``detect`` (1 = anomaly); other integer or text labels -> ``classify``;
             float labels -> ``regress``; no labels -> ``detect`` (unlabelled; the caller
@@ -50,11 +56,15 @@ def load_user_file(path: str | Path, *, task: str | None = None,
             fit ``task``.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.is_file() and not path.is_dir():
         raise ZooError(f"no such data file: {path}")
     if task is not None and task not in TASKS:
         raise ZooError(f"unknown task {task!r}; valid: {', '.join(TASKS)}")
     suffix = path.suffix.lower()
+    if path.is_dir() or (suffix == ".csv" and is_series_csv(path)):
+        if task not in (None, "detect"):
+            raise ZooError(f"{path} holds time series, data for task 'detect', not {task!r}")
+        return load_series_files(path)
     if suffix == ".npz":
         x, labels, meta = _read_npz(path, label_column or "y", required=label_column is not None)
     elif suffix == ".csv":
