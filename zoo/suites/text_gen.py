@@ -72,22 +72,23 @@ REQUIRED_HOOKS = ("sample", "log_likelihood")
 
 #: Hyperparameters per budget and model (the leaderboard name), passed to ``create_model``.
 #: ``quick`` and ``full`` transformers are nanoGPT's CPU and GPU shakespeare-char recipes;
-#: the LSTMs are our choice: two layers of 256 for a CPU, three of 512 for a GPU.
+#: the LSTMs (``hidden``: one size per layer) are our choice: two layers of 256 for a CPU,
+#: three of 512 for a GPU.
 RECIPES: dict[str, dict[str, dict[str, Any]]] = {
     "smoke": {
         "transformer": {"layers": 1, "heads": 2, "dim": 32, "dropout": 0.0, "batch_size": 32},
-        "rnn": {"cell": "lstm", "layers": 1, "hidden": 32, "dropout": 0.0, "batch_size": 32},
+        "rnn": {"cell": "lstm", "hidden": (32,), "dropout": 0.0, "batch_size": 32},
     },
     "quick": {
         "transformer": {"layers": 4, "heads": 4, "dim": 128, "dropout": 0.0, "batch_size": 12,
                         "lr": 1e-3},
-        "rnn": {"cell": "lstm", "layers": 2, "hidden": 256, "dropout": 0.0, "batch_size": 32,
+        "rnn": {"cell": "lstm", "hidden": (256, 256), "dropout": 0.0, "batch_size": 32,
                 "lr": 2e-3},
     },
     "full": {
         "transformer": {"layers": 6, "heads": 6, "dim": 384, "dropout": 0.2, "batch_size": 64,
                         "lr": 1e-3},
-        "rnn": {"cell": "lstm", "layers": 3, "hidden": 512, "dropout": 0.2, "batch_size": 64,
+        "rnn": {"cell": "lstm", "hidden": (512, 512, 512), "dropout": 0.2, "batch_size": 64,
                 "lr": 2e-3},
     },
 }
