@@ -17,19 +17,21 @@ DEEP_SVDD_IMAGE = {"rep_dim": 32, "hidden": (8, 4), "lr": 1e-4, "weight_decay": 
 @hookimpl
 def zoo_register_models(register: Callable[[ModelSpec], None]) -> None:
     """Register the reconstruction-error autoencoder and Deep SVDD: on the ``mlp`` backbone
-    for tables, on the ``cnn`` backbone for images."""
+    for tables and series windows (flattened), on the ``cnn`` backbone for images."""
     register(ModelSpec(
-        name="autoencoder", kind="method", tasks=("detect",), modalities=("tabular", "image"),
+        name="autoencoder", kind="method", tasks=("detect",),
+        modalities=("tabular", "image", "timeseries"),
         implementation="zoo_autoencoder.lightning_module:AutoEncoderDetector",
-        default_backbones={"tabular": "mlp", "image": "cnn"},
+        default_backbones={"tabular": "mlp", "image": "cnn", "timeseries": "mlp"},
         defaults={"image[cnn]": {"latent_dim": 32, "hidden": (32, 64), "dropout": 0.0,
                             "batch_size": 128}},
         paper="https://doi.org/10.1145/2689746.2689747",
         summary="Undercomplete autoencoder; anomaly score = reconstruction error"))
     register(ModelSpec(
-        name="deep-svdd", kind="method", tasks=("detect",), modalities=("tabular", "image"),
+        name="deep-svdd", kind="method", tasks=("detect",),
+        modalities=("tabular", "image", "timeseries"),
         implementation="zoo_autoencoder.lightning_module:DeepSVDD",
-        default_backbones={"tabular": "mlp", "image": "cnn"},
+        default_backbones={"tabular": "mlp", "image": "cnn", "timeseries": "mlp"},
         defaults={"image[cnn]": DEEP_SVDD_IMAGE},
         paper="http://proceedings.mlr.press/v80/ruff18a.html",
         summary="Deep SVDD (Ruff et al. 2018): one-class / soft-boundary hypersphere"))

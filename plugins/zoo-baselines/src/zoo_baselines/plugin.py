@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from zoo import ModelSpec, hookimpl
 
-_DETECT_MODALITIES = ("tabular", "image")
+_DETECT_MODALITIES = ("tabular", "image", "timeseries")  # samples are flattened
 
 
 @hookimpl

@@ -19,7 +19,7 @@ class MLPModel(SupervisedModule):
     Nature 1986, https://doi.org/10.1038/323533a0.
 
     Args:
-        data_info: Tabular or image data; images are flattened.
+        data_info: Tabular, image or series data; images and series windows are flattened.
         hidden: Width of each hidden layer.
         dropout: Dropout probability after each hidden layer.
         batch_norm: Batch normalisation in each hidden layer.

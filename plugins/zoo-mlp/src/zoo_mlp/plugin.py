@@ -13,7 +13,7 @@ def zoo_register_models(register: Callable[[ModelSpec], None]) -> None:
         name="mlp",
         kind="backbone",
         tasks=("classify", "regress"),
-        modalities=("tabular", "image"),
+        modalities=("tabular", "image", "timeseries"),  # any sample, flattened
         implementation="zoo_mlp.lightning_module:MLPModel",
         builder="zoo_mlp.torch_model:MLPBackbone",
         defaults={"image": {"hidden": (512, 256)}},

@@ -43,7 +43,8 @@ class MLP(nn.Sequential):
 
 
 class MLPBackbone:
-    """Builds MLP encoders and decoders for tables and (flattened) images."""
+    """Builds MLP encoders and decoders for tables, and for images and series windows
+    (flattened)."""
 
     def encoder(self, info: Any, out_dim: int, *, hidden: Sequence[int] = (256, 128),
                 **options: Any) -> nn.Module:
