@@ -20,12 +20,14 @@ from zoo import plugins
 from zoo.data.loading import load_dataset
 from zoo.data.types import Arrays, DataInfo, Dataset
 from zoo.errors import ZooError
+from zoo.model import resolve_hparams
 from zoo.store import Store
 from zoo.suites import run_suite
 from zoo.suites.text_gen import (
     RECIPES,
     SAMPLE_LENGTH,
     SAMPLE_PREVIEW,
+    TEXT_BUDGETS,
     TextGenerationSuite,
     character_ids,
     character_metrics,
@@ -221,6 +223,18 @@ def test_a_table_does_not_fit_the_suite() -> None:
                     data=Arrays(np.zeros((10, 3), np.float32)))
     with pytest.raises(ZooError, match="needs one text as character ids"):
         character_ids(table)
+
+
+@pytest.mark.parametrize("budget", sorted(RECIPES))
+def test_recipes_are_valid_hyperparameters_of_the_installed_models(budget: str) -> None:
+    host = plugins.get_host()
+    installed = [name for name in RECIPES[budget] if name in host.models()]
+    if not installed:
+        pytest.skip("no model with a text-gen recipe is installed")
+    info = DataInfo("text", (TEXT_BUDGETS[budget].context,), "generate", vocab_size=65)
+    for name in installed:  # an unknown name or a value of the wrong type raises
+        resolved = resolve_hparams(host.model(name), info, RECIPES[budget][name])
+        assert resolved.items() >= RECIPES[budget][name].items()
 
 
 def test_smoke_run_on_a_text_file(language_models: ModuleType, verse: Path, tmp_path: Path,
