@@ -106,7 +106,8 @@ def test_builtins_load_through_the_same_path(installed: list[EntryPoint]) -> Non
     assert {"builtin-datasets", "builtin-suites", "fake-one"} <= set(host.plugins)
     assert "supervised" in host.suites()
     assert host.plugins["builtin-suites"].suites == ["embedded-ad", "image-ad", "image-gen",
-                                                   "supervised", "tabular-ad", "text-gen"]
+                                                   "supervised", "tabular-ad", "text-gen",
+                                                   "ts-ad"]
 
 
 def test_registration_hooks_run_once(tmp_path: Path) -> None:

@@ -53,3 +53,11 @@ def zoo_register_suites(register: Callable[[SuiteSpec], None]) -> None:
         summary="Character language modelling (nanoGPT's 90/10 split): nats and bits per "
                 "character, samples",
     ))
+    register(SuiteSpec(
+        name="ts-ad",
+        implementation="zoo.suites.ts_ad:TimeSeriesAnomalySuite",
+        tasks=("detect",),
+        modalities=("timeseries",),
+        summary="NAB series: trained on each one's probation, AUROC / AUPRC and event-level F1 "
+                "per category",
+    ))
