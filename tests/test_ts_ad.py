@@ -186,6 +186,13 @@ def test_metrics_pool_every_step_of_every_series() -> None:
     assert metrics["event_precision"] == pytest.approx(1 / 3) and metrics["event_recall"] == 1
 
 
+def test_pooled_scores_are_ranked_in_double_precision() -> None:
+    # Float32 would tie the first two scores and overflow the third.
+    result = SeriesResult(np.array([1.0, 1.0 + 1e-9, 1e39]), np.array([0, 1, 1]),
+                          EventCounts(), False)
+    assert pooled_metrics([result])["auroc"] == 1.0
+
+
 # -- the suite on a user's series --------------------------------------------------------------
 
 def bench(tmp_path: Path, dataset: Path, **options: object) -> list[RunResult]:

@@ -259,12 +259,15 @@ def pooled_metrics(results: list[SeriesResult]) -> dict[str, float]:
     """AUROC and AUPRC over every step of ``results``, and the event-level metrics."""
     import torch
 
-    from zoo.evaluation import detection_metrics
+    from zoo.evaluation import detection_metrics, order_preserving_unit_scale
 
-    scores = torch.as_tensor(np.concatenate([r.scores for r in results]))
+    # Ranked in float64: scaled scores span many orders of magnitude (a constant probation's
+    # floored spread), which float32, where detection_metrics works, would tie or overflow.
+    ranks = order_preserving_unit_scale(torch.as_tensor(np.concatenate([r.scores
+                                                                        for r in results])))
     labels = torch.as_tensor(np.concatenate([r.labels for r in results]))
     counts = sum((r.counts for r in results), EventCounts())
-    return {**detection_metrics(scores, labels), **counts.metrics()}
+    return {**detection_metrics(ranks, labels), **counts.metrics()}
 
 
 # -- the suite -------------------------------------------------------------------------------
@@ -365,7 +368,7 @@ class TimeSeriesAnomalySuite(Suite):
         results, hparams = [], {}
         for i, key in enumerate(chosen):
             series_dir = None if run_dir is None else run_dir / f"series-{i}"
-            result, hparams = self._run_series(cell, dataset.meta["series"][key], budget,
+            result, hparams = self._run_series(cell, key, dataset.meta["series"][key], budget,
                                                series_dir)
             results.append(result)
         extra = self._extra(chosen, results)
@@ -383,7 +386,7 @@ class TimeSeriesAnomalySuite(Suite):
         labelled = [key for key in keys if dataset.meta["series"][key]["labels"].any()]
         return labelled[:budget.max_series]
 
-    def _run_series(self, cell: Cell, series: dict[str, Any], budget: SeriesBudget,
+    def _run_series(self, cell: Cell, key: str, series: dict[str, Any], budget: SeriesBudget,
                     run_dir: Path | None) -> tuple[SeriesResult, dict[str, Any]]:
         """Train a fresh model on one series' probation and score all of its steps; the
         result and the model's hyperparameters."""
@@ -393,6 +396,8 @@ class TimeSeriesAnomalySuite(Suite):
         model, hparams = train_model(self, cell, series_splits(windows, layout), budget,
                                      run_dir)
         raw = np.asarray(model.score(windows), dtype=np.float64)
+        if not np.isfinite(raw).all():
+            raise ZooError(f"{cell.display_model} gave non-finite anomaly scores on series {key}")
         scale = ScoreScale.fit(raw[layout.calibration_windows])
         scores = scale(step_scores(raw))
         labels = series["labels"]
