@@ -127,6 +127,23 @@ def test_train_from_a_config_then_evaluate_on_the_untouched_test_split(tmp_path:
     assert 0.5 < evaluated["metrics"]["accuracy"] <= 1
 
 
+def test_a_character_model_trains_on_a_text_file_and_its_card_keeps_the_vocabulary(
+        tmp_path: Path) -> None:
+    text = tmp_path / "verse.txt"
+    text.write_text("to be, or not to be: that is the question. " * 60, encoding="utf-8")
+    db = str(tmp_path / "runs.db")
+    trained = zoo_json("train", "rnn", "--data", str(text), "--max-epochs", "1", "--set",
+                       "hidden=16", "--db", db)
+    assert trained["status"] == "ok" and trained["metrics"]["best_val_loss"] > 0
+    with sqlite3.connect(db) as conn:
+        checkpoint = conn.execute("SELECT checkpoint FROM runs").fetchone()[0]
+    card = json.loads((Path(checkpoint) / "card.json").read_text())
+    assert card["vocab"] == sorted(set(text.read_text()))
+    assert card["data_info"]["shape"] == [64]  # the text-gen suite's quick windows
+    evaluated = zoo_json("evaluate", trained["id"][:8], "--data", str(text), "--db", db)
+    assert evaluated["metrics"]["bpd"] > 0  # bits per character on the held-out 10%
+
+
 def test_a_suite_runs_on_the_users_own_file(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 4))

@@ -376,7 +376,7 @@ def test_a_bad_csv_cell_names_its_column_and_row(tmp_path: Path, cell: str,
 
 @pytest.mark.parametrize(("name", "content", "problem"), [
     ("none.csv", None, "no such data file"),
-    ("table.txt", "a\n1\n", "unsupported data file"),
+    ("table.json", "{}", "unsupported data file"),
     ("empty.csv", "a,b\n", "no data rows"),
     ("ragged.csv", "a,b\n1,2\n3\n", "row 2 (line 3): 1 cells"),
     ("nolabel.csv", "label\n1\n", "no feature columns"),

@@ -267,7 +267,7 @@ def test_smoke_run_on_a_text_file(language_models: ModuleType, verse: Path, tmp_
 def test_a_missing_text_file_is_a_clear_error(language_models: ModuleType,
                                               tmp_path: Path) -> None:
     suite = TextGenerationSuite(plugins.get_host())
-    with pytest.raises(ZooError, match="no such text file"):
+    with pytest.raises(ZooError, match="no such data file"):
         suite.load(str(tmp_path / "absent.txt"))
 
 

@@ -44,6 +44,8 @@ def choose_task(model_tasks: tuple[str, ...], dataset: Dataset, data_tasks: tupl
 
 def task_splits(dataset: Dataset, task: str, seed: int) -> Splits:
     """Train / validation / test splits for ``task``, as the suites make them."""
+    if dataset.info.modality == "text":
+        return text_windows(dataset, task, seed)
     if task == "detect":
         labels = dataset.all().y
         if labels is not None and 0 < labels.sum() < len(labels):
@@ -53,6 +55,18 @@ def task_splits(dataset: Dataset, task: str, seed: int) -> Splits:
         data = Arrays(dataset.all().x)
         return Splits(data, None, data, replace(dataset.info, task="detect"))
     return make_splits(dataset, seed=seed, task=task)
+
+
+def text_windows(dataset: Dataset, task: str, seed: int) -> Splits:
+    """A text cut as the ``text-gen`` suite cuts it at its ``quick`` budget: windows of 64
+    characters, nanoGPT's 90/10 split, the end of the 90% held out for validation."""
+    from dataclasses import replace
+
+    from zoo.suites.text_gen import TEXT_BUDGETS, character_ids, text_splits
+
+    splits = text_splits(character_ids(dataset), len(dataset.meta["vocab"]),
+                         TEXT_BUDGETS["quick"].context, seed)
+    return replace(splits, info=replace(splits.info, task=task))
 
 
 def _data_tasks(data: str, dataset: Dataset) -> tuple[str, ...]:
@@ -104,6 +118,8 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
         extra = {"dataset": data, "seed": seed, "task": task, "run_id": row.id,
                  "preprocess": {"standardize": standardizer.to_dict()} if standardizer else {},
                  "metrics": metrics}
+        if "vocab" in dataset.meta:  # so that token ids can be read back as text
+            extra["vocab"] = dataset.meta["vocab"]
         checkpoint = str(save_model(built, run_dir / "model", extra=extra))
     store.finish(row.id, status=status, metrics=metrics, seconds=time.perf_counter() - start,
                  error=error, checkpoint=checkpoint)

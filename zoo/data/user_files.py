@@ -1,5 +1,6 @@
 """The user's own data: a ``.npz`` (arrays ``X`` and optional ``y``), a ``.csv`` with a header,
-or time series: a ``timestamp,value[,label]`` CSV or a folder of them (:mod:`zoo.data.series`).
+time series (a ``timestamp,value[,label]`` CSV or a folder of them, :mod:`zoo.data.series`) or
+a ``.txt`` text (characters, for language models).
 
 Every problem is a one-line :class:`~zoo.errors.ZooError` that names the file and, for a CSV,
 the column and row, so a bad cell can be found without a traceback.
@@ -24,12 +25,12 @@ if TYPE_CHECKING:
 LABEL_COLUMNS = ("label", "y", "target", "class", "is_anomaly")
 #: Binary 0/1 labels whose share of 1s is at most this are read as anomaly labels.
 MAX_ANOMALY_SHARE = 0.2
-SUFFIXES = (".npz", ".csv")
+SUFFIXES = (".npz", ".csv", ".txt")
 
 
 def load_user_file(path: str | Path, *, task: str | None = None,
                    label_column: str | None = None) -> Dataset:
-    """Load a user's ``.npz`` or ``.csv`` file, or a folder of series files.
+    """Load a user's ``.npz``, ``.csv`` or ``.txt`` file, or a folder of series files.
 
     ``.npz``: array ``X`` (``(n, features)`` for a table, ``(n, height, width)`` or
     ``(n, channels, height, width)`` for images; ``uint8`` images are scaled to [0, 1]) and
@@ -41,6 +42,8 @@ def load_user_file(path: str | Path, *, task: str | None = None,
     optional 0/1 ``label`` column, a step per row), and so is each ``.csv`` of a folder: the
     dataset is ``timeseries`` data for detection, its series in ``meta["series"]``
     (:func:`zoo.data.series.load_series_files`).
+    ``.txt``: UTF-8 text as one sequence of character ids, its vocabulary its own sorted
+    characters (:func:`zoo.data.loaders.characters`), for ``generate``.
 
     Args:
         path: The file or folder.
@@ -65,13 +68,15 @@ def load_user_file(path: str | Path, *, task: str | None = None,
         if task not in (None, "detect"):
             raise ZooError(f"{path} holds time series, data for task 'detect', not {task!r}")
         return load_series_files(path)
+    if suffix == ".txt":
+        return _read_text(path, task)
     if suffix == ".npz":
         x, labels, meta = _read_npz(path, label_column or "y", required=label_column is not None)
     elif suffix == ".csv":
         x, labels, meta = _read_csv(path, label_column)
     else:
-        raise ZooError(f"unsupported data file {path}: use .npz (arrays X, y) or .csv "
-                       f"(a header row, numeric columns)")
+        raise ZooError(f"unsupported data file {path}: use .npz (arrays X, y), .csv "
+                       f"(a header row, numeric columns) or .txt (text)")
     task = task or infer_task(labels)
     y, n_classes, label_meta = _encode_labels(path, labels, task)
     modality = "tabular" if x.ndim == 2 else "image"
@@ -79,6 +84,19 @@ def load_user_file(path: str | Path, *, task: str | None = None,
     info = DataInfo(modality, tuple(x.shape[1:]), task, n_classes=n_classes,
                     target_dim=1 if task == "regress" else None, value_range=value_range)
     return Dataset(str(path), info, data=Arrays(x, y), meta={**meta, **label_meta})
+
+
+def _read_text(path: Path, task: str | None) -> Dataset:
+    from zoo.data.loaders import characters
+
+    if task not in (None, "generate"):
+        raise ZooError(f"{path} is text, data for task 'generate', not {task!r}")
+    try:
+        dataset = characters([path])
+    except UnicodeDecodeError as exc:
+        raise ZooError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    dataset.name = str(path)
+    return dataset
 
 
 def infer_task(labels: np.ndarray | None) -> str:

@@ -66,8 +66,6 @@ SELECTION_FRACTION = 0.05
 #: Characters in the sample saved per run, and how many of them the row quotes.
 SAMPLE_LENGTH = 1000
 SAMPLE_PREVIEW = 200
-#: What a user's text file ends in (registered datasets never do).
-TEXT_SUFFIX = ".txt"
 REQUIRED_HOOKS = ("sample", "log_likelihood")
 
 #: Hyperparameters per budget and model (the leaderboard name), passed to ``create_model``.
@@ -222,19 +220,6 @@ class TextGenerationSuite(Suite):
     default_datasets = ("tiny-shakespeare",)
     default_seeds = 3
     budgets: ClassVar[dict[str, Budget]] = dict(TEXT_BUDGETS)
-
-    def load(self, name: str) -> Dataset:
-        """A registered dataset, or a user's ``.txt`` file read as characters."""
-        if name.lower().endswith(TEXT_SUFFIX) and name not in self._loaded:
-            from zoo.data.loaders import characters
-
-            path = Path(name)
-            if not path.is_file():
-                raise ZooError(f"no such text file: {path}")
-            dataset = characters([path])
-            dataset.name = name  # as a user's .npz / .csv keeps its path
-            self._loaded[name] = dataset
-        return super().load(name)
 
     def run_cell(self, cell: Cell, run_dir: Path | None = None) -> CellOutcome:
         require_hooks(self.host.model(cell.model).load(), cell.display_model)
