@@ -1,0 +1,1 @@
+"""zoo-transformer: the transformer backbone and sequence model for zoo."""
