@@ -15,7 +15,7 @@ data and code at github.com/numenta/NAB): 58 series, 365,558 steps, anomaly wind
   score: each category weighs the same, whatever its number of series.
 - **Probation**: NAB's probationary period, the first ``min(floor(0.15 n), 750)`` of a
   series' ``n`` steps (NAB's ``getProbationPeriod`` caps it at 15% of 5,000 steps; the cap
-  shortens the 22 series longer than 5,000 steps). Everything learned about a series, and
+  shortens the 15 series longer than 5,000 steps). Everything learned about a series, and
   everything chosen for it, comes from its probation: the split is by time only, and labels
   are never read before scoring.
 - **Normalisation**: each series minus its probation's mean, divided by its probation's
