@@ -46,7 +46,7 @@ def test_encoder_and_decoder_shapes() -> None:
 @pytest.mark.parametrize(("options", "message"), [
     ({"cel": "gru"}, "unknown option 'cel'.*did you mean 'cell'"),
     ({"cell": "transformer"}, "unknown cell 'transformer'; valid: lstm, gru, rnn"),
-    ({"activation": "gelu"}, "activation 'gelu' is not available.*valid: tanh, relu"),
+    ({"cell": "rnn", "activation": "gelu"}, "'gelu' is not available for cell 'rnn'; valid"),
     ({"batch_norm": True}, "no batch norm.*set batch_norm=false"),
     ({"hidden": ()}, "at least one positive layer width"),
     ({"dropout": 1.0}, r"dropout=1.0 must be in \[0, 1\)"),

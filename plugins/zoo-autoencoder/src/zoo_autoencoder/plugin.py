@@ -12,6 +12,9 @@ from zoo import ModelSpec, hookimpl
 #: batches of 200, autoencoder pretraining (10 epochs, as for tables: their 150 cost minutes).
 DEEP_SVDD_IMAGE = {"rep_dim": 32, "hidden": (8, 4), "lr": 1e-4, "weight_decay": 5e-7,
                    "batch_size": 200, "pretrain_epochs": 10}
+#: Sequence backbones normalise with layer norm or none: batch norm (the mlp default) is off.
+SEQUENCE_BACKBONES = {f"timeseries[{name}]": {"batch_norm": False}
+                      for name in ("rnn", "transformer")}
 
 
 @hookimpl
@@ -24,7 +27,7 @@ def zoo_register_models(register: Callable[[ModelSpec], None]) -> None:
         implementation="zoo_autoencoder.lightning_module:AutoEncoderDetector",
         default_backbones={"tabular": "mlp", "image": "cnn", "timeseries": "mlp"},
         defaults={"image[cnn]": {"latent_dim": 32, "hidden": (32, 64), "dropout": 0.0,
-                            "batch_size": 128}},
+                                 "batch_size": 128}, **SEQUENCE_BACKBONES},
         paper="https://doi.org/10.1145/2689746.2689747",
         summary="Undercomplete autoencoder; anomaly score = reconstruction error"))
     register(ModelSpec(
@@ -32,6 +35,6 @@ def zoo_register_models(register: Callable[[ModelSpec], None]) -> None:
         modalities=("tabular", "image", "timeseries"),
         implementation="zoo_autoencoder.lightning_module:DeepSVDD",
         default_backbones={"tabular": "mlp", "image": "cnn", "timeseries": "mlp"},
-        defaults={"image[cnn]": DEEP_SVDD_IMAGE},
+        defaults={"image[cnn]": DEEP_SVDD_IMAGE, **SEQUENCE_BACKBONES},
         paper="http://proceedings.mlr.press/v80/ruff18a.html",
         summary="Deep SVDD (Ruff et al. 2018): one-class / soft-boundary hypersphere"))

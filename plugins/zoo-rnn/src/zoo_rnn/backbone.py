@@ -2,7 +2,8 @@
 
 Options: ``hidden`` (the width of each recurrent layer, one layer per entry), ``cell``
 (``lstm``, ``gru``, ``rnn``), ``dropout``, ``bias``, and ``activation`` (``tanh`` or ``relu``,
-the nonlinearity of ``cell="rnn"``; LSTM and GRU gates fix their own). Methods that pass the
+the nonlinearity of ``cell="rnn"``; LSTM and GRU gates fix their own, so with them the
+activation a method passes for other backbones is not used). Methods that pass the
 ``mlp`` backbone's ``batch_norm`` get a clear error when it is on: a recurrence has no batch
 norm. Any other option is an error naming the valid ones.
 """
@@ -57,9 +58,9 @@ def checked_options(hidden: Sequence[int], options: dict[str, Any]) -> dict[str,
     if resolved["cell"] not in CELLS:
         raise ZooError(f"backbone 'rnn': unknown cell {resolved['cell']!r}; valid: "
                        f"{', '.join(CELLS)}")
-    if resolved["activation"] not in ACTIVATIONS:
+    if resolved["cell"] == "rnn" and resolved["activation"] not in ACTIVATIONS:
         raise ZooError(f"backbone 'rnn': activation {resolved['activation']!r} is not "
-                       f"available for a recurrence; valid: {', '.join(ACTIVATIONS)}")
+                       f"available for cell 'rnn'; valid: {', '.join(ACTIVATIONS)}")
     if not 0 <= resolved["dropout"] < 1:
         raise ZooError(f"backbone 'rnn': dropout={resolved['dropout']} must be in [0, 1)")
     if resolved.pop("batch_norm"):
