@@ -24,9 +24,11 @@ quickstart: install
 	$(BIN)/zoo leaderboard supervised --db $(QUICK_DB)
 	$(BIN)/zoo leaderboard embedded-ad --db $(QUICK_DB)
 
+# One intra-op thread per process: the tests' networks are tiny, the DDP tests run two
+# processes, and torch's spinning worker threads slow small ops 10-30x on a busy 2-core box.
 test: install
 	$(BIN)/ruff check zoo plugins tests benchmarks docs
-	$(BIN)/pytest -q
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/pytest -q
 
 perf: install
 	$(BIN)/python benchmarks/perf/cli_latency.py
