@@ -144,6 +144,24 @@ def test_a_character_model_trains_on_a_text_file_and_its_card_keeps_the_vocabula
     assert evaluated["metrics"]["bpd"] > 0  # bits per character on the held-out 10%
 
 
+def test_a_forecaster_trains_on_a_series_file_and_scores_its_anomaly(tmp_path: Path) -> None:
+    steps = np.arange(1200)
+    values = np.sin(steps / 8)
+    values[1000] += 6.0
+    labels = (np.abs(steps - 1000) < 10).astype(int)
+    series = tmp_path / "series.csv"
+    stamps = np.datetime64("2024-01-01T00:00") + steps * np.timedelta64(5, "m")
+    series.write_text("timestamp,value,label\n" + "".join(
+        f"{t},{v:.5f},{y}\n" for t, v, y in zip(stamps.astype(str), values, labels,
+                                                strict=True)))
+    db = str(tmp_path / "runs.db")
+    trained = zoo_json("train", "rnn", "--data", str(series), "--max-epochs", "20", "--set",
+                       "hidden=16", "--set", "lr=0.01", "--db", db)
+    assert trained["status"] == "ok"
+    evaluated = zoo_json("evaluate", trained["id"][:8], "--data", str(series), "--db", db)
+    assert evaluated["metrics"]["auroc"] > 0.8  # the windows around the spike stand out
+
+
 def test_a_suite_runs_on_the_users_own_file(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 4))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,12 +47,12 @@ def task_splits(dataset: Dataset, task: str, seed: int) -> Splits:
     """Train / validation / test splits for ``task``, as the suites make them."""
     if dataset.info.modality == "text":
         return text_windows(dataset, task, seed)
+    if "series" in dataset.meta:
+        return series_windows(dataset, task)
     if task == "detect":
         labels = dataset.all().y
         if labels is not None and 0 < labels.sum() < len(labels):
             return detection_splits(dataset, "semi", seed)
-        from dataclasses import replace
-
         data = Arrays(dataset.all().x)
         return Splits(data, None, data, replace(dataset.info, task="detect"))
     return make_splits(dataset, seed=seed, task=task)
@@ -60,13 +61,42 @@ def task_splits(dataset: Dataset, task: str, seed: int) -> Splits:
 def text_windows(dataset: Dataset, task: str, seed: int) -> Splits:
     """A text cut as the ``text-gen`` suite cuts it at its ``quick`` budget: windows of 64
     characters, nanoGPT's 90/10 split, the end of the 90% held out for validation."""
-    from dataclasses import replace
-
     from zoo.suites.text_gen import TEXT_BUDGETS, character_ids, text_splits
 
     splits = text_splits(character_ids(dataset), len(dataset.meta["vocab"]),
                          TEXT_BUDGETS["quick"].context, seed)
     return replace(splits, info=replace(splits.info, task=task))
+
+
+def series_windows(dataset: Dataset, task: str) -> Splits:
+    """Series cut as the ``ts-ad`` suite cuts each of them, pooled into one training set:
+    normalised by their probation, trained on its windows, validated on its calibration
+    part, tested on every window (labelled by its last step, read only when scoring)."""
+    import numpy as np
+
+    from zoo.suites.ts_ad import (
+        WINDOW,
+        WINDOW_INFO,
+        Layout,
+        minimum_length,
+        normalise,
+        sliding_windows,
+    )
+
+    train, val, test, labels = [], [], [], []
+    for key, series in dataset.meta["series"].items():
+        layout = Layout.of(len(series["values"]))
+        if not layout.usable:
+            raise ZooError(f"series {key} has {layout.length} steps; its probation holds too "
+                           f"few windows of {WINDOW} (a series needs {minimum_length()} steps)")
+        windows = sliding_windows(normalise(series["values"], layout.probation)[0])
+        train.append(windows[layout.train_windows])
+        val.append(windows[layout.calibration_windows])
+        test.append(windows)
+        labels.append(None if series.get("labels") is None else series["labels"][WINDOW - 1:])
+    y = None if any(part is None for part in labels) else np.concatenate(labels)
+    return Splits(Arrays(np.concatenate(train)), Arrays(np.concatenate(val)),
+                  Arrays(np.concatenate(test), y), replace(WINDOW_INFO, task=task))
 
 
 def _data_tasks(data: str, dataset: Dataset) -> tuple[str, ...]:
