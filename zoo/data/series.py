@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from zoo.data.csv_rows import data_rows
 from zoo.data.types import Arrays, DataInfo, Dataset
 from zoo.errors import ZooError
 
@@ -72,17 +73,7 @@ def read_series_csv(path: Path) -> Series:
         reader = csv.reader(f)
         header = [name.strip().lower() for name in next(reader, [])]
         has_labels = _check_header(path, header)
-        rows, lines = [], []
-        for row in reader:
-            if not row:  # blank line
-                continue
-            if len(row) != len(header):
-                raise ZooError(f"{path}, row {len(rows) + 1} (line {reader.line_num}): "
-                               f"{len(row)} cells, but the header has {len(header)} columns")
-            rows.append(row)
-            lines.append(reader.line_num)
-    if not rows:
-        raise ZooError(f"{path} has a header but no data rows")
+        rows, lines = data_rows(path, reader, len(header))
     timestamps = _timestamps(path, [row[0] for row in rows], lines)
     _check_time_order(path, timestamps, lines)
     values = _values(path, [row[1] for row in rows], lines)

@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from zoo.data.csv_rows import data_rows
 from zoo.data.series import is_series_csv, load_series_files
 from zoo.data.types import Arrays, DataInfo, Dataset
 from zoo.errors import ZooError
@@ -185,17 +186,7 @@ def _read_csv(path: Path, label_column: str | None
         if not any(header):
             raise ZooError(f"{path} is empty; expected a header row of column names")
         label_index = _label_index(path, header, label_column)
-        rows, lines = [], []
-        for row in reader:
-            if not row:  # blank line
-                continue
-            if len(row) != len(header):
-                raise ZooError(f"{path}, row {len(rows) + 1} (line {reader.line_num}): "
-                               f"{len(row)} cells, but the header has {len(header)} columns")
-            rows.append(row)
-            lines.append(reader.line_num)
-    if not rows:
-        raise ZooError(f"{path} has a header but no data rows")
+        rows, lines = data_rows(path, reader, len(header))
     features = [j for j in range(len(header)) if j != label_index]
     if not features:
         raise ZooError(f"{path} has no feature columns besides the label {header[label_index]!r}")
