@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from zoo.data.types import Arrays, DataInfo, Dataset
+from zoo.model import list_models
 from zoo.plugins import get_host
 from zoo.store import Store
 from zoo.suites import run_suite
@@ -88,7 +89,7 @@ def test_every_detector_copes_with_awkward_tables(tmp_path: Path, kind: str) -> 
     x, y = awkward_table(kind, np.random.default_rng(0))
     path = tmp_path / f"{kind}.npz"
     np.savez(path, X=x, y=y)
-    models = get_host().suite("tabular-ad").load()(get_host()).select_models(None)
+    models = list_models(task="detect", modality="tabular")
     with Store(tmp_path / "runs.db") as store:
         rows = run_suite(TabularAnomalySuite(get_host()), store, datasets=[str(path)],
                          seeds=1, budget="smoke", setting="semi")
