@@ -69,7 +69,8 @@ SAMPLE_PREVIEW = 200
 REQUIRED_HOOKS = ("sample", "log_likelihood")
 
 #: Hyperparameters per budget and model (the leaderboard name), passed to ``create_model``.
-#: ``quick`` and ``full`` transformers are nanoGPT's CPU and GPU shakespeare-char recipes;
+#: ``quick`` and ``full`` transformers are nanoGPT's CPU and GPU shakespeare-char recipes
+#: (``full`` with its warmup and cosine decay to a tenth of ``lr``; ``quick`` keeps ``lr``);
 #: the LSTMs (``hidden``: one size per layer) are our choice: two layers of 256 for a CPU,
 #: three of 512 for a GPU.
 RECIPES: dict[str, dict[str, dict[str, Any]]] = {
@@ -85,9 +86,9 @@ RECIPES: dict[str, dict[str, dict[str, Any]]] = {
     },
     "full": {
         "transformer": {"layers": 6, "heads": 6, "dim": 384, "dropout": 0.2, "batch_size": 64,
-                        "lr": 1e-3},
+                        "lr": 1e-3, "lr_schedule": "cosine"},
         "rnn": {"cell": "lstm", "hidden": (512, 512, 512), "dropout": 0.2, "batch_size": 64,
-                "lr": 2e-3},
+                "lr": 2e-3, "lr_schedule": "cosine"},
     },
 }
 

@@ -11,6 +11,7 @@ import torch
 from zoo import DataInfo, ZooError, create_model
 from zoo.backbones import get_backbone
 from zoo.data.types import Arrays, Splits
+from zoo.sequence import cosine_with_warmup
 from zoo.training import TrainConfig
 
 TEXT = DataInfo("text", (12,), "generate", vocab_size=5)
@@ -123,3 +124,17 @@ def test_mixup_is_refused_where_windows_cannot_be_blended() -> None:
     with pytest.raises(ZooError, match="mixup blends input windows"):
         create_model("rnn", DataInfo("text", (8,), "classify", n_classes=2, vocab_size=4),
                      mixup=0.2)
+
+
+def test_cosine_schedule_warms_up_then_decays_to_a_tenth() -> None:
+    assert cosine_with_warmup(0, 1000, 10) == pytest.approx(0.1)
+    assert cosine_with_warmup(9, 1000, 10) == pytest.approx(1.0)
+    assert cosine_with_warmup(505, 1000, 10) == pytest.approx(0.55)
+    assert cosine_with_warmup(1000, 1000, 10) == pytest.approx(0.1)
+    assert cosine_with_warmup(5000, 1000, 10) == pytest.approx(0.1)
+    model = create_model("rnn", TEXT, seed=0, hidden=(8,), lr=1e-2, lr_schedule="cosine",
+                         batch_size=16)
+    model.fit(Splits(Arrays(repeating_text(64, 12)), None, Arrays(repeating_text(4, 12)), TEXT),
+              TrainConfig(seed=0, accelerator="cpu", max_epochs=3, patience=None))
+    # 12 steps: the last one ran at the end of the cosine, a tenth of lr.
+    assert model.trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(1e-3, rel=0.05)

@@ -33,6 +33,8 @@ class RNNModel(SequenceModule):
         mixup: Mixup alpha for classifying series (0: off).
         optimizer: Optimiser by name.
         lr: Learning rate.
+        lr_schedule: ``constant``, or ``cosine``: a warmup then cosine decay to a tenth of
+            ``lr`` over the run (:func:`zoo.sequence.cosine_with_warmup`).
         weight_decay: L2 penalty (decoupled for ``adamw``).
         batch_size: Windows per mini-batch.
         grad_clip: Largest gradient norm (0: no clipping); recurrences need it.
@@ -41,7 +43,9 @@ class RNNModel(SequenceModule):
     def __init__(self, data_info: DataInfo, cell: Literal["lstm", "gru", "rnn"] = "lstm",
                  hidden: tuple[int, ...] = (128, 128), dropout: float = 0.0,
                  activation: Literal["tanh", "relu"] = "tanh", mixup: float = 0.0,
-                 optimizer: Optimizer = "adam", lr: float = 2e-3, weight_decay: float = 0.0,
+                 optimizer: Optimizer = "adam", lr: float = 2e-3,
+                 lr_schedule: Literal["constant", "cosine"] = "constant",
+                 weight_decay: float = 0.0,
                  batch_size: int = 64, grad_clip: float = 1.0) -> None:
         super().__init__(data_info, mixup=mixup)
         self.save_hyperparameters(ignore=["data_info"])

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-import torch
 from zoo.data.types import DataInfo  # at run time: create_model reads the __init__ hints
 from zoo.sequence import SequenceModule
 from zoo.training import build_optimizer
@@ -42,6 +41,8 @@ class TransformerModel(SequenceModule):
         mixup: Mixup alpha for classifying series (0: off).
         optimizer: Optimiser by name.
         lr: Learning rate.
+        lr_schedule: ``constant``, or ``cosine``: nanoGPT's warmup then cosine decay to a
+            tenth of ``lr`` over the run (:func:`zoo.sequence.cosine_with_warmup`).
         weight_decay: Decoupled for ``adamw``; applied to the weight matrices and embeddings
             only, never to biases, layer norms or the series' learned deviations (as nanoGPT).
         batch_size: Windows per mini-batch.
@@ -51,6 +52,7 @@ class TransformerModel(SequenceModule):
     def __init__(self, data_info: DataInfo, layers: int = 4, heads: int = 4, dim: int = 128,
                  dropout: float = 0.0, bias: bool = False, activation: Activation = "gelu",
                  mixup: float = 0.0, optimizer: Optimizer = "adamw", lr: float = 1e-3,
+                 lr_schedule: Literal["constant", "cosine"] = "constant",
                  weight_decay: float = 0.1, batch_size: int = 64,
                  grad_clip: float = 1.0) -> None:
         super().__init__(data_info, mixup=mixup)
@@ -59,11 +61,12 @@ class TransformerModel(SequenceModule):
                                           dim=dim, dropout=dropout, bias=bias,
                                           activation=activation)
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
+    def configure_optimizers(self) -> Any:
         # Decaying a gain, a bias or a deviation towards zero only hurts; nanoGPT decays the
         # parameters with two or more dimensions (weight matrices, embeddings).
         decay = [p for p in self.parameters() if p.dim() >= 2]
         rest = [p for p in self.parameters() if p.dim() < 2]
         groups = [{"params": decay}, {"params": rest, "weight_decay": 0.0}]
-        return build_optimizer(self.hparams["optimizer"], groups, lr=self.hparams["lr"],
-                               weight_decay=self.hparams["weight_decay"])
+        return self.scheduled(build_optimizer(self.hparams["optimizer"], groups,
+                                              lr=self.hparams["lr"],
+                                              weight_decay=self.hparams["weight_decay"]))
