@@ -74,29 +74,19 @@ def series_windows(dataset: Dataset, task: str) -> Splits:
     part, tested on every window (labelled by its last step, read only when scoring)."""
     import numpy as np
 
-    from zoo.suites.ts_ad import (
-        WINDOW,
-        WINDOW_INFO,
-        Layout,
-        minimum_length,
-        normalise,
-        sliding_windows,
-    )
+    from zoo.suites.ts_ad import WINDOW, WINDOW_INFO, check_length, prepare_series, series_splits
 
-    train, val, test, labels = [], [], [], []
+    parts, labels = [], []
     for key, series in dataset.meta["series"].items():
-        layout = Layout.of(len(series["values"]))
-        if not layout.usable:
-            raise ZooError(f"series {key} has {layout.length} steps; its probation holds too "
-                           f"few windows of {WINDOW} (a series needs {minimum_length()} steps)")
-        windows = sliding_windows(normalise(series["values"], layout.probation)[0])
-        train.append(windows[layout.train_windows])
-        val.append(windows[layout.calibration_windows])
-        test.append(windows)
+        check_length(dataset.name, key, len(series["values"]))
+        windows, layout, _ = prepare_series(series["values"])
+        parts.append(series_splits(windows, layout))
         labels.append(None if series.get("labels") is None else series["labels"][WINDOW - 1:])
     y = None if any(part is None for part in labels) else np.concatenate(labels)
-    return Splits(Arrays(np.concatenate(train)), Arrays(np.concatenate(val)),
-                  Arrays(np.concatenate(test), y), replace(WINDOW_INFO, task=task))
+    return Splits(Arrays(np.concatenate([p.train.x for p in parts])),
+                  Arrays(np.concatenate([p.val.x for p in parts])),
+                  Arrays(np.concatenate([p.test.x for p in parts]), y),
+                  replace(WINDOW_INFO, task=task))
 
 
 def _data_tasks(data: str, dataset: Dataset) -> tuple[str, ...]:

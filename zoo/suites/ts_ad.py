@@ -160,6 +160,23 @@ def normalise(values: np.ndarray, probation: int) -> tuple[np.ndarray, bool]:
     return scaled.astype(np.float32), std < floor
 
 
+def check_length(dataset: str, key: str, length: int) -> None:
+    """Raise a one-line ZooError when a series of ``length`` steps cannot be scored."""
+    if not Layout.of(length).usable:
+        raise ZooError(f"{dataset}: series {key} has {length} steps; suite 'ts-ad' needs at "
+                       f"least {minimum_length()} (its {PROBATION_FRACTION:.0%} probation must "
+                       f"hold {MIN_WINDOWS} windows of {WINDOW} steps to train and "
+                       f"{MIN_WINDOWS} to calibrate)")
+
+
+def prepare_series(values: np.ndarray) -> tuple[np.ndarray, Layout, bool]:
+    """A series' windows once normalised by its probation, where its parts lie, and whether
+    the probation was constant."""
+    layout = Layout.of(len(values))
+    normalised, constant = normalise(values, layout.probation)
+    return sliding_windows(normalised), layout, constant
+
+
 def sliding_windows(values: np.ndarray) -> np.ndarray:
     """Every window of :data:`WINDOW` consecutive steps, ``(n - WINDOW + 1, WINDOW, 1)``."""
     return np.ascontiguousarray(np.lib.stride_tricks.sliding_window_view(values, WINDOW)[..., None])
@@ -347,12 +364,7 @@ class TimeSeriesAnomalySuite(Suite):
         keys = setting_series(data, setting)
         for key in keys:
             series = data.meta["series"][key]
-            if not Layout.of(len(series["values"])).usable:
-                raise ZooError(f"{data.name}: series {key} has {len(series['values'])} steps; "
-                               f"suite {self.name!r} needs at least {minimum_length()} (its "
-                               f"{PROBATION_FRACTION:.0%} probation must hold {MIN_WINDOWS} "
-                               f"windows of {WINDOW} steps to train and {MIN_WINDOWS} to "
-                               f"calibrate)")
+            check_length(data.name, key, len(series["values"]))
             if series["labels"] is None:
                 raise ZooError(f"{data.name}: series {key} has no labels; add a 'label' column "
                                f"(1 = anomaly, 0 = normal) to score it")
@@ -390,9 +402,7 @@ class TimeSeriesAnomalySuite(Suite):
                     run_dir: Path | None) -> tuple[SeriesResult, dict[str, Any]]:
         """Train a fresh model on one series' probation and score all of its steps; the
         result and the model's hyperparameters."""
-        layout = Layout.of(len(series["values"]))
-        values, constant = normalise(series["values"], layout.probation)
-        windows = sliding_windows(values)
+        windows, layout, constant = prepare_series(series["values"])
         model, hparams = train_model(self, cell, series_splits(windows, layout), budget,
                                      run_dir)
         raw = np.asarray(model.score(windows), dtype=np.float64)
