@@ -8,6 +8,7 @@ probability. Train and validation are zoo's split of the 60,000 training images 
 9,000, seed 0); the NLL is on the 10,000 test images.
 
     ZOO_DATA_DIR=... python plugins/zoo-vae/benchmarks/binarized_mnist.py --epochs 3
+    ZOO_DATA_DIR=... python plugins/zoo-vae/benchmarks/binarized_mnist.py --set hidden=400
 """
 
 from __future__ import annotations
@@ -47,11 +48,14 @@ def main() -> None:
     parser.add_argument("--test-limit", type=int, default=None,
                         help="score only the first N test images")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                        help="a hyperparameter of vae, as zoo train --set (repeatable)")
     args = parser.parse_args()
+    hparams = dict(item.split("=", 1) for item in args.sets)
 
     splits = binarized_mnist()
     model = create_model(f"vae[{args.backbone}]", splits.info, seed=args.seed,
-                         iw_samples=args.iw_samples)
+                         iw_samples=args.iw_samples, **hparams)
     started = time.perf_counter()
     metrics = model.fit(splits, TrainConfig(seed=args.seed, accelerator="cpu",
                                             max_epochs=args.epochs, patience=None))
@@ -64,7 +68,8 @@ def main() -> None:
     negative_elbo = model.score(test_x).double().mean().item()
     score_seconds = time.perf_counter() - started
     print(json.dumps({
-        "backbone": args.backbone, "epochs": args.epochs, "train_size": len(splits.train),
+        "backbone": args.backbone, "hparams": hparams, "epochs": args.epochs,
+        "train_size": len(splits.train),
         "torch_threads": torch.get_num_threads(), **metrics,
         "train_seconds": round(train_seconds, 1), "test_size": len(test_x),
         "iw_samples": args.iw_samples, "test_nll": round(nll, 2),
