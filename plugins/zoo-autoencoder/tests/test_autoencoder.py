@@ -135,6 +135,28 @@ def test_nu_outside_the_unit_interval_is_refused() -> None:
         DeepSVDD(DataInfo("tabular", (6,), "detect"), objective="soft-boundary", nu=0.0)
 
 
+def test_lr_milestone_divides_the_learning_rate_by_ten_from_that_epoch() -> None:
+    model = DeepSVDD(DataInfo("tabular", (6,), "detect"), lr=1e-3, lr_milestone=2)
+    setup = model.configure_optimizers()
+    optimizer, scheduler = setup["optimizer"], setup["lr_scheduler"]
+    rates = []
+    for _ in range(4):  # epochs
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert rates == pytest.approx([1e-3, 1e-3, 1e-4, 1e-4])
+    constant = DeepSVDD(DataInfo("tabular", (6,), "detect"), lr=1e-3)
+    assert isinstance(constant.configure_optimizers(), torch.optim.Optimizer)
+    splits = outliers_with_validation()
+    model = trained("deep-svdd", splits, epochs=3, lr_milestone=1, pretrain_epochs=0)
+    assert model.score(splits.test.x).isfinite().all()
+
+
+def test_negative_lr_milestone_is_refused() -> None:
+    with pytest.raises(ZooError, match="lr_milestone=-1"):
+        DeepSVDD(DataInfo("tabular", (6,), "detect"), lr_milestone=-1)
+
+
 # -- both --------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("name", "hparams"), [
     ("autoencoder", {}),
@@ -166,7 +188,8 @@ def test_images_default_to_the_cnn_backbone_and_the_papers_deep_svdd_setup() -> 
     model = create_model("deep-svdd", image_info())
     hp = model.hparams
     assert (hp["backbone"], hp["rep_dim"], tuple(hp["hidden"])) == ("cnn", 32, (8, 4))
-    assert (hp["lr"], hp["weight_decay"], hp["batch_size"]) == (1e-4, 5e-7, 200)
+    assert (hp["lr"], hp["lr_milestone"], hp["weight_decay"], hp["batch_size"]) == (
+        1e-4, 50, 5e-7, 200)
     assert any(isinstance(m, nn.Conv2d) for m in model.modules())
     assert not [name for name, _ in model.named_parameters() if name.endswith("bias")]
     assert create_model("autoencoder", image_info()).hparams["backbone"] == "cnn"

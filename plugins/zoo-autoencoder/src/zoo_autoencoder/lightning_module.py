@@ -163,6 +163,8 @@ class DeepSVDD(ZooModule):
         pretrain_epochs: Epochs of autoencoder pretraining (0: none).
         optimizer: Optimiser by name (also for pretraining).
         lr: Learning rate (also for pretraining).
+        lr_milestone: Epoch of Deep SVDD training from which the learning rate is a tenth of
+            ``lr``, as the official code's ``lr_milestone`` (0: constant).
         weight_decay: The paper's weight decay ``lambda`` (also for pretraining).
         batch_size: Samples per mini-batch.
     """
@@ -172,12 +174,16 @@ class DeepSVDD(ZooModule):
                  activation: Activation = "leaky_relu", objective: Objective = "one-class",
                  nu: float = 0.1, eps: float = 0.1, warm_up_epochs: int = 10,
                  pretrain_epochs: int = 10, optimizer: Optimizer = "adam", lr: float = 1e-3,
-                 weight_decay: float = 1e-6, batch_size: int = 64) -> None:
+                 lr_milestone: int = 0, weight_decay: float = 1e-6,
+                 batch_size: int = 64) -> None:
         super().__init__(data_info)
         if not 0 < nu <= 1:
             raise ZooError(f"deep-svdd: nu={nu} must be in (0, 1]")
         if eps <= 0:
             raise ZooError(f"deep-svdd: eps={eps} must be positive")
+        if lr_milestone < 0:
+            raise ZooError(f"deep-svdd: lr_milestone={lr_milestone} must be an epoch >= 0 "
+                           "(0: a constant learning rate)")
         self.save_hyperparameters(ignore=["data_info"])
         self.rep_dim = auto_code_dim(data_info.n_features) if rep_dim is None else rep_dim
         encoder = get_backbone(backbone).encoder(data_info, self.rep_dim, hidden=hidden,
@@ -256,6 +262,15 @@ class DeepSVDD(ZooModule):
         finally:
             self.train(was_training)
         self.network.center.copy_(initial_center(representation, self.hparams["eps"]))
+
+    def configure_optimizers(self) -> Any:
+        optimizer = super().configure_optimizers()
+        milestone = self.hparams["lr_milestone"]
+        if milestone <= 0:
+            return optimizer
+        return {"optimizer": optimizer,
+                "lr_scheduler": torch.optim.lr_scheduler.MultiStepLR(
+                    optimizer, milestones=[milestone], gamma=0.1)}
 
     def _loss(self, distance: torch.Tensor) -> torch.Tensor:
         if self.soft_boundary:
