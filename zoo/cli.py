@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -146,7 +146,8 @@ def suites_command(as_json: bool) -> None:
 
 
 # -- training and evaluation -----------------------------------------------------------------
-def _parse_sets(values: tuple[str, ...]) -> dict[str, str]:
+def parse_sets(values: Iterable[str]) -> dict[str, str]:
+    """``--set key=value`` options as a dict of strings (``create_model`` converts them)."""
     parsed = {}
     for item in values:
         key, sep, value = item.partition("=")
@@ -227,7 +228,7 @@ def train_command(model: str | None, data: str | None, backbone: str | None,
     _check_names(model, data)
     from zoo.runs import train_run
 
-    hparams = {**options.get("set", {}), **_parse_sets(sets)}
+    hparams = {**options.get("set", {}), **parse_sets(sets)}
     with _open_store(db) as store, _interrupted_by_sigterm():
         row = train_run(
             store, model, data, backbone=backbone or options.get("backbone"), hparams=hparams,

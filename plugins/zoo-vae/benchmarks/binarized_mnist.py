@@ -21,6 +21,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 from zoo import create_model
+from zoo.cli import parse_sets
 from zoo.data import load_dataset
 from zoo.data.splits import make_splits
 from zoo.data.types import Arrays, Splits
@@ -51,7 +52,7 @@ def main() -> None:
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                         help="a hyperparameter of vae, as zoo train --set (repeatable)")
     args = parser.parse_args()
-    hparams = dict(item.split("=", 1) for item in args.sets)
+    hparams = parse_sets(args.sets)
 
     splits = binarized_mnist()
     model = create_model(f"vae[{args.backbone}]", splits.info, seed=args.seed,
