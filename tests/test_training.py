@@ -10,7 +10,10 @@ import pytest
 import torch
 
 from zoo.callbacks import BestWeights
+from zoo.data.types import DataInfo
+from zoo.errors import ZooError
 from zoo.model import create_model
+from zoo.module import ZooModule
 from zoo.store import Store
 from zoo.testing import tiny_splits
 from zoo.training import OPTIMIZERS, Diverged, TrainConfig, build_optimizer
@@ -92,3 +95,20 @@ def test_max_time_bounds_training() -> None:
     metrics = model.fit(splits, TrainConfig(max_epochs=1000, max_time=1.0, accelerator="cpu",
                                             patience=None))
     assert metrics["epochs"] < 1000
+
+
+class Scheduled(ZooModule):
+    """A throwaway model offering both learning-rate schedules a ZooModule knows."""
+
+    def __init__(self, lr_schedule: str = "constant", lr_milestone: int = 0) -> None:
+        super().__init__(DataInfo("tabular", (2,), "regress"))
+        self.save_hyperparameters()
+        self.layer = torch.nn.Linear(2, 1)
+        self.hparams.update(optimizer="adam", lr=1e-3)
+
+
+def test_a_model_takes_one_learning_rate_schedule() -> None:
+    assert isinstance(Scheduled().configure_optimizers(), torch.optim.Optimizer)
+    assert "lr_scheduler" in Scheduled(lr_milestone=3).configure_optimizers()
+    with pytest.raises(ZooError, match="choose one"):
+        Scheduled(lr_schedule="cosine", lr_milestone=3).configure_optimizers()

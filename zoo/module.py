@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -10,6 +11,7 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 
+from zoo.errors import ZooError
 from zoo.model import ZooModel
 from zoo.training import build_optimizer, fit_lightning
 
@@ -18,6 +20,21 @@ if TYPE_CHECKING:
     from zoo.training import TrainConfig
 
 WEIGHTS = "weights.safetensors"
+#: ``lr_schedule="cosine"`` as nanoGPT: a linear warmup over at most this many steps (and at
+#: most 2% of the run), then a cosine decay to this share of ``lr`` at the last step.
+WARMUP_STEPS = 100
+FINAL_LR_SHARE = 0.1
+#: ``lr_milestone=E`` as Deep SVDD's official code: the learning rate times this from epoch E.
+MILESTONE_FACTOR = 0.1
+
+
+def cosine_with_warmup(step: int, total: int, warmup: int) -> float:
+    """The learning-rate multiplier at optimiser step ``step`` of ``total``: a linear rise to 1
+    over ``warmup`` steps, then a cosine to :data:`FINAL_LR_SHARE` (kept after ``total``)."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return FINAL_LR_SHARE + (1 - FINAL_LR_SHARE) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 class ZooModule(ZooModel, pl.LightningModule):
@@ -55,10 +72,39 @@ class ZooModule(ZooModel, pl.LightningModule):
     def fit(self, splits: Splits, config: TrainConfig) -> dict[str, float]:
         return fit_lightning(self, splits, config, batch_size=int(self.hparams["batch_size"]))
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return build_optimizer(self.hparams["optimizer"], self.parameters(),
-                               lr=self.hparams["lr"],
-                               weight_decay=self.hparams.get("weight_decay", 0.0))
+    def configure_optimizers(self) -> Any:
+        return self.scheduled(build_optimizer(self.hparams["optimizer"], self.parameters(),
+                                              lr=self.hparams["lr"],
+                                              weight_decay=self.hparams.get("weight_decay", 0.0)))
+
+    def scheduled(self, optimizer: torch.optim.Optimizer) -> Any:
+        """``optimizer`` under the learning-rate schedule of the model's hyperparameters.
+
+        Models that offer a schedule take one of: ``lr_schedule="cosine"``
+        (:func:`cosine_with_warmup` over the run's estimated optimiser steps) or
+        ``lr_milestone=E`` (:data:`MILESTONE_FACTOR` times ``lr`` from epoch ``E``). Without
+        them (``lr_schedule="constant"``, ``lr_milestone=0``) the rate stays ``lr``.
+        """
+        cosine = self.hparams.get("lr_schedule", "constant") == "cosine"
+        milestone = int(self.hparams.get("lr_milestone", 0))
+        if cosine and milestone:
+            raise ZooError(f"lr_schedule=cosine and lr_milestone={milestone} both set the "
+                           "learning rate; choose one (lr_milestone=0 or lr_schedule=constant)")
+        if milestone:
+            return {"optimizer": optimizer, "lr_scheduler": torch.optim.lr_scheduler.MultiStepLR(
+                optimizer, milestones=[milestone], gamma=MILESTONE_FACTOR)}
+        if not cosine:
+            return optimizer
+        total = self.trainer.estimated_stepping_batches
+        if not math.isfinite(total):
+            raise ZooError("lr_schedule=cosine needs a bound on epochs or steps to decay over; "
+                           "set max_epochs or max_steps")
+        steps = int(total)
+        warmup = min(WARMUP_STEPS, max(1, steps // 50))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: cosine_with_warmup(step, steps, warmup))
+        return {"optimizer": optimizer,
+                "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     # -- evaluate hooks helpers ----------------------------------------------------------------
     @torch.no_grad()
@@ -68,8 +114,6 @@ class ZooModule(ZooModel, pl.LightningModule):
         x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
         expected = tuple(self.data_info.shape)
         if tuple(x.shape[1:]) != expected:
-            from zoo.errors import ZooError
-
             raise ZooError(f"model {self.zoo_name or type(self).__name__!r} expects samples of "
                            f"shape {expected}, got {tuple(x.shape[1:])}")
         was_training = self.training

@@ -46,21 +46,6 @@ SUPERVISED_TASKS = ("classify", "regress")
 #: Bounds on the learned log standard deviation of series values, so that a perfectly
 #: predictable series (a constant) cannot drive the density to infinity.
 LOG_STD_RANGE = (-7.0, 5.0)
-#: ``lr_schedule="cosine"`` as nanoGPT: a linear warmup over at most this many steps (and at
-#: most 2% of the run), then a cosine decay to this share of ``lr`` at the last step.
-WARMUP_STEPS = 100
-FINAL_LR_SHARE = 0.1
-
-
-def cosine_with_warmup(step: int, total: int, warmup: int) -> float:
-    """The learning-rate multiplier at optimiser step ``step`` of ``total``: a linear rise to 1
-    over ``warmup`` steps, then a cosine to :data:`FINAL_LR_SHARE` (kept after ``total``)."""
-    if step < warmup:
-        return (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return FINAL_LR_SHARE + (1 - FINAL_LR_SHARE) * 0.5 * (1 + math.cos(math.pi * progress))
-
-
 def check_sequence_info(info: DataInfo, model: str) -> None:
     """Text windows ``(L,)`` with a vocabulary, or series windows ``(L, C)``; else a ZooError."""
     shape = tuple(info.shape)
@@ -193,25 +178,6 @@ class SequenceModule(SupervisedModule):
             ZooModule.on_train_epoch_end(self)  # no supervised metric to log
         else:
             super().on_train_epoch_end()
-
-    def configure_optimizers(self) -> Any:
-        return self.scheduled(super().configure_optimizers())
-
-    def scheduled(self, optimizer: torch.optim.Optimizer) -> Any:
-        """``optimizer`` under the ``lr_schedule`` hyperparameter: ``constant`` (as it is) or
-        ``cosine`` (:func:`cosine_with_warmup` over the run's estimated optimiser steps)."""
-        if self.hparams.get("lr_schedule", "constant") == "constant":
-            return optimizer
-        total = self.trainer.estimated_stepping_batches
-        if not math.isfinite(total):
-            raise ZooError("lr_schedule=cosine needs a bound on epochs or steps to decay over; "
-                           "set max_epochs or max_steps")
-        steps = int(total)
-        warmup = min(WARMUP_STEPS, max(1, steps // 50))
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: cosine_with_warmup(step, steps, warmup))
-        return {"optimizer": optimizer,
-                "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def configure_gradient_clipping(self, optimizer: torch.optim.Optimizer,
                                     gradient_clip_val: float | None = None,

@@ -155,6 +155,16 @@ def test_lr_milestone_divides_the_learning_rate_by_ten_from_that_epoch() -> None
 def test_negative_lr_milestone_is_refused() -> None:
     with pytest.raises(ZooError, match="lr_milestone=-1"):
         DeepSVDD(DataInfo("tabular", (6,), "detect"), lr_milestone=-1)
+    with pytest.raises(ZooError, match="lr_milestone=-1"):
+        AutoEncoderDetector(DataInfo("tabular", (6,), "detect"), lr_milestone=-1)
+
+
+def test_pretraining_keeps_the_milestone_and_the_runs_epoch_bound() -> None:
+    splits = outliers_with_validation()
+    model = create_model("deep-svdd", splits.info, pretrain_epochs=50, lr_milestone=1)
+    autoencoder, metrics = model.pretrain(splits, TrainConfig(max_epochs=2, patience=None))
+    assert autoencoder.hparams["lr_milestone"] == 1
+    assert metrics["epochs"] == 2
 
 
 # -- both --------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import torch
 from zoo import DataInfo, ZooError, create_model
 from zoo.backbones import get_backbone
 from zoo.data.types import Arrays, Splits
-from zoo.sequence import cosine_with_warmup
+from zoo.module import cosine_with_warmup
 from zoo.training import TrainConfig
 
 TEXT = DataInfo("text", (12,), "generate", vocab_size=5)

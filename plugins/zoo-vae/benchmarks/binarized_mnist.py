@@ -45,6 +45,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--backbone", default="mlp", help="mlp or cnn")
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--max-minutes", type=float, default=None,
+                        help="stop training after this long (the best weights so far are kept)")
     parser.add_argument("--iw-samples", type=int, default=200)
     parser.add_argument("--test-limit", type=int, default=None,
                         help="score only the first N test images")
@@ -59,7 +61,8 @@ def main() -> None:
                          iw_samples=args.iw_samples, **hparams)
     started = time.perf_counter()
     metrics = model.fit(splits, TrainConfig(seed=args.seed, accelerator="cpu",
-                                            max_epochs=args.epochs, patience=None))
+                                            max_epochs=args.epochs, patience=None,
+                                            max_time=args.max_minutes and args.max_minutes * 60))
     train_seconds = time.perf_counter() - started
     test_x = splits.test.x[:args.test_limit]
     started = time.perf_counter()

@@ -57,6 +57,12 @@ def reconstruction_range(info: DataInfo) -> nn.Module | None:
     return None
 
 
+def check_milestone(model: str, lr_milestone: int) -> None:
+    if lr_milestone < 0:
+        raise ZooError(f"{model}: lr_milestone={lr_milestone} must be an epoch >= 0 "
+                       "(0: a constant learning rate)")
+
+
 class AutoEncoderDetector(ZooModule):
     """Reconstruction-error anomaly detector.
 
@@ -83,6 +89,7 @@ class AutoEncoderDetector(ZooModule):
         bias: Bias terms in every layer (Deep SVDD pretrains a bias-free autoencoder).
         optimizer: Optimiser by name.
         lr: Learning rate.
+        lr_milestone: Epoch from which the learning rate is a tenth of ``lr`` (0: constant).
         weight_decay: L2 penalty (decoupled for ``adamw``).
         batch_size: Samples per mini-batch.
     """
@@ -90,9 +97,10 @@ class AutoEncoderDetector(ZooModule):
     def __init__(self, data_info: DataInfo, backbone: str = "mlp", latent_dim: int | None = None,
                  hidden: tuple[int, ...] = (64, 32), dropout: float = 0.2,
                  batch_norm: bool = True, activation: Activation = "relu", bias: bool = True,
-                 optimizer: Optimizer = "adam", lr: float = 1e-3, weight_decay: float = 1e-5,
-                 batch_size: int = 64) -> None:
+                 optimizer: Optimizer = "adam", lr: float = 1e-3, lr_milestone: int = 0,
+                 weight_decay: float = 1e-5, batch_size: int = 64) -> None:
         super().__init__(data_info)
+        check_milestone("autoencoder", lr_milestone)
         self.save_hyperparameters(ignore=["data_info"])
         code_dim = auto_code_dim(data_info.n_features) if latent_dim is None else latent_dim
         builder = get_backbone(backbone)
@@ -163,8 +171,8 @@ class DeepSVDD(ZooModule):
         pretrain_epochs: Epochs of autoencoder pretraining (0: none).
         optimizer: Optimiser by name (also for pretraining).
         lr: Learning rate (also for pretraining).
-        lr_milestone: Epoch of Deep SVDD training from which the learning rate is a tenth of
-            ``lr``, as the official code's ``lr_milestone`` (0: constant).
+        lr_milestone: Epoch from which the learning rate is a tenth of ``lr``, in pretraining
+            and in Deep SVDD training, as the official code's ``lr_milestone`` (0: constant).
         weight_decay: The paper's weight decay ``lambda`` (also for pretraining).
         batch_size: Samples per mini-batch.
     """
@@ -181,9 +189,7 @@ class DeepSVDD(ZooModule):
             raise ZooError(f"deep-svdd: nu={nu} must be in (0, 1]")
         if eps <= 0:
             raise ZooError(f"deep-svdd: eps={eps} must be positive")
-        if lr_milestone < 0:
-            raise ZooError(f"deep-svdd: lr_milestone={lr_milestone} must be an epoch >= 0 "
-                           "(0: a constant learning rate)")
+        check_milestone("deep-svdd", lr_milestone)
         self.save_hyperparameters(ignore=["data_info"])
         self.rep_dim = auto_code_dim(data_info.n_features) if rep_dim is None else rep_dim
         encoder = get_backbone(backbone).encoder(data_info, self.rep_dim, hidden=hidden,
@@ -236,11 +242,16 @@ class DeepSVDD(ZooModule):
             self.data_info, backbone=hp["backbone"], latent_dim=self.rep_dim,
             hidden=hp["hidden"], dropout=0.0, batch_norm=hp["batch_norm"],
             activation=hp["activation"], bias=False, optimizer=hp["optimizer"], lr=hp["lr"],
-            weight_decay=hp["weight_decay"], batch_size=hp["batch_size"])
+            lr_milestone=hp["lr_milestone"], weight_decay=hp["weight_decay"],
+            batch_size=hp["batch_size"])
         autoencoder.zoo_name = "autoencoder"
+        # The run's bounds hold for each phase: a budget of 30 epochs pretrains for at most 30.
+        epochs = hp["pretrain_epochs"]
+        if config.max_epochs is not None:
+            epochs = min(epochs, config.max_epochs)
         pretrain_config = replace(
-            config, max_epochs=hp["pretrain_epochs"],
-            max_time=None if config.max_time is None else config.max_time / 2, run_dir=None)
+            config, max_epochs=epochs, run_dir=None,
+            max_time=None if config.max_time is None else config.max_time / 2)
         metrics = autoencoder.fit(splits, pretrain_config)
         self.network.encoder.load_state_dict(autoencoder.network.encoder.state_dict())
         return autoencoder, metrics
@@ -262,15 +273,6 @@ class DeepSVDD(ZooModule):
         finally:
             self.train(was_training)
         self.network.center.copy_(initial_center(representation, self.hparams["eps"]))
-
-    def configure_optimizers(self) -> Any:
-        optimizer = super().configure_optimizers()
-        milestone = self.hparams["lr_milestone"]
-        if milestone <= 0:
-            return optimizer
-        return {"optimizer": optimizer,
-                "lr_scheduler": torch.optim.lr_scheduler.MultiStepLR(
-                    optimizer, milestones=[milestone], gamma=0.1)}
 
     def _loss(self, distance: torch.Tensor) -> torch.Tensor:
         if self.soft_boundary:

@@ -34,7 +34,7 @@ class RNNModel(SequenceModule):
         optimizer: Optimiser by name.
         lr: Learning rate.
         lr_schedule: ``constant``, or ``cosine``: a warmup then cosine decay to a tenth of
-            ``lr`` over the run (:func:`zoo.sequence.cosine_with_warmup`).
+            ``lr`` over the run (:func:`zoo.module.cosine_with_warmup`).
         weight_decay: L2 penalty (decoupled for ``adamw``).
         batch_size: Windows per mini-batch.
         grad_clip: Largest gradient norm (0: no clipping); recurrences need it.

@@ -42,7 +42,7 @@ class TransformerModel(SequenceModule):
         optimizer: Optimiser by name.
         lr: Learning rate.
         lr_schedule: ``constant``, or ``cosine``: nanoGPT's warmup then cosine decay to a
-            tenth of ``lr`` over the run (:func:`zoo.sequence.cosine_with_warmup`).
+            tenth of ``lr`` over the run (:func:`zoo.module.cosine_with_warmup`).
         weight_decay: Decoupled for ``adamw``; applied to the weight matrices and embeddings
             only, never to biases, layer norms or the series' learned deviations (as nanoGPT).
         batch_size: Windows per mini-batch.

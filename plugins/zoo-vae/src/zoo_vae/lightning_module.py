@@ -96,6 +96,8 @@ class VAE(ZooModule):
         score_samples: Latent draws averaged by ``score``'s reconstruction term.
         optimizer: Optimiser by name.
         lr: Learning rate.
+        lr_schedule: ``constant``, or ``cosine``: a warmup then cosine decay to a tenth of
+            ``lr`` over the run (:func:`zoo.module.cosine_with_warmup`).
         weight_decay: L2 penalty (decoupled for ``adamw``).
         batch_size: Samples per mini-batch.
     """
@@ -105,8 +107,9 @@ class VAE(ZooModule):
                  batch_norm: bool | None = None, activation: Activation | None = None,
                  likelihood: Likelihood = "auto", gaussian_std: float | None = None,
                  beta: float = 1.0, iw_samples: int = 200, score_samples: int = 10,
-                 optimizer: Optimizer = "adam", lr: float = 1e-3, weight_decay: float = 0.0,
-                 batch_size: int = 100) -> None:
+                 optimizer: Optimizer = "adam", lr: float = 1e-3,
+                 lr_schedule: Literal["constant", "cosine"] = "constant",
+                 weight_decay: float = 0.0, batch_size: int = 100) -> None:
         super().__init__(data_info)
         check_positive(latent_dim=latent_dim, iw_samples=iw_samples,
                        score_samples=score_samples, beta=beta)
