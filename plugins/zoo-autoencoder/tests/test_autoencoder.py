@@ -161,10 +161,13 @@ def test_negative_lr_milestone_is_refused() -> None:
 
 def test_pretraining_keeps_the_milestone_and_the_runs_epoch_bound() -> None:
     splits = outliers_with_validation()
-    model = create_model("deep-svdd", splits.info, pretrain_epochs=50, lr_milestone=1)
+    model = create_model("deep-svdd", splits.info, pretrain_epochs=50, lr_milestone=1,
+                         weight_decay=1e-6, pretrain_weight_decay=1e-3)
     autoencoder, metrics = model.pretrain(splits, TrainConfig(max_epochs=2, patience=None))
-    assert autoencoder.hparams["lr_milestone"] == 1
+    assert (autoencoder.hparams["lr_milestone"], autoencoder.hparams["weight_decay"]) == (1, 1e-3)
     assert metrics["epochs"] == 2
+    default = create_model("deep-svdd", splits.info, weight_decay=1e-6)
+    assert default.pretrain(splits, TrainConfig(max_epochs=1))[0].hparams["weight_decay"] == 1e-6
 
 
 # -- both --------------------------------------------------------------------------------------

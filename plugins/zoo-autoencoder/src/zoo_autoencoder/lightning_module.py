@@ -173,7 +173,8 @@ class DeepSVDD(ZooModule):
         lr: Learning rate (also for pretraining).
         lr_milestone: Epoch from which the learning rate is a tenth of ``lr``, in pretraining
             and in Deep SVDD training, as the official code's ``lr_milestone`` (0: constant).
-        weight_decay: The paper's weight decay ``lambda`` (also for pretraining).
+        weight_decay: The paper's weight decay ``lambda``.
+        pretrain_weight_decay: Weight decay of pretraining; ``None``: ``weight_decay``.
         batch_size: Samples per mini-batch.
     """
 
@@ -183,7 +184,7 @@ class DeepSVDD(ZooModule):
                  nu: float = 0.1, eps: float = 0.1, warm_up_epochs: int = 10,
                  pretrain_epochs: int = 10, optimizer: Optimizer = "adam", lr: float = 1e-3,
                  lr_milestone: int = 0, weight_decay: float = 1e-6,
-                 batch_size: int = 64) -> None:
+                 pretrain_weight_decay: float | None = None, batch_size: int = 64) -> None:
         super().__init__(data_info)
         if not 0 < nu <= 1:
             raise ZooError(f"deep-svdd: nu={nu} must be in (0, 1]")
@@ -242,8 +243,9 @@ class DeepSVDD(ZooModule):
             self.data_info, backbone=hp["backbone"], latent_dim=self.rep_dim,
             hidden=hp["hidden"], dropout=0.0, batch_norm=hp["batch_norm"],
             activation=hp["activation"], bias=False, optimizer=hp["optimizer"], lr=hp["lr"],
-            lr_milestone=hp["lr_milestone"], weight_decay=hp["weight_decay"],
-            batch_size=hp["batch_size"])
+            lr_milestone=hp["lr_milestone"], batch_size=hp["batch_size"],
+            weight_decay=hp["weight_decay"] if hp["pretrain_weight_decay"] is None
+            else hp["pretrain_weight_decay"])
         autoencoder.zoo_name = "autoencoder"
         # The run's bounds hold for each phase: a budget of 30 epochs pretrains for at most 30.
         epochs = hp["pretrain_epochs"]
