@@ -41,7 +41,8 @@ class ZooModule(ZooModel, pl.LightningModule):
     """A LightningModule that implements the zoo's train hook and persistence.
 
     Subclasses take ``data_info`` first, then explicit typed hyperparameters with defaults,
-    including ``optimizer``, ``lr``, ``weight_decay`` and ``batch_size``, and call
+    including ``optimizer``, ``lr``, ``weight_decay`` and ``batch_size`` (and, to offer a
+    learning-rate schedule, ``lr_schedule`` or ``lr_milestone``: :meth:`scheduled`), and call
     ``self.save_hyperparameters(ignore=["data_info"])``. They implement ``training_step`` and
     ``validation_step`` (logging ``train_loss`` and ``val_loss``) and the evaluate hooks of
     their tasks, usually through :meth:`batched`.
