@@ -100,11 +100,11 @@ def test_max_time_bounds_training() -> None:
 class Scheduled(ZooModule):
     """A throwaway model offering both learning-rate schedules a ZooModule knows."""
 
-    def __init__(self, lr_schedule: str = "constant", lr_milestone: int = 0) -> None:
+    def __init__(self, lr_schedule: str = "constant", lr_milestone: int = 0,
+                 optimizer: str = "adam", lr: float = 1e-3) -> None:
         super().__init__(DataInfo("tabular", (2,), "regress"))
         self.save_hyperparameters()
         self.layer = torch.nn.Linear(2, 1)
-        self.hparams.update(optimizer="adam", lr=1e-3)
 
 
 def test_a_model_takes_one_learning_rate_schedule() -> None:

@@ -46,6 +46,8 @@ SUPERVISED_TASKS = ("classify", "regress")
 #: Bounds on the learned log standard deviation of series values, so that a perfectly
 #: predictable series (a constant) cannot drive the density to infinity.
 LOG_STD_RANGE = (-7.0, 5.0)
+
+
 def check_sequence_info(info: DataInfo, model: str) -> None:
     """Text windows ``(L,)`` with a vocabulary, or series windows ``(L, C)``; else a ZooError."""
     shape = tuple(info.shape)
