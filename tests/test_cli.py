@@ -113,6 +113,18 @@ def test_bench_stores_rows_resumes_and_prints_a_leaderboard(tmp_path: Path) -> N
     assert data["suite"] == "embedded-ad"
 
 
+def test_first_seed_spreads_seeds_over_runs_of_one_database(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    args = ["bench", "embedded-ad", "--budget", "smoke", "--models", "iforest", "--datasets",
+            "wine-ad", "--db", str(db)]
+    first = zoo_json(*args, "--seeds", "2")
+    later = zoo_json(*args, "--seeds", "2", "--first-seed", "1")
+    assert [row["seed"] for row in first] == [0, 1]
+    assert [row["seed"] for row in later] == [1, 2]
+    assert later[0] == first[1]  # seed 1 was stored by the first run, not run again
+    assert count_rows(db) == 3
+
+
 def test_train_from_a_config_then_evaluate_on_the_untouched_test_split(tmp_path: Path) -> None:
     db = str(tmp_path / "runs.db")
     config = tmp_path / "run.yaml"

@@ -282,6 +282,8 @@ def _split_list(value: str | None) -> list[str] | None:
 @click.option("--models", help="Comma-separated models, e.g. mlp,vae[cnn] (default: all that fit).")
 @click.option("--datasets", help="Comma-separated datasets or files (default: the suite's).")
 @click.option("--seeds", type=click.IntRange(min=1), help="Seeds per cell (default: the suite's).")
+@click.option("--first-seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Run seeds FIRST_SEED .. FIRST_SEED + seeds - 1 (spread seeds over machines).")
 @click.option("--budget", type=click.Choice(["smoke", "quick", "full"]), default="quick",
               show_default=True)
 @click.option("--setting", help="Protocol variant of the suite (e.g. semi, unsup).")
@@ -292,8 +294,8 @@ def _split_list(value: str | None) -> list[str] | None:
 @DB_OPTION
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def bench_command(suite: str, models: str | None, datasets: str | None, seeds: int | None,
-                  budget: str, setting: str | None, classes: str | None, accelerator: str,
-                  devices: int, db: Path | None, as_json: bool) -> None:
+                  first_seed: int, budget: str, setting: str | None, classes: str | None,
+                  accelerator: str, devices: int, db: Path | None, as_json: bool) -> None:
     """Run SUITE: every cell not already stored; one result row per cell."""
     from zoo.suites.runner import run_suite
 
@@ -316,7 +318,8 @@ def bench_command(suite: str, models: str | None, datasets: str | None, seeds: i
 
     with _open_store(db) as store, _interrupted_by_sigterm():
         rows = run_suite(suite_obj, store, models=_split_list(models),
-                         datasets=_split_list(datasets), seeds=seeds, budget=budget,
+                         datasets=_split_list(datasets), seeds=seeds,
+                         first_seed=first_seed, budget=budget,
                          setting=setting, classes=_split_list(classes), on_result=progress)
     if as_json:
         _echo_json([row.to_row() for row in rows])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -137,8 +138,8 @@ class Suite:
             return None
         return backbone or model.default_backbones.get(modality)
 
-    def cells(self, *, models: list[str] | None, datasets: list[str] | None, seeds: int,
-              budget: str, setting: str | None,
+    def cells(self, *, models: list[str] | None, datasets: list[str] | None,
+              seeds: Sequence[int], budget: str, setting: str | None,
               classes: list[str] | None = None) -> list[Cell]:
         if budget not in self.budgets:
             raise ZooError(f"unknown budget {budget!r}; valid: {', '.join(self.budgets)}")
@@ -157,7 +158,7 @@ class Suite:
             settings = self.settings_for(dataset, setting, classes)
             for base, chosen in fitting:
                 for s in settings:
-                    for seed in range(seeds):
+                    for seed in seeds:
                         cells.append(Cell(base, chosen, dataset, s, seed, budget))
         return cells
 

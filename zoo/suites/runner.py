@@ -68,18 +68,23 @@ def attempt(store: Store, row_id: str, work: Callable[[], T], *,
 
 def run_suite(suite: Suite, store: Store, *, models: list[str] | None = None,
               datasets: list[str] | None = None, seeds: int | None = None,
-              budget: str = "quick", setting: str | None = None,
+              first_seed: int = 0, budget: str = "quick", setting: str | None = None,
               classes: list[str] | None = None,
               on_result: OnResult | None = None) -> list[RunResult]:
     """Run every cell not already in ``store``; return all the cells' rows.
 
     A cell whose row is already stored (``ok`` or ``diverged``) is skipped, so an interrupted
     benchmark resumes where it stopped. A cell that raises is stored as ``failed`` with the
-    reason and the suite goes on; a non-finite loss is stored as ``diverged``. ``classes``
-    chooses the normal classes of a one-class suite (image-ad; default every class).
+    reason and the suite goes on; a non-finite loss is stored as ``diverged``. The seeds are
+    ``first_seed .. first_seed + seeds - 1`` (``seeds`` default: the suite's), so that seeds
+    can be spread over processes or machines. ``classes`` chooses the normal classes of a
+    one-class suite (image-ad; default every class).
     """
+    if first_seed < 0:
+        raise ZooError(f"first_seed={first_seed} must be >= 0")
+    count = seeds if seeds is not None else suite.default_seeds
     cells = suite.cells(models=models, datasets=datasets,
-                        seeds=seeds if seeds is not None else suite.default_seeds,
+                        seeds=range(first_seed, first_seed + count),
                         budget=budget, setting=setting, classes=classes)
     if not cells:
         raise ZooError(f"nothing to run: no model fits the selected datasets of suite "

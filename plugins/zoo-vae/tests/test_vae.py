@@ -120,6 +120,31 @@ def test_gaussian_scale_is_learned_per_feature_or_fixed() -> None:
     assert float(learned.current_log_std().detach().min()) == pytest.approx(math.log(MIN_STD))
 
 
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_dynamic_binarization_draws_binary_training_batches(dynamic: bool) -> None:
+    image = DataInfo("image", (1, 8, 8), "generate", value_range=(0.0, 1.0))
+    model = create_model("vae[mlp]", image, seed=0, dynamic_binarization=dynamic)
+    seen = []
+
+    def recording_objective(x: torch.Tensor) -> torch.Tensor:
+        seen.append(x)
+        return torch.zeros(len(x))
+
+    model.objective = recording_objective
+    model.log_epoch_mean = lambda *args: None  # no trainer to log to
+    grey = torch.full((64, 1, 8, 8), 0.5)
+    model.training_step((grey,), 0)
+    binary = bool(torch.all((seen[0] == 0) | (seen[0] == 1)))
+    assert binary == dynamic
+    if dynamic:  # one with probability the grey level
+        assert 0.4 < float(seen[0].mean()) < 0.6
+
+
+def test_dynamic_binarization_needs_the_bernoulli_likelihood() -> None:
+    with pytest.raises(ZooError, match="dynamic_binarization=True needs the Bernoulli"):
+        create_model("vae", DataInfo("tabular", (6,), "detect"), dynamic_binarization=True)
+
+
 @pytest.mark.parametrize(("key", "value"), [("latent_dim", 0), ("beta", -1.0),
                                             ("iw_samples", 0), ("gaussian_std", 0.0)])
 def test_bad_hyperparameters_are_one_line_errors(key: str, value: Any) -> None:

@@ -92,6 +92,11 @@ class VAE(ZooModule):
         gaussian_std: Gaussian only: a fixed standard deviation; ``None`` learns one per
             feature.
         beta: Weight of the KL term (1: the VAE; > 1: beta-VAE).
+        dynamic_binarization: Bernoulli only: each training batch is drawn afresh as binary
+            pixels, one with probability the pixel's grey level, so the model never sees the
+            same binary image twice (Burda et al. 2016's MNIST protocol; it removes the
+            overfitting to one binarisation). Validation and the evaluate hooks take the data
+            as given: binarise it once for a log-probability.
         iw_samples: Importance samples ``k`` of ``log_likelihood`` (200, as pythae's VAE row).
         score_samples: Latent draws averaged by ``score``'s reconstruction term.
         optimizer: Optimiser by name.
@@ -106,7 +111,8 @@ class VAE(ZooModule):
                  hidden: tuple[int, ...] | None = None, dropout: float | None = None,
                  batch_norm: bool | None = None, activation: Activation | None = None,
                  likelihood: Likelihood = "auto", gaussian_std: float | None = None,
-                 beta: float = 1.0, iw_samples: int = 200, score_samples: int = 10,
+                 beta: float = 1.0, dynamic_binarization: bool = False,
+                 iw_samples: int = 200, score_samples: int = 10,
                  optimizer: Optimizer = "adam", lr: float = 1e-3,
                  lr_schedule: Literal["constant", "cosine"] = "constant",
                  weight_decay: float = 0.0, batch_size: int = 100) -> None:
@@ -117,6 +123,9 @@ class VAE(ZooModule):
             check_positive(gaussian_std=gaussian_std)
         self.save_hyperparameters(ignore=["data_info"])
         self.likelihood = resolve_likelihood(likelihood, data_info)
+        if dynamic_binarization and self.likelihood != "bernoulli":
+            raise ZooError("vae: dynamic_binarization=True needs the Bernoulli likelihood "
+                           f"(data in [0, 1]); this model's likelihood is {self.likelihood}")
         observation = (BernoulliObservation() if self.likelihood == "bernoulli"
                        else GaussianObservation(tuple(data_info.shape), gaussian_std))
         options = {"dropout": dropout, "batch_norm": batch_norm, "activation": activation}
@@ -133,6 +142,8 @@ class VAE(ZooModule):
 
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         x = batch[0]
+        if self.hparams["dynamic_binarization"]:
+            x = torch.bernoulli(x)
         loss = self.objective(x).mean()
         self.log_epoch_mean("train_loss", loss, len(x))
         return loss
