@@ -49,10 +49,11 @@ def test_center_guard_pushes_small_coordinates_to_plus_minus_eps() -> None:
     assert torch.allclose(center, torch.tensor([0.1, -0.1, 0.1, 0.6, -0.4]))
 
 
-def test_reconstruction_error_is_a_per_sample_mean() -> None:
+def test_reconstruction_error_is_a_per_sample_mean_or_sum() -> None:
     x = torch.zeros(2, 1, 2, 2)
     reconstruction = torch.tensor([[[[1.0, 1.0], [1.0, 1.0]]], [[[2.0, 0.0], [0.0, 0.0]]]])
     assert torch.equal(reconstruction_error(x, reconstruction), torch.tensor([1.0, 1.0]))
+    assert torch.equal(reconstruction_error(x, reconstruction, "sum"), torch.tensor([4.0, 4.0]))
 
 
 def test_deep_svdd_objectives() -> None:
@@ -165,6 +166,7 @@ def test_pretraining_keeps_the_milestone_and_the_runs_epoch_bound() -> None:
                          weight_decay=1e-6, pretrain_weight_decay=1e-3)
     autoencoder, metrics = model.pretrain(splits, TrainConfig(max_epochs=2, patience=None))
     assert (autoencoder.hparams["lr_milestone"], autoencoder.hparams["weight_decay"]) == (1, 1e-3)
+    assert autoencoder.hparams["reduction"] == "sum"  # the official code's pretraining loss
     assert metrics["epochs"] == 2
     default = create_model("deep-svdd", splits.info, weight_decay=1e-6)
     assert default.pretrain(splits, TrainConfig(max_epochs=1))[0].hparams["weight_decay"] == 1e-6

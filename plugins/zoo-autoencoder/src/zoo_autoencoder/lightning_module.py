@@ -70,9 +70,10 @@ class AutoEncoderDetector(ZooModule):
     layers; samples unlike the training data reconstruct badly. On small tables the code may
     be wider than the input: dropout and batch norm (on by default) then keep the network from
     copying its input (measurements in the plugin's README). Reconstructions of images with a
-    known value range are squashed into it (:func:`reconstruction_range`). Trained with the mean
-    squared error; ``score(x)`` is each sample's mean squared reconstruction error. The
-    validation loss is the same error on the (unlabelled) validation split.
+    known value range are squashed into it (:func:`reconstruction_range`). Trained with the
+    squared reconstruction error of each sample (by default its mean over the sample's values);
+    ``score(x)`` is that error. The validation loss is the same error on the (unlabelled)
+    validation split.
 
     Hinton & Salakhutdinov, "Reducing the dimensionality of data with neural networks",
     Science 2006, https://doi.org/10.1126/science.1127647; as an anomaly detector: Sakurada &
@@ -87,6 +88,9 @@ class AutoEncoderDetector(ZooModule):
         batch_norm: Batch normalisation in each hidden layer.
         activation: Hidden activation.
         bias: Bias terms in every layer (Deep SVDD pretrains a bias-free autoencoder).
+        reduction: How a sample's squared errors combine: ``mean`` over its values, or
+            ``sum`` (Deep SVDD's pretraining objective, to whose scale the official code's
+            weight decay is set: with Adam's L2 penalty only the ratio of the two matters).
         optimizer: Optimiser by name.
         lr: Learning rate.
         lr_milestone: Epoch from which the learning rate is a tenth of ``lr`` (0: constant).
@@ -97,8 +101,9 @@ class AutoEncoderDetector(ZooModule):
     def __init__(self, data_info: DataInfo, backbone: str = "mlp", latent_dim: int | None = None,
                  hidden: tuple[int, ...] = (64, 32), dropout: float = 0.2,
                  batch_norm: bool = True, activation: Activation = "relu", bias: bool = True,
-                 optimizer: Optimizer = "adam", lr: float = 1e-3, lr_milestone: int = 0,
-                 weight_decay: float = 1e-5, batch_size: int = 64) -> None:
+                 reduction: Literal["mean", "sum"] = "mean", optimizer: Optimizer = "adam",
+                 lr: float = 1e-3, lr_milestone: int = 0, weight_decay: float = 1e-5,
+                 batch_size: int = 64) -> None:
         super().__init__(data_info)
         check_milestone("autoencoder", lr_milestone)
         self.save_hyperparameters(ignore=["data_info"])
@@ -116,8 +121,8 @@ class AutoEncoderDetector(ZooModule):
         return self.network(x)
 
     def errors(self, x: torch.Tensor) -> torch.Tensor:
-        """Per-sample mean squared reconstruction error of a batch on the module's device."""
-        return reconstruction_error(x, self.network(x))
+        """Per-sample squared reconstruction error of a batch on the module's device."""
+        return reconstruction_error(x, self.network(x), self.hparams["reduction"])
 
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         x = batch[0]
@@ -130,7 +135,8 @@ class AutoEncoderDetector(ZooModule):
         self.log("val_loss", self.errors(x).mean(), batch_size=len(x), sync_dist=True)
 
     def score(self, x: Any) -> torch.Tensor:
-        """Anomaly scores ``(N,)``: the mean squared reconstruction error of each sample."""
+        """Anomaly scores ``(N,)``: the squared reconstruction error of each sample (mean or
+        sum over its values, as ``reduction``)."""
         return self.batched(self.errors, x)
 
 
@@ -141,7 +147,8 @@ class DeepSVDD(ZooModule):
     volume around a centre ``c``, fixed beforehand as the mean representation of the training
     data (coordinates closer to zero than ``eps`` pushed out to ``+-eps``). Optionally the
     network is first the encoder of a bias-free autoencoder trained for ``pretrain_epochs``
-    (the paper's pretraining), and ``c`` is computed after that.
+    (the paper's pretraining) on the summed squared error of each sample, as the official code
+    (its weight decays are set for that scale), and ``c`` is computed after that.
 
     - ``one-class``: minimise the mean squared distance ``||phi(x) - c||^2``; the score is
       that distance.
@@ -242,7 +249,8 @@ class DeepSVDD(ZooModule):
         autoencoder = AutoEncoderDetector(
             self.data_info, backbone=hp["backbone"], latent_dim=self.rep_dim,
             hidden=hp["hidden"], dropout=0.0, batch_norm=hp["batch_norm"],
-            activation=hp["activation"], bias=False, optimizer=hp["optimizer"], lr=hp["lr"],
+            activation=hp["activation"], bias=False, reduction="sum",
+            optimizer=hp["optimizer"], lr=hp["lr"],
             lr_milestone=hp["lr_milestone"], batch_size=hp["batch_size"],
             weight_decay=hp["weight_decay"] if hp["pretrain_weight_decay"] is None
             else hp["pretrain_weight_decay"])

@@ -7,12 +7,17 @@ the radius ``R`` is a distance (not squared), as in the paper.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 
 
-def reconstruction_error(x: torch.Tensor, reconstruction: torch.Tensor) -> torch.Tensor:
-    """Mean squared error of each sample over all its values: ``(N, ...) -> (N,)``."""
-    return (x - reconstruction).pow(2).reshape(len(x), -1).mean(1)
+def reconstruction_error(x: torch.Tensor, reconstruction: torch.Tensor,
+                         reduction: Literal["mean", "sum"] = "mean") -> torch.Tensor:
+    """Squared error of each sample, the mean or the sum over all its values:
+    ``(N, ...) -> (N,)``."""
+    squared = (x - reconstruction).pow(2).reshape(len(x), -1)
+    return squared.sum(1) if reduction == "sum" else squared.mean(1)
 
 
 def squared_distance(representation: torch.Tensor, center: torch.Tensor) -> torch.Tensor:
