@@ -21,14 +21,16 @@ import argparse
 import json
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import torch
-from zoo import create_model
+from zoo import create_model, save_model
 from zoo.cli import parse_sets
 from zoo.data import load_dataset
 from zoo.data.splits import make_splits
 from zoo.data.types import Arrays, Splits
+from zoo.images import save_grid_png
 from zoo.training import TrainConfig
 
 
@@ -58,6 +60,10 @@ def main() -> None:
     parser.add_argument("--test-limit", type=int, default=None,
                         help="score only the first N test images")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--grid", type=Path, default=None,
+                        help="write 64 samples of the trained model (grey levels) as a PNG")
+    parser.add_argument("--save", type=Path, default=None,
+                        help="save the trained model to this folder (zoo.save_model)")
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                         help="a hyperparameter of vae, as zoo train --set (repeatable)")
     args = parser.parse_args()
@@ -73,6 +79,11 @@ def main() -> None:
                                             max_epochs=args.epochs, patience=None,
                                             max_time=args.max_minutes and args.max_minutes * 60))
     train_seconds = time.perf_counter() - started
+    if args.save:
+        save_model(model, args.save)
+    if args.grid:
+        save_grid_png(model.sample(64, torch.Generator().manual_seed(args.seed)), args.grid,
+                      scale=2)
     test_x = splits.test.x[:args.test_limit]
     started = time.perf_counter()
     nll = -model.log_likelihood(test_x).double().mean().item()
