@@ -90,6 +90,15 @@ def test_center_is_the_guarded_mean_representation_of_the_training_data() -> Non
     assert torch.allclose(fresh.network.center, initial_center(representation, 0.1))
 
 
+def test_center_after_pretraining_uses_batch_norms_running_statistics() -> None:
+    splits = outliers_with_validation()
+    model = create_model("deep-svdd", splits.info, seed=0, pretrain_epochs=1)
+    model.pretrain(splits, config(1))
+    model.initialize_center(splits.train.x)
+    representation = model.batched(model.network.encoder, splits.train.x)  # eval mode
+    assert torch.allclose(model.network.center, initial_center(representation, 0.1))
+
+
 def test_pretraining_copies_the_autoencoder_encoder() -> None:
     splits = outliers_with_validation()
     model = create_model("deep-svdd", splits.info, seed=0, pretrain_epochs=2)
@@ -101,6 +110,19 @@ def test_pretraining_copies_the_autoencoder_encoder() -> None:
     for key, value in autoencoder.network.encoder.state_dict().items():
         assert torch.equal(copied[key], value.to(copied[key].device))
     assert any(not torch.equal(before[k], copied[k]) for k in before)
+
+
+def test_pretraining_decoder_of_images_starts_from_the_code_itself() -> None:
+    x = np.random.default_rng(0).random((40, 1, 8, 8), dtype=np.float32)
+    splits = Splits(Arrays(x[:30]), Arrays(x[30:]), None, image_info())
+    model = create_model("deep-svdd", splits.info, seed=0, pretrain_epochs=1)
+    autoencoder, _ = model.pretrain(splits, config(1))
+    assert not any(isinstance(m, nn.Linear) for m in autoencoder.network.decoder.modules())
+
+
+def test_decoder_stem_is_refused_by_backbones_without_one() -> None:
+    with pytest.raises(ZooError, match="unknown option 'stem' for backbone 'mlp'"):
+        create_model("autoencoder", DataInfo("tabular", (6,), "detect"), decoder_stem="reshape")
 
 
 def test_fit_reports_pretraining_metrics() -> None:
@@ -205,6 +227,7 @@ def test_images_default_to_the_cnn_backbone_and_the_papers_deep_svdd_setup() -> 
     assert (hp["backbone"], hp["rep_dim"], tuple(hp["hidden"])) == ("cnn", 32, (8, 4))
     assert (hp["lr"], hp["lr_milestone"], hp["weight_decay"], hp["batch_size"]) == (
         1e-4, 50, 5e-7, 200)
+    assert hp["decoder_stem"] == "reshape"  # the paper's autoencoder: no linear layer
     assert any(isinstance(m, nn.Conv2d) for m in model.modules())
     assert not [name for name, _ in model.named_parameters() if name.endswith("bias")]
     assert create_model("autoencoder", image_info()).hparams["backbone"] == "cnn"

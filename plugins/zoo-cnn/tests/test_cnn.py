@@ -8,6 +8,8 @@ from torch import nn
 from zoo import DataInfo, ZooError, create_model
 from zoo.backbones import get_backbone
 
+from zoo_cnn.torch_model import halved
+
 SHAPES = [(1, 8, 8), (1, 28, 28), (3, 32, 32), (1, 7, 9), (2, 4, 5)]
 
 
@@ -25,6 +27,31 @@ def test_encoder_and_decoder_fit_any_image_size(shape: tuple[int, ...], pool: st
         assert code.shape == (3, 5)
         decoded = backbone.decoder(5, image(shape), hidden=hidden[::-1], pool=pool)(code)
         assert decoded.shape == x.shape
+
+
+@pytest.mark.parametrize("pool", ["max", "stride"])
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_reshape_stem_decodes_a_code_that_fills_the_first_map(shape: tuple[int, ...],
+                                                              pool: str) -> None:
+    backbone = get_backbone("cnn")
+    for hidden in [(8,), (16, 8)]:
+        side = [halved(size, len(hidden) + 1) for size in shape[1:]]
+        decoder = backbone.decoder(3 * side[0] * side[1], image(shape), hidden=hidden,
+                                   pool=pool, stem="reshape")
+        assert decoder(torch.randn(2, 3 * side[0] * side[1])).shape == (2, *shape)
+
+
+def test_reshape_stem_is_the_deep_svdd_paper_mnist_decoder() -> None:
+    """Ruff et al.'s MNIST autoencoder: the 32-value code as 2x4x4, leaky ReLU, then three
+    times upsample and conv (2 -> 4 -> 8 -> 1 channels, 5x5), no linear layer."""
+    decoder = get_backbone("cnn").decoder(32, image((1, 28, 28)), hidden=(4, 8), bias=False,
+                                          stem="reshape")
+    convs = [m for m in decoder.modules() if isinstance(m, nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels, c.kernel_size) for c in convs] == [
+        (2, 4, (5, 5)), (4, 8, (5, 5)), (8, 1, (5, 5))]
+    assert not any(isinstance(m, nn.Linear) for m in decoder.modules())
+    assert sum(isinstance(m, nn.Upsample) for m in decoder.modules()) == 3
+    assert decoder(torch.randn(2, 32)).shape == (2, 1, 28, 28)
 
 
 def test_decoder_output_is_raw_not_squashed() -> None:
@@ -68,6 +95,17 @@ def test_deep_svdd_paper_mnist_lenet() -> None:
 def test_bad_options_are_one_line_errors(options: dict, message: str) -> None:
     with pytest.raises(ZooError, match=message):
         get_backbone("cnn").encoder(image((1, 8, 8)), 4, **options)
+
+
+def test_bad_stems_are_one_line_errors() -> None:
+    backbone = get_backbone("cnn")
+    with pytest.raises(ZooError, match="unknown stem 'conv'; valid: linear, reshape"):
+        backbone.decoder(32, image((1, 28, 28)), stem="conv")
+    with pytest.raises(ZooError, match=r"cannot lay 30 inputs out as a 4x4 feature map.*"
+                                       r"use stem=.linear."):
+        backbone.decoder(30, image((1, 28, 28)), hidden=(4, 8), stem="reshape")
+    with pytest.raises(ZooError, match="unknown option 'stem'"):  # the encoder has no stem
+        backbone.encoder(image((1, 28, 28)), 32, stem="reshape")
 
 
 def test_tables_are_refused() -> None:

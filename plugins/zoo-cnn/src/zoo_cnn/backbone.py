@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from zoo.errors import ZooError, unknown_name_message
 
-from zoo_cnn.torch_model import ACTIVATIONS, POOLS, ConvDecoder, ConvEncoder
+from zoo_cnn.torch_model import ACTIVATIONS, POOLS, STEMS, ConvDecoder, ConvEncoder
 
 if TYPE_CHECKING:
     from torch import nn
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 #: The options ``encoder`` and ``decoder`` take besides ``hidden``, with their defaults.
 OPTIONS: dict[str, Any] = {"kernel_size": 5, "batch_norm": True, "activation": "leaky_relu",
                            "bias": True, "dropout": 0.0, "pool": "max"}
+#: The decoder's own options: how its input becomes the first feature map.
+DECODER_OPTIONS: dict[str, Any] = {**OPTIONS, "stem": "linear"}
 
 
 def image_shape(info: DataInfo) -> tuple[int, int, int]:
@@ -33,13 +35,14 @@ def image_shape(info: DataInfo) -> tuple[int, int, int]:
     return shape  # type: ignore[return-value]
 
 
-def checked_options(hidden: Sequence[int], options: dict[str, Any]) -> dict[str, Any]:
-    """``options`` over :data:`OPTIONS`, each checked; the widths must be positive."""
+def checked_options(hidden: Sequence[int], options: dict[str, Any],
+                    defaults: dict[str, Any] = OPTIONS) -> dict[str, Any]:
+    """``options`` over ``defaults``, each checked; the widths must be positive."""
     for name in options:
-        if name not in OPTIONS:
-            raise ZooError(unknown_name_message("option", name, ["hidden", *OPTIONS],
+        if name not in defaults:
+            raise ZooError(unknown_name_message("option", name, ["hidden", *defaults],
                                                 " for backbone 'cnn'"))
-    resolved = {**OPTIONS, **options}
+    resolved = {**defaults, **options}
     if not hidden or min(hidden) < 1:
         raise ZooError(f"backbone 'cnn': hidden={tuple(hidden)} needs at least one positive "
                        "channel count")
@@ -53,6 +56,9 @@ def checked_options(hidden: Sequence[int], options: dict[str, Any]) -> dict[str,
     if resolved["pool"] not in POOLS:
         raise ZooError(f"backbone 'cnn': unknown pool {resolved['pool']!r}; valid: "
                        f"{', '.join(POOLS)}")
+    if resolved.get("stem", "linear") not in STEMS:
+        raise ZooError(f"backbone 'cnn': unknown stem {resolved['stem']!r}; valid: "
+                       f"{', '.join(STEMS)}")
     if not 0 <= resolved["dropout"] < 1:
         raise ZooError(f"backbone 'cnn': dropout={resolved['dropout']} must be in [0, 1)")
     return resolved
@@ -64,8 +70,9 @@ class CNNBackbone:
     Options (both methods): ``kernel_size=5`` (odd), ``batch_norm=True``,
     ``activation="leaky_relu"``, ``bias=True`` (``False``: no bias anywhere, batch norm
     without affine terms, as Deep SVDD needs), ``dropout=0.0``, ``pool="max"`` (``"stride"``:
-    DCGAN's strided and transposed convolutions). See :class:`ConvEncoder` and
-    :class:`ConvDecoder`.
+    DCGAN's strided and transposed convolutions); the decoder's ``stem="linear"``
+    (``"reshape"``: its input is the first feature map, as the Deep SVDD paper's MNIST
+    autoencoder). See :class:`ConvEncoder` and :class:`ConvDecoder`.
     """
 
     def encoder(self, info: DataInfo, out_dim: int, *, hidden: Sequence[int] = (32, 64),
@@ -77,5 +84,8 @@ class CNNBackbone:
     def decoder(self, in_dim: int, info: DataInfo, *, hidden: Sequence[int] = (64, 32),
                 **options: Any) -> nn.Module:
         """Maps ``(N, in_dim)`` to raw images ``(N, C, H, W)`` (no output activation)."""
-        return ConvDecoder(in_dim, image_shape(info), tuple(hidden),
-                           **checked_options(hidden, options))
+        resolved = checked_options(hidden, options, DECODER_OPTIONS)
+        try:
+            return ConvDecoder(in_dim, image_shape(info), tuple(hidden), **resolved)
+        except ValueError as error:  # the options are checked: only the reshape stem's fit
+            raise ZooError(f"backbone 'cnn': {error}; use stem='linear' or another size") from None

@@ -15,6 +15,7 @@ from torch import nn
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh,
                                            "leaky_relu": nn.LeakyReLU}
 POOLS = ("max", "stride")
+STEMS = ("linear", "reshape")
 
 
 def halved(size: int, times: int) -> int:
@@ -35,6 +36,30 @@ def _norm_activation(width: int, batch_norm: bool, activation: str, bias: bool,
     if dropout > 0:
         layers.append(nn.Dropout(dropout))
     return layers
+
+
+def reshaped_channels(in_dim: int, height: int, width: int) -> int:
+    """The channels of ``in_dim`` values laid out as a ``height x width`` feature map.
+
+    Raises:
+        ValueError: ``in_dim`` does not divide among the map's pixels.
+    """
+    if in_dim % (height * width):
+        raise ValueError(f"stem='reshape' cannot lay {in_dim} inputs out as a {height}x{width} "
+                         f"feature map ({in_dim} is not a multiple of {height * width})")
+    return in_dim // (height * width)
+
+
+def _doubling(channels: int, size: int, kernel_size: int, pool: str,
+              bias: bool) -> list[nn.Module]:
+    """Layers that double the resolution: a transposed conv (``stride``) or nearest
+    upsampling and a conv (``max``)."""
+    padding = kernel_size // 2
+    if pool == "stride":  # output_padding makes the (odd) kernel double exactly
+        return [nn.ConvTranspose2d(channels, size, kernel_size, stride=2, padding=padding,
+                                   output_padding=1, bias=bias)]
+    return [nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.Conv2d(channels, size, kernel_size, padding=padding, bias=bias)]
 
 
 class ConvEncoder(nn.Sequential):
@@ -82,14 +107,21 @@ class ConvEncoder(nn.Sequential):
 
 
 class ConvDecoder(nn.Module):
-    """A linear map to a small feature map, blocks that each double it, a conv to the image.
+    """A stem to a small feature map, blocks that each double it, a conv to the image.
 
-    ``Linear -> [BatchNorm] -> activation``, reshaped to ``hidden[0]`` channels at the
-    resolution the encoder with ``len(hidden)`` blocks ends at; then per width a block
-    ``TransposedConv(k x k, stride 2)`` (``pool="stride"``, DCGAN) or ``Upsample(2, nearest) ->
-    Conv(k x k)`` (``pool="max"``, the mirror of max-pooling) ``-> [BatchNorm] -> activation
-    -> [Dropout]``; last a ``Conv(k x k)`` to the image's channels, cropped to its height and
-    width. The output has no activation: methods apply ``sigmoid`` or ``tanh`` themselves.
+    The ``linear`` stem is ``Linear -> [BatchNorm] -> activation``, reshaped to ``hidden[0]``
+    channels at the resolution the encoder with ``len(hidden)`` blocks ends at. The
+    ``reshape`` stem has no parameters: the input itself, reshaped to one more halving's
+    resolution (``in_dim`` divided among its pixels as channels) and passed through the
+    activation, is the first feature map, and one more doubling comes before the last conv;
+    with ``hidden=(4, 8)``, ``kernel_size=5``, ``bias=False``, ``activation="leaky_relu"`` on
+    1x28x28 from 32 inputs (2 channels of 4x4) it is the decoder of the Deep SVDD paper's
+    MNIST autoencoder (Ruff et al., ICML 2018, github.com/lukasruff/Deep-SVDD-PyTorch). Then
+    per width a block ``TransposedConv(k x k, stride 2)`` (``pool="stride"``, DCGAN) or
+    ``Upsample(2, nearest) -> Conv(k x k)`` (``pool="max"``, the mirror of max-pooling) ``->
+    [BatchNorm] -> activation -> [Dropout]``; last a ``Conv(k x k)`` to the image's channels,
+    cropped to its height and width. The output has no activation: methods apply ``sigmoid``
+    or ``tanh`` themselves.
 
     Args:
         in_dim: Input features.
@@ -101,34 +133,39 @@ class ConvDecoder(nn.Module):
         bias: Bias terms anywhere; ``False`` also drops batch norm's affine terms.
         dropout: Dropout probability after each block.
         pool: How the matching encoder halves the resolution: ``max`` or ``stride``.
+        stem: ``linear`` or ``reshape`` (``in_dim`` must then divide among the first map's
+            pixels).
     """
 
     def __init__(self, in_dim: int, shape: Sequence[int], hidden: Sequence[int] = (64, 32),
                  kernel_size: int = 5, batch_norm: bool = True, activation: str = "leaky_relu",
-                 bias: bool = True, dropout: float = 0.0, pool: str = "max") -> None:
+                 bias: bool = True, dropout: float = 0.0, pool: str = "max",
+                 stem: str = "linear") -> None:
         super().__init__()
         channels, self.height, self.width = shape
-        start = (hidden[0], halved(self.height, len(hidden)), halved(self.width, len(hidden)))
-        self.project = nn.Sequential(
-            nn.Linear(in_dim, start[0] * start[1] * start[2], bias=bias and not batch_norm),
-            nn.Unflatten(1, start),
-            *_norm_activation(start[0], batch_norm, activation, bias, dropout))
+        doublings = len(hidden) + (stem == "reshape")
+        height, width = halved(self.height, doublings), halved(self.width, doublings)
+        if stem == "reshape":
+            in_channels = reshaped_channels(in_dim, height, width)
+            self.project = nn.Sequential(nn.Unflatten(1, (in_channels, height, width)),
+                                         ACTIVATIONS[activation]())
+        else:
+            self.project = nn.Sequential(
+                nn.Linear(in_dim, hidden[0] * height * width, bias=bias and not batch_norm),
+                nn.Unflatten(1, (hidden[0], height, width)),
+                *_norm_activation(hidden[0], batch_norm, activation, bias, dropout))
+            in_channels = hidden[0]
         blocks: list[nn.Module] = []
-        padding = kernel_size // 2
-        width = start[0]
         for size in hidden:
-            if pool == "stride":  # output_padding makes the (odd) kernel double exactly
-                blocks.append(nn.ConvTranspose2d(width, size, kernel_size, stride=2,
-                                                 padding=padding, output_padding=1,
-                                                 bias=bias and not batch_norm))
-            else:
-                blocks += [nn.Upsample(scale_factor=2, mode="nearest"),
-                           nn.Conv2d(width, size, kernel_size, padding=padding,
-                                     bias=bias and not batch_norm)]
+            blocks += _doubling(in_channels, size, kernel_size, pool, bias and not batch_norm)
             blocks += _norm_activation(size, batch_norm, activation, bias, dropout)
-            width = size
+            in_channels = size
         self.blocks = nn.Sequential(*blocks)
-        self.output = nn.Conv2d(width, channels, kernel_size, padding=padding, bias=bias)
+        if stem == "reshape":
+            self.output = nn.Sequential(*_doubling(in_channels, channels, kernel_size, pool, bias))
+        else:
+            self.output = nn.Conv2d(in_channels, channels, kernel_size, padding=kernel_size // 2,
+                                    bias=bias)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Images ``(N, C, H, W)`` (raw values, no output activation) from ``(N, in_dim)``."""

@@ -1,4 +1,5 @@
-"""Plain ``nn.Module`` multilayer perceptrons (no Lightning, no zoo imports beyond types)."""
+"""Plain ``nn.Module`` multilayer perceptrons, and the ``mlp`` backbone that builds them (no
+Lightning; from zoo only its error type)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from torch import nn
+
+from zoo.errors import ZooError, unknown_name_message
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh,
                                            "leaky_relu": nn.LeakyReLU}
@@ -42,15 +45,29 @@ class MLP(nn.Sequential):
         super().__init__(*layers)
 
 
+#: The options ``encoder`` and ``decoder`` take besides ``hidden``.
+OPTIONS = ("dropout", "batch_norm", "activation", "bias")
+
+
+def checked_options(options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` unchanged; an unknown name is a :class:`ZooError` naming the valid ones."""
+    for name in options:
+        if name not in OPTIONS:
+            raise ZooError(unknown_name_message("option", name, ["hidden", *OPTIONS],
+                                                " for backbone 'mlp'"))
+    return options
+
+
 class MLPBackbone:
     """Builds MLP encoders and decoders for tables, and for images and series windows
     (flattened)."""
 
     def encoder(self, info: Any, out_dim: int, *, hidden: Sequence[int] = (256, 128),
                 **options: Any) -> nn.Module:
-        return MLP(info.n_features, out_dim, hidden, **options)
+        return MLP(info.n_features, out_dim, hidden, **checked_options(options))
 
     def decoder(self, in_dim: int, info: Any, *, hidden: Sequence[int] = (128, 256),
                 **options: Any) -> nn.Module:
-        return nn.Sequential(MLP(in_dim, math.prod(info.shape), hidden, **options),
+        return nn.Sequential(MLP(in_dim, math.prod(info.shape), hidden,
+                                 **checked_options(options)),
                              nn.Unflatten(1, tuple(info.shape)))
