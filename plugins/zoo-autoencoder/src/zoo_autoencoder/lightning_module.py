@@ -281,8 +281,8 @@ class DeepSVDD(ZooModule):
         After pretraining the pass runs in eval mode, as the official code's and as scoring:
         batch norm uses the running statistics pretraining left. Without pretraining those are
         still their initial values, so the pass runs in training mode, in mini-batches of
-        ``batch_size``, normalising as the objective's steps will (on tabular pima the eval
-        mode centre cost 16 points of AUROC there: the plugin's README).
+        ``batch_size``, normalising as the objective's steps will (on tabular pima an eval
+        mode centre without pretraining scored 16 points of AUROC lower: the plugin's README).
         """
         if self.hparams["pretrain_epochs"] > 0:
             representation = self.batched(self.network.encoder, x)
