@@ -8,9 +8,10 @@ Methods (VAE, GAN, autoencoder detectors ...) ask for it by name::
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from zoo.errors import ZooError
+from zoo.errors import ZooError, unknown_name_message
 from zoo.model import get_model_spec, list_models
 from zoo.specs import import_object
 
@@ -58,3 +59,13 @@ def get_backbone(name: str) -> Backbone:
         raise ZooError(f"{name!r} is not a backbone; backbones: "
                        f"{', '.join(list_models(kind='backbone')) or '(none)'}")
     return import_object(spec.builder)()
+
+
+def check_option_names(backbone: str, options: Iterable[str], valid: Iterable[str]) -> None:
+    """Refuse the first of ``options`` that ``backbone`` does not take: a one-line
+    :class:`ZooError` naming the close matches and the valid names."""
+    valid = list(valid)
+    for name in options:
+        if name not in valid:
+            raise ZooError(unknown_name_message("option", name, valid,
+                                                f" for backbone {backbone!r}"))

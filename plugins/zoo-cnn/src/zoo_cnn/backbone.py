@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from zoo.errors import ZooError, unknown_name_message
+from zoo.backbones import check_option_names
+from zoo.errors import ZooError
 
 from zoo_cnn.torch_model import ACTIVATIONS, POOLS, STEMS, ConvDecoder, ConvEncoder
 
@@ -38,10 +39,7 @@ def image_shape(info: DataInfo) -> tuple[int, int, int]:
 def checked_options(hidden: Sequence[int], options: dict[str, Any],
                     defaults: dict[str, Any] = OPTIONS) -> dict[str, Any]:
     """``options`` over ``defaults``, each checked; the widths must be positive."""
-    for name in options:
-        if name not in defaults:
-            raise ZooError(unknown_name_message("option", name, ["hidden", *defaults],
-                                                " for backbone 'cnn'"))
+    check_option_names("cnn", options, ["hidden", *defaults])
     resolved = {**defaults, **options}
     if not hidden or min(hidden) < 1:
         raise ZooError(f"backbone 'cnn': hidden={tuple(hidden)} needs at least one positive "

@@ -1,5 +1,5 @@
 """Plain ``nn.Module`` multilayer perceptrons, and the ``mlp`` backbone that builds them (no
-Lightning; from zoo only its error type)."""
+Lightning; from zoo only the backbone option check)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from torch import nn
 
-from zoo.errors import ZooError, unknown_name_message
+from zoo.backbones import check_option_names
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh,
                                            "leaky_relu": nn.LeakyReLU}
@@ -51,10 +51,7 @@ OPTIONS = ("dropout", "batch_norm", "activation", "bias")
 
 def checked_options(options: dict[str, Any]) -> dict[str, Any]:
     """``options`` unchanged; an unknown name is a :class:`ZooError` naming the valid ones."""
-    for name in options:
-        if name not in OPTIONS:
-            raise ZooError(unknown_name_message("option", name, ["hidden", *OPTIONS],
-                                                " for backbone 'mlp'"))
+    check_option_names("mlp", options, ["hidden", *OPTIONS])
     return options
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from zoo.errors import ZooError, unknown_name_message
+from zoo.backbones import check_option_names
+from zoo.errors import ZooError
 
 from zoo_rnn.torch_model import (
     ACTIVATIONS,
@@ -47,10 +48,7 @@ def sequence_shape(info: DataInfo) -> tuple[int, int | None]:
 
 def checked_options(hidden: Sequence[int], options: dict[str, Any]) -> dict[str, Any]:
     """The recurrent stack's keyword arguments: ``options`` over :data:`OPTIONS`, checked."""
-    for name in options:
-        if name not in OPTIONS:
-            raise ZooError(unknown_name_message("option", name, ["hidden", *OPTIONS],
-                                                " for backbone 'rnn'"))
+    check_option_names("rnn", options, ["hidden", *OPTIONS])
     resolved = {**OPTIONS, **options}
     if not hidden or min(hidden) < 1:
         raise ZooError(f"backbone 'rnn': hidden={tuple(hidden)} needs at least one positive "

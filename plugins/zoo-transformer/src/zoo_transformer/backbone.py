@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from zoo.errors import ZooError, unknown_name_message
+from zoo.backbones import check_option_names
+from zoo.errors import ZooError
 from zoo.sequence import check_sequence_info
 
 from zoo_transformer.torch_model import (
@@ -52,10 +53,7 @@ def checked_options(options: dict[str, Any]) -> dict[str, Any]:
     """The keyword arguments of the torch modules: ``options`` over :data:`OPTIONS`, with
     the shared ``hidden`` and ``batch_norm`` translated (see the module docstring), each
     value checked."""
-    for name in options:
-        if name not in OPTIONS and name not in SHARED:
-            raise ZooError(unknown_name_message("option", name, [*OPTIONS, *SHARED],
-                                                f" for {NAME}"))
+    check_option_names("transformer", options, [*OPTIONS, *SHARED])
     options = dict(options)
     if options.pop("batch_norm", False):
         raise ZooError(f"{NAME} normalises with layer norm; batch_norm=True is not available "
