@@ -20,7 +20,7 @@ import inspect
 import types
 import typing
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin
 
 from zoo.errors import ZooError, unknown_name_message
 from zoo.plugins import get_host
@@ -40,8 +40,9 @@ class ZooModel:
     #: Registry name, set by :func:`create_model`.
     zoo_name: str = ""
     #: Whether ``fit`` uses ``splits.val`` (model selection, early stopping). Suites give
-    #: models that do not the validation rows as training rows instead.
-    uses_validation: ClassVar[bool] = True
+    #: models that do not the validation rows as training rows instead. A class default that
+    #: a model may set per instance from an argument (``deep-svdd``'s ``uses_validation``).
+    uses_validation: bool = True
     data_info: DataInfo
 
     def fit(self, splits: Splits, config: TrainConfig) -> dict[str, float]:

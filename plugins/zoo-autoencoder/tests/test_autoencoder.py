@@ -228,9 +228,16 @@ def test_images_default_to_the_cnn_backbone_and_the_papers_deep_svdd_setup() -> 
     assert (hp["lr"], hp["lr_milestone"], hp["weight_decay"], hp["batch_size"]) == (
         1e-4, 50, 5e-7, 200)
     assert hp["decoder_stem"] == "reshape"  # the paper's autoencoder: no linear layer
+    assert not model.uses_validation  # the official protocol: every image trains
     assert any(isinstance(m, nn.Conv2d) for m in model.modules())
     assert not [name for name, _ in model.named_parameters() if name.endswith("bias")]
     assert create_model("autoencoder", image_info()).hparams["backbone"] == "cnn"
+
+
+def test_uses_validation_is_chosen_per_model_and_tables_keep_the_hold_out() -> None:
+    assert create_model("deep-svdd", DataInfo("tabular", (6,), "detect")).uses_validation
+    assert create_model("deep-svdd", image_info(), uses_validation=True).uses_validation
+    assert DeepSVDD.uses_validation  # an instance's choice leaves the class default alone
 
 
 @pytest.mark.parametrize(("value_range", "low", "high"), [

@@ -191,6 +191,11 @@ class DeepSVDD(ZooModule):
         weight_decay: The paper's weight decay ``lambda``.
         pretrain_weight_decay: Weight decay of pretraining; ``None``: ``weight_decay``.
         batch_size: Samples per mini-batch.
+        uses_validation: Keep the parameters (of pretraining and of training) with the lowest
+            validation loss, stopping early when a budget has patience. ``False``, the
+            official code's protocol: suites put the validation rows into training and no
+            epoch is chosen on held-out data (the fit loop then keeps the parameters of the
+            lowest epoch-mean training loss; the official code keeps the last epoch's).
     """
 
     def __init__(self, data_info: DataInfo, backbone: str = "mlp", rep_dim: int | None = None,
@@ -200,7 +205,8 @@ class DeepSVDD(ZooModule):
                  pretrain_epochs: int = 10, decoder_stem: Stem | None = None,
                  optimizer: Optimizer = "adam", lr: float = 1e-3,
                  lr_milestone: int = 0, weight_decay: float = 1e-6,
-                 pretrain_weight_decay: float | None = None, batch_size: int = 64) -> None:
+                 pretrain_weight_decay: float | None = None, batch_size: int = 64,
+                 uses_validation: bool = True) -> None:
         super().__init__(data_info)
         if not 0 < nu <= 1:
             raise ZooError(f"deep-svdd: nu={nu} must be in (0, 1]")
@@ -208,6 +214,7 @@ class DeepSVDD(ZooModule):
             raise ZooError(f"deep-svdd: eps={eps} must be positive")
         check_milestone("deep-svdd", lr_milestone)
         self.save_hyperparameters(ignore=["data_info"])
+        self.uses_validation = uses_validation
         self.rep_dim = auto_code_dim(data_info.n_features) if rep_dim is None else rep_dim
         encoder = get_backbone(backbone).encoder(data_info, self.rep_dim, hidden=hidden,
                                                  batch_norm=batch_norm, activation=activation,
