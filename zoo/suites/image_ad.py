@@ -8,7 +8,9 @@ Ruff et al., "Deep One-Class Classification", ICML 2018, section 4.1
   every class of each dataset.
 - **Training**: the training images of class ``k`` only, labels unused. A tenth of them, drawn
   with the cell's seed, is held out unlabelled for the validation loss of models that select
-  on it; models that do not (the scikit-learn baselines) train on those images too.
+  on it; models that do not (the scikit-learn baselines, and ``deep-svdd[cnn]``, whose image
+  defaults follow the official code: every image of the class, no epoch chosen on held-out
+  data) train on those images too.
 - **Test**: the whole test set; class ``k`` is normal (label 0), every other class is
   anomalous (label 1).
 - **Splits**: MNIST and Fashion-MNIST keep their fixed 60,000 / 10,000 train / test split.
