@@ -49,6 +49,13 @@ class ZooModel:
         """Train on ``splits.train`` (``splits.val`` for model selection); return metrics."""
         raise NotImplementedError
 
+    def training_splits(self, splits: Splits) -> Splits:
+        """``splits`` as ``fit`` should get them: when this model selects nothing on the
+        validation rows (``uses_validation`` false), they are moved into training."""
+        from zoo.data.splits import with_validation_in_training
+
+        return splits if self.uses_validation else with_validation_in_training(splits)
+
     def hyperparameters(self) -> dict[str, Any]:
         """The constructor arguments (except ``data_info``) that rebuild this model."""
         raise NotImplementedError

@@ -128,8 +128,9 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
     run_dir = runs_dir(store) / row.id
     config = TrainConfig(seed=seed, accelerator=accelerator, devices=devices,
                          max_epochs=max_epochs, run_dir=run_dir)
+    fit_splits = built.training_splits(splits)
     start = time.perf_counter()
-    status, error, fitted = attempt(store, row.id, lambda: built.fit(splits, config),
+    status, error, fitted = attempt(store, row.id, lambda: built.fit(fit_splits, config),
                                     primary=primary)
     metrics, checkpoint = fitted or {}, None
     if not primary:

@@ -147,13 +147,12 @@ def run_zoo(model_name: str, splits: Any, budget: Any, seed: int, *, dataset: st
     from sklearn.metrics import roc_auc_score
 
     import zoo
-    from zoo.suites.common import with_validation_in_training
     from zoo.training import TrainConfig
 
     hparams, overrides = MATCHED[model_name] if matched else ({}, {})
     w0, _ = _clock()
     model = zoo.create_model(model_name, splits.info, seed=seed, **hparams)
-    fit_splits = splits if model.uses_validation else with_validation_in_training(splits)
+    fit_splits = model.training_splits(splits)
     config = TrainConfig(seed=seed, max_epochs=budget.max_epochs if max_epochs is None
                          else max_epochs, max_time=budget.max_time, patience=budget.patience,
                          accelerator="cpu")

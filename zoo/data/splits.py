@@ -63,6 +63,18 @@ def make_splits(dataset: Dataset, *, seed: int, task: str, val_fraction: float =
     return Splits(train=train, val=val, test=test, info=info)
 
 
+def with_validation_in_training(splits: Splits) -> Splits:
+    """The validation rows moved into training, for models that select nothing on them."""
+    import numpy as np
+
+    if splits.val is None or not len(splits.val):
+        return splits
+    y = None if splits.train.y is None or splits.val.y is None else \
+        np.concatenate([splits.train.y, splits.val.y])
+    train = Arrays(np.concatenate([splits.train.x, splits.val.x]), y)
+    return Splits(train, None, splits.test, splits.info)
+
+
 def standardize(splits: Splits) -> Splits:
     """Tabular splits scaled with the training split's statistics (see :class:`Standardizer`)."""
     from zoo.data.preprocess import Standardizer

@@ -16,18 +16,6 @@ if TYPE_CHECKING:
     from zoo.suites.base import Budget, Cell, CellOutcome, Suite
 
 
-def with_validation_in_training(splits: Splits) -> Splits:
-    """The validation rows moved into training, for models that select nothing on them."""
-    from zoo.data.types import Arrays, Splits
-
-    if splits.val is None or not len(splits.val):
-        return splits
-    y = None if splits.train.y is None or splits.val.y is None else \
-        np.concatenate([splits.train.y, splits.val.y])
-    train = Arrays(np.concatenate([splits.train.x, splits.val.x]), y)
-    return Splits(train, None, splits.test, splits.info)
-
-
 def subsample(arrays: Arrays, limit: int | None, seed: int) -> tuple[Arrays, bool]:
     """At most ``limit`` rows drawn without replacement; whether anything was dropped."""
     if limit is None or len(arrays) <= limit:
@@ -82,8 +70,7 @@ def train_model(suite: Suite, cell: Cell, splits: Splits, budget: Budget,
     """
     name = display_name(cell.model, cell.backbone)
     model = create_model(name, splits.info, seed=cell.seed, **(hparams or {}))
-    if not model.uses_validation:
-        splits = with_validation_in_training(splits)
+    splits = model.training_splits(splits)
     config = TrainConfig(seed=cell.seed, accelerator=suite.accelerator, devices=suite.devices,
                          max_epochs=budget.max_epochs, max_time=budget.max_time,
                          patience=budget.patience, run_dir=run_dir)

@@ -234,8 +234,12 @@ def test_images_default_to_the_cnn_backbone_and_the_papers_deep_svdd_setup() -> 
     assert create_model("autoencoder", image_info()).hparams["backbone"] == "cnn"
 
 
-def test_uses_validation_is_chosen_per_model_and_tables_keep_the_hold_out() -> None:
-    assert create_model("deep-svdd", DataInfo("tabular", (6,), "detect")).uses_validation
+def test_uses_validation_is_chosen_per_model_and_decides_the_training_rows() -> None:
+    splits = outliers_with_validation()
+    selecting = create_model("deep-svdd", splits.info)  # tables keep the hold-out
+    assert selecting.uses_validation and selecting.training_splits(splits) is splits
+    merged = create_model("deep-svdd", splits.info, uses_validation=False).training_splits(splits)
+    assert merged.val is None and len(merged.train) == len(splits.train) + len(splits.val)
     assert create_model("deep-svdd", image_info(), uses_validation=True).uses_validation
     assert DeepSVDD.uses_validation  # an instance's choice leaves the class default alone
 
