@@ -43,7 +43,8 @@ def test_reshape_stem_decodes_a_code_that_fills_the_first_map(shape: tuple[int, 
 
 def test_reshape_stem_is_the_deep_svdd_paper_mnist_decoder() -> None:
     """Ruff et al.'s MNIST autoencoder: the 32-value code as 2x4x4, leaky ReLU, then three
-    times upsample and conv (2 -> 4 -> 8 -> 1 channels, 5x5), no linear layer."""
+    times upsample and conv (2 -> 4 -> 8 -> 1 channels, 5x5), no linear layer; its maps are
+    8x8, 14x14 (their second conv pads 1, not 2) and 28x28, so nothing is cropped."""
     decoder = get_backbone("cnn").decoder(32, image((1, 28, 28)), hidden=(4, 8), bias=False,
                                           stem="reshape")
     convs = [m for m in decoder.modules() if isinstance(m, nn.Conv2d)]
@@ -51,7 +52,22 @@ def test_reshape_stem_is_the_deep_svdd_paper_mnist_decoder() -> None:
         (2, 4, (5, 5)), (4, 8, (5, 5)), (8, 1, (5, 5))]
     assert not any(isinstance(m, nn.Linear) for m in decoder.modules())
     assert sum(isinstance(m, nn.Upsample) for m in decoder.modules()) == 3
+    normalized: list[tuple[int, ...]] = []
+    for norm in (m for m in decoder.modules() if isinstance(m, nn.BatchNorm2d)):
+        norm.register_forward_hook(lambda _m, args, _out: normalized.append(args[0].shape[1:]))
     assert decoder(torch.randn(2, 32)).shape == (2, 1, 28, 28)
+    assert normalized == [(4, 8, 8), (8, 14, 14)]
+
+
+def test_weights_are_channels_last() -> None:
+    """The faster layout for these small convolutions on CPU (``benchmarks/perf``); a
+    checkpoint stores them contiguous, so it loads into either layout."""
+    backbone = get_backbone("cnn")
+    for network in (backbone.encoder(image((1, 28, 28)), 8),
+                    backbone.decoder(8, image((1, 28, 28)))):
+        convs = [m for m in network.modules() if isinstance(m, nn.Conv2d)]
+        assert convs and all(
+            c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
 
 
 def test_decoder_output_is_raw_not_squashed() -> None:

@@ -2,7 +2,11 @@
 
 Every block halves (encoder) or doubles (decoder) the resolution. Halving rounds up, so any
 image size and any depth work (a side of 1 stays 1); the decoder doubles from the encoder's
-smallest feature map and crops the result to the image size.
+smallest feature map, trims each doubled map toward the encoder's size at that depth, and crops
+the result to the image size.
+
+Weights are kept channels-last: on one CPU thread that makes a training step of the Deep SVDD
+autoencoder 1.7 times as fast, the default autoencoder 1.25 times (``benchmarks/perf``).
 """
 
 from __future__ import annotations
@@ -50,6 +54,20 @@ def reshaped_channels(in_dim: int, height: int, width: int) -> int:
     return in_dim // (height * width)
 
 
+class Trim(nn.Module):
+    """Cuts ``rows`` pixels off the top and the bottom of a feature map, ``cols`` off its left
+    and right: on a map a same-padded convolution made, the convolution with that much less
+    padding (28x28 MNIST: a doubled 16x16 map trimmed to 14x14, as the Deep SVDD paper's
+    decoder pads)."""
+
+    def __init__(self, rows: int, cols: int) -> None:
+        super().__init__()
+        self.rows, self.cols = rows, cols
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[..., self.rows:x.shape[-2] - self.rows, self.cols:x.shape[-1] - self.cols]
+
+
 def _doubling(channels: int, size: int, kernel_size: int, pool: str,
               bias: bool) -> list[nn.Module]:
     """Layers that double the resolution: a transposed conv (``stride``) or nearest
@@ -60,6 +78,15 @@ def _doubling(channels: int, size: int, kernel_size: int, pool: str,
                                    output_padding=1, bias=bias)]
     return [nn.Upsample(scale_factor=2, mode="nearest"),
             nn.Conv2d(channels, size, kernel_size, padding=padding, bias=bias)]
+
+
+def _trimmed(doubled: tuple[int, int], target: tuple[int, int]) -> tuple[list[nn.Module],
+                                                                           tuple[int, int]]:
+    """The :class:`Trim` (if any) that takes a doubled map evenly toward the encoder's size
+    there, and the map's size after it; an odd excess leaves one pixel to the final crop."""
+    rows, cols = ((d - t) // 2 for d, t in zip(doubled, target, strict=True))
+    size = (doubled[0] - 2 * rows, doubled[1] - 2 * cols)
+    return ([Trim(rows, cols)] if rows or cols else []), size
 
 
 class ConvEncoder(nn.Sequential):
@@ -104,6 +131,7 @@ class ConvEncoder(nn.Sequential):
         features = channels * halved(height, len(hidden)) * halved(width, len(hidden))
         layers += [nn.Flatten(), nn.Linear(features, out_dim, bias=bias)]
         super().__init__(*layers)
+        self.to(memory_format=torch.channels_last)
 
 
 class ConvDecoder(nn.Module):
@@ -119,9 +147,10 @@ class ConvDecoder(nn.Module):
     MNIST autoencoder (Ruff et al., ICML 2018, github.com/lukasruff/Deep-SVDD-PyTorch). Then
     per width a block ``TransposedConv(k x k, stride 2)`` (``pool="stride"``, DCGAN) or
     ``Upsample(2, nearest) -> Conv(k x k)`` (``pool="max"``, the mirror of max-pooling) ``->
-    [BatchNorm] -> activation -> [Dropout]``; last a ``Conv(k x k)`` to the image's channels,
-    cropped to its height and width. The output has no activation: methods apply ``sigmoid``
-    or ``tanh`` themselves.
+    [BatchNorm] -> activation -> [Dropout]``, the doubled map first trimmed (:class:`Trim`) by
+    whole pixels on each side toward the encoder's size at that depth; last a ``Conv(k x k)``
+    to the image's channels, cropped to its height and width. The output has no activation:
+    methods apply ``sigmoid`` or ``tanh`` themselves.
 
     Args:
         in_dim: Input features.
@@ -156,9 +185,13 @@ class ConvDecoder(nn.Module):
                 *_norm_activation(hidden[0], batch_norm, activation, bias, dropout))
             in_channels = hidden[0]
         blocks: list[nn.Module] = []
-        for size in hidden:
+        for block, size in enumerate(hidden):
             blocks += _doubling(in_channels, size, kernel_size, pool, bias and not batch_norm)
-            blocks += _norm_activation(size, batch_norm, activation, bias, dropout)
+            depth = doublings - 1 - block  # the encoder's halvings at this resolution
+            trim, (height, width) = _trimmed(
+                (2 * height, 2 * width),
+                (halved(self.height, depth), halved(self.width, depth)))
+            blocks += trim + _norm_activation(size, batch_norm, activation, bias, dropout)
             in_channels = size
         self.blocks = nn.Sequential(*blocks)
         if stem == "reshape":
@@ -166,6 +199,7 @@ class ConvDecoder(nn.Module):
         else:
             self.output = nn.Conv2d(in_channels, channels, kernel_size, padding=kernel_size // 2,
                                     bias=bias)
+        self.to(memory_format=torch.channels_last)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Images ``(N, C, H, W)`` (raw values, no output activation) from ``(N, in_dim)``."""
