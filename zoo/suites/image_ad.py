@@ -170,7 +170,7 @@ class ImageAnomalySuite(Suite):
     (CPU minutes per class) trains on at most 2,000 images of the class (MNIST has about
     6,000; the row says when it was cut) for up to 30 epochs or 2 minutes; ``full`` is the
     paper's: every training image of the class and 150 epochs (``deep-svdd[cnn]``, with its
-    150 pretraining epochs: about 10.5 minutes a class on one CPU thread).
+    150 pretraining epochs: about 6 minutes a class on one CPU thread).
     """
 
     name = "image-ad"
