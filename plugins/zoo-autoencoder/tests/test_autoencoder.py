@@ -112,17 +112,24 @@ def test_pretraining_copies_the_autoencoder_encoder() -> None:
     assert any(not torch.equal(before[k], copied[k]) for k in before)
 
 
-def test_pretraining_decoder_of_images_starts_from_the_code_itself() -> None:
+def test_pretraining_autoencoder_of_images_starts_from_the_code_itself() -> None:
     x = np.random.default_rng(0).random((40, 1, 8, 8), dtype=np.float32)
     splits = Splits(Arrays(x[:30]), Arrays(x[30:]), None, image_info())
     model = create_model("deep-svdd", splits.info, seed=0, pretrain_epochs=1)
     autoencoder, _ = model.pretrain(splits, config(1))
     assert not any(isinstance(m, nn.Linear) for m in autoencoder.network.decoder.modules())
+    norms = [m for m in autoencoder.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert norms and all(m.eps == 1e-4 for m in norms)  # pretraining shares the settings
 
 
-def test_decoder_stem_is_refused_by_backbones_without_one() -> None:
-    with pytest.raises(ZooError, match="unknown option 'stem' for backbone 'mlp'"):
-        create_model("autoencoder", DataInfo("tabular", (6,), "detect"), decoder_stem="reshape")
+@pytest.mark.parametrize(("model", "option", "backbone_option"), [
+    ("autoencoder", {"decoder_stem": "reshape"}, "stem"),
+    ("autoencoder", {"batch_norm_eps": 1e-4}, "batch_norm_eps"),
+    ("deep-svdd", {"batch_norm_eps": 1e-4}, "batch_norm_eps")])
+def test_cnn_options_are_refused_by_backbones_without_them(model: str, option: dict,
+                                                           backbone_option: str) -> None:
+    with pytest.raises(ZooError, match=f"unknown option '{backbone_option}' for backbone 'mlp'"):
+        create_model(model, DataInfo("tabular", (6,), "detect"), **option)
 
 
 def test_fit_reports_pretraining_metrics() -> None:
@@ -228,6 +235,8 @@ def test_images_default_to_the_cnn_backbone_and_the_papers_deep_svdd_setup() -> 
     assert (hp["lr"], hp["lr_milestone"], hp["weight_decay"], hp["batch_size"]) == (
         1e-4, 50, 5e-7, 200)
     assert hp["decoder_stem"] == "reshape"  # the paper's autoencoder: no linear layer
+    assert hp["batch_norm_eps"] == 1e-4  # the official code's
+    assert all(m.eps == 1e-4 for m in model.modules() if isinstance(m, nn.BatchNorm2d))
     assert not model.uses_validation  # the official protocol: every image trains
     assert any(isinstance(m, nn.Conv2d) for m in model.modules())
     assert not [name for name, _ in model.named_parameters() if name.endswith("bias")]

@@ -90,6 +90,18 @@ def test_bias_free_networks_have_no_bias_and_no_affine_norms(pool: str) -> None:
         assert norms and not any(m.affine for m in norms)
 
 
+@pytest.mark.parametrize("stem", ["linear", "reshape"])
+def test_batch_norm_eps_reaches_every_norm(stem: str) -> None:
+    backbone = get_backbone("cnn")
+    for network in (backbone.encoder(image((1, 28, 28)), 32, batch_norm_eps=1e-4),
+                    backbone.decoder(32, image((1, 28, 28)), hidden=(4, 8), stem=stem,
+                                     batch_norm_eps=1e-4)):
+        norms = [m for m in network.modules() if isinstance(m, nn.BatchNorm2d)]
+        assert norms and all(m.eps == 1e-4 for m in norms)
+    default = backbone.encoder(image((1, 28, 28)), 32)  # PyTorch's eps unless told
+    assert all(m.eps == 1e-5 for m in default.modules() if isinstance(m, nn.BatchNorm2d))
+
+
 def test_deep_svdd_paper_mnist_lenet() -> None:
     """Ruff et al. 2018: conv 8x5x5, BN, leaky ReLU, pool; conv 4x5x5, ...; linear 4*7*7 -> 32."""
     encoder = get_backbone("cnn").encoder(image((1, 28, 28)), 32, hidden=(8, 4), bias=False)
@@ -107,6 +119,7 @@ def test_deep_svdd_paper_mnist_lenet() -> None:
     ({"kernel_size": 4}, "kernel_size=4 must be odd"),
     ({"hidden": ()}, "at least one positive channel count"),
     ({"dropout": 1.0}, r"dropout=1.0 must be in \[0, 1\)"),
+    ({"batch_norm_eps": 0.0}, "batch_norm_eps=0.0 must be positive"),
 ])
 def test_bad_options_are_one_line_errors(options: dict, message: str) -> None:
     with pytest.raises(ZooError, match=message):

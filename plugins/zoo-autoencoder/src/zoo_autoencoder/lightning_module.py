@@ -58,6 +58,12 @@ def reconstruction_range(info: DataInfo) -> nn.Module | None:
     return None
 
 
+def given_options(**options: Any) -> dict[str, Any]:
+    """The ``options`` that are not ``None``: options only the ``cnn`` backbone has (``stem``,
+    ``batch_norm_eps``) reach a backbone only when given, so the others refuse them by name."""
+    return {name: value for name, value in options.items() if value is not None}
+
+
 def check_milestone(model: str, lr_milestone: int) -> None:
     if lr_milestone < 0:
         raise ZooError(f"{model}: lr_milestone={lr_milestone} must be an epoch >= 0 "
@@ -87,6 +93,8 @@ class AutoEncoderDetector(ZooModule):
         hidden: Hidden widths of the encoder; the decoder mirrors them.
         dropout: Dropout probability after each hidden layer.
         batch_norm: Batch normalisation in each hidden layer.
+        batch_norm_eps: ``cnn`` backbone only: added to batch norm's variance; ``None``: the
+            backbone's default (PyTorch's 1e-5).
         activation: Hidden activation.
         bias: Bias terms in every layer (Deep SVDD pretrains a bias-free autoencoder).
         reduction: How a sample's squared errors combine: ``mean`` over its values, or
@@ -104,7 +112,8 @@ class AutoEncoderDetector(ZooModule):
 
     def __init__(self, data_info: DataInfo, backbone: str = "mlp", latent_dim: int | None = None,
                  hidden: tuple[int, ...] = (64, 32), dropout: float = 0.2,
-                 batch_norm: bool = True, activation: Activation = "relu", bias: bool = True,
+                 batch_norm: bool = True, batch_norm_eps: float | None = None,
+                 activation: Activation = "relu", bias: bool = True,
                  reduction: Literal["mean", "sum"] = "mean", decoder_stem: Stem | None = None,
                  optimizer: Optimizer = "adam", lr: float = 1e-3, lr_milestone: int = 0,
                  weight_decay: float = 1e-5, batch_size: int = 64) -> None:
@@ -114,8 +123,9 @@ class AutoEncoderDetector(ZooModule):
         code_dim = auto_code_dim(data_info.n_features) if latent_dim is None else latent_dim
         builder = get_backbone(backbone)
         options: dict[str, Any] = {"dropout": dropout, "batch_norm": batch_norm,
-                                   "activation": activation, "bias": bias}
-        stem = {} if decoder_stem is None else {"stem": decoder_stem}
+                                   "activation": activation, "bias": bias,
+                                   **given_options(batch_norm_eps=batch_norm_eps)}
+        stem = given_options(stem=decoder_stem)
         self.network = AutoEncoder(
             builder.encoder(data_info, code_dim, hidden=hidden, **options),
             builder.decoder(code_dim, data_info, hidden=tuple(reversed(hidden)), **options,
@@ -175,6 +185,8 @@ class DeepSVDD(ZooModule):
             count.
         hidden: Hidden widths of the network; the pretraining decoder mirrors them.
         batch_norm: Batch normalisation (without affine terms) in each hidden layer.
+        batch_norm_eps: ``cnn`` backbone only: added to batch norm's variance (the official
+            code's is 1e-4); ``None``: the backbone's default (PyTorch's 1e-5).
         activation: Hidden activation (the paper uses leaky ReLU).
         objective: ``one-class`` or ``soft-boundary``.
         nu: Soft-boundary only: the fraction of training points allowed outside the sphere,
@@ -200,6 +212,7 @@ class DeepSVDD(ZooModule):
 
     def __init__(self, data_info: DataInfo, backbone: str = "mlp", rep_dim: int | None = None,
                  hidden: tuple[int, ...] = (64, 32), batch_norm: bool = True,
+                 batch_norm_eps: float | None = None,
                  activation: Activation = "leaky_relu", objective: Objective = "one-class",
                  nu: float = 0.1, eps: float = 0.1, warm_up_epochs: int = 10,
                  pretrain_epochs: int = 10, decoder_stem: Stem | None = None,
@@ -218,7 +231,8 @@ class DeepSVDD(ZooModule):
         self.rep_dim = auto_code_dim(data_info.n_features) if rep_dim is None else rep_dim
         encoder = get_backbone(backbone).encoder(data_info, self.rep_dim, hidden=hidden,
                                                  batch_norm=batch_norm, activation=activation,
-                                                 bias=False)
+                                                 bias=False,
+                                                 **given_options(batch_norm_eps=batch_norm_eps))
         self.network = DeepSVDDNetwork(encoder, self.rep_dim)
         self._radius_data: np.ndarray | None = None  # the training samples, while fitting
         self._radius_epoch = -1
@@ -265,7 +279,8 @@ class DeepSVDD(ZooModule):
         autoencoder = AutoEncoderDetector(
             self.data_info, backbone=hp["backbone"], latent_dim=self.rep_dim,
             hidden=hp["hidden"], dropout=0.0, batch_norm=hp["batch_norm"],
-            activation=hp["activation"], bias=False, reduction="sum",
+            batch_norm_eps=hp["batch_norm_eps"], activation=hp["activation"], bias=False,
+            reduction="sum",
             decoder_stem=hp["decoder_stem"], optimizer=hp["optimizer"], lr=hp["lr"],
             lr_milestone=hp["lr_milestone"], batch_size=hp["batch_size"],
             weight_decay=hp["weight_decay"] if hp["pretrain_weight_decay"] is None

@@ -11,12 +11,13 @@ from zoo import ModelSpec, hookimpl
 #: backbone's defaults), a 32-value representation, Adam at lr 1e-4 and a tenth of it from
 #: epoch 50 (in pretraining too), weight decay 5e-7, batches of 200, 150 epochs of autoencoder
 #: pretraining with weight decay 5e-4, its decoder starting from the code itself as a feature
-#: map (on MNIST 2 channels of 4x4; no linear layer); and its protocol: every training image
-#: of the class trains, no validation hold-out selects the parameters kept.
+#: map (on MNIST 2 channels of 4x4; no linear layer), batch norm with eps 1e-4 (the code's
+#: ``BatchNorm2d(..., eps=1e-04, affine=False)``); and its protocol: every training image of
+#: the class trains, no validation hold-out selects the parameters kept.
 DEEP_SVDD_IMAGE = {"rep_dim": 32, "hidden": (8, 4), "lr": 1e-4, "lr_milestone": 50,
                    "weight_decay": 5e-7, "batch_size": 200, "pretrain_epochs": 150,
                    "pretrain_weight_decay": 5e-4, "decoder_stem": "reshape",
-                   "uses_validation": False}
+                   "batch_norm_eps": 1e-4, "uses_validation": False}
 #: Sequence backbones normalise with layer norm or none: batch norm (the mlp default) is off.
 SEQUENCE_BACKBONES = {f"timeseries[{name}]": {"batch_norm": False}
                       for name in ("rnn", "transformer")}

@@ -2,8 +2,8 @@
 
 Methods pass the options they share with the ``mlp`` backbone (``hidden``, ``dropout``,
 ``batch_norm``, ``activation``, ``bias``) through unchanged; ``kernel_size`` and ``pool`` are
-the convolution's own. An unknown option or a bad value is a :class:`zoo.ZooError` naming the
-valid ones, never silently ignored.
+the convolution's own, ``batch_norm_eps`` the batch norm's. An unknown option or a bad value
+is a :class:`zoo.ZooError` naming the valid ones, never silently ignored.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     from zoo.data.types import DataInfo
 
 #: The options ``encoder`` and ``decoder`` take besides ``hidden``, with their defaults.
-OPTIONS: dict[str, Any] = {"kernel_size": 5, "batch_norm": True, "activation": "leaky_relu",
-                           "bias": True, "dropout": 0.0, "pool": "max"}
+OPTIONS: dict[str, Any] = {"kernel_size": 5, "batch_norm": True, "batch_norm_eps": 1e-5,
+                           "activation": "leaky_relu", "bias": True, "dropout": 0.0,
+                           "pool": "max"}
 #: The decoder's own options: how its input becomes the first feature map.
 DECODER_OPTIONS: dict[str, Any] = {**OPTIONS, "stem": "linear"}
 
@@ -57,6 +58,9 @@ def checked_options(hidden: Sequence[int], options: dict[str, Any],
     if resolved.get("stem", "linear") not in STEMS:
         raise ZooError(f"backbone 'cnn': unknown stem {resolved['stem']!r}; valid: "
                        f"{', '.join(STEMS)}")
+    if not resolved["batch_norm_eps"] > 0:
+        raise ZooError(f"backbone 'cnn': batch_norm_eps={resolved['batch_norm_eps']} must be "
+                       "positive")
     if not 0 <= resolved["dropout"] < 1:
         raise ZooError(f"backbone 'cnn': dropout={resolved['dropout']} must be in [0, 1)")
     return resolved
@@ -66,11 +70,12 @@ class CNNBackbone:
     """Builds convolutional encoders and decoders for images of any ``(C, H, W)``.
 
     Options (both methods): ``kernel_size=5`` (odd), ``batch_norm=True``,
-    ``activation="leaky_relu"``, ``bias=True`` (``False``: no bias anywhere, batch norm
-    without affine terms, as Deep SVDD needs), ``dropout=0.0``, ``pool="max"`` (``"stride"``:
-    DCGAN's strided and transposed convolutions); the decoder's ``stem="linear"``
-    (``"reshape"``: its input is the first feature map, as the Deep SVDD paper's MNIST
-    autoencoder). See :class:`ConvEncoder` and :class:`ConvDecoder`.
+    ``batch_norm_eps=1e-5`` (PyTorch's; Deep SVDD's code: 1e-4), ``activation="leaky_relu"``,
+    ``bias=True`` (``False``: no bias anywhere, batch norm without affine terms, as Deep SVDD
+    needs), ``dropout=0.0``, ``pool="max"`` (``"stride"``: DCGAN's strided and transposed
+    convolutions); the decoder's ``stem="linear"`` (``"reshape"``: its input is the first
+    feature map, as the Deep SVDD paper's MNIST autoencoder).
+    See :class:`ConvEncoder` and :class:`ConvDecoder`.
     """
 
     def encoder(self, info: DataInfo, out_dim: int, *, hidden: Sequence[int] = (32, 64),

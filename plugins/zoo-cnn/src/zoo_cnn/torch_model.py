@@ -30,12 +30,12 @@ def halved(size: int, times: int) -> int:
 
 
 def _norm_activation(width: int, batch_norm: bool, activation: str, bias: bool,
-                     dropout: float) -> list[nn.Module]:
+                     dropout: float, batch_norm_eps: float) -> list[nn.Module]:
     """``[BatchNorm] -> activation -> [Dropout]``; without ``bias`` the norm has no affine
     terms (a shift would be a bias)."""
     layers: list[nn.Module] = []
     if batch_norm:
-        layers.append(nn.BatchNorm2d(width, affine=bias))
+        layers.append(nn.BatchNorm2d(width, eps=batch_norm_eps, affine=bias))
     layers.append(ACTIVATIONS[activation]())
     if dropout > 0:
         layers.append(nn.Dropout(dropout))
@@ -108,13 +108,16 @@ class ConvEncoder(nn.Sequential):
         batch_norm: Batch normalisation after each convolution.
         activation: ``relu``, ``gelu``, ``tanh`` or ``leaky_relu``.
         bias: Bias terms anywhere; ``False`` also drops batch norm's affine terms.
+        batch_norm_eps: Added to batch norm's variance before its root divides: maps with a
+            smaller variance are not scaled up to unit variance (Deep SVDD's code: 1e-4).
         dropout: Dropout probability after each block.
         pool: How a block halves the resolution: ``max`` or ``stride``.
     """
 
     def __init__(self, shape: Sequence[int], out_dim: int, hidden: Sequence[int] = (32, 64),
                  kernel_size: int = 5, batch_norm: bool = True, activation: str = "leaky_relu",
-                 bias: bool = True, dropout: float = 0.0, pool: str = "max") -> None:
+                 bias: bool = True, batch_norm_eps: float = 1e-5, dropout: float = 0.0,
+                 pool: str = "max") -> None:
         channels, height, width = shape
         layers: list[nn.Module] = []
         for size in hidden:
@@ -122,7 +125,7 @@ class ConvEncoder(nn.Sequential):
             # a bias before batch norm is cancelled by its mean subtraction
             layers.append(nn.Conv2d(channels, size, kernel_size, stride=stride,
                                     padding=kernel_size // 2, bias=bias and not batch_norm))
-            layers += _norm_activation(size, batch_norm, activation, bias, 0.0)
+            layers += _norm_activation(size, batch_norm, activation, bias, 0.0, batch_norm_eps)
             if pool == "max":
                 layers.append(nn.MaxPool2d(2, ceil_mode=True))
             if dropout > 0:
@@ -160,6 +163,8 @@ class ConvDecoder(nn.Module):
         batch_norm: Batch normalisation after each hidden layer.
         activation: ``relu``, ``gelu``, ``tanh`` or ``leaky_relu``.
         bias: Bias terms anywhere; ``False`` also drops batch norm's affine terms.
+        batch_norm_eps: Added to batch norm's variance before its root divides: maps with a
+            smaller variance are not scaled up to unit variance (Deep SVDD's code: 1e-4).
         dropout: Dropout probability after each block.
         pool: How the matching encoder halves the resolution: ``max`` or ``stride``.
         stem: ``linear`` or ``reshape`` (``in_dim`` must then divide among the first map's
@@ -168,8 +173,8 @@ class ConvDecoder(nn.Module):
 
     def __init__(self, in_dim: int, shape: Sequence[int], hidden: Sequence[int] = (64, 32),
                  kernel_size: int = 5, batch_norm: bool = True, activation: str = "leaky_relu",
-                 bias: bool = True, dropout: float = 0.0, pool: str = "max",
-                 stem: str = "linear") -> None:
+                 bias: bool = True, batch_norm_eps: float = 1e-5, dropout: float = 0.0,
+                 pool: str = "max", stem: str = "linear") -> None:
         super().__init__()
         channels, self.height, self.width = shape
         doublings = len(hidden) + (stem == "reshape")
@@ -182,7 +187,8 @@ class ConvDecoder(nn.Module):
             self.project = nn.Sequential(
                 nn.Linear(in_dim, hidden[0] * height * width, bias=bias and not batch_norm),
                 nn.Unflatten(1, (hidden[0], height, width)),
-                *_norm_activation(hidden[0], batch_norm, activation, bias, dropout))
+                *_norm_activation(hidden[0], batch_norm, activation, bias, dropout,
+                                  batch_norm_eps))
             in_channels = hidden[0]
         blocks: list[nn.Module] = []
         for block, size in enumerate(hidden):
@@ -191,7 +197,8 @@ class ConvDecoder(nn.Module):
             trim, (height, width) = _trimmed(
                 (2 * height, 2 * width),
                 (halved(self.height, depth), halved(self.width, depth)))
-            blocks += trim + _norm_activation(size, batch_norm, activation, bias, dropout)
+            blocks += trim + _norm_activation(size, batch_norm, activation, bias, dropout,
+                                              batch_norm_eps)
             in_channels = size
         self.blocks = nn.Sequential(*blocks)
         if stem == "reshape":
