@@ -132,6 +132,18 @@ def test_cnn_options_are_refused_by_backbones_without_them(model: str, option: d
         create_model(model, DataInfo("tabular", (6,), "detect"), **option)
 
 
+def test_deep_svdd_refuses_a_decoder_stem_its_backbone_lacks_when_created() -> None:
+    with pytest.raises(ZooError, match="unknown option 'stem' for backbone 'mlp'"):
+        create_model("deep-svdd", DataInfo("tabular", (6,), "detect"), decoder_stem="reshape")
+
+
+def test_checking_the_decoder_stem_leaves_the_seeded_weights_as_they_were() -> None:
+    checked = create_model("deep-svdd", image_info(), seed=0, decoder_stem="linear")
+    unchecked = create_model("deep-svdd", image_info(), seed=0)
+    for key, value in checked.network.state_dict().items():
+        assert torch.equal(value, unchecked.network.state_dict()[key])
+
+
 def test_fit_reports_pretraining_metrics() -> None:
     splits = outliers_with_validation()
     metrics = create_model("deep-svdd", splits.info, seed=0, pretrain_epochs=1).fit(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 from torch import nn
 from zoo import DataInfo, ZooError  # DataInfo at run time: create_model reads __init__ hints
-from zoo.backbones import get_backbone
+from zoo.backbones import Backbone, get_backbone
 from zoo.module import ZooModule
 
 from zoo_autoencoder.loss import (
@@ -62,6 +62,15 @@ def given_options(**options: Any) -> dict[str, Any]:
     """The ``options`` that are not ``None``: options only the ``cnn`` backbone has (``stem``,
     ``batch_norm_eps``) reach a backbone only when given, so the others refuse them by name."""
     return {name: value for name, value in options.items() if value is not None}
+
+
+def check_decoder_stem(builder: Backbone, info: DataInfo, code_dim: int,
+                       hidden: tuple[int, ...], stem: Stem) -> None:
+    """Refuse a pretraining decoder ``stem`` the backbone lacks when the model is created, not
+    when pretraining starts: builds a trial decoder under a forked RNG, so the model's seeded
+    initial weights are the same as without the check."""
+    with torch.random.fork_rng(devices=[]):
+        builder.decoder(code_dim, info, hidden=tuple(reversed(hidden)), stem=stem)
 
 
 def check_milestone(model: str, lr_milestone: int) -> None:
@@ -229,10 +238,12 @@ class DeepSVDD(ZooModule):
         self.save_hyperparameters(ignore=["data_info"])
         self.uses_validation = uses_validation
         self.rep_dim = auto_code_dim(data_info.n_features) if rep_dim is None else rep_dim
-        encoder = get_backbone(backbone).encoder(data_info, self.rep_dim, hidden=hidden,
-                                                 batch_norm=batch_norm, activation=activation,
-                                                 bias=False,
-                                                 **given_options(batch_norm_eps=batch_norm_eps))
+        builder = get_backbone(backbone)
+        if decoder_stem is not None:
+            check_decoder_stem(builder, data_info, self.rep_dim, hidden, decoder_stem)
+        encoder = builder.encoder(data_info, self.rep_dim, hidden=hidden,
+                                  batch_norm=batch_norm, activation=activation, bias=False,
+                                  **given_options(batch_norm_eps=batch_norm_eps))
         self.network = DeepSVDDNetwork(encoder, self.rep_dim)
         self._radius_data: np.ndarray | None = None  # the training samples, while fitting
         self._radius_epoch = -1
