@@ -89,6 +89,16 @@ def test_disabling_a_plugin_removes_its_models() -> None:
     assert "mlp" in names and "iforest" not in names
 
 
+@pytest.mark.parametrize(("args", "said"), [
+    (("vea",), "no model matches 'vea'; did you mean 'vae'?"),
+    (("vae*", "--task", "classify"),
+     "no model matching 'vae*' has task 'classify'; without the filters: vae")])
+def test_an_empty_listing_says_why_in_one_line(args: tuple[str, ...], said: str) -> None:
+    done = zoo("models", *args)
+    assert done.stdout == ""
+    assert done.stderr.strip().startswith(said) and done.stderr.count("\n") == 1
+
+
 def count_rows(db: Path) -> int:
     with sqlite3.connect(db) as conn:
         return conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]

@@ -7,6 +7,7 @@ was wrong and what is valid (exit status 2).
 
 from __future__ import annotations
 
+import difflib
 import json
 import signal
 import sys
@@ -110,9 +111,27 @@ def models_command(pattern: str, task: str | None, modality: str | None, as_json
     if as_json:
         _echo_json([s.to_dict() for s in specs])
         return
+    if not specs:
+        click.echo(_no_model_matches(pattern, task, modality), err=True)
+        return
     rows = [[s.name, s.kind, ",".join(s.tasks), ",".join(s.modalities), s.plugin, s.summary]
             for s in specs]
     click.echo(_table(rows, ["model", "kind", "tasks", "modalities", "plugin", "summary"]))
+
+
+def _no_model_matches(pattern: str, task: str | None, modality: str | None) -> str:
+    """One line for an empty listing: what the filters left out, or a mistyped name's close
+    matches."""
+    from zoo.model import list_models
+
+    if matching := list_models(pattern):
+        filters = " and ".join(f"{key} {value!r}" for key, value in
+                               (("task", task), ("modality", modality)) if value)
+        return (f"no model matching {pattern!r} has {filters}; "
+                f"without the filters: {', '.join(matching)}")
+    close = difflib.get_close_matches(pattern, list_models(), n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return f"no model matches {pattern!r}{hint} ('zoo models' lists them all)"
 
 
 @cli.command("datasets")
