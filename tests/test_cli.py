@@ -147,6 +147,8 @@ def test_train_from_a_config_then_evaluate_on_the_untouched_test_split(tmp_path:
     evaluated = zoo_json("evaluate", trained["id"][:8], "--data", "wine", "--db", db)
     assert evaluated["status"] == "ok"
     assert 0.5 < evaluated["metrics"]["accuracy"] <= 1
+    by_default = zoo_json("evaluate", trained["id"][:8], "--db", db)  # the run's own data
+    assert (by_default["dataset"], by_default["metrics"]) == ("wine", evaluated["metrics"])
 
 
 def test_a_character_model_trains_on_a_text_file_and_its_card_keeps_the_vocabulary(

@@ -264,11 +264,13 @@ def train_command(model: str | None, data: str | None, backbone: str | None,
 
 @cli.command("evaluate")
 @click.argument("run")
-@click.option("--data", required=True, help="Registered dataset name, or a .npz / .csv file.")
+@click.option("--data", help="Registered dataset name, or a .npz / .csv file "
+                              "(default: the run's own dataset).")
 @DB_OPTION
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
-def evaluate_command(run: str, data: str, db: Path | None, as_json: bool) -> None:
-    """Evaluate a trained model (RUN id or checkpoint directory) on --data's test split."""
+def evaluate_command(run: str, data: str | None, db: Path | None, as_json: bool) -> None:
+    """Evaluate a trained model (RUN id or checkpoint directory) on the test split of the
+    data it was trained on, or on --data."""
     _check_names(data=data)
     from zoo.runs import evaluate_run
 

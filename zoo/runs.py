@@ -159,10 +159,17 @@ def _checkpoint_dir(store: Store, run: str) -> Path:
     return Path(stored.checkpoint)
 
 
-def evaluate_run(store: Store, run: str, data: str) -> RunResult:
-    """Evaluate a checkpoint (or a stored run's) on ``data`` and store the result."""
+def evaluate_run(store: Store, run: str, data: str | None = None) -> RunResult:
+    """Evaluate a checkpoint (or a stored run's) on ``data`` and store the result.
+
+    ``data=None`` is the dataset the model was trained on, whose test split is scored.
+    """
     directory = _checkpoint_dir(store, run)
     card = read_card(directory)
+    if data is None:
+        if not card.get("dataset"):
+            raise ZooError(f"the card in {directory} names no training data; give --data")
+        data = str(card["dataset"])
     model = load_model(directory)
     dataset = load_dataset(data)
     info = model.data_info
