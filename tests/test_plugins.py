@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -165,3 +166,17 @@ def test_defaults_by_modality_then_backbone(backbone: str | None,
     with pytest.raises(SpecError, match="undeclared modalities"):
         ModelSpec(name="m", kind="method", tasks=("detect",), modalities=("image",),
                   implementation="x:Y", defaults={"text[rnn]": {"hidden": 4}})
+
+
+@pytest.mark.parametrize(("backbone", "error"), [
+    ("cnnn", "unknown backbone 'cnnn'; did you mean 'cnn'"),
+    ("knn", "'knn' is not a backbone; backbones: cnn, mlp, rnn, transformer"),
+    ("rnn", "backbone 'rnn' does not support image data; it supports: text, timeseries")])
+def test_a_methods_backbone_is_checked_before_the_method_is_built(backbone: str,
+                                                                   error: str) -> None:
+    from zoo.data.types import DataInfo
+    from zoo.errors import ZooError
+    from zoo.model import create_model
+
+    with pytest.raises(ZooError, match=f"^{re.escape(error)}"):
+        create_model(f"vae[{backbone}]", DataInfo("image", (1, 8, 8), "generate"))

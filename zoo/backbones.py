@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from zoo.errors import ZooError, unknown_name_message
-from zoo.model import get_model_spec, list_models
+from zoo.model import get_backbone_spec
 from zoo.specs import import_object
 
 if TYPE_CHECKING:
@@ -53,11 +53,10 @@ class SequenceBackbone(Backbone, Protocol):
 
 
 def get_backbone(name: str) -> Backbone:
-    """The builder of a registered backbone."""
-    spec = get_model_spec(name)
-    if spec.kind != "backbone" or not spec.builder:
-        raise ZooError(f"{name!r} is not a backbone; backbones: "
-                       f"{', '.join(list_models(kind='backbone')) or '(none)'}")
+    """The builder of a registered backbone; any other name lists the backbones."""
+    spec = get_backbone_spec(name)
+    if not spec.builder:
+        raise ZooError(f"backbone {name!r} (plugin {spec.plugin}) names no builder")
     return import_object(spec.builder)()
 
 

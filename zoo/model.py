@@ -86,6 +86,24 @@ def get_model_spec(name: str) -> ModelSpec:
     return get_host().model(name)
 
 
+def get_backbone_spec(name: str, modality: str | None = None) -> ModelSpec:
+    """The spec of a registered backbone that supports ``modality`` (any, when ``None``).
+
+    Any other name is a one-line :class:`ZooError` listing the backbones, close matches first.
+    """
+    backbones = list_models(kind="backbone")
+    if name not in backbones:
+        if name in list_models():
+            raise ZooError(f"{name!r} is not a backbone; backbones: "
+                           f"{', '.join(backbones) or '(none)'}")
+        raise ZooError(unknown_name_message("backbone", name, backbones))
+    spec = get_model_spec(name)
+    if modality is not None and modality not in spec.modalities:
+        raise ZooError(f"backbone {name!r} does not support {modality} data; it supports: "
+                       f"{', '.join(spec.modalities)}")
+    return spec
+
+
 def split_model_name(name: str) -> tuple[str, str | None]:
     """``"vae[cnn]"`` -> ``("vae", "cnn")``; ``"mlp"`` -> ``("mlp", None)``."""
     if name.endswith("]") and "[" in name:
@@ -111,6 +129,8 @@ def resolve_hparams(spec: ModelSpec, info: DataInfo, overrides: dict[str, Any],
     backbone = None
     if spec.kind == "method" and "backbone" in params:
         backbone = overrides.get("backbone") or spec.default_backbones.get(info.modality)
+        if backbone is not None:
+            get_backbone_spec(backbone, info.modality)
     hparams: dict[str, Any] = {}
     for key, value in {**spec.defaults_for(info.modality, backbone), **overrides}.items():
         if key not in params:

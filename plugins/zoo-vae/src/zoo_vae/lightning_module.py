@@ -15,7 +15,6 @@ from typing import Any, Literal
 import torch
 from zoo import DataInfo, ZooError  # DataInfo at run time: create_model reads __init__ hints
 from zoo.backbones import get_backbone
-from zoo.model import get_model_spec
 from zoo.module import ZooModule
 
 from zoo_vae.loss import (
@@ -260,10 +259,6 @@ def build_networks(backbone: str, info: DataInfo, latent_dim: int,
     ``hidden`` is passed only when given, so that each backbone keeps its own sizes (widths
     for ``mlp``, channels for ``cnn``); the decoder mirrors it. ``options`` go to both.
     """
-    spec = get_model_spec(backbone)
-    if spec.kind == "backbone" and info.modality not in spec.modalities:
-        raise ZooError(f"vae: backbone {backbone!r} does not support {info.modality} data; "
-                       f"it supports: {', '.join(spec.modalities)}")
     builder = get_backbone(backbone)
     encoder_sizes = {} if hidden is None else {"hidden": tuple(hidden)}
     decoder_sizes = {} if hidden is None else {"hidden": tuple(reversed(hidden))}
