@@ -151,6 +151,15 @@ def test_train_from_a_config_then_evaluate_on_the_untouched_test_split(tmp_path:
     assert (by_default["dataset"], by_default["metrics"]) == ("wine", evaluated["metrics"])
 
 
+def test_a_gan_is_evaluated_by_the_fid_and_kid_of_its_samples(tmp_path: Path) -> None:
+    db = str(tmp_path / "runs.db")
+    trained = zoo_json("train", "gan[cnn]", "--data", "digits", "--max-epochs", "1",
+                       "--db", db)
+    first, again = (zoo_json("evaluate", trained["id"], "--db", db) for _ in range(2))
+    assert first["status"] == "ok" and first["metrics"] == again["metrics"]  # seeded
+    assert first["metrics"]["fid"] > 0 and first["metrics"]["ref_accuracy"] > 0.9
+
+
 def test_a_character_model_trains_on_a_text_file_and_its_card_keeps_the_vocabulary(
         tmp_path: Path) -> None:
     text = tmp_path / "verse.txt"

@@ -122,8 +122,29 @@ def generation_metrics(features: torch.nn.Module, real: torch.Tensor, fake: torc
     return {"fid": float(fid.compute()), "kid": float(kid_mean), "kid_std": float(kid_std)}
 
 
-def evaluate_model(model: Any, info: DataInfo, test: Arrays) -> dict[str, float]:
-    """Score ``model`` on ``test`` with the metrics of ``info.task``."""
+def sample_metrics(model: Any, features: torch.nn.Module, real: torch.Tensor,
+                   seed: int) -> dict[str, float]:
+    """FID and KID of as many samples of ``model`` as ``real`` images, drawn with ``seed``,
+    measured as ``image-gen`` measures them (its KID subsets, on one CPU thread)."""
+    from zoo.suites.image_gen import KID_SUBSET_SIZE, KID_SUBSETS, checked_samples
+    from zoo.suites.reference_features import one_thread
+
+    n = len(real)
+    samples = checked_samples(model.sample(n, generator=torch.Generator().manual_seed(seed)),
+                              n, tuple(real.shape[1:]))
+    with one_thread():
+        return generation_metrics(features, real, samples, seed=seed, kid_subsets=KID_SUBSETS,
+                                  kid_subset_size=KID_SUBSET_SIZE)
+
+
+def evaluate_model(model: Any, info: DataInfo, test: Arrays, *,
+                   features: torch.nn.Module | None = None, seed: int = 0) -> dict[str, float]:
+    """Score ``model`` on ``test`` with the metrics of ``info.task``.
+
+    A generative model is scored by its log-likelihood when it has one and, given the
+    ``features`` of a reference classifier, by the FID and KID of its samples (seeded by
+    ``seed``) against the test images.
+    """
     if info.task in ("classify", "regress", "detect") and test.y is None:
         raise ZooError(f"evaluating a {info.task} model needs labels in the test data")
     target = None if test.y is None else torch.as_tensor(test.y)
@@ -133,6 +154,11 @@ def evaluate_model(model: Any, info: DataInfo, test: Arrays) -> dict[str, float]
         return regression_metrics(model.predict(test.x), target)
     if info.task == "detect":
         return detection_metrics(model.score(test.x), target)
+    metrics: dict[str, float] = {}
     if info.task == "generate" and hasattr(model, "log_likelihood"):
-        return likelihood_metrics(model.log_likelihood(test.x), info.n_features)
-    raise ZooError(f"no test metric for task {info.task!r} of this model")
+        metrics |= likelihood_metrics(model.log_likelihood(test.x), info.n_features)
+    if info.task == "generate" and features is not None and hasattr(model, "sample"):
+        metrics |= sample_metrics(model, features, torch.as_tensor(test.x), seed)
+    if not metrics:
+        raise ZooError(f"no test metric for task {info.task!r} of this model")
+    return metrics

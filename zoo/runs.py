@@ -31,6 +31,7 @@ from zoo.training import TrainConfig, device_name
 
 if TYPE_CHECKING:
     from zoo.store import Store
+    from zoo.suites.reference_features import ReferenceClassifier
 
 
 def choose_task(model_tasks: tuple[str, ...], dataset: Dataset, data_tasks: tuple[str, ...],
@@ -159,6 +160,19 @@ def _checkpoint_dir(store: Store, run: str) -> Path:
     return Path(stored.checkpoint)
 
 
+def reference_for_samples(dataset: Dataset, splits: Splits) -> ReferenceClassifier | None:
+    """The classifier in whose features ``image-gen`` measures FID and KID, trained on the
+    run's own training split (cached on disk) so that it never saw the test images; ``None``
+    unless the run generates labelled images."""
+    train = splits.train
+    if splits.info.task != "generate" or splits.info.modality != "image" or train.y is None:
+        return None
+    from zoo.suites.reference_features import reference_classifier
+
+    n_classes = dataset.info.n_classes or int(train.y.max()) + 1
+    return reference_classifier(train, splits.test, n_classes)
+
+
 def evaluate_run(store: Store, run: str, data: str | None = None) -> RunResult:
     """Evaluate a checkpoint (or a stored run's) on ``data`` and store the result.
 
@@ -173,8 +187,11 @@ def evaluate_run(store: Store, run: str, data: str | None = None) -> RunResult:
     model = load_model(directory)
     dataset = load_dataset(data)
     info = model.data_info
+    seed = int(card.get("seed", 0))
+    reference = None
     if data == card.get("dataset"):
-        test = task_splits(dataset, info.task, int(card.get("seed", 0))).test
+        splits = task_splits(dataset, info.task, seed)
+        test, reference = splits.test, reference_for_samples(dataset, splits)
     else:
         test = dataset.all()
     standardize = card.get("preprocess", {}).get("standardize")
@@ -186,7 +203,10 @@ def evaluate_run(store: Store, run: str, data: str | None = None) -> RunResult:
     start = time.perf_counter()
     status, error, metrics = "ok", None, {}
     try:
-        metrics = evaluate_model(model, info, test)
+        metrics = evaluate_model(model, info, test, seed=seed,
+                                 features=reference and reference.features)
+        if reference is not None and "fid" in metrics:
+            metrics["ref_accuracy"] = reference.accuracy
     except ZooError as exc:
         status, error = "failed", describe_failure(exc)
     env = environment(device_name("auto"))
