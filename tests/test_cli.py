@@ -151,10 +151,12 @@ def test_train_from_a_config_then_evaluate_on_the_untouched_test_split(tmp_path:
     assert (by_default["dataset"], by_default["metrics"]) == ("wine", evaluated["metrics"])
 
 
-def test_a_gan_is_evaluated_by_the_fid_and_kid_of_its_samples(tmp_path: Path) -> None:
+def test_a_gan_leaves_a_sample_grid_and_is_evaluated_by_fid_and_kid(tmp_path: Path) -> None:
     db = str(tmp_path / "runs.db")
     trained = zoo_json("train", "gan[cnn]", "--data", "digits", "--max-epochs", "1",
                        "--db", db)
+    grid = tmp_path / "runs" / trained["id"] / "samples.png"  # beside the checkpoint
+    assert grid.read_bytes().startswith(b"\x89PNG")
     first, again = (zoo_json("evaluate", trained["id"], "--db", db) for _ in range(2))
     assert first["status"] == "ok" and first["metrics"] == again["metrics"]  # seeded
     assert first["metrics"]["fid"] > 0 and first["metrics"]["ref_accuracy"] > 0.9

@@ -30,6 +30,7 @@ from zoo.suites.runner import attempt, describe_failure, global_rank, runs_dir
 from zoo.training import TrainConfig, device_name
 
 if TYPE_CHECKING:
+    from zoo.data.types import DataInfo
     from zoo.store import Store
     from zoo.suites.reference_features import ReferenceClassifier
 
@@ -143,6 +144,7 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
         if "vocab" in dataset.meta:  # so that token ids can be read back as text
             extra["vocab"] = dataset.meta["vocab"]
         checkpoint = str(save_model(built, run_dir / "model", extra=extra))
+        save_samples(built, splits.info, run_dir, seed)
     store.finish(row.id, status=status, metrics=metrics, seconds=time.perf_counter() - start,
                  error=error, checkpoint=checkpoint)
     stored = store.get(row.id)
@@ -158,6 +160,23 @@ def _checkpoint_dir(store: Store, run: str) -> Path:
     if not stored.checkpoint:
         raise ZooError(f"run {stored.id} has no checkpoint (status {stored.status})")
     return Path(stored.checkpoint)
+
+
+SAMPLES_FILE = "samples.png"
+
+
+def save_samples(model: Any, info: DataInfo, run_dir: Path, seed: int) -> Path | None:
+    """A grid of a trained image generator's samples (drawn with ``seed``) in its run folder,
+    for a first look; ``None`` for other models."""
+    if info.task != "generate" or info.modality != "image" or not hasattr(model, "sample"):
+        return None
+    import torch
+
+    from zoo.suites.image_gen import GRID_IMAGES, checked_samples, save_sample_grid
+
+    drawn = model.sample(GRID_IMAGES, generator=torch.Generator().manual_seed(seed))
+    return save_sample_grid(checked_samples(drawn, GRID_IMAGES, info.shape),
+                            run_dir / SAMPLES_FILE, info.value_range or (0.0, 1.0))
 
 
 def reference_for_samples(dataset: Dataset, splits: Splits) -> ReferenceClassifier | None:

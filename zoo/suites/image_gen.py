@@ -117,6 +117,16 @@ def generation_splits(train: Arrays, test: Arrays, info: DataInfo, seed: int) ->
                   test=Arrays(test.x), info=replace(info, task="generate", n_classes=None))
 
 
+def save_sample_grid(samples: torch.Tensor, path: Path,
+                     value_range: tuple[float, float] = (0.0, 1.0)) -> Path:
+    """The first :data:`GRID_IMAGES` samples as a PNG, small images scaled up to be seen;
+    ``value_range`` (the data's) is mapped to black..white."""
+    low, high = value_range
+    height, width = samples.shape[-2:]
+    return save_grid_png((samples[:GRID_IMAGES] - low) / (high - low), path, nrow=8,
+                         scale=max(1, 64 // max(height, width)))
+
+
 def checked_samples(samples: Any, n: int, shape: tuple[int, ...]) -> torch.Tensor:
     """The model's samples as a float CPU tensor, after checking their shape and values.
 
@@ -189,7 +199,7 @@ class ImageGenerationSuite(Suite):
         extra: dict[str, Any] = {**notes, "n_samples": n,
                                  "reference_classifier": reference.describe()}
         if run_dir is not None:
-            extra["samples"] = str(self.save_grid(samples, run_dir / "samples.png"))
+            extra["samples"] = str(save_sample_grid(samples, run_dir / "samples.png"))
         return CellOutcome(metrics, hparams, extra)
 
     def setting_split(self, dataset: str, setting: str) -> tuple[Arrays, Arrays]:
@@ -231,10 +241,3 @@ class ImageGenerationSuite(Suite):
             floor = self.distances(reference, real, held_out, cell.seed)
             self._floors[key] = {"fid_floor": floor["fid"], "kid_floor": floor["kid"]}
         return self._floors[key]
-
-    @staticmethod
-    def save_grid(samples: torch.Tensor, path: Path) -> Path:
-        """The first :data:`GRID_IMAGES` samples as a PNG, small images scaled up to be seen."""
-        height, width = samples.shape[-2:]
-        return save_grid_png(samples[:GRID_IMAGES], path, nrow=8,
-                             scale=max(1, 64 // max(height, width)))
