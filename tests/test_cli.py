@@ -155,7 +155,7 @@ def test_a_gan_leaves_a_sample_grid_and_is_evaluated_by_fid_and_kid(tmp_path: Pa
     db = str(tmp_path / "runs.db")
     trained = zoo_json("train", "gan[cnn]", "--data", "digits", "--max-epochs", "1",
                        "--db", db)
-    grid = tmp_path / "runs" / trained["id"] / "samples.png"  # beside the checkpoint
+    grid = Path(trained["checkpoint"]).parent / "samples.png"
     assert grid.read_bytes().startswith(b"\x89PNG")
     first, again = (zoo_json("evaluate", trained["id"], "--db", db) for _ in range(2))
     assert first["status"] == "ok" and first["metrics"] == again["metrics"]  # seeded

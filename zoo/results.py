@@ -102,14 +102,15 @@ class RunResult:
         """The stable JSON row printed by ``zoo bench --json``.
 
         Keys: ``id, model, backbone, dataset, suite, suite_version, setting, seed, budget,
-        status, metrics, seconds, error, extra``. New keys may be added; none is renamed.
+        status, metrics, seconds, error, extra, checkpoint``. New keys may be added; none is
+        renamed.
         """
         return {
             "id": self.id, "model": self.model, "backbone": self.backbone,
             "dataset": self.dataset, "suite": self.suite, "suite_version": self.suite_version,
             "setting": self.setting, "seed": self.seed, "budget": self.budget,
             "status": self.status, "metrics": dict(self.metrics), "seconds": self.seconds,
-            "error": self.error, "extra": dict(self.extra),
+            "error": self.error, "extra": dict(self.extra), "checkpoint": self.checkpoint,
         }
 
 
