@@ -302,3 +302,25 @@ def test_bench_and_leaderboard_from_the_command_line(cache: Path, tmp_path: Path
     assert fid_table.index("noise") < fid_table.index("real data (floor)")
     assert "nll (lower" not in board  # the default setting has no likelihood by design
     assert board.index("memoriser") < board.index("noise")  # ranked by FID
+
+
+class _Sampler:
+    """A generator whose samples are a constant grey, or NaN."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.full((n, 1, 8, 8), self.value)
+
+
+def test_a_trained_generator_leaves_a_grid_unless_its_samples_are_unusable(
+        tmp_path: Path) -> None:
+    from zoo.runs import save_samples
+
+    info = DataInfo("image", (1, 8, 8), "generate", value_range=(-1.0, 1.0))
+    grid = save_samples(_Sampler(0.0), info, tmp_path / "ok", seed=0)
+    assert grid is not None and grid.read_bytes().startswith(b"\x89PNG")
+    with pytest.warns(UserWarning, match="no sample grid: the model's samples have non-finite"):
+        assert save_samples(_Sampler(float("nan")), info, tmp_path / "nan", seed=0) is None
+    assert not (tmp_path / "nan").exists()

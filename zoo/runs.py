@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
+import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -167,7 +168,8 @@ SAMPLES_FILE = "samples.png"
 
 def save_samples(model: Any, info: DataInfo, run_dir: Path, seed: int) -> Path | None:
     """A grid of a trained image generator's samples (drawn with ``seed``) in its run folder,
-    for a first look; ``None`` for other models."""
+    for a first look; ``None`` for other models, or with a warning when the samples are
+    unusable (the run is stored as trained either way: ``zoo evaluate`` reports the fault)."""
     if info.task != "generate" or info.modality != "image" or not hasattr(model, "sample"):
         return None
     import torch
@@ -175,8 +177,12 @@ def save_samples(model: Any, info: DataInfo, run_dir: Path, seed: int) -> Path |
     from zoo.suites.image_gen import GRID_IMAGES, checked_samples, save_sample_grid
 
     drawn = model.sample(GRID_IMAGES, generator=torch.Generator().manual_seed(seed))
-    return save_sample_grid(checked_samples(drawn, GRID_IMAGES, info.shape),
-                            run_dir / SAMPLES_FILE, info.value_range or (0.0, 1.0))
+    try:
+        samples = checked_samples(drawn, GRID_IMAGES, info.shape)
+    except ZooError as exc:
+        warnings.warn(f"no sample grid: {exc}", stacklevel=2)
+        return None
+    return save_sample_grid(samples, run_dir / SAMPLES_FILE, info.value_range or (0.0, 1.0))
 
 
 def reference_for_samples(dataset: Dataset, splits: Splits) -> ReferenceClassifier | None:
@@ -223,7 +229,7 @@ def evaluate_run(store: Store, run: str, data: str | None = None) -> RunResult:
     status, error, metrics = "ok", None, {}
     try:
         metrics = evaluate_model(model, info, test, seed=seed,
-                                 features=reference and reference.features)
+                                 features=None if reference is None else reference.features)
         if reference is not None and "fid" in metrics:
             metrics["ref_accuracy"] = reference.accuracy
     except ZooError as exc:
