@@ -175,6 +175,8 @@ def test_a_character_model_trains_on_a_text_file_and_its_card_keeps_the_vocabula
     card = json.loads((Path(checkpoint) / "card.json").read_text())
     assert card["vocab"] == sorted(set(text.read_text()))
     assert card["data_info"]["shape"] == [64]  # the text-gen suite's quick windows
+    sample = (Path(checkpoint).parent / "sample.txt").read_text(encoding="utf-8")
+    assert len(sample) == 1000 and set(sample) <= set(card["vocab"])
     evaluated = zoo_json("evaluate", trained["id"][:8], "--data", str(text), "--db", db)
     assert evaluated["metrics"]["bpd"] > 0  # bits per character on the held-out 10%
 

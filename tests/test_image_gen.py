@@ -321,6 +321,6 @@ def test_a_trained_generator_leaves_a_grid_unless_its_samples_are_unusable(
     info = DataInfo("image", (1, 8, 8), "generate", value_range=(-1.0, 1.0))
     grid = save_samples(_Sampler(0.0), info, tmp_path / "ok", seed=0)
     assert grid is not None and grid.read_bytes().startswith(b"\x89PNG")
-    with pytest.warns(UserWarning, match="no sample grid: the model's samples have non-finite"):
+    with pytest.warns(UserWarning, match="no samples saved: the model's samples have non-fini"):
         assert save_samples(_Sampler(float("nan")), info, tmp_path / "nan", seed=0) is None
     assert not (tmp_path / "nan").exists()

@@ -291,11 +291,11 @@ def _report(row: Any, as_json: bool) -> None:
                f"{'  (' + row.error + ')' if row.error else ''}")
     if row.checkpoint:
         click.echo(f"checkpoint: {row.checkpoint}")
-        from zoo.runs import SAMPLES_FILE
+        from zoo.runs import SAMPLE_FILES
 
-        samples = Path(row.checkpoint).parent / SAMPLES_FILE
-        if row.kind == "train" and samples.exists():
-            click.echo(f"samples: {samples}")
+        for name in SAMPLE_FILES if row.kind == "train" else ():
+            if (samples := Path(row.checkpoint).parent / name).exists():
+                click.echo(f"samples: {samples}")
 
 
 # -- benchmarks ------------------------------------------------------------------------------

@@ -145,7 +145,7 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
         if "vocab" in dataset.meta:  # so that token ids can be read back as text
             extra["vocab"] = dataset.meta["vocab"]
         checkpoint = str(save_model(built, run_dir / "model", extra=extra))
-        save_samples(built, splits.info, run_dir, seed)
+        save_samples(built, splits.info, run_dir, seed, vocab=dataset.meta.get("vocab"))
     store.finish(row.id, status=status, metrics=metrics, seconds=time.perf_counter() - start,
                  error=error, checkpoint=checkpoint)
     stored = store.get(row.id)
@@ -163,26 +163,41 @@ def _checkpoint_dir(store: Store, run: str) -> Path:
     return Path(stored.checkpoint)
 
 
-SAMPLES_FILE = "samples.png"
+SAMPLE_FILES = ("samples.png", "sample.txt")  # what an image / a text generator leaves
 
 
-def save_samples(model: Any, info: DataInfo, run_dir: Path, seed: int) -> Path | None:
-    """A grid of a trained image generator's samples (drawn with ``seed``) in its run folder,
-    for a first look; ``None`` for other models, or with a warning when the samples are
-    unusable (the run is stored as trained either way: ``zoo evaluate`` reports the fault)."""
-    if info.task != "generate" or info.modality != "image" or not hasattr(model, "sample"):
+def save_samples(model: Any, info: DataInfo, run_dir: Path, seed: int, *,
+                 vocab: list[str] | None = None) -> Path | None:
+    """Samples of a trained generator in its run folder, drawn with ``seed``, for a first
+    look: a grid of 64 images, or 1,000 characters of text (decoded with ``vocab``), as the
+    ``image-gen`` and ``text-gen`` suites save them.
+
+    Returns ``None`` for other models, or with a warning when the samples are unusable: the
+    run is stored as trained either way (``zoo evaluate`` reports the fault).
+    """
+    if info.task != "generate" or not hasattr(model, "sample"):
         return None
+    try:
+        if info.modality == "image":
+            return _save_image_samples(model, info, run_dir / SAMPLE_FILES[0], seed)
+        if info.modality == "text" and vocab:
+            from zoo.suites.text_gen import TextGenerationSuite, save_text
+
+            text = TextGenerationSuite.sample_text(model, vocab, seed)
+            return save_text(text, run_dir / SAMPLE_FILES[1])
+    except ZooError as exc:
+        warnings.warn(f"no samples saved: {exc}", stacklevel=2)
+    return None
+
+
+def _save_image_samples(model: Any, info: DataInfo, path: Path, seed: int) -> Path:
     import torch
 
     from zoo.suites.image_gen import GRID_IMAGES, checked_samples, save_sample_grid
 
     drawn = model.sample(GRID_IMAGES, generator=torch.Generator().manual_seed(seed))
-    try:
-        samples = checked_samples(drawn, GRID_IMAGES, info.shape)
-    except ZooError as exc:
-        warnings.warn(f"no sample grid: {exc}", stacklevel=2)
-        return None
-    return save_sample_grid(samples, run_dir / SAMPLES_FILE, info.value_range or (0.0, 1.0))
+    return save_sample_grid(checked_samples(drawn, GRID_IMAGES, info.shape), path,
+                            info.value_range or (0.0, 1.0))
 
 
 def reference_for_samples(dataset: Dataset, splits: Splits) -> ReferenceClassifier | None:
