@@ -126,15 +126,10 @@ def sample_metrics(model: Any, features: torch.nn.Module, real: torch.Tensor,
                    seed: int) -> dict[str, float]:
     """FID and KID of as many samples of ``model`` as ``real`` images, drawn with ``seed``,
     measured as ``image-gen`` measures them (its KID subsets, on one CPU thread)."""
-    from zoo.suites.image_gen import KID_SUBSET_SIZE, KID_SUBSETS, checked_samples
-    from zoo.suites.reference_features import one_thread
+    from zoo.suites.image_gen import distances, draw_samples
 
-    n = len(real)
-    samples = checked_samples(model.sample(n, generator=torch.Generator().manual_seed(seed)),
-                              n, tuple(real.shape[1:]))
-    with one_thread():
-        return generation_metrics(features, real, samples, seed=seed, kid_subsets=KID_SUBSETS,
-                                  kid_subset_size=KID_SUBSET_SIZE)
+    return distances(features, real, draw_samples(model, len(real), tuple(real.shape[1:]), seed),
+                     seed)
 
 
 def evaluate_model(model: Any, info: DataInfo, test: Arrays, *,

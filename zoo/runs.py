@@ -191,12 +191,9 @@ def save_samples(model: Any, info: DataInfo, run_dir: Path, seed: int, *,
 
 
 def _save_image_samples(model: Any, info: DataInfo, path: Path, seed: int) -> Path:
-    import torch
+    from zoo.suites.image_gen import GRID_IMAGES, draw_samples, save_sample_grid
 
-    from zoo.suites.image_gen import GRID_IMAGES, checked_samples, save_sample_grid
-
-    drawn = model.sample(GRID_IMAGES, generator=torch.Generator().manual_seed(seed))
-    return save_sample_grid(checked_samples(drawn, GRID_IMAGES, info.shape), path,
+    return save_sample_grid(draw_samples(model, GRID_IMAGES, info.shape, seed), path,
                             info.value_range or (0.0, 1.0))
 
 

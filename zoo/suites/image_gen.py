@@ -142,6 +142,24 @@ def checked_samples(samples: Any, n: int, shape: tuple[int, ...]) -> torch.Tenso
     return samples
 
 
+def draw_samples(model: Any, n: int, shape: tuple[int, ...], seed: int) -> torch.Tensor:
+    """``n`` samples of ``model`` drawn with a generator seeded by ``seed``, checked as by
+    :func:`checked_samples`."""
+    return checked_samples(model.sample(n, generator=torch.Generator().manual_seed(seed)), n,
+                           shape)
+
+
+def distances(features: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor,
+              seed: int) -> dict[str, float]:
+    """FID and KID of ``fake`` against ``real`` in ``features``, with the suite's KID subsets,
+    on one CPU thread: the same numbers on every machine."""
+    from zoo.evaluation import generation_metrics
+
+    with one_thread():
+        return generation_metrics(features, real, fake, seed=seed, kid_subsets=KID_SUBSETS,
+                                  kid_subset_size=KID_SUBSET_SIZE)
+
+
 class ImageGenerationSuite(Suite):
     """Image generation on digits, MNIST and Fashion-MNIST: FID, KID, their floor, NLL.
 
@@ -184,11 +202,9 @@ class ImageGenerationSuite(Suite):
         splits = replace(splits, val=held_out)
         model, hparams = train_model(self, cell, self.model_splits(cell, splits), budget,
                                      run_dir)
-        samples = checked_samples(
-            model.sample(n, generator=torch.Generator().manual_seed(cell.seed)), n,
-            info.shape)
+        samples = draw_samples(model, n, info.shape, cell.seed)
         real = torch.as_tensor(splits.test.x)
-        metrics = self.distances(reference, real, samples, cell.seed)
+        metrics = distances(reference.features, real, samples, cell.seed)
         metrics |= self.floor(cell, reference, real, torch.as_tensor(held_out.x))
         metrics["ref_accuracy"] = reference.accuracy
         if cell.setting == "binarized" and hasattr(model, "log_likelihood"):
@@ -223,21 +239,12 @@ class ImageGenerationSuite(Suite):
             return splits
         return replace(splits, val=None)
 
-    def distances(self, reference: ReferenceClassifier, real: torch.Tensor,
-                  fake: torch.Tensor, seed: int) -> dict[str, float]:
-        from zoo.evaluation import generation_metrics
-
-        with one_thread():  # the same numbers on every machine
-            return generation_metrics(reference.features, real, fake, seed=seed,
-                                      kid_subsets=KID_SUBSETS,
-                                      kid_subset_size=KID_SUBSET_SIZE)
-
     def floor(self, cell: Cell, reference: ReferenceClassifier, real: torch.Tensor,
               held_out: torch.Tensor) -> dict[str, float]:
         """FID and KID of held-out training images against the test images (real vs real),
         once per dataset, setting, seed and budget: the same for every model."""
         key = (cell.dataset, cell.setting, cell.seed, cell.budget)
         if key not in self._floors:
-            floor = self.distances(reference, real, held_out, cell.seed)
+            floor = distances(reference.features, real, held_out, cell.seed)
             self._floors[key] = {"fid_floor": floor["fid"], "kid_floor": floor["kid"]}
         return self._floors[key]
