@@ -10,7 +10,6 @@ import pytest
 
 from zoo.data.types import Arrays, DataInfo, Dataset
 from zoo.model import list_models
-from zoo.plugins import get_host
 from zoo.store import Store
 from zoo.suites import run_suite
 from zoo.suites.detection import (
@@ -60,7 +59,7 @@ def test_tabular_ad_runs_every_setting_on_an_adbench_table(tmp_path: Path) -> No
             / "adbench_classical" / "6_cardio.npz").exists():
         pytest.skip("ZOO_DATA_DIR does not hold the ADBench tables")
     with Store(tmp_path / "runs.db") as store:
-        suite = TabularAnomalySuite(get_host())
+        suite = TabularAnomalySuite()
         rows = [row for setting in PROTOCOLS for row in run_suite(
             suite, store, models=["iforest"], datasets=["cardio"], seeds=1, budget="smoke",
             setting=setting)]
@@ -91,7 +90,7 @@ def test_every_detector_copes_with_awkward_tables(tmp_path: Path, kind: str) -> 
     np.savez(path, X=x, y=y)
     models = list_models(task="detect", modality="tabular")
     with Store(tmp_path / "runs.db") as store:
-        rows = run_suite(TabularAnomalySuite(get_host()), store, datasets=[str(path)],
+        rows = run_suite(TabularAnomalySuite(), store, datasets=[str(path)],
                          seeds=1, budget="smoke", setting="semi")
     assert len(rows) == len(models) >= 5
     assert {row.status for row in rows} == {"ok"}, [(r.model, r.error) for r in rows]
@@ -106,5 +105,5 @@ def test_nan_cells_in_a_users_file_are_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "holes.npz"
     np.savez(path, X=x, y=y)
     with Store(tmp_path / "runs.db") as store, pytest.raises(ZooError, match=r"X\[10, 2\] is nan"):
-        run_suite(TabularAnomalySuite(get_host()), store, datasets=[str(path)], seeds=1,
+        run_suite(TabularAnomalySuite(), store, datasets=[str(path)], seeds=1,
                   budget="smoke", models=["iforest"])

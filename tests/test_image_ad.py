@@ -98,7 +98,7 @@ def test_smoke_rows_name_their_class_and_train_on_that_class_only(
         recorder: ModuleType, tmp_path: Path) -> None:
     digits = load_dataset("digits")
     with Store(tmp_path / "runs.db") as store:
-        rows = run_suite(ImageAnomalySuite(plugins.get_host()), store, datasets=["digits"],
+        rows = run_suite(ImageAnomalySuite(), store, datasets=["digits"],
                          classes=["0", "3"], seeds=1, budget="smoke")
     assert [(r.model, r.setting, r.status) for r in rows] == [
         ("recorder", "class-0", "ok"), ("recorder", "class-3", "ok")]
@@ -178,18 +178,18 @@ def test_bad_class_choices_are_one_line_errors(recorder: ModuleType, tmp_path: P
                                                kwargs: dict, message: str) -> None:
     options = {"datasets": ["digits"], "seeds": 1, "budget": "smoke", **kwargs}
     with Store(tmp_path / "runs.db") as store, pytest.raises(ZooError, match=message):
-        run_suite(ImageAnomalySuite(plugins.get_host()), store, **options)
+        run_suite(ImageAnomalySuite(), store, **options)
     assert recorder.SEEN == []
 
 
 def test_other_suites_refuse_classes(tmp_path: Path) -> None:
     with Store(tmp_path / "runs.db") as store, pytest.raises(ZooError, match="no classes"):
-        run_suite(TabularAnomalySuite(plugins.get_host()), store, datasets=["wine-ad"],
+        run_suite(TabularAnomalySuite(), store, datasets=["wine-ad"],
                   classes=["0"], budget="smoke")
 
 
 def test_resume_runs_only_the_classes_not_stored(recorder: ModuleType, tmp_path: Path) -> None:
-    suite = ImageAnomalySuite(plugins.get_host())
+    suite = ImageAnomalySuite()
     done: list[tuple[str, bool]] = []
     with Store(tmp_path / "runs.db") as store:
         run_suite(suite, store, datasets=["digits"], classes=["3"], seeds=1, budget="smoke")
@@ -216,9 +216,9 @@ def image_board_rows() -> list[RunResult]:
 
 
 def image_board(rows: list[RunResult]) -> Leaderboard:
-    return build_leaderboard(rows, suite="image-ad", metrics=list(ImageAnomalySuite.metrics),
-                             references=load_references("image-ad"),
-                             columns=ImageAnomalySuite.leaderboard_columns)
+    spec = plugins.get_host().suite("image-ad")
+    return build_leaderboard(rows, suite="image-ad", metrics=list(spec.metrics),
+                             references=load_references("image-ad"), columns=spec.columns)
 
 
 def test_leaderboard_has_a_section_per_dataset_and_a_column_per_class(

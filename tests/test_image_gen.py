@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 import torch
 
-from zoo import plugins
 from zoo.data.loading import load_dataset
 from zoo.data.types import Arrays, DataInfo, Dataset
 from zoo.errors import ZooError
-from zoo.evaluation import generation_metrics, likelihood_metrics
+from zoo.evaluation import likelihood_metrics
+from zoo.samples import generation_metrics
 from zoo.store import Store
 from zoo.suites import run_suite
 from zoo.suites.image_gen import ImageGenerationSuite, fixed_split, setting_split
@@ -229,7 +229,7 @@ def test_smoke_scores_order_generators_above_the_floor(generators: ModuleType,
                                                        tmp_path: Path) -> None:
     with Store(tmp_path / "runs.db") as store:
         rows = {row.model: row for row in run_suite(
-            ImageGenerationSuite(plugins.get_host()), store, models=MODELS,
+            ImageGenerationSuite(), store, models=MODELS,
             datasets=["digits"], seeds=1, budget="smoke")}
     assert {model: row.status for model, row in rows.items()} == dict.fromkeys(MODELS, "ok")
     memoriser, noise = rows["memoriser"].metrics, rows["noise"].metrics
@@ -249,7 +249,7 @@ def test_smoke_scores_order_generators_above_the_floor(generators: ModuleType,
 def test_held_out_images_never_train_and_labels_never_reach_the_model(
         generators: ModuleType, tmp_path: Path) -> None:
     with Store(tmp_path / "runs.db") as store:
-        run_suite(ImageGenerationSuite(plugins.get_host()), store,
+        run_suite(ImageGenerationSuite(), store,
                   models=["memoriser", "pixel-bernoulli"], datasets=["digits"], seeds=1,
                   budget="smoke")
     plain, selecting = generators.SEEN["memoriser"], generators.SEEN["pixel-bernoulli"]
@@ -264,7 +264,7 @@ def test_binarized_reports_nll_for_likelihood_models_and_reuses_the_classifier(
         generators: ModuleType, tmp_path: Path) -> None:
     with Store(tmp_path / "runs.db") as store:
         rows = {row.model: row for row in run_suite(
-            ImageGenerationSuite(plugins.get_host()), store,
+            ImageGenerationSuite(), store,
             models=["memoriser", "pixel-bernoulli"], datasets=["digits"], seeds=1,
             budget="smoke", setting="binarized")}
     bernoulli = rows["pixel-bernoulli"].metrics
@@ -272,9 +272,9 @@ def test_binarized_reports_nll_for_likelihood_models_and_reuses_the_classifier(
     assert 0 < bernoulli["nll"] < 64 * math.log(2)  # better than a fair coin per pixel
     assert bernoulli["bpd"] == pytest.approx(bernoulli["nll"] / (64 * math.log(2)))
     key = rows["memoriser"].extra["reference_classifier"]["key"]
-    again = ImageGenerationSuite(plugins.get_host()).reference("digits", "binarized")
+    again = ImageGenerationSuite().reference("digits", "binarized")
     assert again.cached and again.key == key
-    default = ImageGenerationSuite(plugins.get_host()).reference("digits", "default")
+    default = ImageGenerationSuite().reference("digits", "default")
     assert default.key != key  # binarised images train their own classifier
 
 
@@ -316,11 +316,11 @@ class _Sampler:
 
 def test_a_trained_generator_leaves_a_grid_unless_its_samples_are_unusable(
         tmp_path: Path) -> None:
-    from zoo.runs import save_samples
+    from zoo.samples import save_run_samples
 
     info = DataInfo("image", (1, 8, 8), "generate", value_range=(-1.0, 1.0))
-    grid = save_samples(_Sampler(0.0), info, tmp_path / "ok", seed=0)
+    grid = save_run_samples(_Sampler(0.0), info, tmp_path / "ok", seed=0)
     assert grid is not None and grid.read_bytes().startswith(b"\x89PNG")
     with pytest.warns(UserWarning, match="no samples saved: the model's samples have non-fini"):
-        assert save_samples(_Sampler(float("nan")), info, tmp_path / "nan", seed=0) is None
+        assert save_run_samples(_Sampler(float("nan")), info, tmp_path / "nan", seed=0) is None
     assert not (tmp_path / "nan").exists()

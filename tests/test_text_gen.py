@@ -21,17 +21,16 @@ from zoo.data.loading import load_dataset
 from zoo.data.types import Arrays, DataInfo, Dataset
 from zoo.errors import ZooError
 from zoo.model import resolve_hparams
+from zoo.samples import SAMPLE_LENGTH, decode
 from zoo.store import Store
 from zoo.suites import run_suite
 from zoo.suites.text_gen import (
     RECIPES,
-    SAMPLE_LENGTH,
     SAMPLE_PREVIEW,
     TEXT_BUDGETS,
     TextGenerationSuite,
     character_ids,
     character_metrics,
-    decode,
     split_text,
     text_splits,
     windows,
@@ -242,7 +241,7 @@ def test_smoke_run_on_a_text_file(language_models: ModuleType, verse: Path, tmp_
     monkeypatch.setitem(RECIPES["smoke"], "bigram", {"smoothing": 0.5})
     with Store(tmp_path / "runs.db") as store:
         rows = {row.model: row for row in run_suite(
-            TextGenerationSuite(plugins.get_host()), store, models=["bigram", "uniform", "mute"],
+            TextGenerationSuite(), store, models=["bigram", "uniform", "mute"],
             datasets=[str(verse)], seeds=1, budget="smoke")}
     vocab = sorted(set(verse.read_text()))
     uniform, bigram, mute = rows["uniform"], rows["bigram"], rows["mute"]
@@ -266,7 +265,7 @@ def test_smoke_run_on_a_text_file(language_models: ModuleType, verse: Path, tmp_
 
 def test_a_missing_text_file_is_a_clear_error(language_models: ModuleType,
                                               tmp_path: Path) -> None:
-    suite = TextGenerationSuite(plugins.get_host())
+    suite = TextGenerationSuite()
     with pytest.raises(ZooError, match="no such data file"):
         suite.load(str(tmp_path / "absent.txt"))
 

@@ -74,7 +74,6 @@ def test_a_non_finite_loss_raises_diverged() -> None:
 
 def test_a_diverged_suite_cell_is_stored_as_diverged(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    from zoo.plugins import get_host
     from zoo.suites import run_suite
     from zoo.suites.supervised import SupervisedSuite
 
@@ -83,7 +82,7 @@ def test_a_diverged_suite_cell_is_stored_as_diverged(tmp_path: Path,
 
     monkeypatch.setattr("zoo.module.ZooModule.fit", explode)
     with Store(tmp_path / "runs.db") as store:
-        rows = run_suite(SupervisedSuite(get_host()), store, models=["mlp"],
+        rows = run_suite(SupervisedSuite(), store, models=["mlp"],
                          datasets=["wine"], seeds=1, budget="smoke")
     assert [row.status for row in rows] == ["diverged"]
     assert rows[0].metrics == {} and "nan" in rows[0].error

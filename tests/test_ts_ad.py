@@ -197,7 +197,7 @@ def test_pooled_scores_are_ranked_in_double_precision() -> None:
 
 def bench(tmp_path: Path, dataset: Path, **options: object) -> list[RunResult]:
     with Store(tmp_path / "runs.db") as store:
-        return run_suite(TimeSeriesAnomalySuite(plugins.get_host()), store,
+        return run_suite(TimeSeriesAnomalySuite(), store,
                          datasets=[str(dataset)], seeds=1, budget="quick", **options)
 
 
@@ -341,7 +341,7 @@ def test_bad_settings_are_one_line_errors(recorder: ModuleType, tmp_path: Path,
 def test_datasets_that_are_not_series_are_refused(recorder: ModuleType, tmp_path: Path) -> None:
     with Store(tmp_path / "runs.db") as store, \
             pytest.raises(ZooError, match=r"'wine-ad' \(tabular, detect\) does not fit suite"):
-        run_suite(TimeSeriesAnomalySuite(plugins.get_host()), store, datasets=["wine-ad"])
+        run_suite(TimeSeriesAnomalySuite(), store, datasets=["wine-ad"])
 
 
 # -- leaderboard and CLI -----------------------------------------------------------------------
@@ -355,8 +355,9 @@ def stored(model: str, setting: str, auroc: float) -> RunResult:
 def test_leaderboard_has_a_column_per_category_and_their_mean() -> None:
     rows = [stored("iforest", "aws", 0.6), stored("iforest", "tweets", 0.7),
             stored("vae", "aws", 0.8), stored("vae", "tweets", 0.5)]
-    board = build_leaderboard(rows, suite="ts-ad", metrics=TimeSeriesAnomalySuite.metrics,
-                              columns=TimeSeriesAnomalySuite.leaderboard_columns)
+    spec = plugins.get_host().suite("ts-ad")
+    board = build_leaderboard(rows, suite="ts-ad", metrics=list(spec.metrics),
+                              columns=spec.columns)
     (section,) = board.sections
     assert (section.dataset, section.columns) == ("nab", ["aws", "tweets"])
     overall = {entry.model: entry.summary["auroc"].mean for entry in section.entries}

@@ -8,7 +8,7 @@ from typing import Any
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import Callback, Checkpoint
 
-from zoo.training import Diverged
+from zoo.errors import Diverged
 
 
 class BestWeights(Checkpoint):

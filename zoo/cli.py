@@ -291,7 +291,7 @@ def _report(row: Any, as_json: bool) -> None:
                f"{'  (' + row.error + ')' if row.error else ''}")
     if row.checkpoint:
         click.echo(f"checkpoint: {row.checkpoint}")
-        from zoo.runs import SAMPLE_FILES
+        from zoo.samples import SAMPLE_FILES
 
         for name in SAMPLE_FILES if row.kind == "train" else ():
             if (samples := Path(row.checkpoint).parent / name).exists():
@@ -310,8 +310,9 @@ def _split_list(value: str | None) -> list[str] | None:
 @click.option("--seeds", type=click.IntRange(min=1), help="Seeds per cell (default: the suite's).")
 @click.option("--first-seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Run seeds FIRST_SEED .. FIRST_SEED + seeds - 1 (spread seeds over machines).")
-@click.option("--budget", type=click.Choice(["smoke", "quick", "full"]), default="quick",
-              show_default=True)
+@click.option("--budget", default="quick", show_default=True,
+              help="The suite's budget: smoke (seconds), quick (minutes on a CPU) or full "
+                   "(paper-comparable); 'zoo suites' lists each suite's.")
 @click.option("--setting", help="Protocol variant of the suite (e.g. semi, unsup).")
 @click.option("--classes", help="Comma-separated normal classes of a one-class suite "
                                 "(image-ad), e.g. 0,3 (default: every class).")
@@ -327,11 +328,14 @@ def bench_command(suite: str, models: str | None, datasets: str | None, seeds: i
 
     host = plugins.get_host()
     suite_spec = host.suite(suite)
+    if budget not in suite_spec.budgets:
+        raise ZooError(f"unknown budget {budget!r} for suite {suite!r}; valid: "
+                       f"{', '.join(suite_spec.budgets)}")
     for name in _split_list(models) or []:
         _check_names(model=name)
     for name in _split_list(datasets) or []:
         _check_names(data=name)
-    suite_obj = suite_spec.load()(host, accelerator=accelerator, devices=devices)
+    suite_obj = suite_spec.load()(accelerator=accelerator, devices=devices)
 
     def progress(row: Any, skipped: bool) -> None:
         if as_json:
@@ -364,14 +368,12 @@ def leaderboard_command(suite: str, db: Path | None, fmt: str) -> None:
     """Mean +/- std over seeds per model and dataset, with published reference rows."""
     from zoo.leaderboard import build_leaderboard, load_references, render
 
-    host = plugins.get_host()
-    suite_cls = host.suite(suite).load()
+    spec = plugins.get_host().suite(suite)
     with _open_store(db) as store:
         rows = store.runs(suite=suite)
-    board = build_leaderboard(rows, suite=suite, metrics=list(suite_cls.metrics),
-                              references=load_references(suite),
-                              columns=suite_cls.leaderboard_columns,
-                              floors=suite_cls.floors)
+    board = build_leaderboard(rows, suite=suite, metrics=list(spec.metrics),
+                              references=load_references(suite), columns=spec.columns,
+                              floors=dict(spec.floors))
     click.echo(render(board, fmt))
 
 

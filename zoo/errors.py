@@ -10,6 +10,10 @@ class ZooError(Exception):
     """A problem with the user's input or environment, reported as one line."""
 
 
+class Diverged(ZooError):
+    """Training produced a non-finite loss; the run is recorded as ``diverged``."""
+
+
 class UnknownNameError(ZooError, KeyError):
     """An unknown model, dataset, suite or plugin name."""
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -12,6 +11,7 @@ from torchmetrics.functional import accuracy, mean_squared_error, r2_score
 from torchmetrics.functional.classification import binary_auroc, binary_average_precision
 
 from zoo.errors import ZooError
+from zoo.samples import distances, draw_samples
 
 if TYPE_CHECKING:
     from zoo.data.types import Arrays, DataInfo
@@ -74,60 +74,10 @@ def likelihood_metrics(log_likelihood: torch.Tensor, n_dims: int) -> dict[str, f
     return {"nll": nll, "bpd": nll / (n_dims * math.log(2))}
 
 
-def generation_metrics(features: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor, *,
-                       seed: int, kid_subsets: int = 100,
-                       kid_subset_size: int = 1000) -> dict[str, float]:
-    """FID and KID between real and generated images in the features of ``features``.
-
-    torchmetrics' ``FrechetInceptionDistance`` (Heusel et al. 2017,
-    https://arxiv.org/abs/1706.08500) and ``KernelInceptionDistance`` (Binkowski et al. 2018,
-    https://arxiv.org/abs/1801.01401: the unbiased squared MMD with the cubic polynomial
-    kernel ``(x.y / d + 1)^3``, averaged over ``kid_subsets`` random subsets of
-    ``kid_subset_size``, capped at the smaller set) with a custom feature module, so neither
-    torch-fidelity nor Inception weights are needed. Every process computes the same numbers
-    from the same images: nothing is synced across ranks.
-
-    Args:
-        features: Maps a batch of images to ``(N, d)`` features; it must have an integer
-            ``num_features`` attribute.
-        real: Real images ``(N, C, H, W)``.
-        fake: Generated images of the same shape per image.
-        seed: Seeds KID's subset draws (the global torch generator is left as it was).
-        kid_subsets: Number of KID subsets.
-        kid_subset_size: Images per KID subset (at most the smaller set's size).
-
-    Returns:
-        ``fid``, ``kid`` (mean over subsets) and ``kid_std`` (their standard deviation).
-    """
-    from torchmetrics.image.fid import FrechetInceptionDistance
-    from torchmetrics.image.kid import KernelInceptionDistance
-
-    if len(real) < 2 or len(fake) < 2:
-        raise ZooError(f"FID and KID need at least 2 real and 2 generated images; got "
-                       f"{len(real)} and {len(fake)}")
-    fid = FrechetInceptionDistance(feature=features, sync_on_compute=False)
-    subset_size = min(kid_subset_size, len(real), len(fake))
-    if subset_size == min(len(real), len(fake)) and len(real) == len(fake):
-        kid_subsets = 1  # every subset would be the whole of both sets: the same number
-    with warnings.catch_warnings():  # KID warns that it keeps every feature: intended here
-        warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
-        kid = KernelInceptionDistance(feature=features, subsets=kid_subsets,
-                                      subset_size=subset_size, sync_on_compute=False)
-    for metric in (fid, kid):
-        metric.update(real, real=True)
-        metric.update(fake, real=False)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        kid_mean, kid_std = kid.compute()
-    return {"fid": float(fid.compute()), "kid": float(kid_mean), "kid_std": float(kid_std)}
-
-
 def sample_metrics(model: Any, features: torch.nn.Module, real: torch.Tensor,
                    seed: int) -> dict[str, float]:
     """FID and KID of as many samples of ``model`` as ``real`` images, drawn with ``seed``,
     measured as ``image-gen`` measures them (its KID subsets, on one CPU thread)."""
-    from zoo.suites.image_gen import distances, draw_samples
-
     return distances(features, real, draw_samples(model, len(real), tuple(real.shape[1:]), seed),
                      seed)
 

@@ -204,7 +204,7 @@ def build_leaderboard(rows: Iterable[RunResult], *, suite: str,
         references: Published rows to show beside ours (:func:`load_references`).
         suite_version: The version to show; default the newest present.
         columns: ``dataset`` (a section per setting and budget) or ``setting`` (a section per
-            dataset and budget, a column per setting; the suite's ``leaderboard_columns``).
+            dataset and budget, a column per setting; its spec's ``columns``).
         floors: Board metric -> the stored metric holding its floor (the suite's ``floors``);
             each section gets a :data:`FLOOR_ROW` for them.
 

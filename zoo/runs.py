@@ -11,27 +11,23 @@ from __future__ import annotations
 
 import time
 import uuid
-import warnings
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo.checkpoints import load_model, read_card, save_model
 from zoo.data.loading import load_dataset
 from zoo.data.preprocess import Standardizer
-from zoo.data.splits import make_splits
-from zoo.data.types import Arrays, Dataset, Splits
+from zoo.data.types import Dataset, Splits
 from zoo.errors import ZooError
 from zoo.evaluation import evaluate_model
 from zoo.model import create_model, display_name, split_model_name
 from zoo.plugins import get_host
 from zoo.results import RunResult, environment
-from zoo.suites.detection import detection_splits
+from zoo.samples import save_run_samples
 from zoo.suites.runner import attempt, describe_failure, global_rank, runs_dir
 from zoo.training import TrainConfig, device_name
 
 if TYPE_CHECKING:
-    from zoo.data.types import DataInfo
     from zoo.store import Store
     from zoo.suites.reference_features import ReferenceClassifier
 
@@ -46,50 +42,21 @@ def choose_task(model_tasks: tuple[str, ...], dataset: Dataset, data_tasks: tupl
                    f"{dataset.name!r} ({', '.join(data_tasks)})")
 
 
-def task_splits(dataset: Dataset, task: str, seed: int) -> Splits:
-    """Train / validation / test splits for ``task``, as the suites make them."""
+def protocol_suite(dataset: Dataset, task: str) -> str:
+    """The suite whose protocol cuts ``dataset`` for ``task`` when it is trained alone: text
+    as ``text-gen`` cuts it, series as ``ts-ad``, detection as ``tabular-ad`` and everything
+    else as ``supervised``."""
     if dataset.info.modality == "text":
-        return text_windows(dataset, task, seed)
+        return "text-gen"
     if "series" in dataset.meta:
-        return series_windows(dataset, task)
-    if task == "detect":
-        labels = dataset.all().y
-        if labels is not None and 0 < labels.sum() < len(labels):
-            return detection_splits(dataset, "semi", seed)
-        data = Arrays(dataset.all().x)
-        return Splits(data, None, data, replace(dataset.info, task="detect"))
-    return make_splits(dataset, seed=seed, task=task)
+        return "ts-ad"
+    return "tabular-ad" if task == "detect" else "supervised"
 
 
-def text_windows(dataset: Dataset, task: str, seed: int) -> Splits:
-    """A text cut as the ``text-gen`` suite cuts it at its ``quick`` budget: windows of 64
-    characters, nanoGPT's 90/10 split, the end of the 90% held out for validation."""
-    from zoo.suites.text_gen import TEXT_BUDGETS, character_ids, text_splits
-
-    splits = text_splits(character_ids(dataset), len(dataset.meta["vocab"]),
-                         TEXT_BUDGETS["quick"].context, seed)
-    return replace(splits, info=replace(splits.info, task=task))
-
-
-def series_windows(dataset: Dataset, task: str) -> Splits:
-    """Series cut as the ``ts-ad`` suite cuts each of them, pooled into one training set:
-    normalised by their probation, trained on its windows, validated on its calibration
-    part, tested on every window (labelled by its last step, read only when scoring)."""
-    import numpy as np
-
-    from zoo.suites.ts_ad import WINDOW, WINDOW_INFO, check_length, prepare_series, series_splits
-
-    parts, labels = [], []
-    for key, series in dataset.meta["series"].items():
-        check_length(dataset.name, key, len(series["values"]))
-        windows, layout, _ = prepare_series(series["values"])
-        parts.append(series_splits(windows, layout))
-        labels.append(None if series.get("labels") is None else series["labels"][WINDOW - 1:])
-    y = None if any(part is None for part in labels) else np.concatenate(labels)
-    return Splits(Arrays(np.concatenate([p.train.x for p in parts])),
-                  Arrays(np.concatenate([p.val.x for p in parts])),
-                  Arrays(np.concatenate([p.test.x for p in parts]), y),
-                  replace(WINDOW_INFO, task=task))
+def task_splits(dataset: Dataset, task: str, seed: int) -> Splits:
+    """Train / validation / test splits for ``task``, cut by the suite that owns the data's
+    protocol (:func:`protocol_suite`)."""
+    return get_host().suite(protocol_suite(dataset, task)).load().splits_for(dataset, task, seed)
 
 
 def _data_tasks(data: str, dataset: Dataset) -> tuple[str, ...]:
@@ -145,7 +112,7 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
         if "vocab" in dataset.meta:  # so that token ids can be read back as text
             extra["vocab"] = dataset.meta["vocab"]
         checkpoint = str(save_model(built, run_dir / "model", extra=extra))
-        save_samples(built, splits.info, run_dir, seed, vocab=dataset.meta.get("vocab"))
+        save_run_samples(built, splits.info, run_dir, seed, vocab=dataset.meta.get("vocab"))
     store.finish(row.id, status=status, metrics=metrics, seconds=time.perf_counter() - start,
                  error=error, checkpoint=checkpoint)
     stored = store.get(row.id)
@@ -161,40 +128,6 @@ def _checkpoint_dir(store: Store, run: str) -> Path:
     if not stored.checkpoint:
         raise ZooError(f"run {stored.id} has no checkpoint (status {stored.status})")
     return Path(stored.checkpoint)
-
-
-SAMPLE_FILES = ("samples.png", "sample.txt")  # what an image / a text generator leaves
-
-
-def save_samples(model: Any, info: DataInfo, run_dir: Path, seed: int, *,
-                 vocab: list[str] | None = None) -> Path | None:
-    """Samples of a trained generator in its run folder, drawn with ``seed``, for a first
-    look: a grid of 64 images, or 1,000 characters of text (decoded with ``vocab``), as the
-    ``image-gen`` and ``text-gen`` suites save them.
-
-    Returns ``None`` for other models, or with a warning when the samples are unusable: the
-    run is stored as trained either way (``zoo evaluate`` reports the fault).
-    """
-    if info.task != "generate" or not hasattr(model, "sample"):
-        return None
-    try:
-        if info.modality == "image":
-            return _save_image_samples(model, info, run_dir / SAMPLE_FILES[0], seed)
-        if info.modality == "text" and vocab:
-            from zoo.suites.text_gen import TextGenerationSuite, save_text
-
-            text = TextGenerationSuite.sample_text(model, vocab, seed)
-            return save_text(text, run_dir / SAMPLE_FILES[1])
-    except ZooError as exc:
-        warnings.warn(f"no samples saved: {exc}", stacklevel=2)
-    return None
-
-
-def _save_image_samples(model: Any, info: DataInfo, path: Path, seed: int) -> Path:
-    from zoo.suites.image_gen import GRID_IMAGES, draw_samples, save_sample_grid
-
-    return save_sample_grid(draw_samples(model, GRID_IMAGES, info.shape, seed), path,
-                            info.value_range or (0.0, 1.0))
 
 
 def reference_for_samples(dataset: Dataset, splits: Splits) -> ReferenceClassifier | None:

@@ -17,6 +17,8 @@ from typing import Any
 TASKS = ("classify", "regress", "detect", "generate")
 MODALITIES = ("tabular", "image", "text", "timeseries")
 MODEL_KINDS = ("backbone", "method")
+LEADERBOARD_COLUMNS = ("dataset", "setting")
+BUDGET_NAMES = ("smoke", "quick", "full")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
@@ -205,13 +207,24 @@ class DatasetSpec:
 
 @dataclass(frozen=True)
 class SuiteSpec:
-    """A registered benchmark suite.
+    """A registered benchmark suite, with the metadata that listing it and printing its
+    leaderboard need (so neither imports the suite's implementation, nor torch).
 
     Args:
         name: Unique registry name (``"supervised"``, ``"tabular-ad"``).
         implementation: Import path of the :class:`zoo.suites.Suite` subclass.
         tasks: Tasks whose models the suite scores.
         modalities: Modalities of its datasets.
+        version: Version of the protocol. Bump it whenever a change could move a number:
+            leaderboards never mix versions.
+        metrics: ``(metric, higher is better)`` pairs; the first is the leaderboard's primary
+            metric. At least one.
+        floors: Leaderboard metric -> the stored metric holding its floor (what real data
+            scores against the test data); shown as an unranked row.
+        columns: What the leaderboard's columns are: ``dataset`` (a section per setting) or
+            ``setting`` (a section per dataset, a column per setting: image-ad's classes).
+        budgets: Names of the budgets ``zoo bench --budget`` accepts; the implementation
+            gives each its numbers.
         summary: One line for ``zoo suites``.
         plugin: Filled in by the registry.
     """
@@ -220,21 +233,40 @@ class SuiteSpec:
     implementation: str
     tasks: tuple[str, ...]
     modalities: tuple[str, ...]
+    version: str = "1"
+    metrics: tuple[tuple[str, bool], ...] = ()
+    floors: Mapping[str, str] = field(default_factory=dict)
+    columns: str = "dataset"
+    budgets: tuple[str, ...] = BUDGET_NAMES
     summary: str = ""
     plugin: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tasks", tuple(self.tasks))
         object.__setattr__(self, "modalities", tuple(self.modalities))
+        object.__setattr__(self, "metrics", tuple((str(m), bool(h)) for m, h in self.metrics))
+        object.__setattr__(self, "floors", _frozen(self.floors))
+        object.__setattr__(self, "budgets", tuple(self.budgets))
         _check_name("suite", self.name)
         _check_choices("suite", self.name, "tasks", self.tasks, TASKS)
         _check_choices("suite", self.name, "modalities", self.modalities, MODALITIES)
         _check_import_path("suite", self.name, "implementation", self.implementation)
+        _check_choices("suite", self.name, "columns", (self.columns,), LEADERBOARD_COLUMNS)
+        if not self.metrics:
+            raise SpecError(f"suite {self.name!r}: metrics is empty; give at least one "
+                            "(name, higher_is_better) pair")
+        if not self.budgets:
+            raise SpecError(f"suite {self.name!r}: budgets is empty")
+        unknown = sorted(set(self.floors) - {m for m, _ in self.metrics})
+        if unknown:
+            raise SpecError(f"suite {self.name!r}: floors for metrics it does not report "
+                            f"{unknown}")
 
     def load(self) -> Any:
         return import_object(self.implementation)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "tasks": list(self.tasks),
-                "modalities": list(self.modalities), "summary": self.summary,
-                "plugin": self.plugin}
+                "modalities": list(self.modalities), "version": self.version,
+                "metrics": [m for m, _ in self.metrics], "budgets": list(self.budgets),
+                "summary": self.summary, "plugin": self.plugin}

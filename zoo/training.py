@@ -18,6 +18,9 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+# Diverged is defined in zoo.errors (no cycle with zoo.callbacks) and re-exported here,
+# where plugins have always imported it from.
+from zoo.errors import Diverged as Diverged
 from zoo.errors import ZooError
 
 if TYPE_CHECKING:
@@ -27,10 +30,6 @@ if TYPE_CHECKING:
     from zoo.data.types import Splits
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "adamw")
-
-
-class Diverged(ZooError):
-    """Training produced a non-finite loss; the run is recorded as ``diverged``."""
 
 
 @dataclass

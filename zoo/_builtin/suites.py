@@ -1,4 +1,5 @@
-"""The core's shared benchmark suites."""
+"""The core's shared benchmark suites, with the metadata that lists them and prints their
+leaderboards without importing them."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ def zoo_register_suites(register: Callable[[SuiteSpec], None]) -> None:
         implementation="zoo.suites.supervised:SupervisedSuite",
         tasks=("classify", "regress"),
         modalities=("tabular", "image"),
+        version="2",  # 2: models without model selection train on the validation rows too
+        metrics=(("accuracy", True), ("cross_entropy", False), ("r2", True), ("mse", False)),
         summary="Classification and regression: best-validation model, held-out test split",
     ))
     register(SuiteSpec(
@@ -22,6 +25,8 @@ def zoo_register_suites(register: Callable[[SuiteSpec], None]) -> None:
         implementation="zoo.suites.detection:TabularAnomalySuite",
         tasks=("detect",),
         modalities=("tabular",),
+        version="1",
+        metrics=(("auroc", True), ("auprc", True)),
         summary="ADBench tables under the semi / unsup / 60-40 protocols, published rows beside",
     ))
     register(SuiteSpec(
@@ -29,6 +34,8 @@ def zoo_register_suites(register: Callable[[SuiteSpec], None]) -> None:
         implementation="zoo.suites.detection:EmbeddedAnomalySuite",
         tasks=("detect",),
         modalities=("tabular",),
+        version="2",  # 2: models without model selection train on the validation rows too
+        metrics=(("auroc", True), ("auprc", True)),
         summary="Anomaly detection on scikit-learn's bundled tables, no download",
     ))
     register(SuiteSpec(
@@ -36,6 +43,9 @@ def zoo_register_suites(register: Callable[[SuiteSpec], None]) -> None:
         implementation="zoo.suites.image_ad:ImageAnomalySuite",
         tasks=("detect",),
         modalities=("image",),
+        version="1",
+        metrics=(("auroc", True), ("auprc", True)),
+        columns="setting",  # a column per normal class
         summary="One-class image anomaly detection (Deep SVDD protocol), AUROC per class",
     ))
     register(SuiteSpec(
@@ -43,6 +53,9 @@ def zoo_register_suites(register: Callable[[SuiteSpec], None]) -> None:
         implementation="zoo.suites.image_gen:ImageGenerationSuite",
         tasks=("generate",),
         modalities=("image",),
+        version="1",
+        metrics=(("fid", False), ("kid", False), ("nll", False), ("bpd", False)),
+        floors={"fid": "fid_floor", "kid": "kid_floor"},
         summary="Image generation: FID / KID in a reference classifier's features, NLL",
     ))
     register(SuiteSpec(
@@ -50,6 +63,8 @@ def zoo_register_suites(register: Callable[[SuiteSpec], None]) -> None:
         implementation="zoo.suites.text_gen:TextGenerationSuite",
         tasks=("generate",),
         modalities=("text",),
+        version="1",
+        metrics=(("loss", False), ("bpc", False)),
         summary="Character language modelling (nanoGPT's 90/10 split): nats and bits per "
                 "character, samples",
     ))
@@ -58,6 +73,10 @@ def zoo_register_suites(register: Callable[[SuiteSpec], None]) -> None:
         implementation="zoo.suites.ts_ad:TimeSeriesAnomalySuite",
         tasks=("detect",),
         modalities=("timeseries",),
+        version="1",
+        metrics=(("auroc", True), ("auprc", True), ("event_f1", True),
+                 ("event_precision", True), ("event_recall", True)),
+        columns="setting",  # a column per NAB category
         summary="NAB series: trained on each one's probation, AUROC / AUPRC and event-level F1 "
                 "per category",
     ))

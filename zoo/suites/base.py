@@ -8,13 +8,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from zoo.data.loading import is_user_file
-from zoo.data.types import Dataset
+from zoo.data.types import Dataset, Splits
 from zoo.errors import ZooError
 from zoo.model import display_name, split_model_name
-from zoo.plugins import PluginHost
+from zoo.plugins import get_host
 from zoo.specs import DatasetSpec, ModelSpec
-
-BUDGETS = ("smoke", "quick", "full")
 
 
 @dataclass(frozen=True)
@@ -65,28 +63,21 @@ class Suite:
     """A benchmark suite. Subclasses set the class attributes and implement :meth:`run_cell`.
 
     The suite owns data, splits, seeds, budget and metrics; models only supply the
-    evaluate hooks. Bump :attr:`version` whenever a change could move a number, so the
-    leaderboard never mixes protocol versions.
+    evaluate hooks. Its cheap metadata (tasks, version, metrics, floors, leaderboard columns,
+    budget names) is declared once, on its registered :class:`~zoo.specs.SuiteSpec`
+    (:attr:`spec`); :attr:`budgets` gives each budget name its numbers.
     """
 
     name: ClassVar[str]
-    version: ClassVar[str]
-    task_of_model: ClassVar[tuple[str, ...]]
-    #: (metric, higher is better); the first is the primary metric of the leaderboard.
-    metrics: ClassVar[tuple[tuple[str, bool], ...]]
-    #: Leaderboard metric -> the stored metric holding its floor (what real data scores
-    #: against the test data, the best a model can expect); shown as an unranked row.
-    floors: ClassVar[dict[str, str]] = {}
     settings: ClassVar[tuple[str, ...]] = ("default",)
-    #: What the leaderboard's columns are: ``dataset`` (a section per setting) or ``setting``
-    #: (a section per dataset, a column per setting: image-ad's normal classes).
-    leaderboard_columns: ClassVar[str] = "dataset"
     default_datasets: ClassVar[tuple[str, ...]]
     default_seeds: ClassVar[int] = 3
     budgets: ClassVar[dict[str, Budget]]
 
-    def __init__(self, host: PluginHost, *, accelerator: str = "auto", devices: int = 1) -> None:
-        self.host = host
+    def __init__(self, *, accelerator: str = "auto", devices: int = 1) -> None:
+        # The process-wide registry, as create_model uses: tests swap it, never pass one.
+        self.host = get_host()
+        self.spec = self.host.suite(self.name)
         self.accelerator = accelerator
         self.devices = devices
         self._loaded: dict[str, Dataset] = {}
@@ -94,7 +85,7 @@ class Suite:
     # -- what to run ---------------------------------------------------------------------------
     def dataset_tasks(self, spec: DatasetSpec) -> tuple[str, ...]:
         """The model tasks this suite evaluates on ``spec`` (empty: the dataset does not fit)."""
-        return tuple(t for t in self.task_of_model if t in spec.tasks)
+        return tuple(t for t in self.spec.tasks if t in spec.tasks)
 
     def fits(self, model: ModelSpec, dataset: DatasetSpec) -> bool:
         return (dataset.modality in model.modalities
@@ -115,7 +106,7 @@ class Suite:
         spec = self.host.dataset(name)
         if not self.dataset_tasks(spec):
             raise ZooError(f"dataset {name!r} ({', '.join(spec.tasks)}) does not fit suite "
-                           f"{self.name!r} ({', '.join(self.task_of_model)})")
+                           f"{self.name!r} ({', '.join(self.spec.tasks)})")
         return name
 
     def select_models(self, requested: list[str] | None) -> list[tuple[str, str | None]]:
@@ -125,13 +116,13 @@ class Suite:
             for name in requested:
                 base, backbone = split_model_name(name)
                 spec = self.host.model(base)
-                if not any(t in spec.tasks for t in self.task_of_model):
+                if not any(t in spec.tasks for t in self.spec.tasks):
                     raise ZooError(f"model {base!r} ({', '.join(spec.tasks)}) does not fit suite "
-                                   f"{self.name!r} ({', '.join(self.task_of_model)})")
+                                   f"{self.name!r} ({', '.join(self.spec.tasks)})")
                 pairs.append((base, backbone))
             return pairs
         return [(name, None) for name, spec in sorted(self.host.models().items())
-                if any(t in spec.tasks for t in self.task_of_model)]
+                if any(t in spec.tasks for t in self.spec.tasks)]
 
     def resolve_backbone(self, model: ModelSpec, modality: str, backbone: str | None) -> str | None:
         if model.kind == "backbone":
@@ -199,6 +190,12 @@ class Suite:
 
             self._loaded[name] = load_dataset(name)
         return self._loaded[name]
+
+    @classmethod
+    def splits_for(cls, dataset: Dataset, task: str, seed: int) -> Splits:
+        """How this suite's protocol cuts ``dataset`` for ``task`` outside a cell (``zoo
+        train``, ``zoo evaluate``): train / validation / test, seeded by ``seed``."""
+        raise ZooError(f"suite {cls.name!r} does not cut data for single runs")
 
     # -- running -------------------------------------------------------------------------------
     def run_cell(self, cell: Cell, run_dir: Path | None = None) -> CellOutcome:

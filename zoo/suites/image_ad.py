@@ -174,11 +174,7 @@ class ImageAnomalySuite(Suite):
     """
 
     name = "image-ad"
-    version = "1"
-    task_of_model = ("detect",)
-    metrics = (("auroc", True), ("auprc", True))
     settings = ()  # one per normal class of each dataset: see settings_for
-    leaderboard_columns = "setting"
     default_datasets = ("digits", "mnist", "fashion-mnist")
     default_seeds = 3
     budgets = {

@@ -11,7 +11,7 @@ The protocol, per cell (model, dataset, setting, seed):
   (``uses_validation``) get the held-out set as validation, the others never see it.
 - **Samples**: ``model.sample(n, generator)`` with a generator seeded by the cell's seed,
   ``n`` = the number of test images; compared as the model returns them.
-- **FID and KID** (:func:`zoo.evaluation.generation_metrics`) between the ``n`` samples and
+- **FID and KID** (:func:`zoo.samples.generation_metrics`) between the ``n`` samples and
   the ``n`` test images, in the penultimate-layer features of the dataset's reference
   classifier (:mod:`zoo.suites.reference_features`): a small CNN trained once per dataset
   and setting on the fixed training split, cached by a hash of that data and its recipe.
@@ -57,25 +57,17 @@ import torch
 from zoo.data.splits import fixed_train_test
 from zoo.data.types import Arrays, DataInfo, Dataset, Splits
 from zoo.errors import ZooError
-from zoo.images import binarize, save_grid_png
-from zoo.plugins import PluginHost
+from zoo.images import binarize
+from zoo.samples import distances, draw_samples, save_sample_grid
 from zoo.suites.base import Budget, Cell, CellOutcome, Suite
 from zoo.suites.common import apply_budget, subsample, train_model
-from zoo.suites.reference_features import (
-    ReferenceClassifier,
-    one_thread,
-    reference_classifier,
-)
+from zoo.suites.reference_features import ReferenceClassifier, reference_classifier
 
 #: Share of a dataset without a fixed split (digits) that the suite holds out for testing.
 TEST_FRACTION = 0.2
 FIXED_SPLIT_SEED = 0
 BINARIZATION_SEED = 0
 SETTINGS = ("default", "binarized")
-GRID_IMAGES = 64
-#: KID as Binkowski et al. 2018: 100 subsets of 1,000 (fewer when there are fewer images).
-KID_SUBSETS = 100
-KID_SUBSET_SIZE = 1000
 
 
 def fixed_split(dataset: Dataset) -> tuple[Arrays, Arrays]:
@@ -117,49 +109,6 @@ def generation_splits(train: Arrays, test: Arrays, info: DataInfo, seed: int) ->
                   test=Arrays(test.x), info=replace(info, task="generate", n_classes=None))
 
 
-def save_sample_grid(samples: torch.Tensor, path: Path,
-                     value_range: tuple[float, float] = (0.0, 1.0)) -> Path:
-    """The first :data:`GRID_IMAGES` samples as a PNG, small images scaled up to be seen;
-    ``value_range`` (the data's) is mapped to black..white."""
-    low, high = value_range
-    height, width = samples.shape[-2:]
-    return save_grid_png((samples[:GRID_IMAGES] - low) / (high - low), path, nrow=8,
-                         scale=max(1, 64 // max(height, width)))
-
-
-def checked_samples(samples: Any, n: int, shape: tuple[int, ...]) -> torch.Tensor:
-    """The model's samples as a float CPU tensor, after checking their shape and values.
-
-    Raises:
-        ZooError: Wrong shape or non-finite values.
-    """
-    samples = torch.as_tensor(samples).detach().float().cpu()
-    if tuple(samples.shape) != (n, *shape):
-        raise ZooError(f"sample({n}) returned shape {tuple(samples.shape)}; expected "
-                       f"{(n, *shape)}")
-    if not bool(samples.isfinite().all()):
-        raise ZooError("the model's samples have non-finite values")
-    return samples
-
-
-def draw_samples(model: Any, n: int, shape: tuple[int, ...], seed: int) -> torch.Tensor:
-    """``n`` samples of ``model`` drawn with a generator seeded by ``seed``, checked as by
-    :func:`checked_samples`."""
-    return checked_samples(model.sample(n, generator=torch.Generator().manual_seed(seed)), n,
-                           shape)
-
-
-def distances(features: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor,
-              seed: int) -> dict[str, float]:
-    """FID and KID of ``fake`` against ``real`` in ``features``, with the suite's KID subsets,
-    on one CPU thread: the same numbers on every machine."""
-    from zoo.evaluation import generation_metrics
-
-    with one_thread():
-        return generation_metrics(features, real, fake, seed=seed, kid_subsets=KID_SUBSETS,
-                                  kid_subset_size=KID_SUBSET_SIZE)
-
-
 class ImageGenerationSuite(Suite):
     """Image generation on digits, MNIST and Fashion-MNIST: FID, KID, their floor, NLL.
 
@@ -170,10 +119,6 @@ class ImageGenerationSuite(Suite):
     """
 
     name = "image-gen"
-    version = "1"
-    task_of_model = ("generate",)
-    metrics = (("fid", False), ("kid", False), ("nll", False), ("bpd", False))
-    floors = {"fid": "fid_floor", "kid": "kid_floor"}
     settings = SETTINGS
     default_datasets = ("digits", "mnist", "fashion-mnist")
     default_seeds = 3
@@ -183,8 +128,8 @@ class ImageGenerationSuite(Suite):
         "full": Budget(max_epochs=100),
     }
 
-    def __init__(self, host: PluginHost, *, accelerator: str = "auto", devices: int = 1) -> None:
-        super().__init__(host, accelerator=accelerator, devices=devices)
+    def __init__(self, *, accelerator: str = "auto", devices: int = 1) -> None:
+        super().__init__(accelerator=accelerator, devices=devices)
         # Made once per suite run and shared by its cells:
         self._splits: dict[tuple[str, str], tuple[Arrays, Arrays]] = {}
         self._classifiers: dict[tuple[str, str], ReferenceClassifier] = {}

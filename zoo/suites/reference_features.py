@@ -21,8 +21,6 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,7 @@ from torch import nn
 
 from zoo.data.types import Arrays
 from zoo.errors import ZooError
+from zoo.samples import one_thread
 
 CACHE_DIR_ENV = "ZOO_CACHE_DIR"
 _FEATURE_BATCH = 1024
@@ -223,23 +222,6 @@ def reference_classifier(train: Arrays, test: Arrays, n_classes: int, *,
         "train_rows": len(train), "test_rows": len(test), "accuracy": accuracy,
         "seconds": seconds, "torch": torch.__version__})
     return ReferenceClassifier(ReferenceFeatures(network), key, accuracy, seconds, cached=False)
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Run torch on one CPU thread, then restore the caller's thread count.
-
-    The same arithmetic in the same order on any machine, whatever its core count, so the
-    same data trains the same weights and gives the same features and distances; and the
-    network is too small to gain from threads (on a busy machine they cost several times
-    more than they give).
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _train(network: ReferenceCNN, train: Arrays, recipe: Recipe) -> None:

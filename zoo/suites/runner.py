@@ -50,7 +50,7 @@ def attempt(store: Store, row_id: str, work: Callable[[], T], *,
     A non-finite loss is ``diverged``, any other exception ``failed`` with a one-line reason;
     an interrupt (Ctrl-C, SystemExit) finishes the row as ``failed: interrupted`` and goes on.
     """
-    from zoo.training import Diverged
+    from zoo.errors import Diverged
 
     start = time.perf_counter()
     try:
@@ -94,7 +94,7 @@ def run_suite(suite: Suite, store: Store, *, models: list[str] | None = None,
     env = environment(device_name(suite.accelerator, suite.devices))
     rows = []
     for cell in cells:
-        done = store.completed(suite.name, suite.version, cell.model, cell.backbone,
+        done = store.completed(suite.name, suite.spec.version, cell.model, cell.backbone,
                                cell.dataset, cell.setting, cell.seed, cell.budget)
         if done is not None:
             rows.append(done)
@@ -115,7 +115,7 @@ def _run_cell(suite: Suite, store: Store, cell: Cell, env: dict) -> RunResult:
     row = RunResult(
         id=uuid.uuid4().hex, kind="bench", model=cell.model, backbone=cell.backbone,
         plugin=spec.plugin, plugin_version=plugin.version if plugin else None,
-        dataset=cell.dataset, suite=suite.name, suite_version=suite.version,
+        dataset=cell.dataset, suite=suite.name, suite_version=suite.spec.version,
         setting=cell.setting, seed=cell.seed, budget=cell.budget, hparams={},
         status="running", metrics={}, seconds=None, device=env.get("device"),
         versions=env.get("versions", {}), git_commit=env.get("git_commit"),

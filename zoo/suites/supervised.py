@@ -11,15 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from zoo.data.splits import make_splits, standardize
+from zoo.data.types import Dataset, Splits
 from zoo.suites.base import Budget, Cell, CellOutcome, Suite
 from zoo.suites.common import train_and_evaluate
 
 
 class SupervisedSuite(Suite):
     name = "supervised"
-    version = "2"  # 2: models without model selection train on the validation rows too
-    task_of_model = ("classify", "regress")
-    metrics = (("accuracy", True), ("cross_entropy", False), ("r2", True), ("mse", False))
     default_datasets = ("digits", "breast-cancer", "wine", "diabetes", "mnist", "fashion-mnist")
     default_seeds = 3
     budgets = {
@@ -27,6 +25,11 @@ class SupervisedSuite(Suite):
         "quick": Budget(max_epochs=40, max_time=120, patience=5, max_train_rows=20_000),
         "full": Budget(max_epochs=200, patience=15),
     }
+
+    @classmethod
+    def splits_for(cls, dataset: Dataset, task: str, seed: int) -> Splits:
+        """The seeded, stratified train / validation / test split of the protocol."""
+        return make_splits(dataset, seed=seed, task=task)
 
     def run_cell(self, cell: Cell, run_dir: Path | None = None) -> CellOutcome:
         dataset = self.load(cell.dataset)

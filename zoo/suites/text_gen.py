@@ -47,7 +47,7 @@ Models need ``sample(n, generator, *, length)`` and ``log_likelihood(x)`` in nat
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -56,6 +56,7 @@ import torch
 
 from zoo.data.types import Arrays, DataInfo, Dataset, Splits
 from zoo.errors import ZooError
+from zoo.samples import draw_text, save_text
 from zoo.suites.base import Budget, Cell, CellOutcome, Suite
 from zoo.suites.common import apply_budget, train_model
 
@@ -63,8 +64,7 @@ from zoo.suites.common import apply_budget, train_model
 TRAIN_FRACTION = 0.9
 #: The end of the training text held out, by position, for the models' model selection.
 SELECTION_FRACTION = 0.05
-#: Characters in the sample saved per run, and how many of them the row quotes.
-SAMPLE_LENGTH = 1000
+#: How many characters of the sample (:data:`zoo.samples.SAMPLE_LENGTH`) the row quotes.
 SAMPLE_PREVIEW = 200
 REQUIRED_HOOKS = ("sample", "log_likelihood")
 
@@ -180,22 +180,6 @@ def character_metrics(log_likelihood: Any, n_windows: int, context: int) -> dict
     return {"loss": loss, "bpc": loss / math.log(2)}
 
 
-def decode(ids: Any, vocab: list[str]) -> str:
-    """Character ids back to text with the dataset's vocabulary.
-
-    Raises:
-        ZooError: The ids are not integers of the vocabulary, one sequence of them.
-    """
-    ids = torch.as_tensor(ids).detach().cpu()
-    if ids.is_floating_point() or ids.ndim != 1:
-        raise ZooError(f"a text sample must be one sequence of integer ids; got {ids.dtype} "
-                       f"of shape {tuple(ids.shape)}")
-    if len(ids) and (int(ids.min()) < 0 or int(ids.max()) >= len(vocab)):
-        raise ZooError(f"sample ids must lie in [0, {len(vocab)}), the vocabulary; got ids "
-                       f"from {int(ids.min())} to {int(ids.max())}")
-    return "".join(vocab[i] for i in ids.tolist())
-
-
 def require_hooks(model_class: type, name: str) -> None:
     """Fail before training when the model cannot be scored.
 
@@ -215,12 +199,17 @@ class TextGenerationSuite(Suite):
     """
 
     name = "text-gen"
-    version = "1"
-    task_of_model = ("generate",)
-    metrics = (("loss", False), ("bpc", False))
     default_datasets = ("tiny-shakespeare",)
     default_seeds = 3
     budgets: ClassVar[dict[str, Budget]] = dict(TEXT_BUDGETS)
+
+    @classmethod
+    def splits_for(cls, dataset: Dataset, task: str, seed: int) -> Splits:
+        """The text cut as at the ``quick`` budget: windows of its context, nanoGPT's 90/10
+        split, the end of the 90% held out for validation."""
+        splits = text_splits(character_ids(dataset), len(dataset.meta["vocab"]),
+                             TEXT_BUDGETS["quick"].context, seed)
+        return replace(splits, info=replace(splits.info, task=task))
 
     def run_cell(self, cell: Cell, run_dir: Path | None = None) -> CellOutcome:
         require_hooks(self.host.model(cell.model).load(), cell.display_model)
@@ -234,7 +223,7 @@ class TextGenerationSuite(Suite):
                                      hparams=RECIPES[cell.budget].get(cell.display_model))
         metrics = character_metrics(model.log_likelihood(splits.test.x), len(splits.test),
                                     budget.context)
-        text = self.sample_text(model, vocab, cell.seed)
+        text = draw_text(model, vocab, cell.seed)
         extra: dict[str, Any] = {
             **notes, "context": budget.context,
             "windows": {"train": len(splits.train),
@@ -244,24 +233,3 @@ class TextGenerationSuite(Suite):
         if run_dir is not None:
             extra["sample"] = str(save_text(text, run_dir / "sample.txt"))
         return CellOutcome(metrics, hparams, extra)
-
-    @staticmethod
-    def sample_text(model: Any, vocab: list[str], seed: int) -> str:
-        """:data:`SAMPLE_LENGTH` characters drawn with a generator seeded by ``seed``.
-
-        Raises:
-            ZooError: The model returned other than one sequence of that many ids.
-        """
-        drawn = torch.as_tensor(model.sample(1, generator=torch.Generator().manual_seed(seed),
-                                             length=SAMPLE_LENGTH))
-        if tuple(drawn.shape) != (1, SAMPLE_LENGTH):
-            raise ZooError(f"sample(1, length={SAMPLE_LENGTH}) returned shape "
-                           f"{tuple(drawn.shape)}; expected (1, {SAMPLE_LENGTH})")
-        return decode(drawn[0], vocab)
-
-
-def save_text(text: str, path: Path) -> Path:
-    """Write ``text`` as UTF-8 to ``path``, creating its folder; return the path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path

@@ -62,7 +62,7 @@ data and code at github.com/numenta/NAB): 58 series, 365,558 steps, anomaly wind
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -314,12 +314,7 @@ class TimeSeriesAnomalySuite(Suite):
     """Time-series anomaly detection on NAB, a setting per category (module docstring)."""
 
     name = "ts-ad"
-    version = "1"
-    task_of_model = ("detect",)
-    metrics = (("auroc", True), ("auprc", True), ("event_f1", True),
-               ("event_precision", True), ("event_recall", True))
     settings = tuple(CATEGORIES)
-    leaderboard_columns = "setting"
     default_datasets = ("nab",)
     default_seeds = 3
     budgets = {
@@ -371,6 +366,25 @@ class TimeSeriesAnomalySuite(Suite):
         if not any(data.meta["series"][key]["labels"].any() for key in keys):
             raise ZooError(f"{data.name}: no series of setting {setting!r} has an anomaly "
                            f"(label 1); AUROC needs some")
+
+    @classmethod
+    def splits_for(cls, dataset: Dataset, task: str, seed: int) -> Splits:
+        """Every series cut as a cell cuts it, pooled into one training set: normalised by
+        its probation, trained on its windows, validated on its calibration part, tested on
+        every window (labelled by its last step, read only when scoring). ``seed`` is unused:
+        the cut is by time."""
+        parts, labels = [], []
+        for key, series in dataset.meta["series"].items():
+            check_length(dataset.name, key, len(series["values"]))
+            windows, layout, _ = prepare_series(series["values"])
+            parts.append(series_splits(windows, layout))
+            labels.append(None if series.get("labels") is None
+                          else series["labels"][WINDOW - 1:])
+        y = None if any(part is None for part in labels) else np.concatenate(labels)
+        return Splits(Arrays(np.concatenate([p.train.x for p in parts])),
+                      Arrays(np.concatenate([p.val.x for p in parts])),
+                      Arrays(np.concatenate([p.test.x for p in parts]), y),
+                      replace(WINDOW_INFO, task=task))
 
     def run_cell(self, cell: Cell, run_dir: Path | None = None) -> CellOutcome:
         dataset = self.load(cell.dataset)
