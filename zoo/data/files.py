@@ -2,8 +2,9 @@
 
 Every file is looked up under the data directory (``ZOO_DATA_DIR``, else the user cache dir).
 A file that is there is used only if its sha256 matches; a file that is missing is downloaded
-from its canonical URL beside its final place and renamed into place only once its checksum
-is right, so an interrupted or corrupted download never leaves a file that looks valid.
+by pooch (the downloader of SciPy's and scikit-image's datasets) from its canonical URL beside
+its final place and moved into place only once its checksum is right, so an interrupted or
+corrupted download never leaves a file that looks valid.
 ``ZOO_OFFLINE=1`` (or ``download=False``) turns a missing file into an error that says where
 to put it.
 """
@@ -14,18 +15,15 @@ import hashlib
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from zoo.errors import ZooError
 from zoo.specs import DataFile, DatasetSpec
-
-if TYPE_CHECKING:
-    import http.client
 
 DATA_DIR_ENV = "ZOO_DATA_DIR"
 OFFLINE_ENV = "ZOO_OFFLINE"
 _CHUNK_BYTES = 1 << 20
 _TIMEOUT_S = 60
+_RETRIES = 2  # pooch waits 1 s, then 2 s, between tries
 _USER_AGENT = "zoo-data-fetch/0.1"  # some hosts refuse urllib's default agent
 
 
@@ -109,43 +107,30 @@ def _missing_message(file: DataFile, target: Path, reason: str) -> str:
 
 
 def _download(file: DataFile, target: Path) -> None:
-    """Download ``file`` to a temporary file beside ``target``, verify it, then rename it."""
-    import http.client
-
-    partial = target.with_name(f"{target.name}.{os.getpid()}.part")
-    try:
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            actual = _stream(file, partial)
-        except (OSError, http.client.HTTPException) as exc:  # URLError, timeouts are OSErrors
-            reason = f"could not be downloaded ({' '.join(str(exc).split()) or type(exc).__name__})"
-            raise ZooError(_missing_message(file, target, reason)) from None
-        _check_checksum(file, f"{file.path} downloaded from {file.url}", actual,
-                        "the download was discarded")
-        os.replace(partial, target)  # atomic: readers see no file or the whole verified file
-    finally:
-        partial.unlink(missing_ok=True)  # a failed or bad download is never left to be used
-
-
-def _stream(file: DataFile, partial: Path) -> str:
-    """Write the body at ``file.url`` into ``partial`` with a progress bar; return its sha256."""
-    import urllib.request
-
+    """Download ``file`` with pooch, which writes a temporary file beside ``target``, checks
+    its sha256 and only then moves it into place (retrying a failed or corrupted transfer)."""
+    import pooch
+    import requests
     from tqdm import tqdm
 
-    request = urllib.request.Request(file.url, headers={"User-Agent": _USER_AGENT})
-    digest = hashlib.sha256()
-    with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response, \
-            open(partial, "wb") as out, \
-            tqdm(total=file.size or _content_length(response), unit="B", unit_scale=True,
-                 unit_divisor=1024, desc=file.path, file=sys.stderr, leave=False) as bar:
-        while chunk := response.read(_CHUNK_BYTES):
-            out.write(chunk)
-            digest.update(chunk)
-            bar.update(len(chunk))
-    return digest.hexdigest()
+    fetcher = pooch.create(path=target.parent, base_url="", retry_if_failed=_RETRIES,
+                           registry={target.name: f"sha256:{file.sha256}"},
+                           urls={target.name: file.url})
+    bar = tqdm(total=file.size, unit="B", unit_scale=True, unit_divisor=1024, desc=file.path,
+               file=sys.stderr, leave=False)
+    downloader = pooch.HTTPDownloader(progressbar=bar, timeout=_TIMEOUT_S,
+                                      headers={"User-Agent": _USER_AGENT})
+    try:
+        fetcher.fetch(target.name, downloader=downloader)
+    except ValueError as exc:  # pooch's checksum mismatch; it has removed the download
+        raise ZooError(f"dataset file {file.path} downloaded from {file.url} has the wrong "
+                       f"checksum ({_one_line(exc)}); the download was discarded") from None
+    except (OSError, requests.RequestException) as exc:
+        reason = f"could not be downloaded ({_one_line(exc)})"
+        raise ZooError(_missing_message(file, target, reason)) from None
+    finally:
+        bar.close()
 
 
-def _content_length(response: http.client.HTTPResponse) -> int | None:
-    length = response.headers.get("Content-Length")
-    return int(length) if length and length.isdigit() else None
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
