@@ -245,7 +245,7 @@ def json_keys() -> dict[str, set[str]]:
                       implementation="a.b:C")
     dataset = DatasetSpec(name="d", modality="tabular", tasks=("detect",), loader="a.b:c")
     suite = SuiteSpec(name="s", implementation="a.b:C", tasks=("detect",),
-                      modalities=("tabular",))
+                      modalities=("tabular",), metrics=(("auroc", True),))
     return {"bench": set(row.to_row()), "plugins": set(PluginInfo("p", "builtin").to_dict()),
             "models": set(model.to_dict()), "datasets": {*dataset.to_dict(), "present"},
             "suites": set(suite.to_dict()), "leaderboard": set(CSV_COLUMNS)}
