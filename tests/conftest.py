@@ -53,3 +53,52 @@ def throwaway_plugin(tmp_path: Path,
     yield install
     for name in names:
         sys.modules.pop(f"zoo_plugins_dir.{name}", None)
+
+
+# A detector that keeps every split it is trained on and trains nothing: enough to check what
+# a suite gives a model and how it scores. It scores a sample by its squared distance to the
+# mean training sample (``score_rule = "distance"``) or by its largest absolute value
+# (``"peak"``); tests switch ``score_rule`` and ``uses_validation``.
+RECORDER = '''
+import numpy as np
+import torch
+from zoo import DataInfo, ModelSpec, ZooModel, hookimpl
+
+SEEN = []
+
+
+class Recorder(ZooModel):
+    score_rule = "distance"
+
+    def __init__(self, data_info: DataInfo) -> None:
+        self.data_info = data_info
+
+    def fit(self, splits, config):
+        SEEN.append(splits)
+        self.centre = splits.train.x.mean(axis=0)
+        return {}
+
+    def hyperparameters(self):
+        return {}
+
+    def score(self, x):
+        x = np.asarray(x)
+        if self.score_rule == "peak":
+            return torch.as_tensor(np.abs(x).reshape(len(x), -1).max(axis=1))
+        distance = (x - self.centre) ** 2
+        return torch.as_tensor(distance.reshape(len(distance), -1).sum(axis=1))
+
+
+@hookimpl
+def zoo_register_models(register):
+    register(ModelSpec(name="recorder", kind="method", tasks=("detect",),
+                       modalities=("image", "timeseries"),
+                       implementation="zoo_plugins_dir.recorder:Recorder",
+                       summary="records what it is trained on"))
+'''
+
+
+@pytest.fixture
+def recorder(throwaway_plugin: Callable[[str, str], ModuleType]) -> ModuleType:
+    """A fresh plugin host with the built-in datasets and suites and only the recorder model."""
+    return throwaway_plugin("recorder", RECORDER)

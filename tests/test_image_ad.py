@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -31,46 +30,6 @@ from zoo.suites.image_ad import (
     labelled_split,
     one_class_splits,
 )
-
-# A detector that keeps every split it is trained on and scores the distance to the mean
-# training image: enough to check what the suite gives a model, without training anything.
-RECORDER = '''
-import numpy as np
-import torch
-from zoo import DataInfo, ModelSpec, ZooModel, hookimpl
-
-SEEN = []
-
-
-class Recorder(ZooModel):
-    def __init__(self, data_info: DataInfo) -> None:
-        self.data_info = data_info
-
-    def fit(self, splits, config):
-        SEEN.append(splits)
-        self.centre = splits.train.x.mean(axis=0)
-        return {}
-
-    def hyperparameters(self):
-        return {}
-
-    def score(self, x):
-        distance = (np.asarray(x) - self.centre) ** 2
-        return torch.as_tensor(distance.reshape(len(distance), -1).sum(axis=1))
-
-
-@hookimpl
-def zoo_register_models(register):
-    register(ModelSpec(name="recorder", kind="method", tasks=("detect",),
-                       modalities=("image",), implementation="zoo_plugins_dir.recorder:Recorder",
-                       summary="records what it is trained on"))
-'''
-
-
-@pytest.fixture
-def recorder(throwaway_plugin: Callable[[str, str], ModuleType]) -> ModuleType:
-    """A fresh plugin host with the built-in datasets and suites and only the recorder model."""
-    return throwaway_plugin("recorder", RECORDER)
 
 
 def contrast_normalized(images: np.ndarray) -> np.ndarray:

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -36,50 +35,16 @@ from zoo.suites.ts_ad import (
     step_scores,
 )
 
-# A detector that keeps every split it is trained on and scores a window by its largest
-# absolute value: enough to check what the suite gives a model and how it scores, without
-# training anything. ``uses_validation`` is switched by the tests.
-RECORDER = '''
-import numpy as np
-import torch
-from zoo import DataInfo, ModelSpec, ZooModel, hookimpl
-
-SEEN = []
-
-
-class Recorder(ZooModel):
-    def __init__(self, data_info: DataInfo) -> None:
-        self.data_info = data_info
-
-    def fit(self, splits, config):
-        SEEN.append(splits)
-        return {}
-
-    def hyperparameters(self):
-        return {}
-
-    def score(self, x):
-        x = np.asarray(x)
-        return torch.as_tensor(np.abs(x).reshape(len(x), -1).max(axis=1))
-
-
-@hookimpl
-def zoo_register_models(register):
-    register(ModelSpec(name="recorder", kind="method", tasks=("detect",),
-                       modalities=("timeseries",),
-                       implementation="zoo_plugins_dir.recorder:Recorder",
-                       summary="records what it is trained on"))
-'''
-
 DATA_DIR = Path(os.environ.get("ZOO_DATA_DIR", "/nonexistent"))
 needs_nab = pytest.mark.skipif(not (DATA_DIR / "nab").is_dir(),
                                reason="ZOO_DATA_DIR does not hold NAB")
 
 
 @pytest.fixture
-def recorder(throwaway_plugin: Callable[[str, str], ModuleType]) -> ModuleType:
-    """A fresh plugin host with the built-in datasets and suites and only the recorder."""
-    return throwaway_plugin("recorder", RECORDER)
+def recorder(recorder: ModuleType) -> ModuleType:
+    """The shared recorder (conftest), scoring a window by its largest absolute value."""
+    recorder.Recorder.score_rule = "peak"
+    return recorder
 
 
 def write_series(path: Path, values: np.ndarray, labels: np.ndarray | None = None,
