@@ -174,8 +174,12 @@ class PluginHost:
         self._plugins[name] = info
         try:
             plugin = self._isolated(name, load())
+            self._refuse_a_second_registration(plugin)
             self._registering = name
             self.pm.register(plugin, name=name)
+        except _RegistrationError as exc:
+            info.reason = str(exc)
+            return
         except Exception as exc:  # a broken plugin must never take the others down
             info.reason = _one_line(exc)
             return
@@ -185,6 +189,12 @@ class PluginHost:
             self.pm.unregister(name=name)
             return
         info.hooks = sorted(c.name for c in self.pm.get_hookcallers(plugin) or ())
+
+    def _refuse_a_second_registration(self, plugin: _IsolatedPlugin) -> None:
+        # pluggy refuses an object registered twice; it sees each one's isolated copy instead
+        for other, registered in self.pm.list_name_plugin():
+            if isinstance(registered, _IsolatedPlugin) and registered.wraps(plugin):
+                raise _RegistrationError(f"{plugin!r} is already loaded as plugin {other!r}")
 
     def _isolated(self, name: str, plugin: object) -> _IsolatedPlugin:
         """What pluggy registers for ``plugin``: its hooks, the run hooks isolated."""
@@ -312,6 +322,10 @@ class _IsolatedPlugin:
         self._zoo_plugin = plugin
         self._zoo_options = {attr: opts for attr, (_, opts) in hooks.items()}
         vars(self).update({attr: function for attr, (function, _) in hooks.items()})
+
+    def wraps(self, other: _IsolatedPlugin) -> bool:
+        """Whether both isolate the same plugin object."""
+        return self._zoo_plugin is other._zoo_plugin
 
     def hook_options(self, attr: str) -> pluggy.HookimplOpts | None:
         return self._zoo_options.get(attr)
