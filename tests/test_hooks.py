@@ -19,7 +19,7 @@ from typing import Any
 import pluggy
 import pytest
 
-from zoo import hookimpl, plugins
+from zoo import hookimpl, hookspecs, plugins
 from zoo.plugins import PluginHost
 from zoo.results import RunResult
 from zoo.training import TrainConfig
@@ -404,3 +404,25 @@ def test_a_trackers_trainer_hooks_get_the_run_and_its_epoch_metrics(
     assert list(names_by_epoch) == [0, 1]
     assert all({"train_loss", "val_loss"} <= names for names in names_by_epoch.values())
     assert (run_dir / "metrics.csv").is_file()  # the built-in CSV logger still writes its own
+
+
+# -- the hook surface stays honest ----------------------------------------------------------
+
+HOOKS = sorted(name for name in vars(hookspecs) if name.startswith("zoo_"))
+
+
+@pytest.mark.parametrize("name", HOOKS)
+def test_every_hook_names_its_builtin_or_why_there_is_none(name: str) -> None:
+    host = PluginHost(entry_points=[], env={})
+    builtins = [plugin for plugin, info in host.plugins.items() if name in info.hooks]
+    doc = " ".join(getattr(hookspecs, name).__doc__.split())
+    if builtins:
+        assert all(f"Built-in: ``{plugin}``" in doc for plugin in builtins), doc
+    else:
+        assert "No built-in: " in doc, f"{name} has no built-in and does not say why"
+
+
+@pytest.mark.parametrize("name", HOOKS)
+def test_every_hook_is_implemented_by_a_throwaway_plugin_in_the_tests(name: str) -> None:
+    sources = [path.read_text(encoding="utf-8") for path in Path(__file__).parent.glob("test_*.py")]
+    assert any(f"def {name}(" in source for source in sources)
