@@ -29,6 +29,13 @@ BROKEN = {
                 "    raise RuntimeError('boom')\n", "RuntimeError: boom"),
     "duplicate": (GOOD.format(name="good-model"),
                   "model 'good-model' is already registered by plugin 'a_good'"),
+    "twice": (GOOD.format(name="twice") + "    register(ModelSpec(name='twice', kind='method',"
+              " tasks=('detect',), modalities=('tabular',), implementation='x.y:Z'))\n",
+              "plugin 'z_twice' registers model 'twice' twice"),
+    "not_a_spec": ("from zoo import hookimpl\n\n@hookimpl\ndef zoo_register_suites(register):\n"
+                   "    register('tabular-ad')\n",
+                   "plugin 'z_not_a_spec' passed a str to register() in zoo_register_suites; "
+                   "it takes a SuiteSpec"),
     "bad_spec": ("from zoo import ModelSpec, hookimpl\n\n@hookimpl\n"
                  "def zoo_register_models(register):\n"
                  "    register(ModelSpec(name='Bad Name', kind='method', tasks=('detect',),\n"
@@ -62,6 +69,30 @@ def test_a_broken_plugin_is_reported_and_the_rest_work(tmp_path: Path, kind: str
     assert reason in broken.reason
     assert host.plugins["a_good"].status == "ok"
     assert all(spec.plugin == "a_good" for spec in host.models().values())
+
+
+def test_a_duplicate_is_a_plain_sentence_naming_both_sources(
+        tmp_path: Path, installed: list[EntryPoint]) -> None:
+    files = {"fake-one": GOOD.format(name="one"), "builtin-suites": GOOD.format(name="three"),
+             "z-copy": GOOD.format(name="two")}
+    host = PluginHost(entry_points=installed, default_plugins=("zoo._builtin.suites",),
+                      plugins_dir=write_plugins(tmp_path / "plugins", files), env={})
+    path = {name: tmp_path / "plugins" / f"{name}.py" for name in files}
+    reasons = {name: info.reason for name, info in host.plugins.items() if info.reason}
+    assert reasons == {
+        f"builtin-suites ({path['builtin-suites']})":
+            f"a plugin named 'builtin-suites' is already loaded (built into zoo), so this one "
+            f"({path['builtin-suites']}) is not",
+        f"fake-one ({path['fake-one']})":
+            f"a plugin named 'fake-one' is already loaded (entry point of an unnamed "
+            f"distribution), so this one ({path['fake-one']}) is not",
+        "z-copy":
+            f"model 'two' is already registered by plugin 'fake-two' (entry point of an "
+            f"unnamed distribution), so plugin 'z-copy' ({path['z-copy']}) cannot register "
+            f"it again"}
+    host.add("fake-one-again", lambda: sys.modules["fake_one"], source="entry-point")
+    assert host.plugins["fake-one-again"].reason.endswith(
+        "fake_one.py'> is already loaded as plugin 'fake-one'")
 
 
 def test_a_broken_plugin_contributes_nothing(tmp_path: Path) -> None:

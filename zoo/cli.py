@@ -378,7 +378,7 @@ def leaderboard_command(suite: str, db: Path | None, fmt: str) -> None:
 
 
 def _add_plugin_commands() -> None:
-    plugins.get_host().call_each("zoo_register_commands", cli=cli)
+    plugins.get_host().hook.zoo_register_commands(cli=cli)
 
 
 def main() -> None:

@@ -5,9 +5,15 @@ A plugin is a module (or object) with functions named like the specs below, deco
 the core's own built-ins are registered through the same path (see ``zoo.plugins``).
 
 Registration hooks take a ``register`` callback and are called once per process, lazily, the
-first time anything asks for the registry. They must stay cheap: register specs that name
-their implementation by import path, and import nothing heavy (torch, lightning) at module
-top. A hook that raises marks its plugin broken; the other plugins keep working.
+first time anything asks for the registry, one plugin at a time in loading order. They must
+stay cheap: register specs that name their implementation by import path, and import nothing
+heavy (torch, lightning) at module top.
+
+The other hooks are called through pluggy's hook caller (``host.hook.zoo_run_finished(...)``):
+``tryfirst`` / ``trylast``, wrappers (``wrapper=True``, ``hookwrapper=True``) work as pluggy
+documents them. No hook is first-result or historic. A hook that raises marks its plugin
+broken, with a warning; the other plugins keep working. Each hook says which built-in
+implements it, or why none does.
 """
 
 from __future__ import annotations
@@ -34,6 +40,9 @@ def zoo_register_models(register: Callable[[ModelSpec], None]) -> None:
 
     Called once, lazily, when the model registry is first needed. A model name registered
     twice marks the later plugin broken; both plugins are named in the reason.
+
+    No built-in: the core ships no models; the first-party families are distributions under
+    ``plugins/``, installed and registered exactly as third-party ones are.
     """
 
 
@@ -41,7 +50,8 @@ def zoo_register_models(register: Callable[[ModelSpec], None]) -> None:
 def zoo_register_datasets(register: Callable[[DatasetSpec], None]) -> None:
     """Register datasets by calling ``register(DatasetSpec(...))`` once per dataset.
 
-    Called once, lazily, when the dataset registry is first needed.
+    Called once, lazily, when the dataset registry is first needed. Built-in:
+    ``builtin-datasets`` (the data the shared suites use).
     """
 
 
@@ -49,7 +59,7 @@ def zoo_register_datasets(register: Callable[[DatasetSpec], None]) -> None:
 def zoo_register_suites(register: Callable[[SuiteSpec], None]) -> None:
     """Register benchmark suites by calling ``register(SuiteSpec(...))`` once per suite.
 
-    Called once, lazily, when the suite registry is first needed.
+    Called once, lazily, when the suite registry is first needed. Built-in: ``builtin-suites``.
     """
 
 
@@ -57,7 +67,10 @@ def zoo_register_suites(register: Callable[[SuiteSpec], None]) -> None:
 def zoo_register_commands(cli: click.Group) -> None:
     """Add subcommands to the ``zoo`` command line (``@cli.command()``).
 
-    Called once when the CLI starts. Import heavy libraries inside the command, not here.
+    Called once when the ``zoo`` script starts, before the command line is parsed. Import
+    heavy libraries inside the command, not here.
+
+    No built-in: the core's own commands are ``zoo.cli`` itself.
     """
 
 
@@ -65,7 +78,12 @@ def zoo_register_commands(cli: click.Group) -> None:
 def zoo_trainer_callbacks(config: TrainConfig, run_dir: Path) -> list[Any]:
     """Return Lightning callbacks to add to a training run.
 
-    Called for every run; the lists of all plugins are concatenated.
+    Called at the start of every Lightning fit, on every rank; the lists of all plugins are
+    concatenated after the core's own callbacks.
+
+    No built-in: the core's callbacks (best-validation weights, divergence guard, early
+    stopping) are part of the training contract, so ``fit_lightning`` adds them itself and
+    no plugin can remove them.
     """
 
 
@@ -73,8 +91,22 @@ def zoo_trainer_callbacks(config: TrainConfig, run_dir: Path) -> list[Any]:
 def zoo_trainer_loggers(config: TrainConfig, run_dir: Path) -> list[Any]:
     """Return Lightning loggers for a training run.
 
-    Called for every run; the lists of all plugins are concatenated. The core's default
-    (a CSV logger in ``run_dir``) is a ``trylast`` implementation.
+    Called at the start of every Lightning fit, on every rank (a logger writes on rank 0,
+    as Lightning's do); the lists of all plugins are concatenated. Built-in:
+    ``builtin-csv-logger``, a ``trylast`` implementation returning a CSV logger that writes
+    ``run_dir/metrics.csv``.
+    """
+
+
+@hookspec
+def zoo_run_started(run: RunResult) -> None:
+    """Called once when a run (train, evaluate or a suite cell) starts, on rank 0 only.
+
+    ``run`` is the row as opened: what runs, on what, with ``status="running"`` and no
+    metrics yet. A tracker opens its run here and closes it in :func:`zoo_run_finished`.
+
+    No built-in: the results store records every run itself, before this hook is called, so
+    that a failing plugin never loses a row.
     """
 
 
@@ -83,4 +115,8 @@ def zoo_run_finished(result: RunResult) -> None:
     """Called once after a run (train, evaluate or a suite cell) is stored, on rank 0 only.
 
     ``result`` is the row as stored: status, metrics, seconds and where the model was saved.
+    ``result.id`` is the id :func:`zoo_run_started` got.
+
+    No built-in: the results store records every run itself, before this hook is called, so
+    that a failing plugin never loses a row.
     """

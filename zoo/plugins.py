@@ -9,19 +9,29 @@ Plugins come from three places, all registered through :meth:`PluginHost.add`:
 Loading is lazy and happens once per process (:func:`get_host`). A plugin that fails to
 import, implements an unknown hook, raises in a hook or registers an invalid or duplicate
 spec is marked broken with the reason, contributes nothing, and never stops the others.
+
+Hooks are called through pluggy's own hook caller, ``host.hook.zoo_run_finished(result=row)``,
+so ``tryfirst`` / ``trylast``, ``firstresult``, wrappers and historic hooks behave as pluggy
+documents them. Isolation is added where a plugin is registered: pluggy is handed each run
+hook wrapped in a function that turns the plugin's own exception into "this plugin is
+broken" and a ``None`` result, which pluggy leaves out. Registration hooks are the
+exception: the registry builder calls them one plugin at a time (to know who registered
+what) and isolates them itself.
 ``ZOO_PLUGINS=a,b`` loads only the named installed plugins; ``ZOO_DISABLE_PLUGINS=x,y``
 skips the named ones (built-ins included).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import importlib.util
+import inspect
 import os
 import sys
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
@@ -67,6 +77,15 @@ class PluginInfo:
     def status(self) -> str:
         return "broken" if self.reason else "ok"
 
+    @property
+    def origin(self) -> str:
+        """Where the plugin comes from, as a reason names it."""
+        if self.source == "builtin":
+            return "built into zoo"
+        if self.source == "entry-point":
+            return f"entry point of {self.distribution or 'an unnamed distribution'}"
+        return self.source
+
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "distribution": self.distribution,
                 "source": self.source, "hooks": self.hooks, "models": self.models,
@@ -88,6 +107,10 @@ def _env_names(value: str | None) -> set[str]:
 class PluginHost:
     """A plugin manager with its plugins' status and the registries they contribute.
 
+    Call a hook through pluggy's caller, :attr:`hook`::
+
+        host.hook.zoo_run_finished(result=row)
+
     Tests build a fresh host with throwaway plugins instead of installing anything::
 
         host = PluginHost(entry_points=[], default_plugins=())
@@ -99,10 +122,11 @@ class PluginHost:
                  plugins_dir: str | Path | None = None,
                  env: dict[str, str] | None = None) -> None:
         env = dict(os.environ if env is None else env)
-        self.pm = pluggy.PluginManager("zoo")
+        self.pm = _HookManager("zoo")
         self.pm.add_hookspecs(hookspecs)
         self._plugins: dict[str, PluginInfo] = {}
         self._registry: dict[str, dict[str, Any]] | None = None
+        self._registering: str | None = None
         self._allow = _env_names(env.get("ZOO_PLUGINS"))
         self._deny = _env_names(env.get("ZOO_DISABLE_PLUGINS"))
         for module_name in default_plugins:
@@ -124,26 +148,77 @@ class PluginHost:
                     self.add(path.stem, lambda p=path: _load_file(p), source=str(path))
         self._check_pending()
 
+    @property
+    def hook(self) -> pluggy.HookRelay:
+        """The hooks, called through pluggy: ``host.hook.zoo_run_started(run=row)``.
+
+        pluggy orders the implementations, honours ``firstresult``, wrappers and historic
+        hooks, and returns what it returns (a list of the non-``None`` results, unless the
+        hook is first-result). An implementation that raises marks its plugin broken, with
+        a warning, and counts as returning ``None``; the others still run.
+        """
+        return self.pm.hook
+
     # -- loading -------------------------------------------------------------------------------
     def add(self, name: str, load: Callable[[], object], *, source: str = "builtin",
             distribution: str | None = None, version: str | None = None) -> None:
         """Load one plugin and register it; a failure marks it broken instead of raising."""
         if name in self._deny:
             return
+        info = PluginInfo(name, source, distribution, version)
         if name in self._plugins:
-            self._plugins[f"{name} ({source})"] = PluginInfo(
-                name, source, distribution, version,
-                reason=f"a plugin named {name!r} is already loaded from "
-                       f"{self._plugins[name].source}")
+            info.reason = (f"a plugin named {name!r} is already loaded "
+                           f"({self._plugins[name].origin}), so this one ({info.origin}) is not")
+            self._plugins[f"{name} ({source})"] = info
             return
-        info = self._plugins[name] = PluginInfo(name, source, distribution, version)
+        self._plugins[name] = info
         try:
-            plugin = load()
+            plugin = self._isolated(name, load())
+            self._refuse_a_second_registration(plugin)
+            self._registering = name
             self.pm.register(plugin, name=name)
+        except _RegistrationError as exc:
+            info.reason = str(exc)
+            return
         except Exception as exc:  # a broken plugin must never take the others down
             info.reason = _one_line(exc)
             return
+        finally:
+            self._registering = None
+        if info.reason:  # a historic hook replayed to it while it was registered raised
+            self.pm.unregister(name=name)
+            return
         info.hooks = sorted(c.name for c in self.pm.get_hookcallers(plugin) or ())
+
+    def _refuse_a_second_registration(self, plugin: _IsolatedPlugin) -> None:
+        # pluggy refuses an object registered twice; it sees each one's isolated copy instead
+        for other, registered in self.pm.list_name_plugin():
+            if isinstance(registered, _IsolatedPlugin) and registered.wraps(plugin):
+                raise _RegistrationError(f"{plugin!r} is already loaded as plugin {other!r}")
+
+    def _isolated(self, name: str, plugin: object) -> _IsolatedPlugin:
+        """What pluggy registers for ``plugin``: its hooks, the run hooks isolated."""
+        hooks = {}
+        for attr in dir(plugin):
+            opts = self.pm.parse_hookimpl_opts(plugin, attr)
+            if opts is not None:
+                hook_name = opts.get("specname") or attr
+                hooks[attr] = (self._isolate(name, hook_name, getattr(plugin, attr), opts), opts)
+        return _IsolatedPlugin(plugin, hooks)
+
+    def _isolate(self, name: str, hook_name: str, function: Callable[..., Any],
+                 opts: Mapping[str, Any]) -> Callable[..., Any]:
+        if hook_name in _REGISTRATION_HOOKS:  # the registry builder isolates these itself
+            return function
+
+        def broken(exc: Exception) -> None:
+            self._hook_raised(name, hook_name, exc)
+
+        if opts.get("wrapper") or opts.get("hookwrapper"):
+            if not inspect.isgeneratorfunction(function):
+                return function  # pluggy refuses it, with its own reason, when registering
+            return _isolated_wrapper(function, broken)
+        return _isolated_call(function, broken)
 
     def _check_pending(self) -> None:
         while True:
@@ -153,10 +228,15 @@ class PluginHost:
             except pluggy.PluginValidationError as exc:
                 self._mark_broken(self.pm.get_name(exc.plugin) or "?", _one_line(exc))
 
+    def _hook_raised(self, name: str, hook_name: str, exc: Exception) -> None:
+        reason = f"{hook_name} raised {_one_line(exc)}"
+        warnings.warn(f"zoo plugin {name!r} is broken: {reason}", stacklevel=2)
+        self._mark_broken(name, reason)
+
     def _mark_broken(self, name: str, reason: str) -> None:
-        plugin = self.pm.get_plugin(name)
-        if plugin is not None:
-            self.pm.unregister(plugin)
+        # While pluggy is still adding a plugin's hooks, add() unregisters it once pluggy is done.
+        if name != self._registering and self.pm.get_plugin(name) is not None:
+            self.pm.unregister(name=name)
         info = self._plugins.get(name)
         if info is not None and not info.reason:
             info.reason = reason
@@ -178,27 +258,6 @@ class PluginHost:
             if not info.reason:
                 yield name, self.pm.get_plugin(name)
 
-    # -- calling hooks in isolation ------------------------------------------------------------
-    def call_each(self, hook_name: str, **kwargs: Any) -> list[Any]:
-        """Call every implementation of a hook in pluggy's order, isolating failures.
-
-        An implementation that raises marks its plugin broken (with a warning) and the call
-        goes on with the others; the results of the rest are returned.
-        """
-        results = []
-        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
-            try:
-                result = impl.function(*[kwargs[a] for a in impl.argnames])
-            except Exception as exc:
-                reason = f"{hook_name} raised {_one_line(exc)}"
-                warnings.warn(f"zoo plugin {impl.plugin_name!r} is broken: {reason}",
-                              stacklevel=2)
-                self._mark_broken(impl.plugin_name, reason)
-                continue
-            if result is not None:
-                results.append(result)
-        return results
-
     # -- registries ----------------------------------------------------------------------------
     def _build_registry(self) -> dict[str, dict[str, Any]]:
         registry: dict[str, dict[str, Any]] = {kind: {} for kind, _ in
@@ -206,7 +265,10 @@ class PluginHost:
         for name, plugin in list(self.ok_plugins()):
             try:
                 contributed = _registrations(self.pm, name, plugin)
-                _check_duplicates(registry, contributed, name)
+                self._check_duplicates(registry, contributed, name)
+            except _RegistrationError as exc:  # zoo's own sentence, naming what is wrong
+                self._mark_broken(name, str(exc))
+                continue
             except Exception as exc:
                 self._mark_broken(name, _one_line(exc))
                 continue
@@ -214,6 +276,17 @@ class PluginHost:
                 registry[kind].update(specs)
                 setattr(self._plugins[name], kind, sorted(specs))
         return registry
+
+    def _check_duplicates(self, registry: dict[str, dict[str, Any]],
+                          contributed: dict[str, dict[str, Any]], name: str) -> None:
+        for kind, specs in contributed.items():
+            for spec_name in specs:
+                if spec_name in registry[kind]:
+                    owner = registry[kind][spec_name].plugin
+                    raise _RegistrationError(
+                        f"{kind[:-1]} {spec_name!r} is already registered by plugin {owner!r} "
+                        f"({self._plugins[owner].origin}), so plugin {name!r} "
+                        f"({self._plugins[name].origin}) cannot register it again")
 
     @property
     def registry(self) -> dict[str, dict[str, Any]]:
@@ -240,8 +313,94 @@ class PluginHost:
         return _lookup("suite", name, self.suites())
 
 
-class _DuplicateName(ValueError):
-    pass
+class _IsolatedPlugin:
+    """What pluggy registers for one plugin: its hook functions, as :class:`PluginHost` made
+    them, with their hookimpl options (read back by :class:`_HookManager`)."""
+
+    def __init__(self, plugin: object,
+                 hooks: dict[str, tuple[Callable[..., Any], pluggy.HookimplOpts]]) -> None:
+        self._zoo_plugin = plugin
+        self._zoo_options = {attr: opts for attr, (_, opts) in hooks.items()}
+        vars(self).update({attr: function for attr, (function, _) in hooks.items()})
+
+    def wraps(self, other: _IsolatedPlugin) -> bool:
+        """Whether both isolate the same plugin object."""
+        return self._zoo_plugin is other._zoo_plugin
+
+    def hook_options(self, attr: str) -> pluggy.HookimplOpts | None:
+        return self._zoo_options.get(attr)
+
+    def __repr__(self) -> str:  # pluggy's messages name the plugin as its author wrote it
+        return repr(self._zoo_plugin)
+
+
+class _HookManager(pluggy.PluginManager):
+    """pluggy's manager, taking an isolated plugin's hook options from the original plugin."""
+
+    def parse_hookimpl_opts(self, plugin: object, name: str) -> pluggy.HookimplOpts | None:
+        if isinstance(plugin, _IsolatedPlugin):
+            return plugin.hook_options(name)
+        return super().parse_hookimpl_opts(plugin, name)
+
+
+def _isolated_call(function: Callable[..., Any],
+                   broken: Callable[[Exception], None]) -> Callable[..., Any]:
+    """``function``, with an exception it raises handed to ``broken`` and turned into None."""
+
+    @functools.wraps(function)  # pluggy reads the argument names through __wrapped__
+    def isolated(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except Exception as exc:
+            broken(exc)
+            return None  # pluggy leaves None out of the results, and goes on under firstresult
+
+    return isolated
+
+
+def _isolated_wrapper(function: Callable[..., Generator[Any, Any, Any]],
+                      broken: Callable[[Exception], None]) -> Callable[..., Any]:
+    """A hook wrapper (new or old style) with an exception of its own handed to ``broken``.
+
+    The wrapper's generator is driven as pluggy drives it. When it raises, or does not yield
+    exactly once, the call goes on as if it were not there: the result it got stands.
+    """
+
+    @functools.wraps(function)
+    def isolated(*args: Any, **kwargs: Any) -> Generator[None, Any, Any]:
+        teardown = function(*args, **kwargs)
+        try:
+            next(teardown)
+        except StopIteration:
+            broken(RuntimeError("the wrapper did not yield"))
+            return (yield)
+        except Exception as exc:
+            broken(exc)
+            return (yield)
+        try:
+            outcome = yield
+        except BaseException as exc:  # only what isolation lets through: KeyboardInterrupt ...
+            try:
+                teardown.throw(exc)
+            except StopIteration as stop:
+                return stop.value  # the wrapper turned the error into a result, as pluggy allows
+            raise
+        try:
+            teardown.send(outcome)
+        except StopIteration as stop:
+            return stop.value  # a new-style wrapper's result; pluggy ignores an old-style one's
+        except Exception as exc:
+            broken(exc)
+            return outcome
+        teardown.close()
+        broken(RuntimeError("the wrapper yielded twice"))
+        return outcome
+
+    return isolated
+
+
+class _RegistrationError(Exception):
+    """A registration zoo refuses; its message is the plain sentence ``zoo plugins`` shows."""
 
 
 def _registrations(pm: pluggy.PluginManager, name: str,
@@ -252,28 +411,19 @@ def _registrations(pm: pluggy.PluginManager, name: str,
         specs: dict[str, Any] = contributed.setdefault(kind, {})
 
         def register(spec: Any, _kind: str = kind, _type: type = spec_type,
-                     _specs: dict[str, Any] = specs) -> None:
+                     _specs: dict[str, Any] = specs, _hook: str = hook_name) -> None:
             if not isinstance(spec, _type):
-                raise TypeError(f"register() expects a {_type.__name__}, "
-                                f"got {type(spec).__name__}")
+                raise _RegistrationError(f"plugin {name!r} passed a {type(spec).__name__} to "
+                                         f"register() in {_hook}; it takes a {_type.__name__}")
             if spec.name in _specs:
-                raise _DuplicateName(f"{_kind[:-1]} {spec.name!r} is registered twice")
+                raise _RegistrationError(f"plugin {name!r} registers {_kind[:-1]} "
+                                         f"{spec.name!r} twice")
             _specs[spec.name] = replace(spec, plugin=name)
 
         for impl in getattr(pm.hook, hook_name).get_hookimpls():
             if impl.plugin is plugin:
                 impl.function(register)
     return contributed
-
-
-def _check_duplicates(registry: dict[str, dict[str, Any]],
-                      contributed: dict[str, dict[str, Any]], name: str) -> None:
-    for kind, specs in contributed.items():
-        for spec_name in specs:
-            if spec_name in registry[kind]:
-                owner = registry[kind][spec_name].plugin
-                raise _DuplicateName(f"{kind[:-1]} {spec_name!r} is already registered by "
-                                     f"plugin {owner!r}")
 
 
 def _lookup(what: str, name: str, specs: dict[str, Spec]) -> Spec:
@@ -317,6 +467,9 @@ _plugins_dir: str | Path | None = None
 def configure(*, plugins_dir: str | Path | None = None) -> None:
     """Set options for the next load (the CLI's ``--plugins-dir``) and forget loaded plugins."""
     global _plugins_dir
+    # The CLI passes the same folder twice, as text before parsing and as a Path after;
+    # loading the plugins twice would lose what happened to them the first time.
+    plugins_dir = Path(plugins_dir) if plugins_dir is not None else None
     if plugins_dir != _plugins_dir:
         _plugins_dir = plugins_dir
         reset()

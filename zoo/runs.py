@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -95,6 +96,7 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
     primary = global_rank() == 0
     if primary:
         store.start(row)
+        host.hook.zoo_run_started(run=row)
     run_dir = runs_dir(store) / row.id
     config = TrainConfig(seed=seed, accelerator=accelerator, devices=devices,
                          max_epochs=max_epochs, run_dir=run_dir)
@@ -116,7 +118,7 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
     store.finish(row.id, status=status, metrics=metrics, seconds=time.perf_counter() - start,
                  error=error, checkpoint=checkpoint)
     stored = store.get(row.id)
-    host.call_each("zoo_run_finished", result=stored)
+    host.hook.zoo_run_finished(result=stored)
     return stored
 
 
@@ -170,6 +172,17 @@ def evaluate_run(store: Store, run: str, data: str | None = None) -> RunResult:
     if tuple(test.x.shape[1:]) != tuple(info.shape):
         raise ZooError(f"{data!r} has samples of shape {tuple(test.x.shape[1:])}; the model "
                        f"was trained on {tuple(info.shape)}")
+    env = environment(device_name("auto"))
+    host = get_host()
+    spec = host.model(card["model"])
+    row = RunResult(
+        id=uuid.uuid4().hex, kind="evaluate", model=card["model"],
+        backbone=card["hparams"].get("backbone"), plugin=spec.plugin, plugin_version=None,
+        dataset=data, suite=None, suite_version=None, setting=None,
+        seed=card.get("seed"), budget=None, hparams=card["hparams"], status="running",
+        device=env.get("device"), versions=env.get("versions", {}),
+        git_commit=env.get("git_commit"), checkpoint=str(directory))
+    host.hook.zoo_run_started(run=row)
     start = time.perf_counter()
     status, error, metrics = "ok", None, {}
     try:
@@ -179,17 +192,8 @@ def evaluate_run(store: Store, run: str, data: str | None = None) -> RunResult:
             metrics["ref_accuracy"] = reference.accuracy
     except ZooError as exc:
         status, error = "failed", describe_failure(exc)
-    env = environment(device_name("auto"))
-    spec = get_host().model(card["model"])
-    row = RunResult(
-        id=uuid.uuid4().hex, kind="evaluate", model=card["model"],
-        backbone=card["hparams"].get("backbone"), plugin=spec.plugin, plugin_version=None,
-        dataset=data, suite=None, suite_version=None, setting=None,
-        seed=card.get("seed"), budget=None, hparams=card["hparams"], status=status,
-        metrics=metrics, seconds=time.perf_counter() - start, device=env.get("device"),
-        versions=env.get("versions", {}), git_commit=env.get("git_commit"), error=error,
-        checkpoint=str(directory))
-    store.record(row)
+    store.record(replace(row, status=status, metrics=metrics, error=error,
+                         seconds=time.perf_counter() - start))
     stored = store.get(row.id)
-    get_host().call_each("zoo_run_finished", result=stored)
+    host.hook.zoo_run_finished(result=stored)
     return stored

@@ -194,10 +194,10 @@ def fit_lightning(module: LightningModule, splits: Splits, config: TrainConfig,
                                                     check_finite=False))
     with _run_dir(config) as run_dir:
         host = get_host()
-        for extra in host.call_each("zoo_trainer_callbacks", config=config, run_dir=run_dir):
+        for extra in host.hook.zoo_trainer_callbacks(config=config, run_dir=run_dir):
             callbacks.extend(extra)
         loggers: list[Any] = []
-        for extra in host.call_each("zoo_trainer_loggers", config=config, run_dir=run_dir):
+        for extra in host.hook.zoo_trainer_loggers(config=config, run_dir=run_dir):
             loggers.extend(extra)
         trainer = make_trainer(replace(config, run_dir=run_dir), callbacks=callbacks,
                                loggers=loggers or False, has_validation=has_validation)

@@ -1,4 +1,9 @@
-"""Default run hooks: a CSV logger in the run directory (``trylast``, so others come first)."""
+"""The built-in CSV tracker: per-epoch metrics in ``run_dir/metrics.csv``.
+
+An ordinary plugin on the hook any tracker's loggers use, ``trylast`` so that other plugins'
+loggers come first. It implements no ``zoo_run_started`` / ``zoo_run_finished``: the results
+store already keeps each run's row (see ``zoo.hookspecs``).
+"""
 
 from __future__ import annotations
 

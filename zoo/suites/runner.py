@@ -122,6 +122,7 @@ def _run_cell(suite: Suite, store: Store, cell: Cell, env: dict) -> RunResult:
     )
     if primary:
         store.start(row)
+        suite.host.hook.zoo_run_started(run=row)
     start = time.perf_counter()
     status, error, outcome = attempt(store, row.id,
                                      lambda: suite.run_cell(cell, runs_dir(store) / row.id),
@@ -133,5 +134,5 @@ def _run_cell(suite: Suite, store: Store, cell: Cell, env: dict) -> RunResult:
     store.finish(row.id, status=status, metrics=outcome.metrics, seconds=seconds, error=error,
                  hparams=outcome.hparams, extra=outcome.extra)
     stored = store.get(row.id)
-    suite.host.call_each("zoo_run_finished", result=stored)
+    suite.host.hook.zoo_run_finished(result=stored)
     return stored
