@@ -18,8 +18,10 @@ owner on this host is gone (killed, crashed) as ``failed`` with error ``interrup
 cells are claimed again. Owners on other hosts cannot be checked and are taken as alive.
 
 A read-only store (``readonly=True``, for commands that only read) writes nothing, creates no
-file or folder and does not migrate. Any SQLite error, a corrupt page included, is reported as
-one :class:`~zoo.errors.ZooError` line naming the file.
+file or folder and does not migrate. A store opened to write checks every page first, so a
+corrupt file is refused before anything is written to it; any SQLite error (a corrupt page
+met by a read-only store, a lock held past the timeout) is one :class:`~zoo.errors.ZooError`
+line naming the file.
 
 The schema is versioned with ``PRAGMA user_version``; :data:`MIGRATIONS` brings an older file
 up to date and a file written by a newer zoo is refused rather than misread.
@@ -328,9 +330,18 @@ class Store:
                 raise ZooError(f"cannot use runs database {self.path}: not a zoo runs "
                                "database (no schema version)")
             return
+        self._check_integrity()
         _enable_wal(self._conn)
         self._migrate()
         self._finish_orphans()
+
+    def _check_integrity(self) -> None:
+        # A corrupt page is met only by the statement that reads it, maybe after this store
+        # wrote elsewhere: a store that writes looks at every page first (milliseconds).
+        problem = self._conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+        if problem != "ok":
+            raise ZooError(f"cannot use runs database {self.path}: database disk image is "
+                           f"malformed ({' '.join(problem.replace('***', '').split())})")
 
     def _user_version(self) -> int:
         return self._conn.execute("PRAGMA user_version").fetchone()[0]
