@@ -58,7 +58,8 @@ STORE_COLUMNS = ("cell_key", *OWNER_COLUMNS)
 CELL_KEY_FIELDS = ("suite", "suite_version", "model", "backbone", "dataset", "setting", "seed",
                    "budget")
 DONE_STATUSES = ("ok", "diverged")  # a diverged cell is done: the same seed diverges again
-CLAIMED_STATUSES = ("running", *DONE_STATUSES)
+# The rows that hold their cell; the same condition as the unique index's, so it is used.
+HOLDS_CELL = "status IN ('running', 'ok', 'diverged')"
 INTERRUPTED = "interrupted"
 
 P = ParamSpec("P")
@@ -437,9 +438,7 @@ class Store:
         if key is None:
             raise ValueError(f"claim() takes suite cells (bench runs), not {result.kind!r} runs")
         with _transaction(self._conn) as conn:
-            held = conn.execute(
-                "SELECT * FROM runs WHERE cell_key = ? AND status IN ('running', 'ok',"
-                " 'diverged')", (key,)).fetchone()
+            held = self._holder(key)
             if held is not None:
                 if not (held["status"] == "running" and owner_is_gone(
                         *(held[name] for name in OWNER_COLUMNS))):
@@ -543,13 +542,16 @@ class Store:
     def completed(self, suite: str, suite_version: str | None, model: str,
                   backbone: str | None, dataset: str, setting: str | None, seed: int | None,
                   budget: str | None) -> RunResult | None:
-        """The latest ``ok`` or ``diverged`` run of one suite cell, or None if it must run.
+        """The ``ok`` or ``diverged`` run of one suite cell, or None if it must run.
 
         A diverged cell counts as done: re-running the same seed would diverge again. Failed
         and unfinished cells are run again. To run a cell, :meth:`claim` it.
         """
-        key = cell_key([suite, suite_version, model, backbone, dataset, setting, seed, budget])
-        row = self._conn.execute(
-            "SELECT * FROM runs WHERE cell_key = ? AND status IN ('ok', 'diverged')"
-            " ORDER BY created DESC, rowid DESC LIMIT 1", (key,)).fetchone()
-        return _decode(row) if row is not None else None
+        held = self._holder(cell_key([suite, suite_version, model, backbone, dataset, setting,
+                                      seed, budget]))
+        return _decode(held) if held is not None and held["status"] in DONE_STATUSES else None
+
+    def _holder(self, key: str) -> sqlite3.Row | None:
+        """The one row that holds the cell ``key`` (running, ok or diverged), if any."""
+        return self._conn.execute(f"SELECT * FROM runs WHERE cell_key = ? AND {HOLDS_CELL}",
+                                  (key,)).fetchone()
