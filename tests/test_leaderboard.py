@@ -73,6 +73,29 @@ def test_failed_and_diverged_runs_are_counted_not_dropped() -> None:
     assert "1 run still running" in table
 
 
+def test_a_seed_stored_twice_counts_once() -> None:
+    # Identical benches started together before cells were claimed stored every cell twice.
+    rows = [run("iforest", "cardio", value, seed=seed)
+            for seed, value in ((0, 0.7), (1, 0.9), (0, 0.7), (1, 0.9), (1, 0.9))]
+    stat = entry(board_of(rows), "iforest").cells["cardio"].stats["auroc"]
+    assert (stat.seeds, stat.mean) == (2, pytest.approx(0.8))
+    assert stat.std == pytest.approx(statistics.stdev([0.7, 0.9]))
+
+
+def test_a_seed_that_failed_then_succeeded_is_not_counted_as_failed() -> None:
+    interrupted = run("iforest", "cardio", seed=1, status="failed")
+    rows = [run("iforest", "cardio", 0.8, seed=0), interrupted,
+            run("iforest", "cardio", 0.6, seed=1), run("iforest", "cardio", seed=2,
+                                                       status="failed"),
+            run("iforest", "cardio", seed=2, status="failed")]
+    cell = entry(board_of(rows), "iforest").cells["cardio"]
+    assert (cell.stats["auroc"].seeds, cell.failed, cell.diverged) == (2, 1, 0)
+    board = board_of([interrupted, run("iforest", "cardio", 0.6, seed=1)])
+    assert "failed" not in render(board, "table")
+    assert json.loads(render(board, "json"))["sections"][0]["entries"][0]["cells"][
+        "cardio"]["failed"] == 0
+
+
 def test_ties_share_the_average_rank() -> None:
     board = board_of([run("a", "d1", 0.9), run("b", "d1", 0.9), run("c", "d1", 0.5),
                       run("a", "d2", 0.7), run("b", "d2", 0.8), run("c", "d2", 0.9)])

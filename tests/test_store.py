@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
+import os
 import re
+import signal
 import sqlite3
 import subprocess
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,13 +18,23 @@ import pytest
 
 from zoo.errors import ZooError
 from zoo.results import RunResult, environment, git_commit
-from zoo.store import COLUMNS, SCHEMA_VERSION, Store, default_db_path
+from zoo.store import (
+    COLUMNS,
+    JSON_COLUMNS,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    STORE_COLUMNS,
+    Store,
+    default_db_path,
+)
 
 if TYPE_CHECKING:
-    from multiprocessing.synchronize import Barrier
+    from multiprocessing.synchronize import Barrier, Event
 
 WRITERS = 8
 RESULTS_PER_WRITER = 100
+CLAIMERS = 4
+CELLS = 40
 
 
 def make_result(**overrides: object) -> RunResult:
@@ -56,7 +70,8 @@ def test_new_database_has_current_schema_wal_and_busy_timeout(store: Store) -> N
 
 def test_table_has_a_column_for_every_field(store: Store) -> None:
     columns = [row[1] for row in store._conn.execute("PRAGMA table_info(runs)")]
-    assert columns == list(COLUMNS) == [f.name for f in fields(RunResult)]
+    assert columns == [*COLUMNS, *STORE_COLUMNS]
+    assert list(COLUMNS) == [f.name for f in fields(RunResult)]
 
 
 def test_record_then_get_round_trips_every_field(store: Store) -> None:
@@ -140,8 +155,8 @@ def test_failed_run_with_non_finite_metric_stays_failed_and_keeps_its_error(stor
 
 
 def test_get_accepts_a_unique_prefix(store: Store) -> None:
-    for suffix in ("1", "2"):
-        store.record(make_result(id="abcdef0" + suffix * 25))
+    for seed, suffix in enumerate("12"):
+        store.record(make_result(id="abcdef0" + suffix * 25, seed=seed))
     assert store.get("abcdef01").id == "abcdef0" + "1" * 25
     with pytest.raises(ZooError, match="several runs"):
         store.get("abcdef0")
@@ -229,7 +244,7 @@ def test_default_db_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         pytest.skip("this platform's user data dir ignores XDG_DATA_HOME")
     path = default_db_path()
     assert path == Path(expected.format(tmp=tmp_path))
-    assert path.parent.is_dir()
+    assert not path.parent.exists()  # created by a store that writes, not by asking
 
 
 def _record_many(path: str, writer: int, barrier: Barrier) -> None:
@@ -289,3 +304,244 @@ def test_git_commit_of_a_repository(tmp_path: Path) -> None:
         pytest.skip("git is not available")
     commit = git_commit(tmp_path)
     assert commit is not None and len(commit) == 40
+
+
+# -- claims: a suite cell runs once ------------------------------------------------------------
+def owner_of(store: Store, run_id: str) -> sqlite3.Row:
+    return store._conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+
+
+def test_claim_stores_a_running_row_owned_by_this_process(store: Store) -> None:
+    cell = make_result(status="ok")
+    assert store.claim(cell) is None
+    assert store.get(cell.id).status == "running"
+    row = owner_of(store, cell.id)
+    assert (row["owner_pid"], row["owner_host"]) == (os.getpid(), os.uname().nodename)
+    assert row["owner_started"] is not None
+
+
+@pytest.mark.parametrize(("status", "held"), [
+    ("ok", True), ("diverged", True), ("running", True), ("failed", False)])
+def test_claim_refuses_a_cell_done_or_running_and_retakes_a_failed_one(
+        store: Store, status: str, held: bool) -> None:
+    first = make_result(backbone=None, setting=None)  # NULL parts of the key still collide
+    assert store.claim(first) is None
+    if status != "running":
+        store.finish(first.id, status=status, metrics={"fid": 1.0}, seconds=1.0)
+    again = make_result(backbone=None, setting=None)
+    holder = store.claim(again)
+    assert (holder.id if holder else None) == (first.id if held else None)
+    assert store.get(first.id).status == status
+
+
+@pytest.mark.parametrize("change", [
+    {"suite_version": "2"}, {"backbone": "mlp"}, {"setting": "semi"}, {"budget": "full"},
+    {"dataset": "digits"}, {"seed": 1}, {"model": "gan"}, {"suite": "tabular-ad"},
+])
+def test_claim_keys_on_the_whole_cell(store: Store, change: dict[str, object]) -> None:
+    assert store.claim(make_result()) is None
+    assert store.claim(make_result(**change)) is None
+
+
+def test_claim_takes_only_bench_runs(store: Store) -> None:
+    with pytest.raises(ValueError, match="'train'"):
+        store.claim(make_result(kind="train"))
+
+
+def test_the_unique_rule_holds_for_every_writer(store: Store) -> None:
+    store.record(make_result())
+    with pytest.raises(ZooError, match="already running or done"):
+        store.record(make_result())
+    with pytest.raises(ZooError, match="already running or done"):
+        store.start(make_result())
+    store.record(make_result(status="failed"))  # failures never hold a cell
+    store.record(make_result(kind="train", suite=None))
+    store.record(make_result(kind="train", suite=None))
+
+
+def _claim_cells(path: str, barrier: Barrier) -> None:
+    barrier.wait()
+    with Store(path) as store:
+        for seed in range(CELLS):
+            cell = make_result(seed=seed, model="claimed")
+            if store.claim(cell) is None:
+                store.finish(cell.id, status="ok", metrics={"fid": float(seed)}, seconds=0.0)
+
+
+def test_concurrent_claims_run_each_cell_once(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(CLAIMERS)
+    claimers = [context.Process(target=_claim_cells, args=(str(path), barrier))
+                for _ in range(CLAIMERS)]
+    for process in claimers:
+        process.start()
+    for process in claimers:
+        process.join(timeout=60)
+    assert [process.exitcode for process in claimers] == [0] * CLAIMERS
+    with Store(path) as store:
+        runs = store.runs()
+    assert sorted(run.seed for run in runs) == list(range(CELLS))
+    assert {run.status for run in runs} == {"ok"}
+
+
+# -- owners: a killed run does not stay running -------------------------------------------------
+def _claim_then(path: str, cell: RunResult, claimed: Event, release: Event | None) -> None:
+    with Store(path) as store:
+        assert store.claim(cell) is None
+        claimed.set()
+        if release is None:
+            os.kill(os.getpid(), signal.SIGKILL)
+        release.wait(60)
+        store.finish(cell.id, status="ok", metrics={"fid": 2.0}, seconds=1.0)
+
+
+def claim_in_a_process(path: Path, cell: RunResult,
+                       killed: bool) -> tuple[multiprocessing.Process, Event]:
+    context = multiprocessing.get_context("spawn")
+    claimed, release = context.Event(), context.Event()
+    process = context.Process(target=_claim_then,
+                              args=(str(path), cell, claimed, None if killed else release))
+    process.start()
+    assert claimed.wait(60)
+    return process, release
+
+
+def test_a_killed_owners_row_is_finished_as_interrupted_when_the_store_opens(
+        tmp_path: Path) -> None:
+    path, cell = tmp_path / "runs.db", make_result()
+    process, _ = claim_in_a_process(path, cell, killed=True)
+    process.join(60)
+    assert process.exitcode == -signal.SIGKILL
+    with Store(path, readonly=True) as reader:  # reading finishes nothing
+        assert reader.get(cell.id).status == "running"
+    with Store(path) as store:
+        stored = store.get(cell.id)
+        assert (stored.status, stored.error) == ("failed", "interrupted")
+        assert store.claim(make_result()) is None  # the cell runs again, once
+        assert store.claim(make_result()) is not None
+
+
+def test_a_live_owners_row_stays_running_and_holds_its_cell(tmp_path: Path) -> None:
+    path, cell = tmp_path / "runs.db", make_result()
+    process, release = claim_in_a_process(path, cell, killed=False)
+    try:
+        with Store(path) as store:
+            assert store.get(cell.id).status == "running"
+            assert store.claim(make_result()).id == cell.id
+    finally:
+        release.set()
+        process.join(60)
+    assert process.exitcode == 0
+    with Store(path) as store:
+        assert store.get(cell.id).status == "ok"
+
+
+@pytest.mark.parametrize(("owner", "gone"), [
+    ("owner_started = owner_started + 1", True),  # the pid now belongs to another process
+    ("owner_pid = 2147483646", True),  # no such process
+    ("owner_host = 'another-host', owner_pid = 2147483646", False),  # cannot be checked
+    ("owner_host = NULL, owner_pid = NULL", False),  # a row from before owners
+])
+def test_only_an_owner_gone_from_this_host_is_interrupted(tmp_path: Path, owner: str,
+                                                          gone: bool) -> None:
+    path, cell = tmp_path / "runs.db", make_result()
+    with Store(path) as store:
+        store.claim(cell)
+        store._conn.execute(f"UPDATE runs SET {owner}")
+        assert (store.claim(make_result()) is None) == gone
+    with Store(path) as store:
+        assert store.get(cell.id).status == ("failed" if gone else "running")
+
+
+# -- migration from version 1 -------------------------------------------------------------------
+def write_v1(path: Path, rows: list[RunResult]) -> None:
+    with sqlite3.connect(path) as conn:
+        conn.row_factory = sqlite3.Row
+        MIGRATIONS[1](conn)
+        conn.execute("PRAGMA user_version = 1")
+        for row in rows:
+            values = {name: json.dumps(getattr(row, name)) if name in JSON_COLUMNS
+                      else getattr(row, name) for name in COLUMNS}
+            conn.execute(f"INSERT INTO runs ({', '.join(values)}) "
+                         f"VALUES ({', '.join(f':{name}' for name in values)})", values)
+
+
+def test_a_version_1_store_with_duplicate_cells_migrates_and_keeps_every_row(
+        tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    old = [make_result(created=f"2025-01-0{day}T00:00:00.000+00:00", status=status)
+           for day, status in enumerate(("ok", "ok", "failed", "running"), start=1)]
+    write_v1(path, old)
+    with Store(path, readonly=True) as reader:  # read as it is, not migrated
+        assert len(reader.runs()) == 4
+    assert pragma(path, "user_version") == 1
+    with Store(path) as store:
+        assert store.runs() == old
+        assert store.completed("image-gen", "1", "vae", "cnn", "mnist", None, 0,
+                               "smoke").id == old[1].id
+        assert store.claim(make_result()).id == old[1].id
+        assert store.claim(make_result(seed=1)) is None
+    assert pragma(path, "user_version") == SCHEMA_VERSION
+
+
+# -- read-only stores and damaged files ---------------------------------------------------------
+def test_read_only_store_of_a_missing_file_creates_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "no" / "such" / "runs.db"
+    with pytest.raises(ZooError, match=f"no runs database {re.escape(str(path))}"):
+        Store(path, readonly=True)
+    assert not (tmp_path / "no").exists()
+
+
+def test_read_only_store_reads_but_never_writes(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    with Store(path) as store:
+        store.record(make_result())
+    content = path.read_bytes()
+    with Store(path, readonly=True) as reader:
+        assert [run.model for run in reader.runs()] == ["vae"]
+        with pytest.raises(ZooError, match=r"cannot use runs database.*readonly"):
+            reader.record(make_result(seed=1))
+    assert path.read_bytes() == content
+
+
+SEEDS_STORED = range(300)
+
+
+def corrupt_middle_page(path: Path) -> bytes:
+    """A store of many pages with garbage in the middle one (the header is intact)."""
+    with Store(path) as store:
+        for seed in SEEDS_STORED:
+            store.record(make_result(id=f"{seed:032x}", seed=seed, extra={"pad": "x" * 500}))
+    content = bytearray(path.read_bytes())
+    page = pragma(path, "page_size")
+    middle = len(content) // page // 2 * page
+    content[middle:middle + page] = b"\xa5" * page
+    path.write_bytes(bytes(content))
+    return bytes(content)
+
+
+# Each reads every cell, so that it meets the corrupt page wherever it lies.
+@pytest.mark.parametrize("use", [
+    lambda store: store.runs(),
+    lambda store: [store.get(f"{seed:032x}") for seed in SEEDS_STORED],
+    lambda store: [store.completed("image-gen", "1", "vae", "cnn", "mnist", None, seed,
+                                   "smoke") for seed in SEEDS_STORED],
+], ids=["runs", "get", "completed"])
+def test_a_corrupt_page_read_is_one_error_naming_the_file(tmp_path: Path,
+                                                          use: Callable) -> None:
+    path = tmp_path / "runs.db"
+    content = corrupt_middle_page(path)
+    error = f"cannot use runs database {re.escape(str(path))}: "
+    with pytest.raises(ZooError, match=error), Store(path, readonly=True) as store:
+        use(store)
+    assert path.read_bytes() == content
+
+
+def test_a_corrupt_store_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    content = corrupt_middle_page(path)
+    with pytest.raises(ZooError, match=f"cannot use runs database {re.escape(str(path))}: "):
+        Store(path)
+    assert path.read_bytes() == content
+    assert not path.with_name("runs.db-wal").exists()

@@ -194,10 +194,10 @@ def _read_config(path: Path | None) -> dict[str, Any]:
     return data
 
 
-def _open_store(db: Path | None) -> Any:
-    from zoo.store import Store, default_db_path
+def _open_store(db: Path | None, *, readonly: bool = False) -> Any:
+    from zoo.store import Store
 
-    return Store(db or default_db_path())
+    return Store(db, readonly=readonly)
 
 
 def _check_names(model: str | None = None, data: str | None = None) -> None:
@@ -341,7 +341,7 @@ def bench_command(suite: str, models: str | None, datasets: str | None, seeds: i
         if as_json:
             return
         metrics = ", ".join(f"{k}={v:.4f}" for k, v in sorted(row.metrics.items()))
-        state = "stored" if skipped else row.status
+        state = "stored" if skipped and row.status != "running" else row.status
         detail = metrics or row.error or ""
         click.echo(f"[{state:>8}] {row.display_model:<24} {row.dataset:<18} "
                    f"{row.setting or '':<8} seed={row.seed}  {detail}", err=True)
@@ -354,8 +354,10 @@ def bench_command(suite: str, models: str | None, datasets: str | None, seeds: i
     if as_json:
         _echo_json([row.to_row() for row in rows])
     else:
-        failed = sum(row.status != "ok" for row in rows)
-        click.echo(f"{len(rows)} cells, {failed} not ok. "
+        elsewhere = sum(row.status == "running" for row in rows)
+        failed = sum(row.status != "ok" for row in rows) - elsewhere
+        click.echo(f"{len(rows)} cells, {failed} not ok"
+                   f"{f', {elsewhere} running in another process' if elsewhere else ''}. "
                    f"`zoo leaderboard {suite}` shows the table.", err=True)
 
 
@@ -369,7 +371,7 @@ def leaderboard_command(suite: str, db: Path | None, fmt: str) -> None:
     from zoo.leaderboard import build_leaderboard, load_references, render
 
     spec = plugins.get_host().suite(suite)
-    with _open_store(db) as store:
+    with _open_store(db, readonly=True) as store:
         rows = store.runs(suite=suite)
     board = build_leaderboard(rows, suite=suite, metrics=list(spec.metrics),
                               references=load_references(suite), columns=spec.columns,

@@ -8,8 +8,9 @@ The rules, each visible in the output:
 - One suite version per board (default the newest present); runs of other versions are left
   out and counted in a note, never mixed in.
 - A section per (setting, budget). A cell is one model on one dataset: mean and sample
-  standard deviation over its ``ok`` seeds, with the seed count; failed and diverged runs are
-  counted in the cell, not dropped.
+  standard deviation over its ``ok`` seeds, with the seed count; failed and diverged seeds are
+  counted in the cell, not dropped. Seeds are counted, never rows: a seed stored twice counts
+  once (its latest ``ok`` row), and a seed that failed and later succeeded counts as ``ok``.
 - Per section and metric, each model's mean over datasets and average rank over datasets
   (ties share the average of their ranks). A model without a result on some dataset is
   ranked over the datasets it has, and a note says which are missing.
@@ -309,14 +310,32 @@ def _our_entry(model: str, runs: list[RunResult], metrics: list[Metric]) -> Entr
 
 
 def _cell(runs: list[RunResult], metrics: list[Metric]) -> Cell:
-    ok = [run for run in runs if run.status == "ok"]
-    cell = Cell(failed=sum(run.status == "failed" for run in runs),
-                diverged=sum(run.status == "diverged" for run in runs))
+    outcome = _outcome_per_seed(runs)
+    ok = [run for run in outcome.values() if run.status == "ok"]
+    cell = Cell(failed=sum(run.status == "failed" for run in outcome.values()),
+                diverged=sum(run.status == "diverged" for run in outcome.values()))
     for metric in metrics:
         values = [run.metrics[metric.name] for run in ok if metric.name in run.metrics]
         if values:
             cell.stats[metric.name] = _seed_stat(values)
     return cell
+
+
+def _outcome_per_seed(runs: list[RunResult]) -> dict[int | None, RunResult]:
+    """The one run that stands for each seed of a cell: its latest ``ok`` run, else its
+    latest ``diverged`` one, else its latest ``failed`` one.
+
+    A seed counts once however many rows it has (identical benches before cells were
+    claimed stored some twice), and a failure that a later run of the seed made good (an
+    interrupted bench, resumed) is not counted.
+    """
+    rank = {"ok": 2, "diverged": 1, "failed": 0}
+    chosen: dict[int | None, RunResult] = {}
+    for run in sorted(runs, key=lambda run: run.created):
+        held = chosen.get(run.seed)
+        if held is None or rank[run.status] >= rank[held.status]:
+            chosen[run.seed] = run
+    return chosen
 
 
 def _seed_stat(values: list[float]) -> Stat:

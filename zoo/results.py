@@ -56,7 +56,8 @@ class RunResult:
         device: Where it ran (``"cuda:0"``, ``"cpu"``).
         versions: Package versions by distribution name (see :func:`environment`).
         git_commit: Commit of the working directory's repository, if it was one.
-        error: Why the run failed or diverged.
+        error: Why the run failed or diverged; ``"interrupted"`` for a run whose process was
+            stopped (Ctrl-C, SIGTERM) or was found gone (killed, crashed) by the store.
         checkpoint: Where the trained model was saved.
         created: When the run started, ISO 8601 in UTC.
         extra: Anything else worth keeping (``{"class": 3}``, ``{"note": "..."}``).

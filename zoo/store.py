@@ -6,23 +6,42 @@ write to one file at once and lose nothing. A run is stored when it starts (``ru
 updated when it finishes; a crash leaves the row unfinished, never a half-written score.
 Scores are finite numbers or nothing: a run that reports NaN or inf is stored as ``diverged``.
 
+A suite cell is *claimed* (:meth:`Store.claim`): in one transaction its row is stored as
+``running`` unless the cell is done (``ok`` or ``diverged``) or running in a live process. A
+unique index on the cell's key (suite, suite version, model, backbone, dataset, setting, seed,
+budget) over ``running``, ``ok`` and ``diverged`` bench rows backs the rule, so any number of
+identical benches together run each cell once.
+
+A ``running`` row records its owner: host name, pid and the process's start time (so a reused
+pid is not taken for the owner). Opening a store read-write finishes the ``running`` rows whose
+owner on this host is gone (killed, crashed) as ``failed`` with error ``interrupted``; their
+cells are claimed again. Owners on other hosts cannot be checked and are taken as alive.
+
+A read-only store (``readonly=True``, for commands that only read) writes nothing, creates no
+file or folder and does not migrate. A store opened to write checks every page first, so a
+corrupt file is refused before anything is written to it; any SQLite error (a corrupt page
+met by a read-only store, a lock held past the timeout) is one :class:`~zoo.errors.ZooError`
+line naming the file.
+
 The schema is versioned with ``PRAGMA user_version``; :data:`MIGRATIONS` brings an older file
 up to date and a file written by a newer zoo is refused rather than misread.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
+import socket
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import fields, replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import platformdirs
 
@@ -33,22 +52,31 @@ BUSY_TIMEOUT_S = 30.0
 MIN_ID_PREFIX = 6
 JSON_COLUMNS = frozenset({"hparams", "metrics", "versions", "extra"})
 COLUMNS = tuple(f.name for f in fields(RunResult))
+# The store's own columns, beside one per RunResult field: the claim key and the owner.
+OWNER_COLUMNS = ("owner_host", "owner_pid", "owner_started")
+STORE_COLUMNS = ("cell_key", *OWNER_COLUMNS)
+CELL_KEY_FIELDS = ("suite", "suite_version", "model", "backbone", "dataset", "setting", "seed",
+                   "budget")
+DONE_STATUSES = ("ok", "diverged")  # a diverged cell is done: the same seed diverges again
+# The rows that hold their cell; the same condition as the unique index's, so it is used.
+HOLDS_CELL = "status IN ('running', 'ok', 'diverged')"
+INTERRUPTED = "interrupted"
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def default_db_path() -> Path:
-    """Where runs are stored unless ``--db`` says otherwise; its folder is created.
+    """Where runs are stored unless ``--db`` says otherwise (its folder is not created here).
 
     ``$ZOO_DB`` if set, else ``$ZOO_HOME/runs.db`` if ``ZOO_HOME`` is set, else ``runs.db`` in
     the user data directory (``~/.local/share/zoo`` on Linux).
     """
     if os.environ.get("ZOO_DB"):
-        path = Path(os.environ["ZOO_DB"]).expanduser()
-    elif os.environ.get("ZOO_HOME"):
-        path = Path(os.environ["ZOO_HOME"]).expanduser() / "runs.db"
-    else:
-        path = Path(platformdirs.user_data_dir("zoo", appauthor=False)) / "runs.db"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
+        return Path(os.environ["ZOO_DB"]).expanduser()
+    if os.environ.get("ZOO_HOME"):
+        return Path(os.environ["ZOO_HOME"]).expanduser() / "runs.db"
+    return Path(platformdirs.user_data_dir("zoo", appauthor=False)) / "runs.db"
 
 
 def _create_v1(conn: sqlite3.Connection) -> None:
@@ -86,9 +114,95 @@ def _create_v1(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX runs_by_created ON runs (created)")
 
 
+def cell_key(values: Sequence[Any]) -> str:
+    """The claim key of a suite cell: its :data:`CELL_KEY_FIELDS` values, in order, as JSON.
+
+    Never NULL, so a backbone or setting of None still makes two equal cells collide in the
+    unique index (SQLite treats NULLs in a unique index as distinct).
+    """
+    return json.dumps(list(values))
+
+
+def _cell_key_of(result: RunResult) -> str | None:
+    if result.kind != "bench":
+        return None
+    return cell_key([getattr(result, name) for name in CELL_KEY_FIELDS])
+
+
+def _add_claims_and_owners_v2(conn: sqlite3.Connection) -> None:
+    for column in ("cell_key TEXT", "owner_host TEXT", "owner_pid INTEGER",
+                   "owner_started INTEGER"):
+        conn.execute(f"ALTER TABLE runs ADD COLUMN {column}")
+    conn.executemany("UPDATE runs SET cell_key = ? WHERE rowid = ?", _v1_cell_keys(conn))
+    conn.execute("CREATE UNIQUE INDEX runs_claimed_cells ON runs (cell_key)"
+                 " WHERE status IN ('running', 'ok', 'diverged')")
+    conn.execute("CREATE INDEX runs_running ON runs (owner_host) WHERE status = 'running'")
+
+
+def _v1_cell_keys(conn: sqlite3.Connection) -> list[tuple[str, int]]:
+    # Rows from before claims may hold a done cell several times: only its latest ok/diverged
+    # row takes the key, older copies stay outside the unique rule (kept, still shown). Their
+    # running rows have no owner to check, so they too stay outside and never block a cell.
+    failed: list[tuple[str, int]] = []
+    latest_done: dict[str, int] = {}
+    for row in conn.execute(f"SELECT rowid, status, {', '.join(CELL_KEY_FIELDS)} FROM runs"
+                            " WHERE kind = 'bench' ORDER BY created, rowid"):
+        key = cell_key([row[name] for name in CELL_KEY_FIELDS])
+        if row["status"] in DONE_STATUSES:
+            latest_done[key] = row["rowid"]
+        elif row["status"] == "failed":
+            failed.append((key, row["rowid"]))
+    return failed + list(latest_done.items())
+
+
 # MIGRATIONS[v] turns a version v-1 database into version v. Append; never edit a released one.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _create_v1}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _create_v1, 2: _add_claims_and_owners_v2}
 SCHEMA_VERSION = max(MIGRATIONS)
+
+
+def process_start_time(pid: int) -> int | None:
+    """When process ``pid`` started, in clock ticks after boot, from ``/proc/PID/stat``.
+
+    Returns:
+        None when the process does not exist or is a zombie (dead, not yet reaped), and on a
+        system without ``/proc``.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Field 2, the command name, may hold spaces and ")": fields 3.. follow its last ")".
+    after_name = stat[stat.rindex(")") + 1:].split()
+    state, start_ticks = after_name[0], after_name[22 - 3]
+    return None if state in ("Z", "X") else int(start_ticks)
+
+
+def current_owner() -> dict[str, Any]:
+    """This process as the owner of a ``running`` row: :data:`OWNER_COLUMNS` by name."""
+    pid = os.getpid()
+    return {"owner_host": socket.gethostname(), "owner_pid": pid,
+            "owner_started": process_start_time(pid)}
+
+
+def owner_is_gone(host: str | None, pid: int | None, started: int | None) -> bool:
+    """Whether the process that owns a ``running`` row surely no longer runs.
+
+    Only an owner on this host can be checked; an unknown owner (a row from before owners
+    were recorded) or one on another host counts as alive. Where the start time is known, a
+    process with the owner's pid but another start time is a reused pid: the owner is gone.
+    """
+    if host != socket.gethostname() or pid is None or pid <= 0:
+        return False
+    if started is not None and Path("/proc/self/stat").exists():
+        return process_start_time(pid) != started
+    try:
+        os.kill(pid, 0)  # signal 0 only asks whether the pid exists
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def checked_scores(status: str, metrics: Mapping[str, Any],
@@ -146,66 +260,128 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     try:
         yield conn
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite has already rolled back after some errors
+            conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def _reported(method: Callable[Concatenate[Store, P], T]) -> Callable[Concatenate[Store, P], T]:
+    """Report any SQLite error of a store method (a corrupt page, a lock held past the busy
+    timeout) as one line naming the file; its transaction has been rolled back."""
+    @functools.wraps(method)
+    def reporting(self: Store, *args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            raise ZooError(f"cannot use runs database {self.path}: {exc}") from None
+    return reporting
 
 
 class Store:
     """The runs database at ``path``, open until :meth:`close` (or the end of a ``with``).
 
     Args:
-        path: Database file; default :func:`default_db_path`. Its folder is created.
+        path: Database file; default :func:`default_db_path`. Opened read-write, its folder
+            is created and the file migrated to the current schema.
+        readonly: Open for reading only: nothing is written, migrated or created.
 
     Raises:
-        ZooError: The file is not a SQLite database, was written by a newer zoo, or cannot
-            be opened. The file is left as it was.
+        ZooError: The file is not a zoo runs database, was written by a newer zoo, is
+            corrupt, or cannot be opened; read-only, also when it does not exist. The file is
+            left as it was.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, *,
+                 readonly: bool = False) -> None:
         self.path = Path(path) if path is not None else default_db_path()
-        self._conn = self._open()
-
-    def _open(self) -> sqlite3.Connection:
+        self.readonly = readonly
+        self._conn = self._connect()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # isolation_level=None: transactions are begun explicitly, BEGIN IMMEDIATE.
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            self._prepare()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: transactions are begun explicitly, BEGIN IMMEDIATE.
+        try:
+            if self.readonly:
+                if not self.path.is_file():
+                    raise ZooError(f"no runs database {self.path}: nothing has been stored "
+                                   "there (--db or $ZOO_DB names the database)")
+                conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                       timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S,
+                                       isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise ZooError(f"cannot open runs database {self.path}: {exc}") from None
         conn.row_factory = sqlite3.Row
-        try:
-            # Read before anything writes: a garbage or newer file fails here, untouched.
-            self._check_version(self._user_version(conn))
-            _enable_wal(conn)
-            self._migrate(conn)
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            raise ZooError(f"cannot use runs database {self.path}: {exc}") from None
-        except ZooError:
-            conn.close()
-            raise
         return conn
 
-    @staticmethod
-    def _user_version(conn: sqlite3.Connection) -> int:
-        return conn.execute("PRAGMA user_version").fetchone()[0]
+    @_reported
+    def _prepare(self) -> None:
+        # Read before anything writes: a garbage or newer file fails here, untouched.
+        version = self._user_version()
+        self._check_version(version)
+        if self.readonly:
+            if version == 0:
+                raise ZooError(f"cannot use runs database {self.path}: not a zoo runs "
+                               "database (no schema version)")
+            return
+        self._check_integrity()
+        _enable_wal(self._conn)
+        self._migrate()
+        self._finish_orphans()
+
+    def _check_integrity(self) -> None:
+        # A corrupt page is met only by the statement that reads it, maybe after this store
+        # wrote elsewhere: a store that writes looks at every page first (milliseconds).
+        problem = self._conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+        if problem != "ok":
+            raise ZooError(f"cannot use runs database {self.path}: database disk image is "
+                           f"malformed ({' '.join(problem.replace('***', '').split())})")
+
+    def _user_version(self) -> int:
+        return self._conn.execute("PRAGMA user_version").fetchone()[0]
 
     def _check_version(self, version: int) -> None:
         if version > SCHEMA_VERSION:
             raise ZooError(f"{self.path} has runs schema version {version}, newer than this "
                            f"zoo reads ({SCHEMA_VERSION}); upgrade zoo or use another --db")
 
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        if self._user_version(conn) == SCHEMA_VERSION:
+    def _migrate(self) -> None:
+        if self._user_version() == SCHEMA_VERSION:
             return
-        with _transaction(conn):
+        with _transaction(self._conn) as conn:
             # Read again under the write lock: another process may have migrated meanwhile.
-            version = self._user_version(conn)
+            version = self._user_version()
             self._check_version(version)
             for step in range(version + 1, SCHEMA_VERSION + 1):
                 MIGRATIONS[step](conn)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _orphans(self) -> list[str]:
+        """Ids of the ``running`` rows whose owner on this host is gone."""
+        rows = self._conn.execute(
+            "SELECT id, owner_host, owner_pid, owner_started FROM runs"
+            " WHERE status = 'running' AND owner_host = ?", (socket.gethostname(),))
+        return [row["id"] for row in rows if owner_is_gone(
+            row["owner_host"], row["owner_pid"], row["owner_started"])]
+
+    def _finish_orphans(self) -> None:
+        # Looked for first without the write lock: most opens find nothing to finish.
+        if not self._orphans():
+            return
+        with _transaction(self._conn):
+            self._interrupt(self._orphans())
+
+    def _interrupt(self, run_ids: list[str]) -> None:
+        self._conn.execute(
+            f"UPDATE runs SET status = 'failed', error = ? WHERE status = 'running'"
+            f" AND id IN ({', '.join('?' * len(run_ids))})", (INTERRUPTED, *run_ids))
 
     def close(self) -> None:
         """Close the connection; the store cannot be used afterwards."""
@@ -218,30 +394,74 @@ class Store:
                  traceback: TracebackType | None) -> None:
         self.close()
 
-    def _insert(self, result: RunResult) -> str:
+    def _insert(self, conn: sqlite3.Connection, result: RunResult) -> str:
+        """Insert ``result`` inside the caller's transaction; a running row gets its owner."""
         status, metrics, error = checked_scores(result.status, result.metrics, result.error)
         row = replace(result, status=status, metrics=metrics, error=error)
-        placeholders = ", ".join(f":{name}" for name in COLUMNS)
-        with _transaction(self._conn) as conn:
-            conn.execute(f"INSERT INTO runs ({', '.join(COLUMNS)}) VALUES ({placeholders})",
-                         {name: _encode(name, getattr(row, name)) for name in COLUMNS})
+        values = {name: _encode(name, getattr(row, name)) for name in COLUMNS}
+        values["cell_key"] = _cell_key_of(row)
+        values.update(current_owner() if status == "running" else dict.fromkeys(OWNER_COLUMNS))
+        try:
+            conn.execute(f"INSERT INTO runs ({', '.join(values)})"
+                         f" VALUES ({', '.join(f':{name}' for name in values)})", values)
+        except sqlite3.IntegrityError:
+            raise ZooError(f"suite cell {values['cell_key']} is already running or done in "
+                           f"{self.path}; claim() a cell before running it") from None
         return row.id
 
+    @_reported
     def start(self, result: RunResult) -> str:
-        """Store ``result`` as a ``running`` run and return its id; :meth:`finish` ends it."""
-        return self._insert(replace(result, status="running"))
+        """Store ``result`` as a ``running`` run and return its id; :meth:`finish` ends it.
 
+        A suite cell is opened with :meth:`claim` instead, so that it never runs twice.
+        """
+        with _transaction(self._conn) as conn:
+            return self._insert(conn, replace(result, status="running"))
+
+    @_reported
+    def claim(self, result: RunResult) -> RunResult | None:
+        """Claim the suite cell of bench run ``result``: store it as ``running``, owned by
+        this process, unless the cell is already taken; all in one transaction.
+
+        A ``running`` row of the cell whose owner on this host is gone is finished as
+        ``failed: interrupted`` first, and the cell claimed.
+
+        Returns:
+            None when ``result`` is stored and this process must run the cell (then
+            :meth:`finish` it); else the row that holds the cell: ``ok`` or ``diverged``
+            (done), or ``running`` in a live process.
+
+        Raises:
+            ValueError: ``result`` is not a bench run.
+        """
+        key = _cell_key_of(result)
+        if key is None:
+            raise ValueError(f"claim() takes suite cells (bench runs), not {result.kind!r} runs")
+        with _transaction(self._conn) as conn:
+            held = self._holder(key)
+            if held is not None:
+                if not (held["status"] == "running" and owner_is_gone(
+                        *(held[name] for name in OWNER_COLUMNS))):
+                    return _decode(held)
+                self._interrupt([held["id"]])
+            self._insert(conn, replace(result, status="running"))
+        return None
+
+    @_reported
     def record(self, result: RunResult) -> str:
         """Store a finished run in one go and return its id.
 
         Raises:
             ValueError: ``result.status`` is ``running``; use :meth:`start` for that.
+            ZooError: ``result`` is a suite cell that is already done or running.
         """
         if result.status not in FINISHED_STATUSES:
             raise ValueError(f"record() stores finished runs, not {result.status!r} ones; "
                              "use start() and finish()")
-        return self._insert(result)
+        with _transaction(self._conn) as conn:
+            return self._insert(conn, result)
 
+    @_reported
     def finish(self, run_id: str, *, status: str, metrics: Mapping[str, float],
                seconds: float | None, error: str | None = None, checkpoint: str | None = None,
                hparams: Mapping[str, Any] | None = None,
@@ -283,6 +503,7 @@ class Store:
                  _encode("extra", {**json.loads(row["extra"]), **(extra or {})}), run_id))
         return self.get(run_id)
 
+    @_reported
     def get(self, run_id: str) -> RunResult:
         """The run with id ``run_id``, or with a unique id prefix of at least 6 characters.
 
@@ -304,6 +525,7 @@ class Store:
                            "give more characters")
         return _decode(rows[0])
 
+    @_reported
     def runs(self, *, suite: str | None = None, status: str | None = None,
              kind: str | None = None, model: str | None = None,
              dataset: str | None = None) -> list[RunResult]:
@@ -316,17 +538,20 @@ class Store:
                                   given).fetchall()
         return [_decode(row) for row in rows]
 
+    @_reported
     def completed(self, suite: str, suite_version: str | None, model: str,
                   backbone: str | None, dataset: str, setting: str | None, seed: int | None,
                   budget: str | None) -> RunResult | None:
-        """The latest ``ok`` or ``diverged`` run of one suite cell, or None if it must run.
+        """The ``ok`` or ``diverged`` run of one suite cell, or None if it must run.
 
         A diverged cell counts as done: re-running the same seed would diverge again. Failed
-        and unfinished cells are run again.
+        and unfinished cells are run again. To run a cell, :meth:`claim` it.
         """
-        row = self._conn.execute(
-            "SELECT * FROM runs WHERE suite = ? AND suite_version IS ? AND model = ?"
-            " AND backbone IS ? AND dataset = ? AND setting IS ? AND seed IS ? AND budget IS ?"
-            " AND status IN ('ok', 'diverged') ORDER BY created DESC, rowid DESC LIMIT 1",
-            (suite, suite_version, model, backbone, dataset, setting, seed, budget)).fetchone()
-        return _decode(row) if row is not None else None
+        held = self._holder(cell_key([suite, suite_version, model, backbone, dataset, setting,
+                                      seed, budget]))
+        return _decode(held) if held is not None and held["status"] in DONE_STATUSES else None
+
+    def _holder(self, key: str) -> sqlite3.Row | None:
+        """The one row that holds the cell ``key`` (running, ok or diverged), if any."""
+        return self._conn.execute(f"SELECT * FROM runs WHERE cell_key = ? AND {HOLDS_CELL}",
+                                  (key,)).fetchone()

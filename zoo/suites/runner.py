@@ -73,9 +73,12 @@ def run_suite(suite: Suite, store: Store, *, models: list[str] | None = None,
               on_result: OnResult | None = None) -> list[RunResult]:
     """Run every cell not already in ``store``; return all the cells' rows.
 
-    A cell whose row is already stored (``ok`` or ``diverged``) is skipped, so an interrupted
-    benchmark resumes where it stopped. A cell that raises is stored as ``failed`` with the
-    reason and the suite goes on; a non-finite loss is stored as ``diverged``. The seeds are
+    Each cell is claimed in the store before it runs (:meth:`~zoo.store.Store.claim`): a
+    cell already stored (``ok`` or ``diverged``) or running in another live process is
+    skipped and its row passed to ``on_result`` as skipped, so an interrupted benchmark
+    resumes where it stopped and identical benches started together run each cell once. A
+    cell that raises is stored as ``failed`` with the reason and the suite goes on; a
+    non-finite loss is stored as ``diverged``. The seeds are
     ``first_seed .. first_seed + seeds - 1`` (``seeds`` default: the suite's), so that seeds
     can be spread over processes or machines. ``classes`` chooses the normal classes of a
     one-class suite (image-ad; default every class).
@@ -92,27 +95,30 @@ def run_suite(suite: Suite, store: Store, *, models: list[str] | None = None,
     from zoo.training import device_name
 
     env = environment(device_name(suite.accelerator, suite.devices))
+    primary = global_rank() == 0
     rows = []
     for cell in cells:
-        done = store.completed(suite.name, suite.spec.version, cell.model, cell.backbone,
-                               cell.dataset, cell.setting, cell.seed, cell.budget)
-        if done is not None:
-            rows.append(done)
+        row = _cell_row(suite, cell, env)
+        # Rank 0 claims the cell; the other ranks of a DDP run only read, and follow it.
+        held = store.claim(row) if primary else store.completed(
+            suite.name, suite.spec.version, cell.model, cell.backbone, cell.dataset,
+            cell.setting, cell.seed, cell.budget)
+        if held is not None:  # done, or running in another process: not run here
+            rows.append(held)
             if on_result:
-                on_result(done, True)
+                on_result(held, True)
             continue
-        row = _run_cell(suite, store, cell, env)
+        row = _run_cell(suite, store, cell, row, primary=primary)
         rows.append(row)
         if on_result:
             on_result(row, False)
     return rows
 
 
-def _run_cell(suite: Suite, store: Store, cell: Cell, env: dict) -> RunResult:
+def _cell_row(suite: Suite, cell: Cell, env: dict) -> RunResult:
     spec = suite.host.model(cell.model)
     plugin = suite.host.plugins.get(spec.plugin)
-    primary = global_rank() == 0
-    row = RunResult(
+    return RunResult(
         id=uuid.uuid4().hex, kind="bench", model=cell.model, backbone=cell.backbone,
         plugin=spec.plugin, plugin_version=plugin.version if plugin else None,
         dataset=cell.dataset, suite=suite.name, suite_version=suite.spec.version,
@@ -120,8 +126,11 @@ def _run_cell(suite: Suite, store: Store, cell: Cell, env: dict) -> RunResult:
         status="running", metrics={}, seconds=None, device=env.get("device"),
         versions=env.get("versions", {}), git_commit=env.get("git_commit"),
     )
+
+
+def _run_cell(suite: Suite, store: Store, cell: Cell, row: RunResult, *,
+              primary: bool) -> RunResult:
     if primary:
-        store.start(row)
         suite.host.hook.zoo_run_started(run=row)
     start = time.perf_counter()
     status, error, outcome = attempt(store, row.id,
