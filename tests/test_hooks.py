@@ -370,7 +370,7 @@ def tracked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Tracker,
             trained = train_run(store, "mlp", "wine", backbone=None, hparams={}, seed=0,
                                 accelerator="cpu", devices=1, max_epochs=2)
             evaluated = evaluate_run(store, trained.id)
-            cells = run_suite(host.suite("supervised").load()(host), store, models=["mlp"],
+            cells = run_suite(host.suite("supervised").load()(), store, models=["mlp"],
                               datasets=["wine"], seeds=1, budget="smoke")
     yield tracker, [trained, evaluated, *cells]
 

@@ -32,6 +32,9 @@ def test_a_suite_reads_its_metadata_from_its_spec(name: str) -> None:
 
 
 def test_leaderboard_and_suites_listing_import_no_torch(tmp_path: Path) -> None:
+    from zoo.store import Store
+
+    Store(tmp_path / "empty.db").close()
     code = ("import sys\n"
             "from click.testing import CliRunner\n"
             "from zoo.cli import cli\n"

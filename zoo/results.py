@@ -7,6 +7,7 @@ torch nor numpy, so the CLI can list runs and print leaderboards fast.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import subprocess
 import uuid
@@ -18,6 +19,8 @@ from typing import Any
 RUN_KINDS = ("train", "evaluate", "bench")
 RUN_STATUSES = ("running", "ok", "failed", "diverged")
 FINISHED_STATUSES = ("ok", "failed", "diverged")
+#: The error of a run whose process was stopped (Ctrl-C, SIGTERM) or killed mid-run.
+INTERRUPTED = "interrupted"
 # Distributions whose versions change numbers; read from metadata so nothing heavy is imported.
 TRACKED_DISTRIBUTIONS = ("zoo", "torch", "lightning", "torchmetrics", "scikit-learn", "numpy")
 
@@ -115,6 +118,24 @@ class RunResult:
         }
 
 
+@dataclass
+class Outcome:
+    """What a run's work produced (a suite cell's, a training's, an evaluation's).
+
+    Args:
+        metrics: Test metrics by name.
+        hparams: The hyperparameters the model was built with; None keeps the row's.
+        extra: Notes merged into the row's ``extra``.
+        checkpoint: Where the model was saved; None keeps the row's.
+    """
+
+    metrics: dict[str, float]
+    hparams: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    checkpoint: str | None = None
+
+
+@functools.cache  # one process, one set of versions and one checkout: asked once
 def package_versions() -> dict[str, str]:
     """Installed versions of :data:`TRACKED_DISTRIBUTIONS`; those not installed are left out."""
     versions = {}
@@ -130,8 +151,13 @@ def git_commit(directory: str | Path | None = None) -> str | None:
     """The commit checked out in ``directory`` (default: the working directory), or None.
 
     None when the directory is not in a git repository or git is not installed: a run outside
-    a repository is normal and must not fail for it.
+    a repository is normal and must not fail for it. Asked once per directory and process.
     """
+    return _commit_in(Path(directory or Path.cwd()).resolve())
+
+
+@functools.cache
+def _commit_in(directory: Path) -> str | None:
     try:
         done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True,
                               text=True, timeout=10, check=False)
@@ -153,4 +179,4 @@ def environment(device: str | None = None) -> dict[str, Any]:
     Returns:
         ``{"versions": {...}, "git_commit": str | None, "device": device}``.
     """
-    return {"versions": package_versions(), "git_commit": git_commit(), "device": device}
+    return {"versions": dict(package_versions()), "git_commit": git_commit(), "device": device}

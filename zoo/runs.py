@@ -9,9 +9,6 @@ dataset rebuilds that split and scores only its test part; on other data it scor
 
 from __future__ import annotations
 
-import time
-import uuid
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,11 +18,11 @@ from zoo.data.preprocess import Standardizer
 from zoo.data.types import Dataset, Splits
 from zoo.errors import ZooError
 from zoo.evaluation import evaluate_model
+from zoo.lifecycle import execute_run, global_rank, new_row
 from zoo.model import create_model, display_name, split_model_name
 from zoo.plugins import get_host
-from zoo.results import RunResult, environment
+from zoo.results import Outcome, RunResult
 from zoo.samples import save_run_samples
-from zoo.suites.runner import attempt, describe_failure, global_rank, runs_dir
 from zoo.training import TrainConfig, device_name
 
 if TYPE_CHECKING:
@@ -73,8 +70,7 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
     """Train, save and store one run; ``None`` on non-zero DDP ranks."""
     base, named_backbone = split_model_name(model)
     backbone = backbone or named_backbone
-    host = get_host()
-    spec = host.model(base)
+    spec = get_host().model(base)
     dataset = load_dataset(data)
     task = choose_task(spec.tasks, dataset, _data_tasks(data, dataset), base)
     splits = task_splits(dataset, task, seed)
@@ -83,43 +79,26 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
         standardizer = Standardizer.fit(splits.train.x)
         splits = standardizer.splits(splits)
     built = create_model(display_name(base, backbone), splits.info, seed=seed, **hparams)
-    chosen_backbone = built.hyperparameters().get("backbone")
-    env = environment(device_name(accelerator, devices))
-    plugin = host.plugins.get(spec.plugin)
-    row = RunResult(
-        id=uuid.uuid4().hex, kind="train", model=base, backbone=chosen_backbone,
-        plugin=spec.plugin, plugin_version=plugin.version if plugin else None, dataset=data,
-        suite=None, suite_version=None, setting=None, seed=seed, budget=None,
-        hparams=built.hyperparameters(), status="running", metrics={}, seconds=None,
-        device=env.get("device"), versions=env.get("versions", {}),
-        git_commit=env.get("git_commit"))
-    primary = global_rank() == 0
-    if primary:
-        store.start(row)
-        host.hook.zoo_run_started(run=row)
-    run_dir = runs_dir(store) / row.id
-    config = TrainConfig(seed=seed, accelerator=accelerator, devices=devices,
-                         max_epochs=max_epochs, run_dir=run_dir)
-    fit_splits = built.training_splits(splits)
-    start = time.perf_counter()
-    status, error, fitted = attempt(store, row.id, lambda: built.fit(fit_splits, config),
-                                    primary=primary)
-    metrics, checkpoint = fitted or {}, None
-    if not primary:
-        return None
-    if status == "ok":
+    row = new_row("train", model=base, dataset=data, device=device_name(accelerator, devices),
+                  backbone=built.hyperparameters().get("backbone"), seed=seed,
+                  hparams=built.hyperparameters())
+
+    def train(run_dir: Path) -> Outcome:
+        config = TrainConfig(seed=seed, accelerator=accelerator, devices=devices,
+                             max_epochs=max_epochs, run_dir=run_dir)
+        metrics = built.fit(built.training_splits(splits), config)
+        if global_rank() != 0:  # rank 0 saves what every rank trained
+            return Outcome(metrics)
         extra = {"dataset": data, "seed": seed, "task": task, "run_id": row.id,
                  "preprocess": {"standardize": standardizer.to_dict()} if standardizer else {},
                  "metrics": metrics}
         if "vocab" in dataset.meta:  # so that token ids can be read back as text
             extra["vocab"] = dataset.meta["vocab"]
-        checkpoint = str(save_model(built, run_dir / "model", extra=extra))
+        checkpoint = save_model(built, run_dir / "model", extra=extra)
         save_run_samples(built, splits.info, run_dir, seed, vocab=dataset.meta.get("vocab"))
-    store.finish(row.id, status=status, metrics=metrics, seconds=time.perf_counter() - start,
-                 error=error, checkpoint=checkpoint)
-    stored = store.get(row.id)
-    host.hook.zoo_run_finished(result=stored)
-    return stored
+        return Outcome(metrics, checkpoint=str(checkpoint))
+
+    return execute_run(store, row, train)
 
 
 def _checkpoint_dir(store: Store, run: str) -> Path:
@@ -172,28 +151,17 @@ def evaluate_run(store: Store, run: str, data: str | None = None) -> RunResult:
     if tuple(test.x.shape[1:]) != tuple(info.shape):
         raise ZooError(f"{data!r} has samples of shape {tuple(test.x.shape[1:])}; the model "
                        f"was trained on {tuple(info.shape)}")
-    env = environment(device_name("auto"))
-    host = get_host()
-    spec = host.model(card["model"])
-    row = RunResult(
-        id=uuid.uuid4().hex, kind="evaluate", model=card["model"],
-        backbone=card["hparams"].get("backbone"), plugin=spec.plugin, plugin_version=None,
-        dataset=data, suite=None, suite_version=None, setting=None,
-        seed=card.get("seed"), budget=None, hparams=card["hparams"], status="running",
-        device=env.get("device"), versions=env.get("versions", {}),
-        git_commit=env.get("git_commit"), checkpoint=str(directory))
-    host.hook.zoo_run_started(run=row)
-    start = time.perf_counter()
-    status, error, metrics = "ok", None, {}
-    try:
+    row = new_row("evaluate", model=card["model"], dataset=data,
+                  device=device_name("auto"), backbone=card["hparams"].get("backbone"),
+                  seed=card.get("seed"), hparams=card["hparams"], checkpoint=str(directory))
+
+    def evaluate(run_dir: Path) -> Outcome:
         metrics = evaluate_model(model, info, test, seed=seed,
                                  features=None if reference is None else reference.features)
         if reference is not None and "fid" in metrics:
             metrics["ref_accuracy"] = reference.accuracy
-    except ZooError as exc:
-        status, error = "failed", describe_failure(exc)
-    store.record(replace(row, status=status, metrics=metrics, error=error,
-                         seconds=time.perf_counter() - start))
-    stored = store.get(row.id)
-    host.hook.zoo_run_finished(result=stored)
+        return Outcome(metrics)
+
+    stored = execute_run(store, row, evaluate)
+    assert stored is not None, "zoo evaluate runs in one process"
     return stored

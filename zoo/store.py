@@ -46,7 +46,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import platformdirs
 
 from zoo.errors import ZooError
-from zoo.results import FINISHED_STATUSES, RunResult
+from zoo.results import FINISHED_STATUSES, INTERRUPTED, RunResult
 
 BUSY_TIMEOUT_S = 30.0
 MIN_ID_PREFIX = 6
@@ -60,7 +60,6 @@ CELL_KEY_FIELDS = ("suite", "suite_version", "model", "backbone", "dataset", "se
 DONE_STATUSES = ("ok", "diverged")  # a diverged cell is done: the same seed diverges again
 # The rows that hold their cell; the same condition as the unique index's, so it is used.
 HOLDS_CELL = "status IN ('running', 'ok', 'diverged')"
-INTERRUPTED = "interrupted"
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from zoo.data.loading import is_user_file
 from zoo.data.types import Dataset, Splits
 from zoo.errors import ZooError
 from zoo.model import display_name, split_model_name
 from zoo.plugins import get_host
+from zoo.results import Outcome
 from zoo.specs import DatasetSpec, ModelSpec
 
 
@@ -48,15 +49,6 @@ class Cell:
     @property
     def display_model(self) -> str:
         return display_name(self.model, self.backbone)
-
-
-@dataclass
-class CellOutcome:
-    """What running a cell produced: test metrics and notes for the result row."""
-
-    metrics: dict[str, float]
-    hparams: dict[str, Any] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Suite:
@@ -198,7 +190,7 @@ class Suite:
         raise ZooError(f"suite {cls.name!r} does not cut data for single runs")
 
     # -- running -------------------------------------------------------------------------------
-    def run_cell(self, cell: Cell, run_dir: Path | None = None) -> CellOutcome:
+    def run_cell(self, cell: Cell, run_dir: Path | None = None) -> Outcome:
         """Train ``cell.model`` on the cell's training split and score it on its test split.
 
         ``run_dir`` is where the cell's training logs go (``None``: nowhere kept).

@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from zoo.model import create_model, display_name
+from zoo.results import Outcome
 from zoo.training import TrainConfig
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from zoo.data.types import Arrays, Splits
-    from zoo.suites.base import Budget, Cell, CellOutcome, Suite
+    from zoo.suites.base import Budget, Cell, Suite
 
 
 def subsample(arrays: Arrays, limit: int | None, seed: int) -> tuple[Arrays, bool]:
@@ -40,15 +41,14 @@ def apply_budget(splits: Splits, budget: Budget, seed: int) -> tuple[Splits, dic
 
 
 def train_and_evaluate(suite: Suite, cell: Cell, splits: Splits,
-                       run_dir: Path | None) -> CellOutcome:
+                       run_dir: Path | None) -> Outcome:
     """The common tail of ``run_cell``: budget, training, test metrics."""
     from zoo.evaluation import evaluate_model
-    from zoo.suites.base import CellOutcome
 
     budget = suite.budgets[cell.budget]
     splits, notes = apply_budget(splits, budget, cell.seed)
     model, hparams = train_model(suite, cell, splits, budget, run_dir)
-    return CellOutcome(evaluate_model(model, splits.info, splits.test), hparams, notes)
+    return Outcome(evaluate_model(model, splits.info, splits.test), hparams, notes)
 
 
 def train_model(suite: Suite, cell: Cell, splits: Splits, budget: Budget,

@@ -25,7 +25,8 @@ import numpy as np
 from zoo.data.splits import standardize
 from zoo.data.types import Arrays, Dataset, Splits
 from zoo.errors import ZooError
-from zoo.suites.base import Budget, Cell, CellOutcome, Suite
+from zoo.results import Outcome
+from zoo.suites.base import Budget, Cell, Suite
 from zoo.suites.common import train_and_evaluate
 
 VALIDATION_FRACTION = 0.1
@@ -93,7 +94,7 @@ class DetectionSuite(Suite):
         data = Arrays(dataset.all().x)
         return Splits(data, None, data, replace(dataset.info, task=task))
 
-    def run_cell(self, cell: Cell, run_dir: Path | None = None) -> CellOutcome:
+    def run_cell(self, cell: Cell, run_dir: Path | None = None) -> Outcome:
         dataset = self.load(cell.dataset)
         splits = detection_splits(dataset, cell.setting, cell.seed)
         if splits.info.modality == "tabular":

@@ -47,8 +47,9 @@ from zoo.data.loading import is_user_file
 from zoo.data.splits import fixed_train_test
 from zoo.data.types import Arrays, Dataset, Splits
 from zoo.errors import ZooError
+from zoo.results import Outcome
 from zoo.specs import DatasetSpec
-from zoo.suites.base import Budget, Cell, CellOutcome, Suite
+from zoo.suites.base import Budget, Cell, Suite
 from zoo.suites.common import train_and_evaluate
 
 VALIDATION_FRACTION = 0.1
@@ -213,7 +214,7 @@ class ImageAnomalySuite(Suite):
                                f"valid: 0-{count - 1}")
         return [class_setting(normal) for normal in dict.fromkeys(chosen)]
 
-    def run_cell(self, cell: Cell, run_dir: Path | None = None) -> CellOutcome:
+    def run_cell(self, cell: Cell, run_dir: Path | None = None) -> Outcome:
         dataset = self.load(cell.dataset)
         normal = normal_class(cell.setting)
         outcome = train_and_evaluate(self, cell, one_class_splits(dataset, normal, cell.seed),

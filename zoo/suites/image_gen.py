@@ -58,8 +58,9 @@ from zoo.data.splits import fixed_train_test
 from zoo.data.types import Arrays, DataInfo, Dataset, Splits
 from zoo.errors import ZooError
 from zoo.images import binarize
+from zoo.results import Outcome
 from zoo.samples import distances, draw_samples, save_sample_grid
-from zoo.suites.base import Budget, Cell, CellOutcome, Suite
+from zoo.suites.base import Budget, Cell, Suite
 from zoo.suites.common import apply_budget, subsample, train_model
 from zoo.suites.reference_features import ReferenceClassifier, reference_classifier
 
@@ -135,7 +136,7 @@ class ImageGenerationSuite(Suite):
         self._classifiers: dict[tuple[str, str], ReferenceClassifier] = {}
         self._floors: dict[tuple[str, str, int, str], dict[str, float]] = {}
 
-    def run_cell(self, cell: Cell, run_dir: Path | None = None) -> CellOutcome:
+    def run_cell(self, cell: Cell, run_dir: Path | None = None) -> Outcome:
         train, test = self.setting_split(cell.dataset, cell.setting)
         reference = self.reference(cell.dataset, cell.setting)
         info = self.load(cell.dataset).info
@@ -161,7 +162,7 @@ class ImageGenerationSuite(Suite):
                                  "reference_classifier": reference.describe()}
         if run_dir is not None:
             extra["samples"] = str(save_sample_grid(samples, run_dir / "samples.png"))
-        return CellOutcome(metrics, hparams, extra)
+        return Outcome(metrics, hparams, extra)
 
     def setting_split(self, dataset: str, setting: str) -> tuple[Arrays, Arrays]:
         """The dataset's fixed split in the setting's pixels, made once per suite run."""

@@ -1,69 +1,23 @@
-"""Running a suite: one stored row per cell, resumable, failures recorded, never fatal."""
+"""Running a suite: one stored row per cell, resumable, failures recorded, never fatal.
+
+Every cell goes through the run lifecycle (:func:`zoo.lifecycle.execute_run`): claimed in the
+store by its content key, run under the failure rules, finished, announced to the hooks.
+"""
 
 from __future__ import annotations
 
-import os
-import time
-import uuid
 from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from zoo.errors import ZooError
-from zoo.results import RunResult, environment
-from zoo.suites.base import Cell, CellOutcome, Suite
+from zoo.lifecycle import execute_run, new_row
+from zoo.results import RunResult
+from zoo.suites.base import Cell, Suite
 
 if TYPE_CHECKING:
     from zoo.store import Store
 
 OnResult = Callable[[RunResult, bool], None]
-T = TypeVar("T")
-
-
-def runs_dir(store: Store) -> Path:
-    """Where runs stored in ``store`` keep their logs and checkpoints."""
-    return Path(store.path).parent / "runs"
-
-
-def global_rank() -> int:
-    """This process's rank in a distributed run (0 outside one), from the launcher's env."""
-    for variable in ("RANK", "SLURM_PROCID"):
-        if variable in os.environ:
-            return int(os.environ[variable])
-    local = int(os.environ.get("LOCAL_RANK", 0))
-    node = int(os.environ.get("NODE_RANK", os.environ.get("GROUP_RANK", 0)))
-    return node * int(os.environ.get("LOCAL_WORLD_SIZE", 1)) + local
-
-
-def describe_failure(exc: BaseException) -> str:
-    """One line for the result row: the exception type and its message."""
-    message = " ".join(str(exc).split())
-    if isinstance(exc, ZooError):
-        return message
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-
-
-def attempt(store: Store, row_id: str, work: Callable[[], T], *,
-            primary: bool) -> tuple[str, str | None, T | None]:
-    """Run ``work`` for a started row: ``(status, error, result)``, never raising on failure.
-
-    A non-finite loss is ``diverged``, any other exception ``failed`` with a one-line reason;
-    an interrupt (Ctrl-C, SystemExit) finishes the row as ``failed: interrupted`` and goes on.
-    """
-    from zoo.errors import Diverged
-
-    start = time.perf_counter()
-    try:
-        return "ok", None, work()
-    except Diverged as exc:
-        return "diverged", describe_failure(exc), None
-    except Exception as exc:  # one failing run must not stop the others
-        return "failed", describe_failure(exc), None
-    except BaseException:  # interrupted: the row says so, never stays "running"
-        if primary:
-            store.finish(row_id, status="failed", metrics={}, error="interrupted",
-                         seconds=time.perf_counter() - start)
-        raise
 
 
 def run_suite(suite: Suite, store: Store, *, models: list[str] | None = None,
@@ -94,54 +48,19 @@ def run_suite(suite: Suite, store: Store, *, models: list[str] | None = None,
                        f"{suite.name!r}")
     from zoo.training import device_name
 
-    env = environment(device_name(suite.accelerator, suite.devices))
-    primary = global_rank() == 0
+    device = device_name(suite.accelerator, suite.devices)
     rows = []
     for cell in cells:
-        row = _cell_row(suite, cell, env)
-        # Rank 0 claims the cell; the other ranks of a DDP run only read, and follow it.
-        held = store.claim(row) if primary else store.completed(
-            suite.name, suite.spec.version, cell.model, cell.backbone, cell.dataset,
-            cell.setting, cell.seed, cell.budget)
-        if held is not None:  # done, or running in another process: not run here
-            rows.append(held)
-            if on_result:
-                on_result(held, True)
-            continue
-        row = _run_cell(suite, store, cell, row, primary=primary)
-        rows.append(row)
+        row = _cell_row(suite, cell, device)
+        ran = execute_run(store, row, lambda run_dir, cell=cell: suite.run_cell(cell, run_dir))
+        result = ran or row  # a non-zero DDP rank stores nothing; rank 0 reports
+        rows.append(result)
         if on_result:
-            on_result(row, False)
+            on_result(result, result.id != row.id)  # another row holds the cell: not run here
     return rows
 
 
-def _cell_row(suite: Suite, cell: Cell, env: dict) -> RunResult:
-    spec = suite.host.model(cell.model)
-    plugin = suite.host.plugins.get(spec.plugin)
-    return RunResult(
-        id=uuid.uuid4().hex, kind="bench", model=cell.model, backbone=cell.backbone,
-        plugin=spec.plugin, plugin_version=plugin.version if plugin else None,
-        dataset=cell.dataset, suite=suite.name, suite_version=suite.spec.version,
-        setting=cell.setting, seed=cell.seed, budget=cell.budget, hparams={},
-        status="running", metrics={}, seconds=None, device=env.get("device"),
-        versions=env.get("versions", {}), git_commit=env.get("git_commit"),
-    )
-
-
-def _run_cell(suite: Suite, store: Store, cell: Cell, row: RunResult, *,
-              primary: bool) -> RunResult:
-    if primary:
-        suite.host.hook.zoo_run_started(run=row)
-    start = time.perf_counter()
-    status, error, outcome = attempt(store, row.id,
-                                     lambda: suite.run_cell(cell, runs_dir(store) / row.id),
-                                     primary=primary)
-    seconds = time.perf_counter() - start
-    if not primary:
-        return row
-    outcome = outcome or CellOutcome({})
-    store.finish(row.id, status=status, metrics=outcome.metrics, seconds=seconds, error=error,
-                 hparams=outcome.hparams, extra=outcome.extra)
-    stored = store.get(row.id)
-    suite.host.hook.zoo_run_finished(result=stored)
-    return stored
+def _cell_row(suite: Suite, cell: Cell, device: str) -> RunResult:
+    return new_row("bench", model=cell.model, dataset=cell.dataset, device=device,
+                   backbone=cell.backbone, suite=suite.name, suite_version=suite.spec.version,
+                   setting=cell.setting, seed=cell.seed, budget=cell.budget)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from zoo.data.splits import make_splits, standardize
 from zoo.data.types import Dataset, Splits
-from zoo.suites.base import Budget, Cell, CellOutcome, Suite
+from zoo.results import Outcome
+from zoo.suites.base import Budget, Cell, Suite
 from zoo.suites.common import train_and_evaluate
 
 
@@ -31,7 +32,7 @@ class SupervisedSuite(Suite):
         """The seeded, stratified train / validation / test split of the protocol."""
         return make_splits(dataset, seed=seed, task=task)
 
-    def run_cell(self, cell: Cell, run_dir: Path | None = None) -> CellOutcome:
+    def run_cell(self, cell: Cell, run_dir: Path | None = None) -> Outcome:
         dataset = self.load(cell.dataset)
         task = "classify" if "classify" in self.dataset_spec(cell.dataset).tasks else "regress"
         splits = make_splits(dataset, seed=cell.seed, task=task)

@@ -56,8 +56,9 @@ import torch
 
 from zoo.data.types import Arrays, DataInfo, Dataset, Splits
 from zoo.errors import ZooError
+from zoo.results import Outcome
 from zoo.samples import draw_text, save_text
-from zoo.suites.base import Budget, Cell, CellOutcome, Suite
+from zoo.suites.base import Budget, Cell, Suite
 from zoo.suites.common import apply_budget, train_model
 
 #: nanoGPT's split: the first 90% of the characters train, the last 10% are reported.
@@ -211,7 +212,7 @@ class TextGenerationSuite(Suite):
                              TEXT_BUDGETS["quick"].context, seed)
         return replace(splits, info=replace(splits.info, task=task))
 
-    def run_cell(self, cell: Cell, run_dir: Path | None = None) -> CellOutcome:
+    def run_cell(self, cell: Cell, run_dir: Path | None = None) -> Outcome:
         require_hooks(self.host.model(cell.model).load(), cell.display_model)
         budget = TEXT_BUDGETS[cell.budget]
         dataset = self.load(cell.dataset)
@@ -232,4 +233,4 @@ class TextGenerationSuite(Suite):
             "sample_start": text[:SAMPLE_PREVIEW]}
         if run_dir is not None:
             extra["sample"] = str(save_text(text, run_dir / "sample.txt"))
-        return CellOutcome(metrics, hparams, extra)
+        return Outcome(metrics, hparams, extra)

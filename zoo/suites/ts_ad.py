@@ -71,7 +71,8 @@ import numpy as np
 from zoo.data.loading import is_user_file
 from zoo.data.types import Arrays, DataInfo, Dataset, Splits
 from zoo.errors import ZooError
-from zoo.suites.base import Budget, Cell, CellOutcome, Suite
+from zoo.results import Outcome
+from zoo.suites.base import Budget, Cell, Suite
 from zoo.suites.common import train_model
 
 if TYPE_CHECKING:
@@ -386,7 +387,7 @@ class TimeSeriesAnomalySuite(Suite):
                       Arrays(np.concatenate([p.test.x for p in parts]), y),
                       replace(WINDOW_INFO, task=task))
 
-    def run_cell(self, cell: Cell, run_dir: Path | None = None) -> CellOutcome:
+    def run_cell(self, cell: Cell, run_dir: Path | None = None) -> Outcome:
         dataset = self.load(cell.dataset)
         budget = self.budgets[cell.budget]
         every = setting_series(dataset, cell.setting)
@@ -402,7 +403,7 @@ class TimeSeriesAnomalySuite(Suite):
             extra["note"] = (f"{cell.budget} budget: {len(chosen)} of {len(every)} series, the "
                              f"first by name with labelled anomalies")
         # Every series' model is built with the same hyperparameters: the last one's stand.
-        return CellOutcome(pooled_metrics(results), hparams, extra)
+        return Outcome(pooled_metrics(results), hparams, extra)
 
     def _budget_series(self, dataset: Dataset, keys: list[str],
                        budget: SeriesBudget) -> list[str]:

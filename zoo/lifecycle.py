@@ -1,0 +1,123 @@
+"""One lifecycle for every run: ``zoo train``, ``zoo evaluate`` and each suite cell.
+
+:func:`execute_run` owns a run from start to end::
+
+    open its row          a suite cell is claimed atomically by its content key
+                          (Store.claim), so identical commands never run it twice
+    zoo_run_started       rank 0 only
+    the work              under the failure rules: ``ok``; ``diverged`` on a non-finite
+                          loss; ``failed`` with a one-line reason on any other error; an
+                          interrupt (Ctrl-C, SIGTERM) finishes the row as
+                          ``failed: interrupted`` and goes on up
+    finish the row        rank 0 only
+    zoo_run_finished      rank 0 only, with the row as stored
+
+:func:`new_row` builds every :class:`RunResult` a run starts from, so plugin, versions,
+device and commit are filled in one place. The work is a function of the run's folder that
+returns an :class:`Outcome`. This module imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zoo.errors import Diverged, ZooError
+from zoo.plugins import get_host
+from zoo.results import INTERRUPTED, Outcome, RunResult, environment
+
+if TYPE_CHECKING:
+    from zoo.store import Store
+
+#: The work of a run: given the run's folder (logs, checkpoint, samples), what it produced.
+Work = Callable[[Path], Outcome]
+
+
+def runs_dir(store: Store) -> Path:
+    """Where runs stored in ``store`` keep their logs and checkpoints."""
+    return Path(store.path).parent / "runs"
+
+
+def global_rank() -> int:
+    """This process's rank in a distributed run (0 outside one), from the launcher's env."""
+    for variable in ("RANK", "SLURM_PROCID"):
+        if variable in os.environ:
+            return int(os.environ[variable])
+    local = int(os.environ.get("LOCAL_RANK", 0))
+    node = int(os.environ.get("NODE_RANK", os.environ.get("GROUP_RANK", 0)))
+    return node * int(os.environ.get("LOCAL_WORLD_SIZE", 1)) + local
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line for the result row: the exception type and its message."""
+    message = " ".join(str(exc).split())
+    if isinstance(exc, ZooError):
+        return message
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def new_row(kind: str, *, model: str, dataset: str, device: str | None,
+            **fields: Any) -> RunResult:
+    """A ``running`` row of ``model``, with its plugin, that plugin's version, the package
+    versions, ``device`` and the git commit filled in; ``fields`` are the rest
+    (``backbone``, ``seed``, ``hparams``, ``suite`` ...)."""
+    host = get_host()
+    spec = host.model(model)
+    plugin = host.plugins.get(spec.plugin)
+    env = environment(device)
+    return RunResult(kind=kind, model=model, dataset=dataset, plugin=spec.plugin,
+                     plugin_version=plugin.version if plugin else None, device=env["device"],
+                     versions=env["versions"], git_commit=env["git_commit"], **fields)
+
+
+def execute_run(store: Store, row: RunResult, work: Work) -> RunResult | None:
+    """Open ``row``, run ``work`` under the failure rules, finish the row, call the hooks.
+
+    Returns:
+        The row as stored when this process ran it; for a suite cell already done or running
+        in another process, the row that holds it (its id is not ``row.id``); ``None`` on a
+        non-zero rank of a distributed run, which stores nothing (rank 0 reports).
+    """
+    primary = global_rank() == 0
+    if row.kind == "bench":
+        held = _claim(store, row, primary=primary)
+        if held is not None:
+            return held
+    elif primary:
+        store.start(row)
+    host = get_host()
+    if primary:
+        host.hook.zoo_run_started(run=row)
+    start = time.perf_counter()
+    status, error, outcome = "ok", None, Outcome({})
+    try:
+        outcome = work(runs_dir(store) / row.id)
+    except Diverged as exc:
+        status, error = "diverged", describe_failure(exc)
+    except Exception as exc:  # one failing run must not stop the others
+        status, error = "failed", describe_failure(exc)
+    except BaseException:  # interrupted: the row says so, never stays "running"
+        if primary:
+            store.finish(row.id, status="failed", metrics={}, error=INTERRUPTED,
+                         seconds=time.perf_counter() - start)
+        raise
+    if not primary:
+        return None
+    stored = store.finish(row.id, status=status, metrics=outcome.metrics,
+                          seconds=time.perf_counter() - start, error=error,
+                          checkpoint=outcome.checkpoint, hparams=outcome.hparams,
+                          extra=outcome.extra)
+    host.hook.zoo_run_finished(result=stored)
+    return stored
+
+
+def _claim(store: Store, row: RunResult, *, primary: bool) -> RunResult | None:
+    """Rank 0 claims the cell; the other ranks of a distributed run follow it and only read
+    whether it is done. Returns the row holding the cell when it is not this run's."""
+    if primary:
+        return store.claim(row)
+    return store.completed(row.suite or "", row.suite_version, row.model, row.backbone,
+                           row.dataset, row.setting, row.seed, row.budget)
