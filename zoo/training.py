@@ -19,14 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo.errors import ZooError
+from zoo.specs import OPTIMIZERS
 
 if TYPE_CHECKING:
     import torch
     from lightning.pytorch import LightningModule, Trainer
 
     from zoo.data.types import Splits
-
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "adamw")
 
 
 class Diverged(ZooError):
