@@ -140,11 +140,11 @@ def _model_detail(spec: Any) -> str:
              h.help] for h in spec.hparams]
     lines += ["", _table(rows, ["hyperparameter", "type", "default", "valid", "search", "help"])
               if rows else "no hyperparameters"]
-    lines += ["(set with `zoo train MODEL --set KEY=VALUE`, tuples as --set hidden=128,64; "
-              "search: the range a tuner explores)"] if rows else []
     for key, values in spec.defaults.items():
         settings = " ".join(f"{name}={format_value(value)}" for name, value in values.items())
         lines.append(f"defaults for {'every modality' if key == '*' else key}: {settings}")
+    lines += ["(set with `zoo train MODEL --set KEY=VALUE`, tuples as --set hidden=128,64; "
+              "search: what a tuner explores)"] if rows else []
     return "\n".join(lines)
 
 
