@@ -202,10 +202,11 @@ class HParam:
     @property
     def item_types(self) -> tuple[type, ...]:
         """The scalar types of the value (of each item of a tuple), ``None`` left out."""
-        found: list[type] = []
+        found: dict[type, None] = {}  # ordered, without repeats
         for option in _members(self.type):
-            args = get_args(option) if get_origin(option) is tuple else (option,)
-            found += [a for a in args if a not in (..., type(None)) and a not in found]
+            for item in get_args(option) if get_origin(option) is tuple else (option,):
+                if item not in (..., type(None)):
+                    found[item] = None
         return tuple(found)
 
     @property
