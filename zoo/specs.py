@@ -88,7 +88,7 @@ def _coerce(value: Any, annotation: Any) -> Any:
         for option in (o for o in options if o is not type(None)):
             try:
                 return _coerce(value, option)
-            except ValueError:
+            except (TypeError, ValueError):
                 continue
         raise ValueError(value)
     if get_origin(annotation) is tuple:
