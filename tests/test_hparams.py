@@ -76,6 +76,15 @@ def test_a_configs_hyperparameters_are_checked_too(tmp_path: Path) -> None:
     assert stored_rows(db) == 0
 
 
+def test_a_config_whose_set_is_no_mapping_is_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "run.yaml"
+    config.write_text("model: mlp\ndata: wine\nset: [lr, 0.1]\n")
+    done = zoo_cli("train", "--config", str(config), "--db", str(tmp_path / "runs.db"))
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"Error: config {config}: set must be a mapping of hyperparameters (key: value)"]
+
+
 def test_checking_hyperparameters_imports_no_torch() -> None:
     code = ("import sys; from zoo import get_model_spec; from zoo.model import check_hparams; "
             "checked = check_hparams(get_model_spec('vae'), "
