@@ -1,7 +1,8 @@
 """The conformance kit: checks that a registered model honours the zoo's contract.
 
-For each (model, modality, task) the spec declares, :func:`check_model` builds the model on
-tiny synthetic data, trains it briefly, runs every evaluate hook its tasks require and
+For each (model, modality, task) the spec declares, :func:`check_model` checks that the spec's
+hyperparameter declaration matches the ``__init__`` (:func:`check_declaration`), builds the
+model on tiny synthetic data, trains it briefly, runs every evaluate hook its tasks require and
 checks shapes and finiteness, determinism under a seed, and that a save/load round trip
 gives identical outputs. With the pytest plugin (installed with zoo) a test asks for the
 ``zoo_model_case`` fixture and is run once per registered case::
