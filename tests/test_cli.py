@@ -230,7 +230,7 @@ def stored_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize(("args", "message"), [
     (["train", "mlpp", "--data", "wine"], "did you mean 'mlp'"),
     (["train", "mlp", "--data", "wien"], "did you mean 'wine'"),
-    (["train", "mlp", "--data", "wine", "--set", "lr=abc"], "lr='abc' is not a number"),
+    (["train", "mlp", "--data", "wine", "--set", "lr=abc"], "lr='abc' must be a number > 0"),
     (["train", "mlp", "--data", "{csv}"], "'oops' is not a number"),
     (["bench", "no-such-suite"], "unknown suite"),
     (["leaderboard", "supervised", "--format", "xml"], "'xml' is not one of"),

@@ -168,14 +168,6 @@ def test_listing_models_imports_no_torch() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-class _Method:
-    """A stand-in model class: resolve_hparams reads only its ``__init__`` signature."""
-
-    def __init__(self, data_info: object, backbone: str = "mlp", hidden: int = 8,
-                 lr: float = 1e-3) -> None:
-        del data_info, backbone, hidden, lr
-
-
 @pytest.mark.parametrize(("backbone", "expected"), [
     (None, {"backbone": "cnn", "hidden": 4, "lr": 0.5}),   # the image default backbone
     ("mlp", {"backbone": "mlp", "hidden": 64, "lr": 0.5}),  # image defaults, not cnn's
@@ -184,16 +176,17 @@ def test_defaults_by_modality_then_backbone(backbone: str | None,
                                             expected: dict[str, object]) -> None:
     from zoo.data.types import DataInfo
     from zoo.model import resolve_hparams
-    from zoo.specs import ModelSpec, SpecError
+    from zoo.specs import BACKBONE, LR, HParam, ModelSpec, SpecError
 
     spec = ModelSpec(name="m", kind="method", tasks=("detect",),
                      modalities=("tabular", "image"), implementation="x:Y",
                      default_backbones={"image": "cnn"},
                      defaults={"*": {"lr": 0.5}, "image": {"hidden": 64},
-                               "image[cnn]": {"hidden": 4}})
+                               "image[cnn]": {"hidden": 4}},
+                     hparams=(BACKBONE, HParam("hidden", int, 8, low=1), LR))
     info = DataInfo("image", (1, 8, 8), "detect")
     overrides = {"backbone": backbone} if backbone else {}
-    assert resolve_hparams(spec, info, overrides, _Method) == expected
+    assert resolve_hparams(spec, info, overrides) == expected
     with pytest.raises(SpecError, match="undeclared modalities"):
         ModelSpec(name="m", kind="method", tasks=("detect",), modalities=("image",),
                   implementation="x:Y", defaults={"text[rnn]": {"hidden": 4}})

@@ -48,7 +48,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from zoo import DataInfo, ModelSpec, ZooModel, hookimpl
+from zoo import DataInfo, HParam, ModelSpec, ZooModel, hookimpl
 
 SEEN = {}
 
@@ -138,9 +138,11 @@ class Mute(TextModel):
 
 @hookimpl
 def zoo_register_models(register):
-    for name, cls in (("bigram", "Bigram"), ("uniform", "Uniform"), ("mute", "Mute")):
+    smoothing = HParam("smoothing", float, 1.0, low=0, low_inclusive=False)
+    for name, cls, hparams in (("bigram", "Bigram", (smoothing,)), ("uniform", "Uniform", ()),
+                               ("mute", "Mute", ())):
         register(ModelSpec(name=name, kind="method", tasks=("generate",),
-                           modalities=("text",),
+                           modalities=("text",), hparams=hparams,
                            implementation=f"zoo_plugins_dir.language_models:{cls}"))
 '''
 

@@ -15,7 +15,7 @@ from zoo.data import DataInfo, Dataset, load_dataset
 from zoo.errors import UnknownNameError, ZooError
 from zoo.model import ZooModel, create_model, get_model_spec, list_models
 from zoo.plugins import hookimpl
-from zoo.specs import DataFile, DatasetSpec, ModelSpec, SuiteSpec
+from zoo.specs import DataFile, DatasetSpec, HParam, ModelSpec, SuiteSpec
 
 __version__ = "0.1.0"
 
@@ -24,6 +24,7 @@ __all__ = [
     "DataInfo",
     "Dataset",
     "DatasetSpec",
+    "HParam",
     "ModelSpec",
     "SuiteSpec",
     "UnknownNameError",

@@ -98,7 +98,8 @@ def plugins_command(as_json: bool) -> None:
               help="Only models for this modality (tabular, image, text, timeseries).")
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def models_command(pattern: str, task: str | None, modality: str | None, as_json: bool) -> None:
-    """Registered models matching PATTERN (shell-style, e.g. 'vae*')."""
+    """Registered models matching PATTERN (shell-style, e.g. 'vae*'); a model's exact name
+    shows it in detail, with its hyperparameters."""
     from zoo.model import list_models
     from zoo.specs import MODALITIES, TASKS
 
@@ -114,9 +115,37 @@ def models_command(pattern: str, task: str | None, modality: str | None, as_json
     if not specs:
         click.echo(_no_model_matches(pattern, task, modality), err=True)
         return
+    if [s.name for s in specs] == [pattern]:
+        click.echo(_model_detail(specs[0]))
+        return
     rows = [[s.name, s.kind, ",".join(s.tasks), ",".join(s.modalities), s.plugin, s.summary]
             for s in specs]
     click.echo(_table(rows, ["model", "kind", "tasks", "modalities", "plugin", "summary"]))
+
+
+def _model_detail(spec: Any) -> str:
+    """One model: what it is, its hyperparameters (type, default, valid values, search space,
+    help) and the defaults the spec sets per modality and backbone."""
+    from zoo.specs import format_value
+
+    lines = [f"{spec.name}: {spec.summary}",
+             f"  kind: {spec.kind}    plugin: {spec.plugin}",
+             f"  tasks: {', '.join(spec.tasks)}    modalities: {', '.join(spec.modalities)}"]
+    if spec.default_backbones:
+        lines.append("  backbones: " + ", ".join(f"{modality}={backbone}" for modality, backbone
+                                                 in spec.default_backbones.items()))
+    if spec.paper:
+        lines.append(f"  paper: {spec.paper}")
+    rows = [[h.name, h.type_name(), format_value(h.default), h.valid_range(), h.search_text(),
+             h.help] for h in spec.hparams]
+    lines += ["", _table(rows, ["hyperparameter", "type", "default", "valid", "search", "help"])
+              if rows else "no hyperparameters"]
+    for key, values in spec.defaults.items():
+        settings = " ".join(f"{name}={format_value(value)}" for name, value in values.items())
+        lines.append(f"defaults for {'every modality' if key == '*' else key}: {settings}")
+    lines += ["(set with `zoo train MODEL --set KEY=VALUE`, tuples as --set hidden=128,64; "
+              "search: what a tuner explores)"] if rows else []
+    return "\n".join(lines)
 
 
 def _no_model_matches(pattern: str, task: str | None, modality: str | None) -> str:
@@ -191,6 +220,8 @@ def _read_config(path: Path | None) -> dict[str, Any]:
     unknown = set(data) - valid
     if unknown:
         raise ZooError(f"config {path}: unknown keys {sorted(unknown)}; valid: {sorted(valid)}")
+    if not isinstance(data.get("set", {}), dict):
+        raise ZooError(f"config {path}: set must be a mapping of hyperparameters (key: value)")
     return data
 
 
@@ -200,14 +231,18 @@ def _open_store(db: Path | None, *, readonly: bool = False) -> Any:
     return Store(db, readonly=readonly)
 
 
-def _check_names(model: str | None = None, data: str | None = None) -> None:
-    """Fail fast on unknown names, before torch is imported."""
+def _check_names(model: str | None = None, data: str | None = None,
+                 hparams: dict[str, Any] | None = None) -> None:
+    """Fail fast on unknown names and bad hyperparameters (``hparams``, with the backbone of
+    ``vae[cnn]``), before torch is imported and any data is read."""
     from zoo.data.loading import is_user_file
-    from zoo.model import split_model_name
+    from zoo.model import check_hparams, split_model_name
 
     host = plugins.get_host()
     if model is not None:
-        host.model(split_model_name(model)[0])
+        base, backbone = split_model_name(model)
+        named = {"backbone": backbone} if backbone else {}
+        check_hparams(host.model(base), {**named, **(hparams or {})})
     if data is not None and not is_user_file(data):
         host.dataset(data)
 
@@ -244,13 +279,14 @@ def train_command(model: str | None, data: str | None, backbone: str | None,
     data = data or options.get("data")
     if not model or not data:
         raise ZooError("train needs a MODEL and --data (on the command line or in --config)")
-    _check_names(model, data)
+    backbone = backbone or options.get("backbone")
+    hparams = {**options.get("set", {}), **parse_sets(sets)}
+    _check_names(model, data, {**({"backbone": backbone} if backbone else {}), **hparams})
     from zoo.runs import train_run
 
-    hparams = {**options.get("set", {}), **parse_sets(sets)}
     with _open_store(db) as store, _interrupted_by_sigterm():
         row = train_run(
-            store, model, data, backbone=backbone or options.get("backbone"), hparams=hparams,
+            store, model, data, backbone=backbone, hparams=hparams,
             seed=seed if seed is not None else options.get("seed", 0),
             accelerator=accelerator or options.get("accelerator", "auto"),
             devices=devices or options.get("devices", 1),

@@ -16,11 +16,9 @@ Every model, whatever trains it, implements:
 from __future__ import annotations
 
 import fnmatch
-import inspect
-import types
-import typing
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any
 
 from zoo.errors import ZooError, unknown_name_message
 from zoo.plugins import get_host
@@ -112,34 +110,36 @@ def split_model_name(name: str) -> tuple[str, str | None]:
     return name, None
 
 
-def resolve_hparams(spec: ModelSpec, info: DataInfo, overrides: dict[str, Any],
-                    cls: type | None = None) -> dict[str, Any]:
-    """Defaults for the data's modality, then ``overrides`` checked against ``__init__``.
+def check_hparams(spec: ModelSpec, values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` (``--set`` strings, YAML or Python values) checked against ``spec``'s
+    declaration and converted to the declared types; needs no data and imports no torch.
 
-    String values (from ``--set key=value``) are converted to the annotated type; an unknown
-    key or a value of the wrong type raises :class:`ZooError` naming the valid choices.
+    An undeclared name, a value of the wrong type or outside the valid range, or a
+    ``backbone`` that names no registered backbone is a one-line :class:`ZooError` naming the
+    key, the value and what is valid.
     """
+    checked = {key: spec.hparam(key).parse(value, f"model {spec.name!r}")
+               for key, value in values.items()}
+    if checked.get("backbone") is not None:
+        get_backbone_spec(checked["backbone"])
+    return checked
+
+
+def resolve_hparams(spec: ModelSpec, info: DataInfo,
+                    overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The spec's defaults for the data's modality (and backbone), then ``overrides``, checked
+    by :func:`check_hparams`; a method's backbone is chosen per modality when not given."""
     if info.modality not in spec.modalities:
         raise ZooError(f"model {spec.name!r} does not support {info.modality} data; "
                        f"it supports: {', '.join(spec.modalities)}")
-    cls = cls or spec.load()
-    params = {n: p for n, p in inspect.signature(cls.__init__).parameters.items()
-              if n not in ("self", "data_info") and p.kind is not p.VAR_KEYWORD}
-    hints = typing.get_type_hints(cls.__init__)
+    hparams = check_hparams(spec, overrides)
     backbone = None
-    if spec.kind == "method" and "backbone" in params:
-        backbone = overrides.get("backbone") or spec.default_backbones.get(info.modality)
+    if any(h.name == "backbone" for h in spec.hparams):
+        backbone = hparams.get("backbone") or spec.default_backbones.get(info.modality)
         if backbone is not None:
             get_backbone_spec(backbone, info.modality)
-    hparams: dict[str, Any] = {}
-    for key, value in {**spec.defaults_for(info.modality, backbone), **overrides}.items():
-        if key not in params:
-            raise ZooError(unknown_name_message("hyperparameter", key, params,
-                                                f" for model {spec.name!r}"))
-        hparams[key] = coerce(value, hints.get(key, Any), f"model {spec.name!r}: {key}")
-    if backbone is not None:
-        hparams.setdefault("backbone", backbone)
-    return hparams
+            hparams["backbone"] = backbone
+    return {**spec.defaults_for(info.modality, backbone), **hparams}
 
 
 def create_model(name: str, data_info: DataInfo, *, seed: int | None = None,
@@ -151,8 +151,8 @@ def create_model(name: str, data_info: DataInfo, *, seed: int | None = None,
         data_info: What the model is built for (modality, shape, classes ...).
         seed: Seeds Python, numpy and torch before building, so that the initial
             parameters are reproducible.
-        **hparams: Overrides of the spec's defaults; strings are converted to the annotated
-            type of the constructor argument.
+        **hparams: Overrides of the spec's defaults, checked against its declaration
+            (:func:`check_hparams`); strings are converted to the declared types.
 
     Returns:
         The model, an instance of the spec's implementation.
@@ -161,8 +161,8 @@ def create_model(name: str, data_info: DataInfo, *, seed: int | None = None,
     spec = get_model_spec(base)
     if backbone is not None:
         hparams.setdefault("backbone", backbone)
+    resolved = resolve_hparams(spec, data_info, hparams)
     cls = spec.load()
-    resolved = resolve_hparams(spec, data_info, hparams, cls)
     if seed is not None:
         seed_everything(seed)
     model = cls(data_info=data_info, **resolved)
@@ -186,57 +186,3 @@ def seed_everything(seed: int) -> None:
 def display_name(name: str, backbone: str | None) -> str:
     """How leaderboards name a model: ``vae[cnn]`` for methods, ``mlp`` for backbones."""
     return f"{name}[{backbone}]" if backbone else name
-
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
-def coerce(value: Any, annotation: Any, where: str) -> Any:
-    """Convert ``value`` (often a string from the command line) to ``annotation``."""
-    origin = get_origin(annotation)
-    if annotation is Any:
-        return value
-    if origin in (Union, types.UnionType):
-        options = get_args(annotation)
-        is_none = value is None or (isinstance(value, str) and value.lower() in ("none", "null"))
-        if is_none and type(None) in options:
-            return None
-        errors = []
-        for option in (o for o in options if o is not type(None)):
-            try:
-                return coerce(value, option, where)
-            except ZooError as exc:
-                errors.append(str(exc))
-        raise ZooError(errors[0] if errors else f"{where}: cannot use {value!r}")
-    if origin is Literal:
-        choices = get_args(annotation)
-        for choice in choices:
-            if value == choice or (isinstance(value, str) and value == str(choice)):
-                return choice
-        raise ZooError(f"{where}={value!r} is not valid; choose one of "
-                       f"{', '.join(map(str, choices))}")
-    if origin in (tuple, list):
-        items = value.split(",") if isinstance(value, str) else list(value)
-        args = [a for a in get_args(annotation) if a is not Ellipsis] or [Any]
-        return origin(coerce(v, args[0], where) for v in items)
-    if annotation is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
-            return value.lower() in _TRUE
-        raise ZooError(f"{where}={value!r} is not a boolean (true/false)")
-    if annotation in (int, float):
-        if isinstance(value, bool):
-            raise ZooError(f"{where}={value!r} is not a number")
-        try:
-            number = annotation(value) if annotation is float else int(str(value), 10)
-        except (TypeError, ValueError):
-            kind = "an integer" if annotation is int else "a number"
-            raise ZooError(f"{where}={value!r} is not {kind}") from None
-        return number
-    if annotation is str:
-        if not isinstance(value, str):
-            raise ZooError(f"{where}={value!r} is not a string")
-        return value
-    return value

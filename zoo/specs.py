@@ -8,11 +8,15 @@ so listing every model of every installed plugin never imports torch.
 from __future__ import annotations
 
 import importlib
+import math
 import re
+import types
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Union, get_args, get_origin
+
+from zoo.errors import ZooError, unknown_name_message
 
 TASKS = ("classify", "regress", "detect", "generate")
 MODALITIES = ("tabular", "image", "text", "timeseries")
@@ -61,6 +65,354 @@ def _check_import_path(kind: str, name: str, field_name: str, path: str | None) 
         raise SpecError(f"{kind} {name!r}: {field_name} {path!r} is not 'package.module:Name'")
 
 
+# -- hyperparameters ---------------------------------------------------------------------------
+#: The types a hyperparameter (or each item of a tuple-valued one) may have.
+SCALAR_TYPES = (bool, int, float, str)
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_NONE = {"none", "null"}
+
+
+def _members(annotation: Any) -> tuple[Any, ...]:
+    """The options of a union (``int | None`` -> ``(int, NoneType)``), else ``(annotation,)``."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        return get_args(annotation)
+    return (annotation,)
+
+
+def _coerce(value: Any, annotation: Any) -> Any:
+    """``value`` (a ``--set`` string, a YAML or a Python value) as ``annotation``, one of the
+    types :class:`HParam` takes; ``ValueError`` when it is not one."""
+    options = _members(annotation)
+    if len(options) > 1:
+        if type(None) in options and (value is None or str(value).lower() in _NONE):
+            return None
+        for option in (o for o in options if o is not type(None)):
+            try:
+                return _coerce(value, option)
+            except (TypeError, ValueError):
+                continue
+        raise ValueError(value)
+    if get_origin(annotation) is tuple:
+        items = value.split(",") if isinstance(value, str) else value
+        items = items if isinstance(items, list | tuple) else [items]
+        return tuple(_coerce(item, get_args(annotation)[0]) for item in items)
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
+            return value.lower() in _TRUE
+        raise ValueError(value)
+    if isinstance(value, bool):  # an int to Python, never a number to a user
+        raise ValueError(value)
+    if annotation is int:
+        return value if isinstance(value, int) else int(str(value), 10)
+    if annotation is float:
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError(value)
+        return number
+    if not isinstance(value, str):
+        raise ValueError(value)
+    return value
+
+
+def format_value(value: Any) -> str:
+    """A value as ``--set`` takes it: ``256,128``, ``true``, ``none``, ``0.001``."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list | tuple):
+        return ",".join(format_value(item) for item in value)
+    return str(value)
+
+
+@dataclass(frozen=True)
+class HParam:
+    """One hyperparameter of a model, declared as data (cheap: no import).
+
+    ``zoo train --set`` and YAML values are checked against it before a run starts,
+    ``zoo models NAME`` shows it, and tuners read it as their search space.
+
+    Args:
+        name: The ``__init__`` argument it sets.
+        type: ``int``, ``float``, ``bool`` or ``str``; ``tuple[int, ...]`` (one or more items:
+            ``--set hidden=128,64``) or ``tuple[float, float]`` (exactly that many);
+            ``T | None`` when ``None`` is valid (``help`` says what it means); ``float | str``
+            for a number or one of ``choices``.
+        default: The value the model takes when nothing sets it (its ``__init__`` default).
+        help: One line for ``zoo models NAME``.
+        low: Smallest valid number (of each item of a tuple); ``None``: unbounded.
+        high: Largest valid number (of each item of a tuple); ``None``: unbounded.
+        low_inclusive: Whether ``low`` itself is valid (``lr``: ``low=0`` exclusive, ``> 0``).
+        high_inclusive: Whether ``high`` itself is valid (``dropout``: ``[0, 1)``).
+        choices: The valid strings; empty: any string.
+        search: What a tuner explores, inside the valid values; ``None``: nothing (the
+            hyperparameter keeps its default). Numbers: a ``(low, high)`` range (of each item
+            of a tuple, whose length the default gives); strings and booleans: the values
+            to try.
+        log: Sample the ``search`` range on a log scale (learning rates, widths).
+    """
+
+    name: str
+    type: Any
+    default: Any
+    _: KW_ONLY
+    help: str = ""
+    low: float | None = None
+    high: float | None = None
+    low_inclusive: bool = True
+    high_inclusive: bool = True
+    choices: tuple[str, ...] = ()
+    search: tuple[Any, ...] | None = None
+    log: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "choices", tuple(self.choices))
+        if self.search is not None:
+            object.__setattr__(self, "search", tuple(self.search))
+        if not isinstance(self.name, str) or not self.name.isidentifier():
+            raise SpecError(f"hyperparameter name {self.name!r} must be a Python identifier")
+        self._check_type()
+        self._check_range()
+        self._check_search()
+        try:
+            self.parse(self.default)
+        except ZooError as exc:
+            raise SpecError(f"hyperparameter {exc}: its default is not valid") from None
+
+    # -- the declared type -----------------------------------------------------------------------
+    @property
+    def nullable(self) -> bool:
+        """Whether ``None`` is a valid value."""
+        return type(None) in _members(self.type)
+
+    @property
+    def sequence(self) -> bool:
+        """Whether the value is a tuple (``hidden=128,64``)."""
+        return any(get_origin(option) is tuple for option in _members(self.type))
+
+    @property
+    def length(self) -> int | None:
+        """The number of items of a fixed-length tuple; ``None`` for any other type."""
+        for option in _members(self.type):
+            if get_origin(option) is tuple and ... not in get_args(option):
+                return len(get_args(option))
+        return None
+
+    @property
+    def item_types(self) -> tuple[type, ...]:
+        """The scalar types of the value (of each item of a tuple), ``None`` left out."""
+        found: dict[type, None] = {}  # ordered, without repeats
+        for option in _members(self.type):
+            for item in get_args(option) if get_origin(option) is tuple else (option,):
+                if item not in (..., type(None)):
+                    found[item] = None
+        return tuple(found)
+
+    @property
+    def numeric(self) -> bool:
+        return any(t in (int, float) for t in self.item_types)
+
+    def _check_type(self) -> None:
+        options = [o for o in _members(self.type) if o is not type(None)]
+        tuples = [o for o in options if get_origin(o) is tuple]
+        supported = (self.item_types and set(self.item_types) <= set(SCALAR_TYPES)
+                     and (not tuples or len(options) == 1)
+                     and all(len(set(get_args(t)) - {...}) == 1 for t in tuples))
+        if not supported:
+            raise SpecError(f"hyperparameter {self.name!r}: type {self.type!r} is not one of "
+                            "int, float, bool, str, tuple[T, ...], tuple[T, T], T | None, "
+                            "float | str")
+        if self.choices and str not in self.item_types:
+            raise SpecError(f"hyperparameter {self.name!r}: choices need type str")
+
+    def _check_range(self) -> None:
+        if (self.low is not None or self.high is not None) and not self.numeric:
+            raise SpecError(f"hyperparameter {self.name!r}: low and high need a number type")
+        if self.low is not None and self.high is not None and self.low > self.high:
+            raise SpecError(f"hyperparameter {self.name!r}: low={self.low} > high={self.high}")
+
+    def _check_search(self) -> None:
+        if self.search is None:
+            if self.log:
+                raise SpecError(f"hyperparameter {self.name!r}: log needs a search range")
+            return
+        if self.numeric:
+            valid = (len(self.search) == 2 and self.search[0] < self.search[1]
+                     and all(self._in_range(bound) for bound in self.search)
+                     and (not self.log or self.search[0] > 0))
+            if not valid:
+                raise SpecError(f"hyperparameter {self.name!r}: search={self.search} must be "
+                                f"(low, high), low < high, within {self.valid_range()}"
+                                f"{', low > 0 (log)' if self.log else ''}")
+            return
+        values = self._values()
+        if self.log or not self.search or not set(self.search) <= set(values):
+            raise SpecError(f"hyperparameter {self.name!r}: search={self.search} must be some "
+                            f"of {', '.join(map(format_value, values)) or '(no choices)'}")
+
+    def _values(self) -> tuple[Any, ...]:
+        """Every valid value of a type without numbers: the choices, or false and true."""
+        return self.choices or ((False, True) if bool in self.item_types else ())
+
+    # -- checking values -------------------------------------------------------------------------
+    def parse(self, value: Any, where: str = "") -> Any:
+        """``value`` (a string from ``--set``, a YAML or a Python value) as the declared type.
+
+        Args:
+            value: The value to check.
+            where: What the message names first (``"model 'mlp'"``).
+
+        Raises:
+            ZooError: One line naming the key, the value and the valid values
+                (``model 'mlp': dropout=1.5 must be a number in [0, 1)``).
+        """
+        try:
+            parsed = _coerce(value, self.type)
+        except (TypeError, ValueError):
+            shown = repr(value) if isinstance(value, str) else format_value(value)
+            raise self._refusal(shown, where) from None
+        if parsed is not None and not self._valid(parsed):
+            raise self._refusal(format_value(parsed), where)
+        return parsed
+
+    def _refusal(self, shown: str, where: str) -> ZooError:
+        prefix = f"{where}: " if where else ""
+        return ZooError(f"{prefix}{self.name}={shown} must be {self.describe()}")
+
+    def _valid(self, value: Any) -> bool:
+        items = value if self.sequence else (value,)
+        if self.sequence and (not items or self.length not in (None, len(items))):
+            return False
+        return all(self._valid_item(item) for item in items)
+
+    def _valid_item(self, item: Any) -> bool:
+        if isinstance(item, str):
+            return not self.choices or item in self.choices
+        return isinstance(item, bool) or self._in_range(item)
+
+    def _in_range(self, number: float) -> bool:
+        above = self.low is None or (number >= self.low if self.low_inclusive
+                                     else number > self.low)
+        below = self.high is None or (number <= self.high if self.high_inclusive
+                                      else number < self.high)
+        return above and below
+
+    # -- describing it ---------------------------------------------------------------------------
+    def type_name(self) -> str:
+        """The type as ``zoo models NAME`` shows it: ``int,...``, ``float | none``."""
+        text = " | ".join(t.__name__ for t in self.item_types)
+        if self.sequence:
+            text = f"{text},..." if self.length is None else ",".join([text] * self.length)
+        return f"{text} | none" if self.nullable else text
+
+    def valid_range(self) -> str:
+        """The valid values, short: ``[0, 1)``, ``>= 1``, ``relu, gelu``, ``any``."""
+        parts = []
+        if self.numeric:
+            parts.append(self._bounds() or "any")
+        if self.choices:
+            parts.append(", ".join(self.choices))
+        elif str in self.item_types:
+            parts.append("any string")
+        if bool in self.item_types:
+            parts.append("true, false")
+        return " or ".join(parts)
+
+    def describe(self) -> str:
+        """The valid values in words: ``a number in [0, 1)``, ``none or an integer >= 1``."""
+        bounds = self._bounds()
+        words = []
+        if self.numeric:
+            integers = float not in self.item_types
+            if not self.sequence:
+                words.append(f"{'an integer' if integers else 'a number'} {bounds}".strip())
+            else:
+                count = "one or more" if self.length is None else str(self.length)
+                each = f", each {bounds}" if bounds else ""
+                words.append(f"{count} comma-separated {'integers' if integers else 'numbers'}"
+                             f"{each}")
+        if self.choices:
+            words.append(f"one of {', '.join(self.choices)}")
+        elif str in self.item_types:
+            words.append("a string")
+        if bool in self.item_types:
+            words.append("true or false")
+        return f"{'none or ' if self.nullable else ''}{' or '.join(words)}"
+
+    def _bounds(self) -> str:
+        low, high = format_value(self.low), format_value(self.high)
+        if self.low is not None and self.high is not None:
+            return (f"in {'[' if self.low_inclusive else '('}{low}, "
+                    f"{high}{']' if self.high_inclusive else ')'}")
+        if self.low is not None:
+            return f"{'>=' if self.low_inclusive else '>'} {low}"
+        if self.high is not None:
+            return f"{'<=' if self.high_inclusive else '<'} {high}"
+        return ""
+
+    def search_text(self) -> str:
+        """The search space as ``zoo models NAME`` shows it: ``[1e-05, 0.1] log``, ``adam,
+        adamw``, ``all`` (every valid value), ``-`` (not searched)."""
+        if self.search is None:
+            return "-"
+        if self.numeric:
+            return f"[{self.search[0]}, {self.search[1]}]{' log' if self.log else ''}"
+        if set(self.search) == set(self._values()):
+            return "all"
+        return ", ".join(map(format_value, self.search))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "type": self.type_name(), "default": _plain(self.default),
+                "help": self.help, "low": self.low, "high": self.high,
+                "low_inclusive": self.low_inclusive, "high_inclusive": self.high_inclusive,
+                "choices": list(self.choices), "valid": self.describe(),
+                "search": _plain(self.search), "log": self.log}
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists, for JSON."""
+    return [_plain(item) for item in value] if isinstance(value, tuple) else value
+
+
+# -- hyperparameters the core's bases and the backbone families share -------------------------
+# Plugins declare these with their own defaults: ``replace(LR, default=2e-3)``.
+
+#: Optimisers by name (:func:`zoo.training.build_optimizer`).
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "adamw")
+
+BACKBONE = HParam("backbone", str, "mlp",
+                  help="Backbone (by name) that builds the networks; default: per modality")
+OPTIMIZER = HParam("optimizer", str, "adam", choices=OPTIMIZERS,
+                   search=("adam", "adamw", "rmsprop", "nesterov"), help="Optimiser by name")
+LR = HParam("lr", float, 1e-3, low=0, low_inclusive=False, search=(1e-5, 1e-1), log=True,
+            help="Learning rate")
+LR_SCHEDULE = HParam("lr_schedule", str, "constant", choices=("constant", "cosine"),
+                     search=("constant", "cosine"),
+                     help="constant, or cosine: a warmup, then a decay to a tenth of lr")
+LR_MILESTONE = HParam("lr_milestone", int, 0, low=0,
+                      help="Epoch from which the learning rate is a tenth of lr (0: constant)")
+WEIGHT_DECAY = HParam("weight_decay", float, 0.0, low=0, search=(1e-6, 1e-1), log=True,
+                      help="L2 penalty (decoupled for adamw)")
+BATCH_SIZE = HParam("batch_size", int, 64, low=1, search=(16, 512), log=True,
+                    help="Samples per mini-batch")
+MIXUP = HParam("mixup", float, 0.0, low=0, search=(0.0, 0.4),
+               help="Mixup alpha for classification (0: off)")
+GRAD_CLIP = HParam("grad_clip", float, 1.0, low=0, search=(0.1, 5.0),
+                   help="Largest gradient norm (0: no clipping)")
+HIDDEN = HParam("hidden", tuple[int, ...], (256, 256), low=1, search=(16, 512), log=True,
+                help="Width (channels for cnn) of each hidden layer")
+DROPOUT = HParam("dropout", float, 0.0, low=0, high=1, high_inclusive=False, search=(0.0, 0.5),
+                 help="Dropout probability after each hidden layer")
+BATCH_NORM = HParam("batch_norm", bool, True, search=(False, True),
+                    help="Batch normalisation in each hidden layer")
+ACTIVATION = HParam("activation", str, "relu", choices=("relu", "gelu", "tanh", "leaky_relu"),
+                    search=("relu", "gelu", "tanh", "leaky_relu"), help="Hidden activation")
+BIAS = HParam("bias", bool, True, help="Bias terms in every layer")
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """A registered model.
@@ -79,6 +431,10 @@ class ModelSpec:
         builder: ``kind="backbone"`` only: import path of the :class:`zoo.backbones.Backbone`
             that builds encoders and decoders for methods.
         default_backbones: ``kind="method"`` only: backbone name per modality.
+        hparams: Every hyperparameter the implementation's ``__init__`` takes (all but
+            ``data_info``), declared: ``--set`` values and ``defaults`` are checked against
+            it, ``zoo models NAME`` shows it, tuners search it. A method that takes a
+            backbone declares ``backbone`` (:data:`BACKBONE`).
         paper: Link to the paper the model follows.
         summary: One line for ``zoo models``.
         plugin: Filled in by the registry: the plugin that registered the spec.
@@ -92,6 +448,7 @@ class ModelSpec:
     defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     builder: str | None = None
     default_backbones: Mapping[str, str] = field(default_factory=dict)
+    hparams: tuple[HParam, ...] = ()
     paper: str = ""
     summary: str = ""
     plugin: str = ""
@@ -101,6 +458,7 @@ class ModelSpec:
         object.__setattr__(self, "modalities", tuple(self.modalities))
         object.__setattr__(self, "defaults", _frozen(self.defaults))
         object.__setattr__(self, "default_backbones", _frozen(self.default_backbones))
+        object.__setattr__(self, "hparams", tuple(self.hparams))
         _check_name("model", self.name)
         if self.kind not in MODEL_KINDS:
             raise SpecError(f"model {self.name!r}: kind {self.kind!r} is not one of "
@@ -116,6 +474,36 @@ class ModelSpec:
         if unknown:
             raise SpecError(f"model {self.name!r}: defaults for undeclared modalities "
                             f"{sorted(unknown)}")
+        self._check_hparams()
+
+    def _check_hparams(self) -> None:
+        if not all(isinstance(h, HParam) for h in self.hparams):
+            raise SpecError(f"model {self.name!r}: hparams must be HParam declarations")
+        names = [h.name for h in self.hparams]
+        if len(set(names)) != len(names):
+            raise SpecError(f"model {self.name!r}: hyperparameters declared twice: "
+                            f"{sorted({n for n in names if names.count(n) > 1})}")
+        if "backbone" in names and self.kind == "backbone":
+            raise SpecError(f"model {self.name!r}: a backbone takes no backbone")
+        if self.default_backbones and "backbone" not in names:
+            raise SpecError(f"model {self.name!r}: default_backbones need a declared "
+                            "'backbone' hyperparameter")
+        for key, values in self.defaults.items():
+            for name, value in values.items():
+                try:
+                    self.hparam(name).parse(value)
+                except ZooError as exc:
+                    raise SpecError(f"model {self.name!r}: defaults[{key!r}]: {exc}") from None
+
+    def hparam(self, name: str) -> HParam:
+        """The declaration of one hyperparameter; an unknown name is a one-line
+        :class:`ZooError` listing the close matches and the valid names."""
+        for declared in self.hparams:
+            if declared.name == name:
+                return declared
+        raise ZooError(unknown_name_message("hyperparameter", name,
+                                            [h.name for h in self.hparams],
+                                            f" for model {self.name!r}"))
 
     def defaults_for(self, modality: str, backbone: str | None = None) -> dict[str, Any]:
         """Default hyperparameters for one modality and backbone: ``"*"``, then the
@@ -134,6 +522,9 @@ class ModelSpec:
             "summary": self.summary, "paper": self.paper,
             "implementation": self.implementation,
             "default_backbones": dict(self.default_backbones),
+            "hparams": [h.to_dict() for h in self.hparams],
+            "defaults": {key: {name: _plain(value) for name, value in values.items()}
+                         for key, values in self.defaults.items()},
         }
 
 

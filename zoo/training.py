@@ -22,14 +22,13 @@ from typing import TYPE_CHECKING, Any
 # where plugins have always imported it from.
 from zoo.errors import Diverged as Diverged
 from zoo.errors import ZooError
+from zoo.specs import OPTIMIZERS
 
 if TYPE_CHECKING:
     import torch
     from lightning.pytorch import LightningModule, Trainer
 
     from zoo.data.types import Splits
-
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "adamw")
 
 
 @dataclass

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-# DataInfo is imported at run time: create_model reads the __init__ type hints.
-from zoo import DataInfo, ModelSpec, ZooError, ZooModel, hookimpl
+# DataInfo is imported at run time: the conformance kit reads the __init__ type hints.
+from zoo import DataInfo, HParam, ModelSpec, ZooError, ZooModel, hookimpl
 
 if TYPE_CHECKING:
     import numpy as np
@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from zoo.training import TrainConfig
 
 STATE_FILE = "mean.npy"
+#: The __init__ arguments as data: zoo checks --set values against it before a run starts,
+#: `zoo models mean-distance` shows it, and tuners search its `search` range.
+TRIM = HParam("trim", float, 0.0, low=0, high=1, high_inclusive=False, search=(0.0, 0.2),
+              help="Share of the farthest training samples dropped before the mean")
 
 
 class MeanDistance(ZooModel):
@@ -117,5 +121,6 @@ def zoo_register_models(register: Callable[[ModelSpec], None]) -> None:
         # This module's own import path: "mean_distance_plugin" when installed,
         # "zoo_plugins_dir.mean_distance_plugin" when loaded from --plugins-dir.
         implementation=f"{__name__}:MeanDistance",
+        hparams=(TRIM,),
         summary="Euclidean distance to the (trimmed) training mean",
     ))

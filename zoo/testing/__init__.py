@@ -1,7 +1,8 @@
 """The conformance kit: checks that a registered model honours the zoo's contract.
 
-For each (model, modality, task) the spec declares, :func:`check_model` builds the model on
-tiny synthetic data, trains it briefly, runs every evaluate hook its tasks require and
+For each (model, modality, task) the spec declares, :func:`check_model` checks that the spec's
+hyperparameter declaration matches the ``__init__`` (:func:`check_declaration`), builds the
+model on tiny synthetic data, trains it briefly, runs every evaluate hook its tasks require and
 checks shapes and finiteness, determinism under a seed, and that a save/load round trip
 gives identical outputs. With the pytest plugin (installed with zoo) a test asks for the
 ``zoo_model_case`` fixture and is run once per registered case::
@@ -16,9 +17,11 @@ from __future__ import annotations
 
 import fnmatch
 import inspect
+import types
+import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Union
 
 import numpy as np
 
@@ -176,6 +179,49 @@ def check_spec(name: str) -> None:
     for task in spec.tasks:
         assert callable(getattr(cls, EVALUATE_HOOKS[task], None)), \
             f"a {task} model must implement {EVALUATE_HOOKS[task]}()"
+    check_declaration(name)
+
+
+def check_declaration(name: str) -> None:
+    """The spec's ``hparams`` declare exactly the implementation's ``__init__`` arguments (all
+    but ``data_info``), each with the ``__init__`` default (or the spec's ``"*"`` default) and
+    type (a ``Literal`` hint as ``str`` with the same ``choices``)."""
+    spec = get_host().model(name)
+    cls = spec.load()
+    arguments = {p.name: p for p in list(inspect.signature(cls.__init__).parameters.values())[1:]
+                 if p.name != "data_info" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    declared = {h.name: h for h in spec.hparams}
+    undeclared = sorted(set(arguments) - set(declared))
+    assert not undeclared, f"{name}: __init__ arguments missing from the spec's hparams: " \
+                           f"{undeclared}"
+    unknown = sorted(set(declared) - set(arguments))
+    assert not unknown, f"{name}: hparams declared that __init__ does not take: {unknown}"
+    hints = typing.get_type_hints(cls.__init__)
+    for argument in arguments.values():
+        hparam = declared[argument.name]
+        default = spec.defaults.get("*", {}).get(argument.name, argument.default)
+        assert hparam.default == default, \
+            f"{name}: {argument.name} is declared with default {hparam.default!r}, " \
+            f"__init__ has {default!r}"
+        if argument.name in hints:
+            hint, choices = _declared_form(hints[argument.name])
+            assert (hint, choices) == _declared_form(hparam.type, hparam.choices), \
+                f"{name}: {argument.name} is declared as {hparam.type_name()} " \
+                f"{list(hparam.choices)}, __init__ takes {hints[argument.name]}"
+
+
+def _declared_form(annotation: Any, choices: tuple[str, ...] = ()) -> tuple[set[Any], set[Any]]:
+    """The options of a type (a ``Literal`` as ``str``) and the strings it allows."""
+    options = (typing.get_args(annotation)
+               if typing.get_origin(annotation) in (Union, types.UnionType) else (annotation,))
+    allowed, literals = set(), set(choices)
+    for option in options:
+        if typing.get_origin(option) is Literal:
+            allowed.add(str)
+            literals |= set(typing.get_args(option))
+        else:
+            allowed.add(option)
+    return allowed, literals
 
 
 def check_model(name: str, modality: str, task: str, tmp_path: Path) -> None:

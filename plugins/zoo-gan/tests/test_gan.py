@@ -181,10 +181,10 @@ def test_a_collapsed_generator_makes_the_run_diverged() -> None:
 
 
 @pytest.mark.parametrize(("key", "value", "message"), [
-    ("loss", "minimax", "choose one of non-saturating, wgan-gp"),
-    ("n_critic", 0, "n_critic=0 must be >= 1"),
-    ("collapse_threshold", 1.5, r"must be in \[0, 1\)"),
-    ("betas", (0.5, 1.0), "two numbers in"),
+    ("loss", "minimax", "loss=minimax must be one of non-saturating, wgan-gp"),
+    ("n_critic", 0, "n_critic=0 must be none or an integer >= 1"),
+    ("collapse_threshold", 1.5, r"must be a number in \[0, 1\)"),
+    ("betas", (0.5, 1.0), r"betas=0.5,1.0 must be none or 2 comma-separated numbers, each in"),
 ])
 def test_bad_hyperparameters_are_one_line_errors(key: str, value: object, message: str) -> None:
     with pytest.raises(ZooError, match=message):

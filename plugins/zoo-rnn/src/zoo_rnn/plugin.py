@@ -3,8 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
-from zoo import ModelSpec, hookimpl
+from zoo import HParam, ModelSpec, hookimpl
+from zoo.specs import (
+    ACTIVATION,
+    BATCH_SIZE,
+    DROPOUT,
+    GRAD_CLIP,
+    HIDDEN,
+    LR,
+    LR_SCHEDULE,
+    MIXUP,
+    OPTIMIZER,
+    WEIGHT_DECAY,
+)
+
+#: ``RNNModel``'s hyperparameters.
+HPARAMS = (
+    HParam("cell", str, "lstm", choices=("lstm", "gru", "rnn"), search=("lstm", "gru"),
+           help="lstm, gru or rnn (Elman)"),
+    replace(HIDDEN, default=(128, 128),
+            help="Width of each recurrent layer (one layer per entry; text: also the embedding)"),
+    DROPOUT,
+    replace(ACTIVATION, default="tanh", choices=("tanh", "relu"), search=("tanh", "relu"),
+            help="Nonlinearity of cell=rnn"),
+    MIXUP, OPTIMIZER, replace(LR, default=2e-3), LR_SCHEDULE, WEIGHT_DECAY, BATCH_SIZE,
+    GRAD_CLIP,
+)
 
 
 @hookimpl
@@ -18,6 +44,7 @@ def zoo_register_models(register: Callable[[ModelSpec], None]) -> None:
         modalities=("text", "timeseries"),
         implementation="zoo_rnn.lightning_module:RNNModel",
         builder="zoo_rnn.backbone:RNNBackbone",
+        hparams=HPARAMS,
         paper="https://doi.org/10.1162/neco.1997.9.8.1735",
         summary="Recurrent network (LSTM, GRU): char language model, forecaster, classifier",
     ))

@@ -3,8 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
-from zoo import ModelSpec, hookimpl
+from zoo import HParam, ModelSpec, hookimpl
+from zoo.specs import (
+    ACTIVATION,
+    BATCH_SIZE,
+    BIAS,
+    DROPOUT,
+    GRAD_CLIP,
+    LR,
+    LR_SCHEDULE,
+    MIXUP,
+    OPTIMIZER,
+    WEIGHT_DECAY,
+)
+
+#: ``TransformerModel``'s hyperparameters (nanoGPT's names).
+HPARAMS = (
+    HParam("layers", int, 4, low=1, search=(1, 8), help="Transformer blocks"),
+    HParam("heads", int, 4, low=1, help="Attention heads; dim must be a multiple of it"),
+    HParam("dim", int, 128, low=1, help="Width of the residual stream (a multiple of heads)"),
+    DROPOUT,
+    replace(BIAS, default=False, help="Biases in the linear layers and layer norms"),
+    replace(ACTIVATION, default="gelu"), MIXUP, replace(OPTIMIZER, default="adamw"), LR,
+    LR_SCHEDULE, replace(WEIGHT_DECAY, default=0.1), BATCH_SIZE, GRAD_CLIP,
+)
 
 
 @hookimpl
@@ -18,6 +42,7 @@ def zoo_register_models(register: Callable[[ModelSpec], None]) -> None:
         modalities=("text", "timeseries"),
         implementation="zoo_transformer.lightning_module:TransformerModel",
         builder="zoo_transformer.backbone:TransformerBackbone",
+        hparams=HPARAMS,
         paper="https://arxiv.org/abs/1706.03762",
         summary="Pre-norm transformer (GPT-2 / nanoGPT blocks): sequence model and backbone",
     ))
