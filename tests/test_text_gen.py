@@ -25,7 +25,6 @@ from zoo.samples import SAMPLE_LENGTH, decode
 from zoo.store import Store
 from zoo.suites import run_suite
 from zoo.suites.text_gen import (
-    RECIPES,
     SAMPLE_PREVIEW,
     TEXT_BUDGETS,
     TextGenerationSuite,
@@ -143,6 +142,7 @@ def zoo_register_models(register):
                                ("mute", "Mute", ())):
         register(ModelSpec(name=name, kind="method", tasks=("generate",),
                            modalities=("text",), hparams=hparams,
+                           recipes={"text-gen/smoke": {"smoothing": 0.5}} if hparams else {},
                            implementation=f"zoo_plugins_dir.language_models:{cls}"))
 '''
 
@@ -226,21 +226,21 @@ def test_a_table_does_not_fit_the_suite() -> None:
         character_ids(table)
 
 
-@pytest.mark.parametrize("budget", sorted(RECIPES))
+@pytest.mark.parametrize("budget", sorted(TEXT_BUDGETS))
 def test_recipes_are_valid_hyperparameters_of_the_installed_models(budget: str) -> None:
     host = plugins.get_host()
-    installed = [name for name in RECIPES[budget] if name in host.models()]
-    if not installed:
+    recipes = {name: spec.recipe("text-gen", budget) for name, spec in host.models().items()}
+    recipes = {name: recipe for name, recipe in recipes.items() if recipe}
+    if not recipes:
         pytest.skip("no model with a text-gen recipe is installed")
     info = DataInfo("text", (TEXT_BUDGETS[budget].context,), "generate", vocab_size=65)
-    for name in installed:  # an unknown name or a value of the wrong type raises
-        resolved = resolve_hparams(host.model(name), info, RECIPES[budget][name])
-        assert resolved.items() >= RECIPES[budget][name].items()
+    for name, recipe in recipes.items():  # an unknown name or a value of the wrong type raises
+        resolved = resolve_hparams(host.model(name), info, recipe)
+        assert resolved.items() >= recipe.items()
 
 
-def test_smoke_run_on_a_text_file(language_models: ModuleType, verse: Path, tmp_path: Path,
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(RECIPES["smoke"], "bigram", {"smoothing": 0.5})
+def test_smoke_run_on_a_text_file(language_models: ModuleType, verse: Path,
+                                  tmp_path: Path) -> None:
     with Store(tmp_path / "runs.db") as store:
         rows = {row.model: row for row in run_suite(
             TextGenerationSuite(), store, models=["bigram", "uniform", "mute"],

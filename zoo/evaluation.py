@@ -11,6 +11,7 @@ from torchmetrics.functional import accuracy, mean_squared_error, r2_score
 from torchmetrics.functional.classification import binary_auroc, binary_average_precision
 
 from zoo.errors import ZooError
+from zoo.model import LikelihoodModel, Sampler
 from zoo.samples import distances, draw_samples
 
 if TYPE_CHECKING:
@@ -100,9 +101,9 @@ def evaluate_model(model: Any, info: DataInfo, test: Arrays, *,
     if info.task == "detect":
         return detection_metrics(model.score(test.x), target)
     metrics: dict[str, float] = {}
-    if info.task == "generate" and hasattr(model, "log_likelihood"):
+    if info.task == "generate" and isinstance(model, LikelihoodModel):
         metrics |= likelihood_metrics(model.log_likelihood(test.x), info.n_features)
-    if info.task == "generate" and features is not None and hasattr(model, "sample"):
+    if info.task == "generate" and features is not None and isinstance(model, Sampler):
         metrics |= sample_metrics(model, features, torch.as_tensor(test.x), seed)
     if not metrics:
         raise ZooError(f"no test metric for task {info.task!r} of this model")

@@ -18,18 +18,59 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from zoo.errors import ZooError, unknown_name_message
 from zoo.plugins import get_host
 from zoo.specs import ModelSpec
 
 if TYPE_CHECKING:
+    import torch
+
     from zoo.data.types import DataInfo, Splits
     from zoo.training import TrainConfig
 
-EVALUATE_HOOKS = {"classify": "predict", "regress": "predict", "detect": "score",
-                  "generate": "sample"}
+
+
+@runtime_checkable
+class Predictor(Protocol):
+    """The evaluate hook of ``classify`` (logits) and ``regress`` (values) models."""
+
+    def predict(self, x: Any) -> torch.Tensor:
+        """Outputs for a batch ``x``: ``(N, classes)`` logits or ``(N, ...)`` values."""
+        ...
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """The evaluate hook of ``detect`` models; thresholding is separate from scoring."""
+
+    def score(self, x: Any) -> torch.Tensor:
+        """Anomaly scores ``(N,)``: higher is more anomalous."""
+        ...
+
+
+@runtime_checkable
+class Sampler(Protocol):
+    """The evaluate hook of ``generate`` models."""
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` samples in data space, drawn with ``generator`` (seeded: reproducible)."""
+        ...
+
+
+@runtime_checkable
+class LikelihoodModel(Protocol):
+    """The optional evaluate hook of ``generate`` models that have a likelihood."""
+
+    def log_likelihood(self, x: Any) -> torch.Tensor:
+        """``log p(x)`` in nats ``(N,)``; a bound says in its docstring that it is one."""
+        ...
+
+
+#: The evaluate hook each task requires, as a protocol the model class must satisfy.
+TASK_PROTOCOLS: dict[str, type] = {"classify": Predictor, "regress": Predictor,
+                                   "detect": Detector, "generate": Sampler}
 
 
 class ZooModel:
@@ -133,12 +174,10 @@ def resolve_hparams(spec: ModelSpec, info: DataInfo,
         raise ZooError(f"model {spec.name!r} does not support {info.modality} data; "
                        f"it supports: {', '.join(spec.modalities)}")
     hparams = check_hparams(spec, overrides)
-    backbone = None
-    if any(h.name == "backbone" for h in spec.hparams):
-        backbone = hparams.get("backbone") or spec.default_backbones.get(info.modality)
-        if backbone is not None:
-            get_backbone_spec(backbone, info.modality)
-            hparams["backbone"] = backbone
+    backbone = spec.backbone_for(info.modality, hparams.get("backbone"))
+    if backbone is not None:
+        get_backbone_spec(backbone, info.modality)
+        hparams["backbone"] = backbone
     return {**spec.defaults_for(info.modality, backbone), **hparams}
 
 

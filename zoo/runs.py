@@ -19,7 +19,7 @@ from zoo.data.types import Dataset, Splits
 from zoo.errors import ZooError
 from zoo.evaluation import evaluate_model
 from zoo.lifecycle import execute_run, global_rank, new_row
-from zoo.model import create_model, display_name, split_model_name
+from zoo.model import create_model, split_model_name
 from zoo.plugins import get_host
 from zoo.results import Outcome, RunResult
 from zoo.samples import save_run_samples
@@ -78,7 +78,9 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
     if splits.info.modality == "tabular":
         standardizer = Standardizer.fit(splits.train.x)
         splits = standardizer.splits(splits)
-    built = create_model(display_name(base, backbone), splits.info, seed=seed, **hparams)
+    if backbone is not None:
+        hparams = {"backbone": backbone, **hparams}
+    built = create_model(base, splits.info, seed=seed, **hparams)
     row = new_row("train", model=base, dataset=data, device=device_name(accelerator, devices),
                   backbone=built.hyperparameters().get("backbone"), seed=seed,
                   hparams=built.hyperparameters())

@@ -18,6 +18,7 @@ import torch
 
 from zoo.errors import ZooError
 from zoo.images import save_grid_png
+from zoo.model import Sampler
 
 if TYPE_CHECKING:
     from zoo.data.types import DataInfo
@@ -184,7 +185,7 @@ def save_run_samples(model: Any, info: DataInfo, run_dir: Path, seed: int, *,
     Returns ``None`` for other models, or with a warning when the samples are unusable: the
     run is stored as trained either way (``zoo evaluate`` reports the fault).
     """
-    if info.task != "generate" or not hasattr(model, "sample"):
+    if info.task != "generate" or not isinstance(model, Sampler):
         return None
     try:
         if info.modality == "image":

@@ -435,6 +435,9 @@ class ModelSpec:
             ``data_info``), declared: ``--set`` values and ``defaults`` are checked against
             it, ``zoo models NAME`` shows it, tuners search it. A method that takes a
             backbone declares ``backbone`` (:data:`BACKBONE`).
+        recipes: Hyperparameters a suite gives the model per budget, keyed
+            ``"suite/budget"`` (``{"text-gen/quick": {"layers": 4}}``): the model's own
+            sizes for a benchmark, checked against ``hparams`` like ``defaults``.
         paper: Link to the paper the model follows.
         summary: One line for ``zoo models``.
         plugin: Filled in by the registry: the plugin that registered the spec.
@@ -449,6 +452,7 @@ class ModelSpec:
     builder: str | None = None
     default_backbones: Mapping[str, str] = field(default_factory=dict)
     hparams: tuple[HParam, ...] = ()
+    recipes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     paper: str = ""
     summary: str = ""
     plugin: str = ""
@@ -458,6 +462,7 @@ class ModelSpec:
         object.__setattr__(self, "modalities", tuple(self.modalities))
         object.__setattr__(self, "defaults", _frozen(self.defaults))
         object.__setattr__(self, "default_backbones", _frozen(self.default_backbones))
+        object.__setattr__(self, "recipes", _frozen(self.recipes))
         object.__setattr__(self, "hparams", tuple(self.hparams))
         _check_name("model", self.name)
         if self.kind not in MODEL_KINDS:
@@ -488,12 +493,14 @@ class ModelSpec:
         if self.default_backbones and "backbone" not in names:
             raise SpecError(f"model {self.name!r}: default_backbones need a declared "
                             "'backbone' hyperparameter")
-        for key, values in self.defaults.items():
-            for name, value in values.items():
-                try:
-                    self.hparam(name).parse(value)
-                except ZooError as exc:
-                    raise SpecError(f"model {self.name!r}: defaults[{key!r}]: {exc}") from None
+        for field_name, table in (("defaults", self.defaults), ("recipes", self.recipes)):
+            for key, values in table.items():
+                for name, value in values.items():
+                    try:
+                        self.hparam(name).parse(value)
+                    except ZooError as exc:
+                        raise SpecError(f"model {self.name!r}: {field_name}[{key!r}]: "
+                                        f"{exc}") from None
 
     def hparam(self, name: str) -> HParam:
         """The declaration of one hyperparameter; an unknown name is a one-line
@@ -504,6 +511,18 @@ class ModelSpec:
         raise ZooError(unknown_name_message("hyperparameter", name,
                                             [h.name for h in self.hparams],
                                             f" for model {self.name!r}"))
+
+    def backbone_for(self, modality: str, backbone: str | None = None) -> str | None:
+        """The backbone a method runs on for ``modality``: ``backbone`` when given, else its
+        default for the modality; ``None`` for a model that takes no backbone."""
+        if not any(h.name == "backbone" for h in self.hparams):
+            return None
+        return backbone or self.default_backbones.get(modality)
+
+    def recipe(self, suite: str, budget: str) -> dict[str, Any]:
+        """The hyperparameters ``suite`` gives this model at ``budget`` (empty: the
+        defaults)."""
+        return dict(self.recipes.get(f"{suite}/{budget}", {}))
 
     def defaults_for(self, modality: str, backbone: str | None = None) -> dict[str, Any]:
         """Default hyperparameters for one modality and backbone: ``"*"``, then the

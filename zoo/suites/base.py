@@ -116,11 +116,6 @@ class Suite:
         return [(name, None) for name, spec in sorted(self.host.models().items())
                 if any(t in spec.tasks for t in self.spec.tasks)]
 
-    def resolve_backbone(self, model: ModelSpec, modality: str, backbone: str | None) -> str | None:
-        if model.kind == "backbone":
-            return None
-        return backbone or model.default_backbones.get(modality)
-
     def cells(self, *, models: list[str] | None, datasets: list[str] | None,
               seeds: Sequence[int], budget: str, setting: str | None,
               classes: list[str] | None = None) -> list[Cell]:
@@ -135,7 +130,7 @@ class Suite:
             for base, backbone in model_pairs:
                 mspec = self.host.model(base)
                 if self.fits(mspec, dspec):
-                    fitting.append((base, self.resolve_backbone(mspec, dspec.modality, backbone)))
+                    fitting.append((base, mspec.backbone_for(dspec.modality, backbone)))
             if not fitting:
                 continue
             settings = self.settings_for(dataset, setting, classes)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from zoo.model import create_model, display_name
+from zoo.model import create_model
 from zoo.results import Outcome
 from zoo.training import TrainConfig
 
@@ -68,8 +68,10 @@ def train_model(suite: Suite, cell: Cell, splits: Splits, budget: Budget,
     Returns:
         The trained model and the hyperparameters that rebuild it.
     """
-    name = display_name(cell.model, cell.backbone)
-    model = create_model(name, splits.info, seed=cell.seed, **(hparams or {}))
+    overrides = dict(hparams or {})
+    if cell.backbone is not None:
+        overrides["backbone"] = cell.backbone
+    model = create_model(cell.model, splits.info, seed=cell.seed, **overrides)
     splits = model.training_splits(splits)
     config = TrainConfig(seed=cell.seed, accelerator=suite.accelerator, devices=suite.devices,
                          max_epochs=budget.max_epochs, max_time=budget.max_time,

@@ -58,6 +58,7 @@ from zoo.data.splits import fixed_train_test
 from zoo.data.types import Arrays, DataInfo, Dataset, Splits
 from zoo.errors import ZooError
 from zoo.images import binarize
+from zoo.model import LikelihoodModel
 from zoo.results import Outcome
 from zoo.samples import distances, draw_samples, save_sample_grid
 from zoo.suites.base import Budget, Cell, Suite
@@ -153,7 +154,7 @@ class ImageGenerationSuite(Suite):
         metrics = distances(reference.features, real, samples, cell.seed)
         metrics |= self.floor(cell, reference, real, torch.as_tensor(held_out.x))
         metrics["ref_accuracy"] = reference.accuracy
-        if cell.setting == "binarized" and hasattr(model, "log_likelihood"):
+        if cell.setting == "binarized" and isinstance(model, LikelihoodModel):
             from zoo.evaluation import likelihood_metrics
 
             metrics |= likelihood_metrics(model.log_likelihood(splits.test.x),

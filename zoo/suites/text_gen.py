@@ -35,10 +35,11 @@ dataset, seed, budget):
   the cell's seed (temperature 1, no top-k), decoded with the dataset's vocabulary and saved
   as ``sample.txt`` in the run's folder; the row's ``extra["sample"]`` has its path and
   ``extra["sample_start"]`` its first :data:`SAMPLE_PREVIEW` characters.
-- **Recipes**: :data:`RECIPES` sets the model sizes per budget and model (nanoGPT's CPU
-  recipe for ``quick``, its GPU recipe for ``full``), passed to ``create_model``; a model
-  without a recipe gets its spec's defaults. The budgets bound epochs, not nanoGPT's
-  iterations: an epoch is one pass over the training windows.
+- **Recipes**: each model's spec gives its sizes per budget (``recipes["text-gen/quick"]``;
+  the transformer's are nanoGPT's CPU recipe for ``quick``, its GPU recipe for ``full``),
+  passed to ``create_model``; a model without a recipe gets its spec's defaults. The
+  budgets bound epochs, not nanoGPT's iterations: an epoch is one pass over the training
+  windows.
 
 Models need ``sample(n, generator, *, length)`` and ``log_likelihood(x)`` in nats on
 ``DataInfo("text", (L,), "generate", vocab_size=V)``; samples are int64 windows ``(N, L)``.
@@ -56,6 +57,7 @@ import torch
 
 from zoo.data.types import Arrays, DataInfo, Dataset, Splits
 from zoo.errors import ZooError
+from zoo.model import LikelihoodModel, Sampler
 from zoo.results import Outcome
 from zoo.samples import draw_text, save_text
 from zoo.suites.base import Budget, Cell, Suite
@@ -67,32 +69,6 @@ TRAIN_FRACTION = 0.9
 SELECTION_FRACTION = 0.05
 #: How many characters of the sample (:data:`zoo.samples.SAMPLE_LENGTH`) the row quotes.
 SAMPLE_PREVIEW = 200
-REQUIRED_HOOKS = ("sample", "log_likelihood")
-
-#: Hyperparameters per budget and model (the leaderboard name), passed to ``create_model``.
-#: ``quick`` and ``full`` transformers are nanoGPT's CPU and GPU shakespeare-char recipes
-#: (``full`` with its warmup and cosine decay to a tenth of ``lr``; ``quick`` keeps ``lr``);
-#: the LSTMs (``hidden``: one size per layer) are our choice: two layers of 256 for a CPU,
-#: three of 512 for a GPU.
-RECIPES: dict[str, dict[str, dict[str, Any]]] = {
-    "smoke": {
-        "transformer": {"layers": 1, "heads": 2, "dim": 32, "dropout": 0.0, "batch_size": 32},
-        "rnn": {"cell": "lstm", "hidden": (32,), "dropout": 0.0, "batch_size": 32},
-    },
-    "quick": {
-        "transformer": {"layers": 4, "heads": 4, "dim": 128, "dropout": 0.0, "batch_size": 12,
-                        "lr": 1e-3},
-        "rnn": {"cell": "lstm", "hidden": (256, 256), "dropout": 0.0, "batch_size": 32,
-                "lr": 2e-3},
-    },
-    "full": {
-        "transformer": {"layers": 6, "heads": 6, "dim": 384, "dropout": 0.2, "batch_size": 64,
-                        "lr": 1e-3, "lr_schedule": "cosine"},
-        "rnn": {"cell": "lstm", "hidden": (512, 512, 512), "dropout": 0.2, "batch_size": 64,
-                "lr": 2e-3, "lr_schedule": "cosine"},
-    },
-}
-
 
 @dataclass(frozen=True, kw_only=True)
 class TextBudget(Budget):
@@ -187,7 +163,8 @@ def require_hooks(model_class: type, name: str) -> None:
     Raises:
         ZooError: ``sample`` or ``log_likelihood`` is missing.
     """
-    missing = [hook for hook in REQUIRED_HOOKS if not callable(getattr(model_class, hook, None))]
+    missing = [hook for hook, protocol in (("sample", Sampler), ("log_likelihood", LikelihoodModel))
+               if not issubclass(model_class, protocol)]
     if missing:
         raise ZooError(f"model {name!r} has no {' or '.join(missing)}(); suite 'text-gen' "
                        f"needs sample(n, generator, length=...) and log_likelihood(x) in nats")
@@ -196,7 +173,7 @@ def require_hooks(model_class: type, name: str) -> None:
 class TextGenerationSuite(Suite):
     """Character-level language modelling on tiny-shakespeare: loss (nats/char), bpc, samples.
 
-    Budgets: :data:`TEXT_BUDGETS`; model sizes per budget: :data:`RECIPES`.
+    Budgets: :data:`TEXT_BUDGETS`; model sizes per budget: each model spec's ``recipes``.
     """
 
     name = "text-gen"
@@ -221,7 +198,8 @@ class TextGenerationSuite(Suite):
         splits = text_splits(ids, len(vocab), budget.context, cell.seed)
         splits, notes = apply_budget(splits, budget, cell.seed)
         model, hparams = train_model(self, cell, splits, budget, run_dir,
-                                     hparams=RECIPES[cell.budget].get(cell.display_model))
+                                     hparams=self.host.model(cell.model).recipe(self.name,
+                                                                                cell.budget))
         metrics = character_metrics(model.log_likelihood(splits.test.x), len(splits.test),
                                     budget.context)
         text = draw_text(model, vocab, cell.seed)

@@ -26,7 +26,7 @@ from typing import Any, Literal, Union
 import numpy as np
 
 from zoo.data.types import Arrays, DataInfo, Splits
-from zoo.model import EVALUATE_HOOKS, ZooModel, create_model
+from zoo.model import TASK_PROTOCOLS, LikelihoodModel, ZooModel, create_model
 from zoo.plugins import get_host
 
 TINY_SHAPES = {"tabular": (6,), "image": (1, 8, 8), "text": (16,), "timeseries": (16, 1)}
@@ -146,7 +146,7 @@ def _outputs(model: Any, task: str, splits: Splits) -> dict[str, Any]:
         assert tuple(samples.shape) == (5, *splits.info.shape), \
             f"sample gave {tuple(samples.shape)}"
         outputs["sample"] = samples
-        if hasattr(model, "log_likelihood"):
+        if isinstance(model, LikelihoodModel):
             ll = model.log_likelihood(x)
             assert tuple(ll.shape) == (n,), f"log_likelihood gave {tuple(ll.shape)}"
             outputs["log_likelihood"] = ll
@@ -177,8 +177,9 @@ def check_spec(name: str) -> None:
         assert p.default is not p.empty, f"__init__ argument {p.name!r} needs a default"
         assert p.annotation is not p.empty, f"__init__ argument {p.name!r} needs a type hint"
     for task in spec.tasks:
-        assert callable(getattr(cls, EVALUATE_HOOKS[task], None)), \
-            f"a {task} model must implement {EVALUATE_HOOKS[task]}()"
+        protocol = TASK_PROTOCOLS[task]
+        assert issubclass(cls, protocol), \
+            f"a {task} model must implement zoo.model.{protocol.__name__}"
     check_declaration(name)
 
 

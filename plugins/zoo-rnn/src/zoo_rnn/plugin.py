@@ -32,6 +32,16 @@ HPARAMS = (
     GRAD_CLIP,
 )
 
+#: The text-gen suite's sizes per budget (one ``hidden`` size per layer): our choice, two
+#: LSTM layers of 256 for a CPU, three of 512 for a GPU.
+RECIPES = {
+    "text-gen/smoke": {"cell": "lstm", "hidden": (32,), "dropout": 0.0, "batch_size": 32},
+    "text-gen/quick": {"cell": "lstm", "hidden": (256, 256), "dropout": 0.0, "batch_size": 32,
+                       "lr": 2e-3},
+    "text-gen/full": {"cell": "lstm", "hidden": (512, 512, 512), "dropout": 0.2,
+                      "batch_size": 64, "lr": 2e-3, "lr_schedule": "cosine"},
+}
+
 
 @hookimpl
 def zoo_register_models(register: Callable[[ModelSpec], None]) -> None:
@@ -45,6 +55,7 @@ def zoo_register_models(register: Callable[[ModelSpec], None]) -> None:
         implementation="zoo_rnn.lightning_module:RNNModel",
         builder="zoo_rnn.backbone:RNNBackbone",
         hparams=HPARAMS,
+        recipes=RECIPES,
         paper="https://doi.org/10.1162/neco.1997.9.8.1735",
         summary="Recurrent network (LSTM, GRU): char language model, forecaster, classifier",
     ))

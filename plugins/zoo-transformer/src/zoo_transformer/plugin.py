@@ -30,6 +30,16 @@ HPARAMS = (
     LR_SCHEDULE, replace(WEIGHT_DECAY, default=0.1), BATCH_SIZE, GRAD_CLIP,
 )
 
+#: The text-gen suite's sizes per budget: nanoGPT's CPU (``quick``) and GPU (``full``)
+#: shakespeare-char recipes, ``full`` with its warmup and cosine decay to a tenth of ``lr``.
+RECIPES = {
+    "text-gen/smoke": {"layers": 1, "heads": 2, "dim": 32, "dropout": 0.0, "batch_size": 32},
+    "text-gen/quick": {"layers": 4, "heads": 4, "dim": 128, "dropout": 0.0, "batch_size": 12,
+                       "lr": 1e-3},
+    "text-gen/full": {"layers": 6, "heads": 6, "dim": 384, "dropout": 0.2, "batch_size": 64,
+                      "lr": 1e-3, "lr_schedule": "cosine"},
+}
+
 
 @hookimpl
 def zoo_register_models(register: Callable[[ModelSpec], None]) -> None:
@@ -43,6 +53,7 @@ def zoo_register_models(register: Callable[[ModelSpec], None]) -> None:
         implementation="zoo_transformer.lightning_module:TransformerModel",
         builder="zoo_transformer.backbone:TransformerBackbone",
         hparams=HPARAMS,
+        recipes=RECIPES,
         paper="https://arxiv.org/abs/1706.03762",
         summary="Pre-norm transformer (GPT-2 / nanoGPT blocks): sequence model and backbone",
     ))
