@@ -362,9 +362,10 @@ def test_csv_label_column_given_by_name(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("cell", "problem"), [
-    ("abc", "'abc' is not a number; features must be numbers"),
-    ("", "empty cell; features must be numbers"),
-    ("NaN", "'NaN' is a missing or infinite value; fill or drop it"),
+    ("abc", "value 'abc' is not a number; fill the cell with a number or drop the row"),
+    ("", "empty value; fill the cell with a number or drop the row"),
+    ("NaN", "value 'NaN' is missing or infinite; fill the cell or drop the row"),
+    ("-inf", "value '-inf' is missing or infinite; fill the cell or drop the row"),
 ])
 def test_a_bad_csv_cell_names_its_column_and_row(tmp_path: Path, cell: str,
                                                  problem: str) -> None:

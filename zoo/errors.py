@@ -32,3 +32,8 @@ def unknown_name_message(what: str, name: str, valid: Iterable[str], where: str 
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ";"
     shown = ", ".join(valid) if valid else "(none registered)"
     return f"unknown {what} {name!r}{where}{hint} valid: {shown}"
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (a library's may span several), or its type's name."""
+    return " ".join(str(exc).split()) or type(exc).__name__

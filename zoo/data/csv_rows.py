@@ -1,11 +1,16 @@
-"""The data rows of a CSV file with a header, read the same way by every CSV loader."""
+"""The data rows of a CSV file with a header, and its number cells, read the same way by every
+CSV loader (tables and series)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zoo.errors import ZooError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def data_rows(path: Path, reader: Any, n_columns: int) -> tuple[list[list[str]], list[int]]:
@@ -31,3 +36,41 @@ def data_rows(path: Path, reader: Any, n_columns: int) -> tuple[list[list[str]],
     if not rows:
         raise ZooError(f"{path} has a header but no data rows")
     return rows, lines
+
+
+def float_column(cells: Sequence[str], where: Callable[[int], str]) -> np.ndarray:
+    """A column of cells as float64, every value finite.
+
+    Args:
+        cells: The column's cells, a row each.
+        where: The place of the cell of a row index in an error message (file, column, row).
+
+    Raises:
+        ZooError: The first cell that is empty, not a number, NaN or infinite, placed by
+            ``where``.
+    """
+    import numpy as np
+
+    try:  # numpy parses the whole column at once; the cell-by-cell pass names a bad cell
+        values = np.array(cells, dtype=np.float64)
+    except ValueError:
+        values = None
+    if values is None or not np.isfinite(values).all():
+        for row, cell in enumerate(cells):
+            _check_number(cell, where(row))
+    return values
+
+
+def _check_number(cell: str, where: str) -> None:
+    import math
+
+    text = cell.strip()
+    try:
+        value = float(text)
+    except ValueError:
+        problem = f"value {text!r} is not a number" if text else "empty value"
+        raise ZooError(f"{where}: {problem}; fill the cell with a number or drop the row"
+                       ) from None
+    if not math.isfinite(value):
+        raise ZooError(f"{where}: value {text!r} is missing or infinite; fill the cell or drop "
+                       f"the row")

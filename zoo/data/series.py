@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo.data.csv_rows import data_rows
+from zoo.data.csv_rows import data_rows, float_column
 from zoo.data.types import Arrays, DataInfo, Dataset
 from zoo.errors import ZooError
 
@@ -135,29 +135,7 @@ def _check_time_order(path: Path, timestamps: np.ndarray, lines: list[int]) -> N
 
 
 def _values(path: Path, cells: list[str], lines: list[int]) -> np.ndarray:
-    import numpy as np
-
-    try:
-        values = np.array(cells, dtype=np.float64)
-    except ValueError:
-        values = None
-    if values is None or not np.isfinite(values).all():
-        for row, cell in enumerate(cells):
-            _check_value(cell, _where(path, row, lines))
-    return values.astype(np.float32)
-
-
-def _check_value(cell: str, where: str) -> None:
-    import math
-
-    text = cell.strip()
-    try:
-        value = float(text)
-    except ValueError:
-        problem = f"value {text!r} is not a number" if text else "empty value"
-        raise ZooError(f"{where}: {problem}; fill or drop the row") from None
-    if not math.isfinite(value):
-        raise ZooError(f"{where}: value {text!r} is missing or infinite; fill or drop the row")
+    return float_column(cells, lambda row: _where(path, row, lines)).astype("float32")
 
 
 def _labels(path: Path, cells: list[str], lines: list[int]) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""The user's own data: a ``.npz`` (arrays ``X`` and optional ``y``), a ``.csv`` with a header,
+"""The user's own data: a ``.npz`` or MATLAB ``.mat`` (arrays ``X`` and optional ``y``, as
+ADBench, ODDS and PyOD ship their tables), a ``.csv`` with a header,
 time series (a ``timestamp,value[,label]`` CSV or a folder of them, :mod:`zoo.data.series`) or
 a ``.txt`` text (characters, for language models).
 
@@ -9,14 +10,14 @@ the column and row, so a bad cell can be found without a traceback.
 from __future__ import annotations
 
 import csv
-import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo.data.csv_rows import data_rows
+from zoo.data.csv_rows import data_rows, float_column
 from zoo.data.series import is_series_csv, load_series_files
 from zoo.data.types import Arrays, DataInfo, Dataset
-from zoo.errors import ZooError
+from zoo.errors import ZooError, one_line
 from zoo.specs import TASKS
 
 if TYPE_CHECKING:
@@ -26,16 +27,20 @@ if TYPE_CHECKING:
 LABEL_COLUMNS = ("label", "y", "target", "class", "is_anomaly")
 #: Binary 0/1 labels whose share of 1s is at most this are read as anomaly labels.
 MAX_ANOMALY_SHARE = 0.2
-SUFFIXES = (".npz", ".csv", ".txt")
+#: How to write an array file each reader takes, for the error messages.
+ARRAY_FILES = {".npz": "numpy.savez(path, X=features, y=labels)",
+               ".mat": "scipy.io.savemat(path, {'X': features, 'y': labels}) or MATLAB's save"}
+SUFFIXES = (*ARRAY_FILES, ".csv", ".txt")
 
 
 def load_user_file(path: str | Path, *, task: str | None = None,
                    label_column: str | None = None) -> Dataset:
-    """Load a user's ``.npz``, ``.csv`` or ``.txt`` file, or a folder of series files.
+    """Load a user's ``.npz``, ``.mat``, ``.csv`` or ``.txt`` file, or a folder of series files.
 
-    ``.npz``: array ``X`` (``(n, features)`` for a table, ``(n, height, width)`` or
-    ``(n, channels, height, width)`` for images; ``uint8`` images are scaled to [0, 1]) and
-    optional labels ``y`` (or the array named by ``label_column``).
+    ``.npz`` or ``.mat`` (MATLAB v5 or v7.3, :mod:`zoo.data.mat_files`): array ``X``
+    (``(n, features)`` for a table, ``(n, height, width)`` or ``(n, channels, height, width)``
+    for images; ``uint8`` images are scaled to [0, 1]) and optional labels ``y`` (or the
+    array named by ``label_column``).
     ``.csv``: a header row, numeric feature columns, and optional labels in the column named
     by ``label_column``, else in the first column called ``label``, ``y``, ``target``,
     ``class`` or ``is_anomaly`` (any case).
@@ -71,12 +76,13 @@ def load_user_file(path: str | Path, *, task: str | None = None,
         return load_series_files(path)
     if suffix == ".txt":
         return _read_text(path, task)
-    if suffix == ".npz":
-        x, labels, meta = _read_npz(path, label_column or "y", required=label_column is not None)
+    if suffix in ARRAY_FILES:
+        x, labels, meta = _read_arrays(path, label_column or "y",
+                                       required=label_column is not None)
     elif suffix == ".csv":
         x, labels, meta = _read_csv(path, label_column)
     else:
-        raise ZooError(f"unsupported data file {path}: use .npz (arrays X, y), .csv "
+        raise ZooError(f"unsupported data file {path}: use .npz or .mat (arrays X, y), .csv "
                        f"(a header row, numeric columns) or .txt (text)")
     task = task or infer_task(labels)
     y, n_classes, label_meta = _encode_labels(path, labels, task)
@@ -114,10 +120,32 @@ def infer_task(labels: np.ndarray | None) -> str:
     return "regress" if labels.dtype.kind == "f" else "classify"
 
 
-# -- npz --------------------------------------------------------------------------------------
+# -- arrays: npz and mat ---------------------------------------------------------------------
 
-def _read_npz(path: Path, label_array: str,
-              required: bool) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
+def _read_arrays(path: Path, label_array: str,
+                 required: bool) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
+    """``X`` and the labels of an ``.npz`` or ``.mat`` file, checked alike."""
+    suffix = path.suffix.lower()
+    if suffix == ".mat":
+        from zoo.data.mat_files import read_mat
+
+        x, labels, names = read_mat(path, "X", label_array)
+    else:
+        x, labels, names = _read_npz(path, label_array)
+    if x is None or (required and labels is None):
+        missing = "X" if x is None else label_array
+        raise ZooError(f"{path} has no array {missing!r} (it has {', '.join(names) or 'none'}); "
+                       f"save it with {ARRAY_FILES[suffix]}")
+    x = _array_features(path, x)
+    if labels is not None:
+        _check_array_labels(path, labels, len(x))
+        if labels.dtype.kind == "b":
+            labels = labels.astype("int64")
+    return x, labels, {}
+
+
+def _read_npz(path: Path, label_array: str
+              ) -> tuple[np.ndarray | None, np.ndarray | None, list[str]]:
     import zipfile
 
     import numpy as np
@@ -130,20 +158,11 @@ def _read_npz(path: Path, label_array: str,
             x = arrays["X"] if "X" in names else None
             labels = arrays[label_array] if label_array in names else None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise ZooError(f"{path} is not a readable .npz file ({_one_line(exc)})") from None
-    if x is None or (required and labels is None):
-        missing = "X" if x is None else label_array
-        raise ZooError(f"{path} has no array {missing!r} (it has {', '.join(names) or 'none'}); "
-                       f"save it with numpy.savez(path, X=features, y=labels)")
-    x = _npz_features(path, x)
-    if labels is not None:
-        _check_npz_labels(path, labels, len(x))
-        if labels.dtype.kind == "b":
-            labels = labels.astype(np.int64)
-    return x, labels, {}
+        raise ZooError(f"{path} is not a readable .npz file ({one_line(exc)})") from None
+    return x, labels, names
 
 
-def _npz_features(path: Path, x: np.ndarray) -> np.ndarray:
+def _array_features(path: Path, x: np.ndarray) -> np.ndarray:
     """``X`` as float32 (n, features) or (n, channels, height, width), checked."""
     import numpy as np
 
@@ -163,7 +182,7 @@ def _npz_features(path: Path, x: np.ndarray) -> np.ndarray:
     return x[:, None] if x.ndim == 3 else x
 
 
-def _check_npz_labels(path: Path, labels: np.ndarray, n: int) -> None:
+def _check_array_labels(path: Path, labels: np.ndarray, n: int) -> None:
     import numpy as np
 
     if labels.shape != (n,):
@@ -211,29 +230,11 @@ def _csv_features(path: Path, header: list[str], columns: list[int], rows: list[
                   lines: list[int]) -> np.ndarray:
     import numpy as np
 
-    try:  # numpy parses the whole table at once; the cell-by-cell pass is for bad tables
-        x = np.array([[row[j] for j in columns] for row in rows], dtype=np.float64)
-    except ValueError:
-        x = None
-    if x is None or not np.isfinite(x).all():
-        x = np.array([[_parse_cell(path, header[j], row[j], number, line) for j in columns]
-                      for number, (row, line) in enumerate(zip(rows, lines, strict=True),
-                                                           start=1)])
-    return x.astype(np.float32)
+    def where(column: int) -> Callable[[int], str]:
+        return lambda row: f"{path}, column {header[column]!r}, row {row + 1} (line {lines[row]})"
 
-
-def _parse_cell(path: Path, column: str, cell: str, row: int, line: int) -> float:
-    """One feature cell as a finite float; else an error naming its column and row."""
-    where = f"{path}, column {column!r}, row {row} (line {line})"
-    text = cell.strip()
-    try:
-        value = float(text)
-    except ValueError:
-        problem = f"{text!r} is not a number" if text else "empty cell"
-        raise ZooError(f"{where}: {problem}; features must be numbers") from None
-    if not math.isfinite(value):
-        raise ZooError(f"{where}: {text!r} is a missing or infinite value; fill or drop it")
-    return value
+    return np.column_stack([float_column([row[j] for row in rows], where(j))
+                            for j in columns]).astype(np.float32)
 
 
 def _csv_labels(path: Path, name: str, index: int, rows: list[list[str]],
@@ -302,7 +303,3 @@ def _some_values(labels: np.ndarray) -> str:
 
 def _within_unit_range(x: np.ndarray) -> bool:
     return bool(x.min() >= 0.0 and x.max() <= 1.0)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
