@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
@@ -53,3 +54,15 @@ def throwaway_plugin(tmp_path: Path,
     yield install
     for name in names:
         sys.modules.pop(f"zoo_plugins_dir.{name}", None)
+
+
+def _run_zoo(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "zoo", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+@pytest.fixture
+def zoo_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """The real ``zoo`` command in a subprocess: ``zoo_cli(*args, cwd=None)`` returns the
+    finished process (exit status, stdout, stderr), whatever its exit status."""
+    return _run_zoo

@@ -16,10 +16,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo.checkpoints import load_model, read_card, save_model
-from zoo.data.loading import load_dataset
+from zoo.checkpoints import check_fits_model, load_model, read_card, save_model
+from zoo.data.loading import data_fingerprint, data_reference, load_dataset, warn_if_changed
 from zoo.data.preprocess import Standardizer
-from zoo.data.splits import make_splits
+from zoo.data.splits import check_training_rows, make_splits
 from zoo.data.types import Arrays, Dataset, Splits
 from zoo.errors import ZooError
 from zoo.evaluation import evaluate_model
@@ -38,7 +38,10 @@ if TYPE_CHECKING:
 
 def choose_task(model_tasks: tuple[str, ...], dataset: Dataset, data_tasks: tuple[str, ...],
                 model: str) -> str:
-    """The first task of the model that the data supports."""
+    """The data's own task (inferred from a user's labels) when the model has it, else the
+    model's first task that the data supports."""
+    if dataset.info.task in model_tasks and dataset.info.task in data_tasks:
+        return dataset.info.task
     for task in model_tasks:
         if task in data_tasks:
             return task
@@ -53,10 +56,10 @@ def task_splits(dataset: Dataset, task: str, seed: int) -> Splits:
     if "series" in dataset.meta:
         return series_windows(dataset, task)
     if task == "detect":
-        labels = dataset.all().y
-        if labels is not None and 0 < labels.sum() < len(labels):
+        if dataset.all().y is not None:
             return detection_splits(dataset, "semi", seed)
         data = Arrays(dataset.all().x)
+        check_training_rows(dataset.name, len(data), "training on every row (no labels)")
         return Splits(data, None, data, replace(dataset.info, task="detect"))
     return make_splits(dataset, seed=seed, task=task)
 
@@ -96,7 +99,7 @@ def _data_tasks(data: str, dataset: Dataset) -> tuple[str, ...]:
     host = get_host()
     if data in host.datasets():
         return host.dataset(data).tasks
-    return (dataset.info.task,)
+    return dataset.tasks
 
 
 def train_run(store: Store, model: str, data: str, *, backbone: str | None,
@@ -107,7 +110,9 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
     backbone = backbone or named_backbone
     host = get_host()
     spec = host.model(base)
+    data = data_reference(data)
     dataset = load_dataset(data)
+    data_sha256 = data_fingerprint(data)
     task = choose_task(spec.tasks, dataset, _data_tasks(data, dataset), base)
     splits = task_splits(dataset, task, seed)
     standardizer = None
@@ -139,12 +144,13 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
     if not primary:
         return None
     if status == "ok":
-        extra = {"dataset": data, "seed": seed, "task": task, "run_id": row.id,
+        extra = {"dataset": data, "data_sha256": data_sha256, "seed": seed,
+                 "task": task, "run_id": row.id,
                  "preprocess": {"standardize": standardizer.to_dict()} if standardizer else {},
                  "metrics": metrics}
         if "vocab" in dataset.meta:  # so that token ids can be read back as text
             extra["vocab"] = dataset.meta["vocab"]
-        checkpoint = str(save_model(built, run_dir / "model", extra=extra))
+        checkpoint = str(save_model(built, run_dir / "model", extra=extra).resolve())
         save_samples(built, splits.info, run_dir, seed, vocab=dataset.meta.get("vocab"))
     store.finish(row.id, status=status, metrics=metrics, seconds=time.perf_counter() - start,
                  error=error, checkpoint=checkpoint)
@@ -221,22 +227,22 @@ def evaluate_run(store: Store, run: str, data: str | None = None) -> RunResult:
         if not card.get("dataset"):
             raise ZooError(f"the card in {directory} names no training data; give --data")
         data = str(card["dataset"])
+    data = data_reference(data)
     model = load_model(directory)
     dataset = load_dataset(data)
     info = model.data_info
     seed = int(card.get("seed", 0))
     reference = None
-    if data == card.get("dataset"):
+    if data == data_reference(str(card.get("dataset"))):  # older cards hold relative paths
+        warn_if_changed(data, card.get("data_sha256"))
         splits = task_splits(dataset, info.task, seed)
         test, reference = splits.test, reference_for_samples(dataset, splits)
     else:
         test = dataset.all()
+    check_fits_model(data, test, info)
     standardize = card.get("preprocess", {}).get("standardize")
     if standardize:
         test = Standardizer.from_dict(standardize).arrays(test)
-    if tuple(test.x.shape[1:]) != tuple(info.shape):
-        raise ZooError(f"{data!r} has samples of shape {tuple(test.x.shape[1:])}; the model "
-                       f"was trained on {tuple(info.shape)}")
     start = time.perf_counter()
     status, error, metrics = "ok", None, {}
     try:

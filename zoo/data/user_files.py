@@ -53,10 +53,11 @@ def load_user_file(path: str | Path, *, task: str | None = None,
 
     Args:
         path: The file or folder.
-        task: The task the labels are for; inferred when ``None``: 0/1 labels with at most 20%
-            ones -> ``detect`` (1 = anomaly); other integer or text labels -> ``classify``;
-            float labels -> ``regress``; no labels -> ``detect`` (unlabelled; the caller
-            decides what to do with it).
+        task: The task the labels are for; when ``None``, ``info.task`` is inferred: 0/1
+            labels with at most 20% ones -> ``detect`` (1 = anomaly); other integer or text
+            labels -> ``classify``; float labels -> ``regress``; no labels -> ``detect``
+            (unlabelled; the caller decides what to do with it), and ``Dataset.tasks`` lists
+            the other tasks the data serves too (:func:`supported_tasks`).
         label_column: The label column (CSV) or array (npz).
 
     Raises:
@@ -84,13 +85,15 @@ def load_user_file(path: str | Path, *, task: str | None = None,
     else:
         raise ZooError(f"unsupported data file {path}: use .npz or .mat (arrays X, y), .csv "
                        f"(a header row, numeric columns) or .txt (text)")
-    task = task or infer_task(labels)
-    y, n_classes, label_meta = _encode_labels(path, labels, task)
     modality = "tabular" if x.ndim == 2 else "image"
+    tasks = (task,) if task else supported_tasks(labels)
+    task = tasks[0]
+    y, n_classes, label_meta = _encode_labels(path, labels, task)
     value_range = (0.0, 1.0) if modality == "image" and _within_unit_range(x) else None
     info = DataInfo(modality, tuple(x.shape[1:]), task, n_classes=n_classes,
                     target_dim=1 if task == "regress" else None, value_range=value_range)
-    return Dataset(str(path), info, data=Arrays(x, y), meta={**meta, **label_meta})
+    return Dataset(str(path), info, data=Arrays(x, y),
+                   meta={**meta, **label_meta, "tasks": tasks})
 
 
 def _read_text(path: Path, task: str | None) -> Dataset:
@@ -118,6 +121,22 @@ def infer_task(labels: np.ndarray | None) -> str:
             return "detect"
         return "classify"
     return "regress" if labels.dtype.kind == "f" else "classify"
+
+
+def supported_tasks(labels: np.ndarray | None) -> tuple[str, ...]:
+    """Every task a table or images with these labels serve, the inferred one first.
+
+    The inferred task is only the default: 0/1 labels serve ``detect`` and ``classify``
+    whatever their share of ones (ADBench's yeast has 34% anomalies), and any data serves
+    ``generate``, so that what a model or a suite asks for decides.
+    """
+    import numpy as np
+
+    inferred = infer_task(labels)
+    binary = (labels is not None and labels.dtype.kind in "biu"
+              and set(np.unique(labels).tolist()) <= {0, 1})
+    others = ("detect", "classify", "generate") if binary else ("generate",)
+    return (inferred, *(task for task in others if task != inferred))
 
 
 # -- arrays: npz and mat ---------------------------------------------------------------------
