@@ -43,8 +43,7 @@ def _read_v5(path: Path, wanted: Iterable[str]) -> tuple[dict[str, np.ndarray], 
 
     try:
         variables = scipy.io.loadmat(path)
-    except (scipy.io.matlab.MatReadError, ValueError, OSError, EOFError, TypeError,
-            NotImplementedError) as exc:
+    except Exception as exc:  # scipy raises any of a dozen errors on a damaged file
         raise ZooError(f"{path} is not a readable MATLAB .mat file ({one_line(exc)})") from None
     names = [name for name in variables if not name.startswith("__")]  # __header__ ...
     found = {}
@@ -74,10 +73,11 @@ def _hdf5_matrix(path: Path, name: str, node: object) -> np.ndarray:
     import h5py
 
     if not isinstance(node, h5py.Dataset) or node.dtype.kind not in "biuf":
-        kind = node.attrs.get("MATLAB_class", b"?") if hasattr(node, "attrs") else b"?"
+        kind = node.attrs.get("MATLAB_class", b"")
         kind = kind.decode() if isinstance(kind, bytes) else str(kind)
-        raise ZooError(f"{path}: {name} is a MATLAB {kind} value, not a numeric matrix; "
-                       f"save it with full(double({name})) first")
+        what = f"a MATLAB {kind} value" if kind else "an HDF5 group"
+        raise ZooError(f"{path}: {name} is {what}, not a numeric matrix; save it with "
+                       f"full(double({name})) first")
     return node[()].T  # MATLAB writes column-major: its (n, features) is stored (features, n)
 
 

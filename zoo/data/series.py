@@ -19,12 +19,11 @@ numpy is imported inside the functions, as everywhere in ``zoo.data``.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo.data.csv_rows import data_rows, float_column
+from zoo.data.csv_rows import csv_reader, data_rows, float_column
 from zoo.data.types import Arrays, DataInfo, Dataset
 from zoo.errors import ZooError
 
@@ -57,8 +56,8 @@ class Series:
 
 def is_series_csv(path: Path) -> bool:
     """Whether ``path`` is a CSV whose header starts with a ``timestamp`` column."""
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        header = next(csv.reader(f), [])
+    with csv_reader(path) as reader:
+        header = next(reader, [])
     return bool(header) and header[0].strip().lower() == TIME_COLUMN
 
 
@@ -69,8 +68,7 @@ def read_series_csv(path: Path) -> Series:
         ZooError: A bad header, a bad value, timestamp or label (naming its row), rows out
             of time order, or no rows.
     """
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
+    with csv_reader(path) as reader:
         header = [name.strip().lower() for name in next(reader, [])]
         has_labels = _check_header(path, header)
         rows, lines = data_rows(path, reader, len(header))
@@ -135,7 +133,7 @@ def _check_time_order(path: Path, timestamps: np.ndarray, lines: list[int]) -> N
 
 
 def _values(path: Path, cells: list[str], lines: list[int]) -> np.ndarray:
-    return float_column(cells, lambda row: _where(path, row, lines)).astype("float32")
+    return float_column(cells, lambda row: _where(path, row, lines))
 
 
 def _labels(path: Path, cells: list[str], lines: list[int]) -> np.ndarray:

@@ -9,12 +9,11 @@ the column and row, so a bad cell can be found without a traceback.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo.data.csv_rows import data_rows, float_column
+from zoo.data.csv_rows import FLOAT32_MAX, csv_reader, data_rows, float_column
 from zoo.data.series import is_series_csv, load_series_files
 from zoo.data.types import Arrays, DataInfo, Dataset
 from zoo.errors import ZooError, one_line
@@ -105,6 +104,8 @@ def _read_text(path: Path, task: str | None) -> Dataset:
         dataset = characters([path])
     except UnicodeDecodeError as exc:
         raise ZooError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    if not len(dataset.data):
+        raise ZooError(f"{path} is empty; a language model needs text to train on")
     dataset.name = str(path)
     return dataset
 
@@ -190,12 +191,18 @@ def _array_features(path: Path, x: np.ndarray) -> np.ndarray:
     if x.ndim not in (2, 3, 4):
         raise ZooError(f"{path}: X has shape {x.shape}; expected (samples, features) for a "
                        f"table or (samples, [channels,] height, width) for images")
-    if len(x) == 0:
-        raise ZooError(f"{path}: X has no rows")
+    if 0 in x.shape:
+        raise ZooError(f"{path}: X has shape {x.shape}, so no " +
+                       ("rows" if len(x) == 0 else "features"))
     bad = np.argwhere(~np.isfinite(x)) if x.dtype.kind == "f" else ()
     if len(bad):
         index = tuple(int(i) for i in bad[0])
         raise ZooError(f"{path}: X{list(index)} is {x[index]}; fill or drop missing values")
+    bad = np.argwhere(np.abs(x) > FLOAT32_MAX) if x.dtype.kind in "iuf" else ()
+    if len(bad):  # features are float32: the value would become inf
+        index = tuple(int(i) for i in bad[0])
+        raise ZooError(f"{path}: X{list(index)} is {x[index]}, beyond float32's range "
+                       f"(+-3.4e38); rescale X")
     scale = 255.0 if x.dtype == np.uint8 else 1.0  # 8-bit images -> [0, 1]
     x = x.astype(np.float32) / np.float32(scale)
     return x[:, None] if x.ndim == 3 else x
@@ -217,9 +224,7 @@ def _check_array_labels(path: Path, labels: np.ndarray, n: int) -> None:
 
 def _read_csv(path: Path, label_column: str | None
               ) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
-    # utf-8-sig drops the byte-order mark spreadsheet programs put before the header.
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
+    with csv_reader(path) as reader:  # its rows are read by data_rows, inside the with
         header = [name.strip() for name in next(reader, [])]
         if not any(header):
             raise ZooError(f"{path} is empty; expected a header row of column names")
@@ -252,8 +257,7 @@ def _csv_features(path: Path, header: list[str], columns: list[int], rows: list[
     def where(column: int) -> Callable[[int], str]:
         return lambda row: f"{path}, column {header[column]!r}, row {row + 1} (line {lines[row]})"
 
-    return np.column_stack([float_column([row[j] for row in rows], where(j))
-                            for j in columns]).astype(np.float32)
+    return np.column_stack([float_column([row[j] for row in rows], where(j)) for j in columns])
 
 
 def _csv_labels(path: Path, name: str, index: int, rows: list[list[str]],
