@@ -42,12 +42,14 @@ def test_detection_metrics_reject_nan_scores_and_single_class_labels() -> None:
 
 # -- zoo evaluate refuses data and checkpoints it cannot use, in one line -----------------------
 
-def write_table(path: Path, n_features: int, rows: int = 60, seed: int = 0) -> Path:
-    """A CSV of ``rows`` rows, ``n_features`` columns and 0/1 labels, 10% anomalies."""
+def write_table(path: Path, n_features: int, rows: int = 60, seed: int = 0,
+                classes: int = 0) -> Path:
+    """A CSV of ``rows`` rows, ``n_features`` columns and labels: 0/1 with 10% anomalies, or
+    ``classes`` classes."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(rows, n_features))
-    labels = (np.arange(rows) % 10 == 0).astype(int)
-    x[labels == 1] += 4
+    labels = np.arange(rows) % classes if classes else (np.arange(rows) % 10 == 0).astype(int)
+    x += 4 * labels[:, None]
     header = ",".join(f"f{j}" for j in range(n_features))
     lines = [f"{header},label"] + [",".join(f"{v:.4f}" for v in row) + f",{label}"
                                    for row, label in zip(x, labels, strict=True)]
@@ -57,16 +59,19 @@ def write_table(path: Path, n_features: int, rows: int = 60, seed: int = 0) -> P
 
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """An mlp and an iforest checkpoint trained (in this process) on a 3-feature table."""
+    """An mlp (3 classes) and an iforest checkpoint trained, in this process, on 3-feature
+    tables."""
     from zoo.runs import train_run
     from zoo.store import Store
 
     folder = tmp_path_factory.mktemp("trained")
-    data = str(write_table(folder / "three.csv", 3))
+    data = {"mlp": write_table(folder / "classes.csv", 3, classes=3),
+            "iforest": write_table(folder / "anomalies.csv", 3)}
     with Store(folder / "runs.db") as store:
-        return {model: Path(train_run(store, model, data, backbone=None, hparams={}, seed=0,
-                                      accelerator="cpu", devices=1, max_epochs=1).checkpoint)
-                for model in ("mlp", "iforest")}
+        return {model: Path(train_run(store, model, str(path), backbone=None, hparams={},
+                                      seed=0, accelerator="cpu", devices=1,
+                                      max_epochs=1).checkpoint)
+                for model, path in data.items()}
 
 
 def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
