@@ -410,7 +410,7 @@ def test_user_file_errors(tmp_path: Path, name: str, content: str | bytes | None
     ({"X": np.array([[1.0, np.nan]])}, r"X\[0, 1\] is nan"),
     ({"X": np.zeros((3, 2)), "y": np.zeros(2)}, "expected \\(3,\\)"),
     ({"X": np.zeros((3, 0))}, r"X has shape \(3, 0\), so no features"),
-    ({"X": np.full((3, 2), 1e300)}, r"X\[0, 0\] is 1e\+300, beyond float32's range"),
+    ({"X": np.full((3, 2), 1e300)}, r"X\[0, 0\] is 1e\+300; beyond float32's range"),
     ({"X": np.array([np.zeros((2, 2)), np.zeros((3, 3))], dtype=object)},
      "Object arrays cannot be loaded"),  # images of mixed shapes
     ({"X": np.array([["a", "b"]])}, "X holds <U1 values, expected numbers"),

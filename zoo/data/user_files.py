@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 #: Column names (any case) taken as the label column of a CSV when none is given.
 LABEL_COLUMNS = ("label", "y", "target", "class", "is_anomaly")
-#: Binary 0/1 labels whose share of 1s is at most this are read as anomaly labels.
+#: Binary 0/1 labels whose share of 1s is at most this default to anomaly labels (``detect``);
+#: any share serves ``detect`` when a model or suite asks for it (:func:`supported_tasks`).
 MAX_ANOMALY_SHARE = 0.2
 #: How to write an array file each reader takes, for the error messages.
 ARRAY_FILES = {".npz": "numpy.savez(path, X=features, y=labels)",
@@ -194,15 +195,13 @@ def _array_features(path: Path, x: np.ndarray) -> np.ndarray:
     if 0 in x.shape:
         raise ZooError(f"{path}: X has shape {x.shape}, so no " +
                        ("rows" if len(x) == 0 else "features"))
-    bad = np.argwhere(~np.isfinite(x)) if x.dtype.kind == "f" else ()
+    # Features are float32, so a finite float64 beyond its range would become inf.
+    bad = np.argwhere(~(np.abs(x) <= FLOAT32_MAX)) if x.dtype.kind == "f" else ()
     if len(bad):
         index = tuple(int(i) for i in bad[0])
-        raise ZooError(f"{path}: X{list(index)} is {x[index]}; fill or drop missing values")
-    bad = np.argwhere(np.abs(x) > FLOAT32_MAX) if x.dtype.kind in "iuf" else ()
-    if len(bad):  # features are float32: the value would become inf
-        index = tuple(int(i) for i in bad[0])
-        raise ZooError(f"{path}: X{list(index)} is {x[index]}, beyond float32's range "
-                       f"(+-3.4e38); rescale X")
+        advice = ("fill or drop missing values" if not np.isfinite(x[index]) else
+                  "beyond float32's range (+-3.4e38); rescale X")
+        raise ZooError(f"{path}: X{list(index)} is {x[index]}; {advice}")
     scale = 255.0 if x.dtype == np.uint8 else 1.0  # 8-bit images -> [0, 1]
     x = x.astype(np.float32) / np.float32(scale)
     return x[:, None] if x.ndim == 3 else x
