@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -102,3 +104,46 @@ def zoo_register_models(register):
 def recorder(throwaway_plugin: Callable[[str, str], ModuleType]) -> ModuleType:
     """A fresh plugin host with the built-in datasets and suites and only the recorder model."""
     return throwaway_plugin("recorder", RECORDER)
+
+
+def _run_zoo(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "zoo", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+@pytest.fixture
+def zoo_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """The real ``zoo`` command in a subprocess: ``zoo_cli(*args, cwd=None)`` returns the
+    finished process (exit status, stdout, stderr), whatever its exit status."""
+    return _run_zoo
+
+
+def _write_mat(path: Path, arrays: dict[str, Any], *, v73: bool = False) -> Path:
+    """Write ``arrays`` as MATLAB does: a v5 file (``save``) through scipy, or a v7.3 file
+    (``save -v7.3``) through h5py with MATLAB's layout: a 512-byte header, every matrix stored
+    column-major (transposed) and tagged with its MATLAB class."""
+    if not v73:
+        import scipy.io
+
+        scipy.io.savemat(path, arrays)
+        return path
+    import h5py
+    import numpy as np
+
+    classes = {"f": "double", "i": "int64", "u": "uint8", "b": "logical"}
+    with h5py.File(path, "w", userblock_size=512) as f:
+        for name, value in arrays.items():
+            value = np.atleast_2d(np.asarray(value))
+            stored = f.create_dataset(name, data=value.T)
+            stored.attrs["MATLAB_class"] = np.bytes_(classes[value.dtype.kind])
+    text = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2024 " \
+           b"HDF5 schema 1.00 ."
+    with open(path, "r+b") as f:  # the user block h5py leaves empty holds MATLAB's header
+        f.write(text.ljust(116) + bytes(8) + b"\x00\x02IM")
+    return path
+
+
+@pytest.fixture
+def write_mat() -> Callable[..., Path]:
+    """``write_mat(path, {"X": x, "y": y}, v73=False)``: a real MATLAB file of either flavour."""
+    return _write_mat

@@ -14,8 +14,9 @@ import os
 import re
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import platformdirs
@@ -25,7 +26,7 @@ from zoo.data import Arrays, DataInfo, Dataset, load_dataset, make_splits
 from zoo.data.files import data_dir, fetch, present, sha256
 from zoo.data.loaders import idx_images
 from zoo.data.splits import standardize
-from zoo.data.user_files import infer_task, load_user_file
+from zoo.data.user_files import infer_task, load_user_file, supported_tasks
 from zoo.errors import UnknownNameError, ZooError
 from zoo.plugins import get_host
 from zoo.specs import DataFile, DatasetSpec
@@ -362,9 +363,10 @@ def test_csv_label_column_given_by_name(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("cell", "problem"), [
-    ("abc", "'abc' is not a number; features must be numbers"),
-    ("", "empty cell; features must be numbers"),
-    ("NaN", "'NaN' is a missing or infinite value; fill or drop it"),
+    ("abc", "value 'abc' is not a number; fill the cell with a number or drop the row"),
+    ("", "empty value; fill the cell with a number or drop the row"),
+    ("NaN", "value 'NaN' is missing or infinite; fill the cell or drop the row"),
+    ("-inf", "value '-inf' is missing or infinite; fill the cell or drop the row"),
 ])
 def test_a_bad_csv_cell_names_its_column_and_row(tmp_path: Path, cell: str,
                                                  problem: str) -> None:
@@ -381,10 +383,22 @@ def test_a_bad_csv_cell_names_its_column_and_row(tmp_path: Path, cell: str,
     ("ragged.csv", "a,b\n1,2\n3\n", "row 2 (line 3): 1 cells"),
     ("nolabel.csv", "label\n1\n", "no feature columns"),
     ("garbage.npz", "not a zip file", "is not an .npz file"),
+    ("nothing.csv", "", "is empty; expected a header row of column names"),
+    ("blank.csv", "\n\n", "is empty; expected a header row of column names"),
+    ("latin1.csv", b"a,b\n1,caf\xe9\n", "is not UTF-8 text (invalid continuation byte at "
+                                          "byte 9); save it as a UTF-8 CSV"),
+    ("latin1-series.csv", b"timestamp,value\n2024-01-01,\xe9\n", "is not UTF-8 text"),
+    ("huge.csv", "a,b\n1,1e300\n", "value '1e300' is beyond float32's range"),
+    ("empty.txt", "", "is empty; a language model needs text to train on"),
+    ("nothing.npz", "", "is not an .npz file"),
+    ("nothing.mat", "", "is not a readable MATLAB .mat file"),
+    ("garbage.mat", "MATLAB? no, a shopping list", "is not a readable MATLAB .mat file"),
 ])
-def test_user_file_errors(tmp_path: Path, name: str, content: str | None,
+def test_user_file_errors(tmp_path: Path, name: str, content: str | bytes | None,
                           problem: str) -> None:
-    if content is not None:
+    if isinstance(content, bytes):
+        (tmp_path / name).write_bytes(content)
+    elif content is not None:
         write_csv(tmp_path, content, name)
     with pytest.raises(ZooError, match=re.escape(problem)):
         load_user_file(tmp_path / name)
@@ -395,11 +409,71 @@ def test_user_file_errors(tmp_path: Path, name: str, content: str | None,
     ({"X": np.zeros(3)}, "has shape"),
     ({"X": np.array([[1.0, np.nan]])}, r"X\[0, 1\] is nan"),
     ({"X": np.zeros((3, 2)), "y": np.zeros(2)}, "expected \\(3,\\)"),
+    ({"X": np.zeros((3, 0))}, r"X has shape \(3, 0\), so no features"),
+    ({"X": np.full((3, 2), 1e300)}, r"X\[0, 0\] is 1e\+300; beyond float32's range"),
+    ({"X": np.array([np.zeros((2, 2)), np.zeros((3, 3))], dtype=object)},
+     "Object arrays cannot be loaded"),  # images of mixed shapes
+    ({"X": np.array([["a", "b"]])}, "X holds <U1 values, expected numbers"),
 ])
 def test_npz_errors(tmp_path: Path, arrays: dict[str, np.ndarray], problem: str) -> None:
     np.savez(tmp_path / "bad.npz", **arrays)
     with pytest.raises(ZooError, match=problem):
         load_user_file(tmp_path / "bad.npz")
+
+
+@pytest.mark.parametrize("v73", [False, True], ids=["v5", "v7.3"])
+def test_mat_tables_load_as_their_npz_does(tmp_path: Path, write_mat: Callable[..., Path],
+                                           v73: bool) -> None:
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(30, 4)), (np.arange(30) < 3).astype(np.int64)
+    np.savez(tmp_path / "t.npz", X=x, y=y)
+    # ODDS' layout: y a column of doubles
+    mat = write_mat(tmp_path / "t.mat", {"X": x, "y": y[:, None].astype(np.float64)}, v73=v73)
+    from_mat, from_npz = load_user_file(mat), load_user_file(tmp_path / "t.npz")
+    np.testing.assert_array_equal(from_mat.data.x, from_npz.data.x)
+    np.testing.assert_array_equal(from_mat.data.y, from_npz.data.y)
+    assert from_mat.info == from_npz.info and from_mat.tasks == from_npz.tasks
+    assert from_mat.data.y.dtype == np.int64 and from_mat.info.task == "detect"
+
+
+@pytest.mark.parametrize(("arrays", "v73", "problem"), [
+    ({"data": np.zeros((3, 2))}, False, "has no array 'X' (it has data); save it with "
+                                        "scipy.io.savemat"),
+    ({"X": np.zeros((3, 2))}, True, ""),  # loads: y is optional
+    ({"X": np.array([np.zeros(2), np.zeros(3)], dtype=object)}, False,
+     "X holds object values, expected numbers"),  # a cell array
+    ({"X": np.zeros((3, 2)), "y": np.zeros((1, 2))}, True, "labels have shape (2,), expected "
+                                                           "(3,) to match X"),
+])
+def test_mat_errors(tmp_path: Path, write_mat: Callable[..., Path], arrays: dict[str, Any],
+                    v73: bool, problem: str) -> None:
+    path = write_mat(tmp_path / "bad.mat", arrays, v73=v73)
+    if not problem:
+        assert load_user_file(path).data.x.shape == (3, 2)
+        return
+    with pytest.raises(ZooError, match=re.escape(problem)):
+        load_user_file(path)
+
+
+def test_a_v73_struct_is_refused_in_one_line(tmp_path: Path) -> None:
+    import h5py
+
+    with h5py.File(tmp_path / "struct.mat", "w") as f:
+        f.create_group("X").attrs["MATLAB_class"] = np.bytes_("struct")
+    with pytest.raises(ZooError, match=r"X is a MATLAB struct value, not a numeric matrix"):
+        load_user_file(tmp_path / "struct.mat")
+
+
+@pytest.mark.parametrize(("labels", "tasks"), [
+    (None, ("detect", "generate")),
+    (np.array([0] * 9 + [1]), ("detect", "classify", "generate")),
+    (np.array([0, 1] * 5), ("classify", "detect", "generate")),  # 50% ones: still detect data
+    (np.array([0, 1, 2]), ("classify", "generate")),
+    (np.array([0.5, 1.5]), ("regress", "generate")),
+])
+def test_labels_serve_every_task_they_fit_the_inferred_one_first(
+        labels: np.ndarray | None, tasks: tuple[str, ...]) -> None:
+    assert supported_tasks(labels) == tasks
 
 
 def test_labels_that_do_not_fit_the_task(tmp_path: Path) -> None:
@@ -462,6 +536,40 @@ def test_sequences_are_split_by_time(modality: str, shape: tuple[int, ...],
     parts = [splits.train.x.ravel(), splits.val.x.ravel(), splits.test.x.ravel()]
     assert [len(p) for p in parts] == [70, 10, 20]
     np.testing.assert_array_equal(np.concatenate(parts), x.ravel())  # in order, no shuffle
+
+
+@pytest.mark.parametrize(("rows", "labels", "task", "problem"), [
+    (2, [0, 1], "classify", "2 samples are too few for a train/validation/test split; it "
+                            "needs at least 5 (3 to train on)"),
+    (4, [0, 1, 0, 1], "regress", "4 samples are too few for a train/validation/test split; "
+                                 "it needs at least 5"),
+    (5, [0, 0, 0, 0, 0], "classify", "every label is 0, a single class; classify needs two "
+                                     "classes or more"),
+])
+def test_tables_too_small_or_of_one_class_say_so(rows: int, labels: list[int], task: str,
+                                                  problem: str) -> None:
+    dataset = Dataset("tiny", DataInfo("tabular", (3,), "classify"),
+                      data=Arrays(np.zeros((rows, 3), np.float32), np.array(labels)))
+    with pytest.raises(ZooError, match=re.escape(f"dataset 'tiny': {problem}")):
+        make_splits(dataset, seed=0, task=task)
+
+
+@pytest.mark.parametrize(("model", "table", "problem"), [
+    ("iforest", "a,b\n1,2\n3,4\n", "training on every row (no labels) leaves 2 rows to train "
+                                    "on; at least 3 are needed"),
+    ("mlp", "a,label\n1,0\n2,1\n", "2 samples are too few for a train/validation/test split; "
+                                   "it needs at least 5"),
+    ("iforest", "a,label\n" + "".join(f"{i},0\n" for i in range(20)),
+     "every label is 0, so there are no anomalies (label 1) to score against"),
+])
+def test_zoo_train_says_what_is_wrong_with_a_tiny_or_one_class_table(
+        tmp_path: Path, zoo_cli: Callable[..., Any], model: str, table: str,
+        problem: str) -> None:
+    path = write_csv(tmp_path, table)
+    done = zoo_cli("train", model, "--data", str(path), "--db", str(tmp_path / "runs.db"))
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"Error: dataset '{path}': {problem}")
 
 
 def test_split_errors() -> None:

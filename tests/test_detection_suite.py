@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -107,3 +110,61 @@ def test_nan_cells_in_a_users_file_are_a_clear_error(tmp_path: Path) -> None:
     with Store(tmp_path / "runs.db") as store, pytest.raises(ZooError, match=r"X\[10, 2\] is nan"):
         run_suite(TabularAnomalySuite(), store, datasets=[str(path)], seeds=1,
                   budget="smoke", models=["iforest"])
+
+
+# -- a user's labelled table is detection data whatever its share of anomalies ----------------
+
+def many_anomalies(path: Path, write_mat: Callable[..., Path], share: float = 0.34) -> Path:
+    """An ADBench-format table (X, 0/1 y) with ``share`` anomalies (yeast has 34%), written as
+    ``.npz``, ``.csv`` or ``.mat`` (v7.3 when the name says ``v73``, y a column of doubles as
+    ODDS has it)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(150, 4))
+    y = (np.arange(150) < share * 150).astype(np.int64)
+    x[y == 1] += 3
+    if path.suffix == ".npz":
+        np.savez(path, X=x, y=y)
+    elif path.suffix == ".csv":
+        lines = ["a,b,c,d,label"] + [",".join(f"{v:.5f}" for v in row) + f",{label}"
+                                     for row, label in zip(x, y, strict=True)]
+        path.write_text("\n".join(lines) + "\n")
+    else:
+        write_mat(path, {"X": x, "y": y[:, None].astype(np.float64)}, v73="v73" in path.name)
+    return path
+
+
+@pytest.mark.parametrize("name", ["yeast-like.npz", "yeast-like.csv", "yeast-like.mat",
+                                  "yeast-like-v73.mat"])
+def test_a_detection_suite_takes_a_users_table_with_many_anomalies(
+        tmp_path: Path, write_mat: Callable[..., Path], name: str) -> None:
+    path = many_anomalies(tmp_path / name, write_mat)
+    with Store(tmp_path / "runs.db") as store:
+        rows = run_suite(TabularAnomalySuite(), store, models=["iforest"],
+                         datasets=[str(path)], seeds=1, budget="smoke", setting="semi")
+    assert [row.status for row in rows] == ["ok"] and rows[0].metrics["auroc"] > 0.9
+
+
+def test_zoo_bench_and_zoo_train_take_the_task_asked_for(
+        tmp_path: Path, zoo_cli: Callable[..., Any], write_mat: Callable[..., Path]) -> None:
+    npz = many_anomalies(tmp_path / "yeast.npz", write_mat)
+    csv = many_anomalies(tmp_path / "fault.csv", write_mat)
+    db = str(tmp_path / "runs.db")
+    bench = zoo_cli("bench", "tabular-ad", "--datasets", str(npz), "--models", "iforest",
+                    "--budget", "smoke", "--seeds", "1", "--db", db, "--json")
+    assert bench.returncode == 0, bench.stderr
+    assert [row["status"] for row in json.loads(bench.stdout)] == ["ok"]
+    trained = zoo_cli("train", "iforest", "--data", str(csv), "--db", db, "--json")
+    assert trained.returncode == 0, trained.stderr
+    assert json.loads(trained.stdout)["status"] == "ok"
+
+
+def test_the_task_is_what_the_model_asks_for_and_the_labels_only_the_default() -> None:
+    from zoo.runs import choose_task
+
+    labels = np.array([0, 1] * 10)  # 50% ones: inferred classify
+    dataset = Dataset("t", DataInfo("tabular", (2,), "classify", n_classes=2),
+                      data=Arrays(np.zeros((20, 2), np.float32), labels),
+                      meta={"tasks": ("classify", "detect", "generate")})
+    assert choose_task(("detect",), dataset, dataset.tasks, "iforest") == "detect"
+    assert choose_task(("classify", "regress"), dataset, dataset.tasks, "mlp") == "classify"
+    assert choose_task(("generate", "detect"), dataset, dataset.tasks, "vae") == "generate"

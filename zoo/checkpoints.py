@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from zoo.errors import ZooError
+from zoo.data.splits import check_labels
+from zoo.errors import ZooError, one_line
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from zoo.data.types import Arrays, DataInfo
 
 CARD = "card.json"
 CARD_VERSION = 1
@@ -50,11 +56,79 @@ def read_card(directory: str | Path) -> dict[str, Any]:
 
 
 def load_model(directory: str | Path) -> Any:
-    """Rebuild a saved model from its card and load its state; no code is unpickled."""
+    """Rebuild a saved model from its card and load its state; no code is unpickled.
+
+    Raises:
+        ZooError: The card does not describe a model zoo can build, or the state files are
+            missing, damaged, of another format or of other shapes than the card's model
+            (one line naming the file and what is wrong).
+    """
+    directory = Path(directory)
+    card = read_card(directory)
+    model = _build(directory, card)
+    try:
+        model.load_state(directory)
+    except ZooError:
+        raise
+    except Exception as exc:  # every library raises its own error for a bad or foreign file
+        raise ZooError(_state_problem(directory, exc)) from None
+    return model
+
+
+def _build(directory: Path, card: dict[str, Any]) -> Any:
     from zoo.data.types import DataInfo
     from zoo.model import create_model
 
-    card = read_card(directory)
-    model = create_model(card["model"], DataInfo.from_dict(card["data_info"]), **card["hparams"])
-    model.load_state(Path(directory))
-    return model
+    try:
+        info = DataInfo.from_dict(card["data_info"])
+        return create_model(card["model"], info, **card["hparams"])
+    except ZooError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise ZooError(f"{directory / CARD} does not describe a model {card['model']!r} can "
+                       f"build ({one_line(exc)})") from None
+
+
+def _state_problem(directory: Path, exc: Exception) -> str:
+    """What is wrong with a checkpoint whose state would not load, in one line."""
+    if isinstance(exc, FileNotFoundError):
+        return f"checkpoint {directory} is incomplete: {one_line(exc)}"
+    files = sorted(p.name for p in directory.iterdir() if p.name != CARD) or ["no state file"]
+    return (f"checkpoint {directory}: {', '.join(files)} does not load into the model "
+            f"{CARD} describes ({_shortened(one_line(exc))})")
+
+
+def _shortened(text: str, limit: int = 300) -> str:
+    """A library's message cut to ``limit`` characters (a state dict's lists every tensor)."""
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def check_fits_model(name: str, arrays: Arrays, info: DataInfo) -> None:
+    """Refuse data a model cannot be evaluated on, before any of it reaches the model.
+
+    Args:
+        name: The data, for the message.
+        arrays: The samples to evaluate on, before any preprocessing.
+        info: The model's data description (from its card).
+
+    Raises:
+        ZooError: Samples of another shape than the model's, or labels its task cannot score:
+            none for ``classify`` / ``regress`` / ``detect``, anomaly labels of one value, or
+            class ids the model does not have.
+    """
+    shape = tuple(arrays.x.shape[1:])
+    if shape != tuple(info.shape):
+        raise ZooError(f"{name} has samples of shape {shape}; the model was trained on "
+                       f"{tuple(info.shape)}")
+    if info.task not in ("classify", "regress", "detect"):
+        return
+    if info.task == "detect" or arrays.y is None:
+        check_labels(name, arrays.y, info.task)
+    if info.task == "classify" and info.n_classes is not None:
+        _check_class_ids(name, arrays.y, info.n_classes)
+
+
+def _check_class_ids(name: str, labels: np.ndarray, n_classes: int) -> None:
+    if labels.dtype.kind not in "iu" or labels.min() < 0 or labels.max() >= n_classes:
+        raise ZooError(f"{name}: labels range over {labels.min()}..{labels.max()}, but the "
+                       f"model knows the classes 0..{n_classes - 1}")

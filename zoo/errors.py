@@ -36,3 +36,20 @@ def unknown_name_message(what: str, name: str, valid: Iterable[str], where: str 
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ";"
     shown = ", ".join(valid) if valid else "(none registered)"
     return f"unknown {what} {name!r}{where}{hint} valid: {shown}"
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (a library's may span several), or its type's name."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def describe(exc: BaseException) -> str:
+    """One line saying what went wrong, for a result row or a broken plugin: a
+    :class:`ZooError`'s message as it is; any other exception's type, then its message (a
+    ``SyntaxError`` with its file and line)."""
+    if isinstance(exc, ZooError):
+        return one_line(exc)
+    if isinstance(exc, SyntaxError):
+        return f"SyntaxError: {exc.msg} ({exc.filename}, line {exc.lineno})"
+    message = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__

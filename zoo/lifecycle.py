@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo.errors import Diverged, ZooError
+from zoo.errors import Diverged, describe
 from zoo.plugins import get_host
 from zoo.results import INTERRUPTED, Outcome, RunResult, environment
 
@@ -49,14 +49,6 @@ def global_rank() -> int:
     local = int(os.environ.get("LOCAL_RANK", 0))
     node = int(os.environ.get("NODE_RANK", os.environ.get("GROUP_RANK", 0)))
     return node * int(os.environ.get("LOCAL_WORLD_SIZE", 1)) + local
-
-
-def describe_failure(exc: BaseException) -> str:
-    """One line for the result row: the exception type and its message."""
-    message = " ".join(str(exc).split())
-    if isinstance(exc, ZooError):
-        return message
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 def new_row(kind: str, *, model: str, dataset: str, device: str | None,
@@ -96,9 +88,9 @@ def execute_run(store: Store, row: RunResult, work: Work) -> RunResult | None:
     try:
         outcome = work(runs_dir(store) / row.id)
     except Diverged as exc:
-        status, error = "diverged", describe_failure(exc)
+        status, error = "diverged", describe(exc)
     except Exception as exc:  # one failing run must not stop the others
-        status, error = "failed", describe_failure(exc)
+        status, error = "failed", describe(exc)
     except BaseException:  # interrupted: the row says so, never stays "running"
         if primary:
             store.finish(row.id, status="failed", metrics={}, error=INTERRUPTED,

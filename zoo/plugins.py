@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 import pluggy
 
 from zoo import hookspecs
-from zoo.errors import UnknownNameError
+from zoo.errors import UnknownNameError, describe
 from zoo.specs import DatasetSpec, ModelSpec, SuiteSpec
 
 hookimpl = pluggy.HookimplMarker("zoo")
@@ -91,13 +91,6 @@ class PluginInfo:
                 "source": self.source, "hooks": self.hooks, "models": self.models,
                 "datasets": self.datasets, "suites": self.suites, "status": self.status,
                 "reason": self.reason}
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    if isinstance(exc, SyntaxError):
-        return f"SyntaxError: {exc.msg} ({exc.filename}, line {exc.lineno})"
-    return f"{type(exc).__name__}: {text}"
 
 
 def _env_names(value: str | None) -> set[str]:
@@ -181,7 +174,7 @@ class PluginHost:
             info.reason = str(exc)
             return
         except Exception as exc:  # a broken plugin must never take the others down
-            info.reason = _one_line(exc)
+            info.reason = describe(exc)
             return
         finally:
             self._registering = None
@@ -226,10 +219,10 @@ class PluginHost:
                 self.pm.check_pending()
                 return
             except pluggy.PluginValidationError as exc:
-                self._mark_broken(self.pm.get_name(exc.plugin) or "?", _one_line(exc))
+                self._mark_broken(self.pm.get_name(exc.plugin) or "?", describe(exc))
 
     def _hook_raised(self, name: str, hook_name: str, exc: Exception) -> None:
-        reason = f"{hook_name} raised {_one_line(exc)}"
+        reason = f"{hook_name} raised {describe(exc)}"
         warnings.warn(f"zoo plugin {name!r} is broken: {reason}", stacklevel=2)
         self._mark_broken(name, reason)
 
@@ -270,7 +263,7 @@ class PluginHost:
                 self._mark_broken(name, str(exc))
                 continue
             except Exception as exc:
-                self._mark_broken(name, _one_line(exc))
+                self._mark_broken(name, describe(exc))
                 continue
             for kind, specs in contributed.items():
                 registry[kind].update(specs)

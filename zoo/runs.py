@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo.checkpoints import load_model, read_card, save_model
-from zoo.data.loading import load_dataset
+from zoo.checkpoints import check_fits_model, load_model, read_card, save_model
+from zoo.data.loading import data_fingerprint, data_reference, load_dataset, warn_if_changed
 from zoo.data.preprocess import Standardizer
 from zoo.data.types import Dataset, Splits
 from zoo.errors import ZooError
@@ -32,7 +32,10 @@ if TYPE_CHECKING:
 
 def choose_task(model_tasks: tuple[str, ...], dataset: Dataset, data_tasks: tuple[str, ...],
                 model: str) -> str:
-    """The first task of the model that the data supports."""
+    """The data's own task (inferred from a user's labels) when the model has it, else the
+    model's first task that the data supports."""
+    if dataset.info.task in model_tasks and dataset.info.task in data_tasks:
+        return dataset.info.task
     for task in model_tasks:
         if task in data_tasks:
             return task
@@ -61,7 +64,7 @@ def _data_tasks(data: str, dataset: Dataset) -> tuple[str, ...]:
     host = get_host()
     if data in host.datasets():
         return host.dataset(data).tasks
-    return (dataset.info.task,)
+    return dataset.tasks
 
 
 def train_run(store: Store, model: str, data: str, *, backbone: str | None,
@@ -71,7 +74,9 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
     base, named_backbone = split_model_name(model)
     backbone = backbone or named_backbone
     spec = get_host().model(base)
+    data = data_reference(data)
     dataset = load_dataset(data)
+    data_sha256 = data_fingerprint(data)
     task = choose_task(spec.tasks, dataset, _data_tasks(data, dataset), base)
     splits = task_splits(dataset, task, seed)
     standardizer = None
@@ -91,12 +96,13 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
         metrics = built.fit(built.training_splits(splits), config)
         if global_rank() != 0:  # rank 0 saves what every rank trained
             return Outcome(metrics)
-        extra = {"dataset": data, "seed": seed, "task": task, "run_id": row.id,
+        extra = {"dataset": data, "data_sha256": data_sha256, "seed": seed,
+                 "task": task, "run_id": row.id,
                  "preprocess": {"standardize": standardizer.to_dict()} if standardizer else {},
                  "metrics": metrics}
         if "vocab" in dataset.meta:  # so that token ids can be read back as text
             extra["vocab"] = dataset.meta["vocab"]
-        checkpoint = save_model(built, run_dir / "model", extra=extra)
+        checkpoint = save_model(built, run_dir / "model", extra=extra).resolve()
         save_run_samples(built, splits.info, run_dir, seed, vocab=dataset.meta.get("vocab"))
         return Outcome(metrics, checkpoint=str(checkpoint))
 
@@ -137,22 +143,22 @@ def evaluate_run(store: Store, run: str, data: str | None = None) -> RunResult:
         if not card.get("dataset"):
             raise ZooError(f"the card in {directory} names no training data; give --data")
         data = str(card["dataset"])
+    data = data_reference(data)
     model = load_model(directory)
     dataset = load_dataset(data)
     info = model.data_info
     seed = int(card.get("seed", 0))
     reference = None
-    if data == card.get("dataset"):
+    if data == data_reference(str(card.get("dataset"))):  # older cards hold relative paths
+        warn_if_changed(data, card.get("data_sha256"))
         splits = task_splits(dataset, info.task, seed)
         test, reference = splits.test, reference_for_samples(dataset, splits)
     else:
         test = dataset.all()
+    check_fits_model(data, test, info)
     standardize = card.get("preprocess", {}).get("standardize")
     if standardize:
         test = Standardizer.from_dict(standardize).arrays(test)
-    if tuple(test.x.shape[1:]) != tuple(info.shape):
-        raise ZooError(f"{data!r} has samples of shape {tuple(test.x.shape[1:])}; the model "
-                       f"was trained on {tuple(info.shape)}")
     row = new_row("evaluate", model=card["model"], dataset=data,
                   device=device_name("auto"), backbone=card["hparams"].get("backbone"),
                   seed=card.get("seed"), hparams=card["hparams"], checkpoint=str(directory))

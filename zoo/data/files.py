@@ -16,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from zoo.errors import ZooError
+from zoo.errors import ZooError, one_line
 from zoo.specs import DataFile, DatasetSpec
 
 DATA_DIR_ENV = "ZOO_DATA_DIR"
@@ -124,13 +124,9 @@ def _download(file: DataFile, target: Path) -> None:
         fetcher.fetch(target.name, downloader=downloader)
     except ValueError as exc:  # pooch's checksum mismatch; it has removed the download
         raise ZooError(f"dataset file {file.path} downloaded from {file.url} has the wrong "
-                       f"checksum ({_one_line(exc)}); the download was discarded") from None
+                       f"checksum ({one_line(exc)}); the download was discarded") from None
     except (OSError, requests.RequestException) as exc:
-        reason = f"could not be downloaded ({_one_line(exc)})"
+        reason = f"could not be downloaded ({one_line(exc)})"
         raise ZooError(_missing_message(file, target, reason)) from None
     finally:
         bar.close()
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__

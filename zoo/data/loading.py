@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 from pathlib import Path
 
-from zoo.data.files import fetch
+from zoo.data.files import fetch, sha256
 from zoo.data.types import Dataset
 from zoo.data.user_files import SUFFIXES, load_user_file
 from zoo.plugins import get_host
@@ -44,3 +46,34 @@ def load_dataset(name_or_path: str, *, data_dir: str | Path | None = None,
     dataset: Dataset = import_object(spec.loader)(files, **spec.options)
     dataset.name = spec.name  # one loader serves several specs; the registry name wins
     return dataset
+
+
+def data_reference(name_or_path: str) -> str:
+    """What a run records as its data: a registered dataset's name as it is, a user's file
+    or folder as its absolute path, so that the run can be evaluated from any folder."""
+    return str(Path(name_or_path).resolve()) if is_user_file(name_or_path) else name_or_path
+
+
+def data_fingerprint(name_or_path: str) -> str | None:
+    """The sha256 of a user's file (for a folder of series, of its ``.csv`` files' names and
+    hashes), or ``None`` for a registered dataset, whose files the registry's checksums pin."""
+    path = Path(name_or_path)
+    if not is_user_file(name_or_path) or not path.exists():
+        return None
+    if path.is_file():
+        return sha256(path)
+    listing = "".join(f"{file.name}\t{sha256(file)}\n" for file in sorted(path.glob("*.csv")))
+    return hashlib.sha256(listing.encode()).hexdigest()
+
+
+def warn_if_changed(name_or_path: str, trained_sha256: str | None) -> None:
+    """Warn, in one line on stderr, when a user's data differs from what a run trained on
+    (its scores then come from other rows than the ones the run held out)."""
+    if trained_sha256 is None:
+        return
+    now = data_fingerprint(name_or_path)
+    if now is not None and now != trained_sha256:
+        logging.getLogger("zoo").warning(
+            "warning: %s has changed since the run was trained on it (sha256 %s..., now "
+            "%s...); its test split is not the one held out then", name_or_path,
+            trained_sha256[:12], now[:12])

@@ -19,12 +19,11 @@ numpy is imported inside the functions, as everywhere in ``zoo.data``.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo.data.csv_rows import data_rows
+from zoo.data.csv_rows import csv_reader, data_rows, float_column
 from zoo.data.types import Arrays, DataInfo, Dataset
 from zoo.errors import ZooError
 
@@ -57,8 +56,8 @@ class Series:
 
 def is_series_csv(path: Path) -> bool:
     """Whether ``path`` is a CSV whose header starts with a ``timestamp`` column."""
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        header = next(csv.reader(f), [])
+    with csv_reader(path) as reader:
+        header = next(reader, [])
     return bool(header) and header[0].strip().lower() == TIME_COLUMN
 
 
@@ -69,8 +68,7 @@ def read_series_csv(path: Path) -> Series:
         ZooError: A bad header, a bad value, timestamp or label (naming its row), rows out
             of time order, or no rows.
     """
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
+    with csv_reader(path) as reader:
         header = [name.strip().lower() for name in next(reader, [])]
         has_labels = _check_header(path, header)
         rows, lines = data_rows(path, reader, len(header))
@@ -135,29 +133,7 @@ def _check_time_order(path: Path, timestamps: np.ndarray, lines: list[int]) -> N
 
 
 def _values(path: Path, cells: list[str], lines: list[int]) -> np.ndarray:
-    import numpy as np
-
-    try:
-        values = np.array(cells, dtype=np.float64)
-    except ValueError:
-        values = None
-    if values is None or not np.isfinite(values).all():
-        for row, cell in enumerate(cells):
-            _check_value(cell, _where(path, row, lines))
-    return values.astype(np.float32)
-
-
-def _check_value(cell: str, where: str) -> None:
-    import math
-
-    text = cell.strip()
-    try:
-        value = float(text)
-    except ValueError:
-        problem = f"value {text!r} is not a number" if text else "empty value"
-        raise ZooError(f"{where}: {problem}; fill or drop the row") from None
-    if not math.isfinite(value):
-        raise ZooError(f"{where}: value {text!r} is missing or infinite; fill or drop the row")
+    return float_column(cells, lambda row: _where(path, row, lines))
 
 
 def _labels(path: Path, cells: list[str], lines: list[int]) -> np.ndarray:

@@ -14,6 +14,9 @@ if TYPE_CHECKING:
 
 #: Modalities whose sample order is time: split by position (past -> future), never shuffled.
 ORDERED_MODALITIES = ("timeseries", "text")
+#: The fewest training rows a run may have: fewer have no spread to standardise by or to learn
+#: a distribution from, so they would train "ok" on nothing.
+MIN_TRAIN_ROWS = 3
 _STRATIFIED_TASKS = ("classify", "detect")
 _LABELLED_TASKS = ("classify", "regress")
 
@@ -49,16 +52,14 @@ def make_splits(dataset: Dataset, *, seed: int, task: str, val_fraction: float =
     _check_fractions(val_fraction, 0.0 if fixed_test else test_fraction)
     rng = np.random.default_rng(seed)
     ordered = info.modality in ORDERED_MODALITIES
+    fractions = (val_fraction, None if fixed_test else test_fraction)
+    n = len(dataset.train) if fixed_test else len(dataset.all())
+    _check_enough(dataset.name, n, *fractions)
+    n_test, n_val = _held_out_counts(n, *fractions)
     if fixed_test:
         pool, test = dataset.train, dataset.test
-        n_val = round(len(pool) * val_fraction)
-        _check_enough(dataset, len(pool), n_val)
     else:
-        everything = dataset.all()
-        n_test = max(1, round(len(everything) * test_fraction))
-        n_val = round(len(everything) * val_fraction)
-        _check_enough(dataset, len(everything), n_val + n_test)
-        pool, test = _hold_out(everything, n_test, task, ordered, rng)
+        pool, test = _hold_out(dataset.all(), n_test, task, ordered, rng)
     train, val = _hold_out(pool, n_val, task, ordered, rng) if n_val else (pool, None)
     return Splits(train=train, val=val, test=test, info=info)
 
@@ -118,6 +119,10 @@ def _info_for_task(dataset: Dataset, task: str) -> DataInfo:
     if task in _LABELLED_TASKS and any(a.y is None for a in parts):
         raise ZooError(f"dataset {dataset.name!r} has no labels, so it cannot be used "
                        f"for {task}")
+    if task == "classify":
+        import numpy as np
+
+        check_labels(dataset.name, np.concatenate([a.y for a in parts]), task)
     info = replace(dataset.info, task=task)
     if task == "classify" and info.n_classes is None:  # e.g. anomaly labels used as classes
         info = replace(info, n_classes=max(int(a.y.max()) for a in parts) + 1)
@@ -131,10 +136,66 @@ def _check_fractions(val_fraction: float, test_fraction: float) -> None:
                        f"each be in [0, 1) and sum to less than 1")
 
 
-def _check_enough(dataset: Dataset, n: int, n_held_out: int) -> None:
-    if n - n_held_out < 1:
-        raise ZooError(f"dataset {dataset.name!r}: {n} samples are too few to hold out "
-                       f"{n_held_out} for validation and testing")
+def _held_out_counts(n: int, val_fraction: float,
+                     test_fraction: float | None) -> tuple[int, int]:
+    """``(n_test, n_val)`` of ``n`` samples; one test sample at least, none held out of a
+    fixed split's training set (``test_fraction=None``)."""
+    n_test = 0 if test_fraction is None else max(1, round(n * test_fraction))
+    return n_test, round(n * val_fraction)
+
+
+def _split_is_enough(n: int, val_fraction: float, test_fraction: float | None) -> bool:
+    """Whether ``n`` samples leave :data:`MIN_TRAIN_ROWS` to train on and a validation sample
+    when there is a validation fraction."""
+    n_test, n_val = _held_out_counts(n, val_fraction, test_fraction)
+    return n - n_test - n_val >= MIN_TRAIN_ROWS and (n_val >= 1 or val_fraction == 0)
+
+
+def _check_enough(name: str, n: int, val_fraction: float, test_fraction: float | None) -> None:
+    if not _split_is_enough(n, val_fraction, test_fraction):
+        smallest = next(m for m in range(n + 1, 10**7)
+                        if _split_is_enough(m, val_fraction, test_fraction))
+        raise ZooError(f"dataset {name!r}: {n} samples are too few for a train/validation/test "
+                       f"split; it needs at least {smallest} ({MIN_TRAIN_ROWS} to train on)")
+
+
+def check_training_rows(name: str, n_train: int, how: str) -> None:
+    """Refuse a protocol that leaves fewer than :data:`MIN_TRAIN_ROWS` rows to train on.
+
+    Args:
+        name: The dataset, for the message.
+        n_train: The rows the protocol trains on.
+        how: The protocol in words, e.g. ``"setting 'semi' (half of the 4 normal rows)"``.
+
+    Raises:
+        ZooError: Too few training rows, saying how many are needed.
+    """
+    if n_train < MIN_TRAIN_ROWS:
+        raise ZooError(f"dataset {name!r}: {how} leaves {n_train} rows to train on; at least "
+                       f"{MIN_TRAIN_ROWS} are needed")
+
+
+def check_labels(name: str, labels: np.ndarray | None, task: str) -> None:
+    """Refuse labels that cannot train or score ``task``: none at all, a single class for
+    ``classify``, or 0/1 anomaly labels of one value only for ``detect``.
+
+    Raises:
+        ZooError: What is wrong with the labels, and what the task needs.
+    """
+    import numpy as np
+
+    if labels is None:
+        needs = "0/1 labels (1 = anomaly)" if task == "detect" else "labels"
+        raise ZooError(f"dataset {name!r} has no labels; {task} needs {needs}")
+    values = np.unique(labels)
+    if task == "classify" and len(values) < 2:
+        raise ZooError(f"dataset {name!r}: every label is {values[0]}, a single class; "
+                       f"classify needs two classes or more")
+    if task == "detect" and len(values) < 2 and values[0] in (0, 1):
+        missing = "anomalies (label 1)" if values[0] == 0 else "normal samples (label 0)"
+        raise ZooError(f"dataset {name!r}: every label is {values[0]}, so there are no "
+                       f"{missing} to score against; detect needs both 0 (normal) and "
+                       f"1 (anomaly)")
 
 
 def _hold_out(arrays: Arrays, n_out: int, task: str, ordered: bool,

@@ -83,7 +83,8 @@ class Dataset:
         data: All samples when the source has no fixed split.
         train: The source's own training split (MNIST), else ``None``.
         test: The source's own test split, else ``None``.
-        meta: Anything else the loader knows (feature names, timestamps, class names).
+        meta: Anything else the loader knows (feature names, timestamps, class names;
+            ``tasks``: every task the data serves, when more than ``info.task``).
     """
 
     name: str
@@ -96,6 +97,11 @@ class Dataset:
     def __post_init__(self) -> None:
         if (self.data is None) == (self.train is None):
             raise ValueError("a Dataset has either `data` or a fixed `train` (+ `test`) split")
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        """Every task the data serves, its own (``info.task``, the default) first."""
+        return tuple(self.meta.get("tasks", (self.info.task,)))
 
     def all(self) -> Arrays:
         """Every sample, the fixed splits concatenated where there are some."""

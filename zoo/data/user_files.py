@@ -1,4 +1,5 @@
-"""The user's own data: a ``.npz`` (arrays ``X`` and optional ``y``), a ``.csv`` with a header,
+"""The user's own data: a ``.npz`` or MATLAB ``.mat`` (arrays ``X`` and optional ``y``, as
+ADBench, ODDS and PyOD ship their tables), a ``.csv`` with a header,
 time series (a ``timestamp,value[,label]`` CSV or a folder of them, :mod:`zoo.data.series`) or
 a ``.txt`` text (characters, for language models).
 
@@ -8,15 +9,14 @@ the column and row, so a bad cell can be found without a traceback.
 
 from __future__ import annotations
 
-import csv
-import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo.data.csv_rows import data_rows
+from zoo.data.csv_rows import FLOAT32_MAX, csv_reader, data_rows, float_column
 from zoo.data.series import is_series_csv, load_series_files
 from zoo.data.types import Arrays, DataInfo, Dataset
-from zoo.errors import ZooError
+from zoo.errors import ZooError, one_line
 from zoo.specs import TASKS
 
 if TYPE_CHECKING:
@@ -24,18 +24,23 @@ if TYPE_CHECKING:
 
 #: Column names (any case) taken as the label column of a CSV when none is given.
 LABEL_COLUMNS = ("label", "y", "target", "class", "is_anomaly")
-#: Binary 0/1 labels whose share of 1s is at most this are read as anomaly labels.
+#: Binary 0/1 labels whose share of 1s is at most this default to anomaly labels (``detect``);
+#: any share serves ``detect`` when a model or suite asks for it (:func:`supported_tasks`).
 MAX_ANOMALY_SHARE = 0.2
-SUFFIXES = (".npz", ".csv", ".txt")
+#: How to write an array file each reader takes, for the error messages.
+ARRAY_FILES = {".npz": "numpy.savez(path, X=features, y=labels)",
+               ".mat": "scipy.io.savemat(path, {'X': features, 'y': labels}) or MATLAB's save"}
+SUFFIXES = (*ARRAY_FILES, ".csv", ".txt")
 
 
 def load_user_file(path: str | Path, *, task: str | None = None,
                    label_column: str | None = None) -> Dataset:
-    """Load a user's ``.npz``, ``.csv`` or ``.txt`` file, or a folder of series files.
+    """Load a user's ``.npz``, ``.mat``, ``.csv`` or ``.txt`` file, or a folder of series files.
 
-    ``.npz``: array ``X`` (``(n, features)`` for a table, ``(n, height, width)`` or
-    ``(n, channels, height, width)`` for images; ``uint8`` images are scaled to [0, 1]) and
-    optional labels ``y`` (or the array named by ``label_column``).
+    ``.npz`` or ``.mat`` (MATLAB v5 or v7.3, :mod:`zoo.data.mat_files`): array ``X``
+    (``(n, features)`` for a table, ``(n, height, width)`` or ``(n, channels, height, width)``
+    for images; ``uint8`` images are scaled to [0, 1]) and optional labels ``y`` (or the
+    array named by ``label_column``).
     ``.csv``: a header row, numeric feature columns, and optional labels in the column named
     by ``label_column``, else in the first column called ``label``, ``y``, ``target``,
     ``class`` or ``is_anomaly`` (any case).
@@ -48,10 +53,11 @@ def load_user_file(path: str | Path, *, task: str | None = None,
 
     Args:
         path: The file or folder.
-        task: The task the labels are for; inferred when ``None``: 0/1 labels with at most 20%
-            ones -> ``detect`` (1 = anomaly); other integer or text labels -> ``classify``;
-            float labels -> ``regress``; no labels -> ``detect`` (unlabelled; the caller
-            decides what to do with it).
+        task: The task the labels are for; when ``None``, ``info.task`` is inferred: 0/1
+            labels with at most 20% ones -> ``detect`` (1 = anomaly); other integer or text
+            labels -> ``classify``; float labels -> ``regress``; no labels -> ``detect``
+            (unlabelled; the caller decides what to do with it), and ``Dataset.tasks`` lists
+            the other tasks the data serves too (:func:`supported_tasks`).
         label_column: The label column (CSV) or array (npz).
 
     Raises:
@@ -71,20 +77,23 @@ def load_user_file(path: str | Path, *, task: str | None = None,
         return load_series_files(path)
     if suffix == ".txt":
         return _read_text(path, task)
-    if suffix == ".npz":
-        x, labels, meta = _read_npz(path, label_column or "y", required=label_column is not None)
+    if suffix in ARRAY_FILES:
+        x, labels, meta = _read_arrays(path, label_column or "y",
+                                       required=label_column is not None)
     elif suffix == ".csv":
         x, labels, meta = _read_csv(path, label_column)
     else:
-        raise ZooError(f"unsupported data file {path}: use .npz (arrays X, y), .csv "
+        raise ZooError(f"unsupported data file {path}: use .npz or .mat (arrays X, y), .csv "
                        f"(a header row, numeric columns) or .txt (text)")
-    task = task or infer_task(labels)
-    y, n_classes, label_meta = _encode_labels(path, labels, task)
     modality = "tabular" if x.ndim == 2 else "image"
+    tasks = (task,) if task else supported_tasks(labels)
+    task = tasks[0]
+    y, n_classes, label_meta = _encode_labels(path, labels, task)
     value_range = (0.0, 1.0) if modality == "image" and _within_unit_range(x) else None
     info = DataInfo(modality, tuple(x.shape[1:]), task, n_classes=n_classes,
                     target_dim=1 if task == "regress" else None, value_range=value_range)
-    return Dataset(str(path), info, data=Arrays(x, y), meta={**meta, **label_meta})
+    return Dataset(str(path), info, data=Arrays(x, y),
+                   meta={**meta, **label_meta, "tasks": tasks})
 
 
 def _read_text(path: Path, task: str | None) -> Dataset:
@@ -96,6 +105,8 @@ def _read_text(path: Path, task: str | None) -> Dataset:
         dataset = characters([path])
     except UnicodeDecodeError as exc:
         raise ZooError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    if not len(dataset.data):
+        raise ZooError(f"{path} is empty; a language model needs text to train on")
     dataset.name = str(path)
     return dataset
 
@@ -114,10 +125,48 @@ def infer_task(labels: np.ndarray | None) -> str:
     return "regress" if labels.dtype.kind == "f" else "classify"
 
 
-# -- npz --------------------------------------------------------------------------------------
+def supported_tasks(labels: np.ndarray | None) -> tuple[str, ...]:
+    """Every task a table or images with these labels serve, the inferred one first.
 
-def _read_npz(path: Path, label_array: str,
-              required: bool) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
+    The inferred task is only the default: 0/1 labels serve ``detect`` and ``classify``
+    whatever their share of ones (ADBench's yeast has 34% anomalies), and any data serves
+    ``generate``, so that what a model or a suite asks for decides.
+    """
+    import numpy as np
+
+    inferred = infer_task(labels)
+    binary = (labels is not None and labels.dtype.kind in "biu"
+              and set(np.unique(labels).tolist()) <= {0, 1})
+    others = ("detect", "classify", "generate") if binary else ("generate",)
+    return (inferred, *(task for task in others if task != inferred))
+
+
+# -- arrays: npz and mat ---------------------------------------------------------------------
+
+def _read_arrays(path: Path, label_array: str,
+                 required: bool) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
+    """``X`` and the labels of an ``.npz`` or ``.mat`` file, checked alike."""
+    suffix = path.suffix.lower()
+    if suffix == ".mat":
+        from zoo.data.mat_files import read_mat
+
+        x, labels, names = read_mat(path, "X", label_array)
+    else:
+        x, labels, names = _read_npz(path, label_array)
+    if x is None or (required and labels is None):
+        missing = "X" if x is None else label_array
+        raise ZooError(f"{path} has no array {missing!r} (it has {', '.join(names) or 'none'}); "
+                       f"save it with {ARRAY_FILES[suffix]}")
+    x = _array_features(path, x)
+    if labels is not None:
+        _check_array_labels(path, labels, len(x))
+        if labels.dtype.kind == "b":
+            labels = labels.astype("int64")
+    return x, labels, {}
+
+
+def _read_npz(path: Path, label_array: str
+              ) -> tuple[np.ndarray | None, np.ndarray | None, list[str]]:
     import zipfile
 
     import numpy as np
@@ -130,20 +179,11 @@ def _read_npz(path: Path, label_array: str,
             x = arrays["X"] if "X" in names else None
             labels = arrays[label_array] if label_array in names else None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise ZooError(f"{path} is not a readable .npz file ({_one_line(exc)})") from None
-    if x is None or (required and labels is None):
-        missing = "X" if x is None else label_array
-        raise ZooError(f"{path} has no array {missing!r} (it has {', '.join(names) or 'none'}); "
-                       f"save it with numpy.savez(path, X=features, y=labels)")
-    x = _npz_features(path, x)
-    if labels is not None:
-        _check_npz_labels(path, labels, len(x))
-        if labels.dtype.kind == "b":
-            labels = labels.astype(np.int64)
-    return x, labels, {}
+        raise ZooError(f"{path} is not a readable .npz file ({one_line(exc)})") from None
+    return x, labels, names
 
 
-def _npz_features(path: Path, x: np.ndarray) -> np.ndarray:
+def _array_features(path: Path, x: np.ndarray) -> np.ndarray:
     """``X`` as float32 (n, features) or (n, channels, height, width), checked."""
     import numpy as np
 
@@ -152,18 +192,22 @@ def _npz_features(path: Path, x: np.ndarray) -> np.ndarray:
     if x.ndim not in (2, 3, 4):
         raise ZooError(f"{path}: X has shape {x.shape}; expected (samples, features) for a "
                        f"table or (samples, [channels,] height, width) for images")
-    if len(x) == 0:
-        raise ZooError(f"{path}: X has no rows")
-    bad = np.argwhere(~np.isfinite(x)) if x.dtype.kind == "f" else ()
+    if 0 in x.shape:
+        raise ZooError(f"{path}: X has shape {x.shape}, so no " +
+                       ("rows" if len(x) == 0 else "features"))
+    # Features are float32, so a finite float64 beyond its range would become inf.
+    bad = np.argwhere(~(np.abs(x) <= FLOAT32_MAX)) if x.dtype.kind == "f" else ()
     if len(bad):
         index = tuple(int(i) for i in bad[0])
-        raise ZooError(f"{path}: X{list(index)} is {x[index]}; fill or drop missing values")
+        advice = ("fill or drop missing values" if not np.isfinite(x[index]) else
+                  "beyond float32's range (+-3.4e38); rescale X")
+        raise ZooError(f"{path}: X{list(index)} is {x[index]}; {advice}")
     scale = 255.0 if x.dtype == np.uint8 else 1.0  # 8-bit images -> [0, 1]
     x = x.astype(np.float32) / np.float32(scale)
     return x[:, None] if x.ndim == 3 else x
 
 
-def _check_npz_labels(path: Path, labels: np.ndarray, n: int) -> None:
+def _check_array_labels(path: Path, labels: np.ndarray, n: int) -> None:
     import numpy as np
 
     if labels.shape != (n,):
@@ -179,9 +223,7 @@ def _check_npz_labels(path: Path, labels: np.ndarray, n: int) -> None:
 
 def _read_csv(path: Path, label_column: str | None
               ) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
-    # utf-8-sig drops the byte-order mark spreadsheet programs put before the header.
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
+    with csv_reader(path) as reader:  # its rows are read by data_rows, inside the with
         header = [name.strip() for name in next(reader, [])]
         if not any(header):
             raise ZooError(f"{path} is empty; expected a header row of column names")
@@ -211,29 +253,10 @@ def _csv_features(path: Path, header: list[str], columns: list[int], rows: list[
                   lines: list[int]) -> np.ndarray:
     import numpy as np
 
-    try:  # numpy parses the whole table at once; the cell-by-cell pass is for bad tables
-        x = np.array([[row[j] for j in columns] for row in rows], dtype=np.float64)
-    except ValueError:
-        x = None
-    if x is None or not np.isfinite(x).all():
-        x = np.array([[_parse_cell(path, header[j], row[j], number, line) for j in columns]
-                      for number, (row, line) in enumerate(zip(rows, lines, strict=True),
-                                                           start=1)])
-    return x.astype(np.float32)
+    def where(column: int) -> Callable[[int], str]:
+        return lambda row: f"{path}, column {header[column]!r}, row {row + 1} (line {lines[row]})"
 
-
-def _parse_cell(path: Path, column: str, cell: str, row: int, line: int) -> float:
-    """One feature cell as a finite float; else an error naming its column and row."""
-    where = f"{path}, column {column!r}, row {row} (line {line})"
-    text = cell.strip()
-    try:
-        value = float(text)
-    except ValueError:
-        problem = f"{text!r} is not a number" if text else "empty cell"
-        raise ZooError(f"{where}: {problem}; features must be numbers") from None
-    if not math.isfinite(value):
-        raise ZooError(f"{where}: {text!r} is a missing or infinite value; fill or drop it")
-    return value
+    return np.column_stack([float_column([row[j] for row in rows], where(j)) for j in columns])
 
 
 def _csv_labels(path: Path, name: str, index: int, rows: list[list[str]],
@@ -302,7 +325,3 @@ def _some_values(labels: np.ndarray) -> str:
 
 def _within_unit_range(x: np.ndarray) -> bool:
     return bool(x.min() >= 0.0 and x.max() <= 1.0)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__

@@ -165,9 +165,9 @@ class Suite:
 
     def dataset_spec(self, name: str) -> DatasetSpec:
         if is_user_file(name):
-            info = self.load(name).info
-            return DatasetSpec(name="user-file", modality=info.modality, tasks=(info.task,),
-                               loader="zoo.data.loading:load_dataset")
+            dataset = self.load(name)
+            return DatasetSpec(name="user-file", modality=dataset.info.modality,
+                               tasks=dataset.tasks, loader="zoo.data.loading:load_dataset")
         return self.host.dataset(name)
 
     def load(self, name: str) -> Dataset:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.data.splits import standardize
+from zoo.data.splits import check_labels, check_training_rows, standardize
 from zoo.data.types import Arrays, Dataset, Splits
 from zoo.errors import ZooError
 from zoo.results import Outcome
@@ -65,13 +65,14 @@ def detection_splits(dataset: Dataset, setting: str, seed: int) -> Splits:
     y = data.y.astype(np.int64)
     if set(np.unique(y)) - {0, 1}:
         raise ZooError(f"dataset {dataset.name!r}: anomaly labels must be 0 (normal) or 1")
-    if y.sum() == 0 or y.sum() == len(y):
-        raise ZooError(f"dataset {dataset.name!r} needs both normal and anomalous samples")
+    check_labels(dataset.name, y, "detect")
     train_index, test_index = PROTOCOLS[setting](y, seed)
     rng = np.random.default_rng(seed + 1)
     shuffled = rng.permutation(train_index)
     n_val = int(len(shuffled) * VALIDATION_FRACTION)
     val_index, fit_index = shuffled[:n_val], shuffled[n_val:]
+    check_training_rows(dataset.name, len(fit_index),
+                        f"setting {setting!r} on {len(y)} rows ({int(y.sum())} anomalies)")
     info = replace(dataset.info, task="detect")
     return Splits(train=Arrays(data.x[fit_index]),
                   val=Arrays(data.x[val_index]) if n_val else None,
@@ -86,12 +87,12 @@ class DetectionSuite(Suite):
 
     @classmethod
     def splits_for(cls, dataset: Dataset, task: str, seed: int) -> Splits:
-        """The ``semi`` protocol when the data has both normal and anomalous labels (which
-        never reach training); unlabelled data trains and is scored whole."""
-        labels = dataset.all().y
-        if labels is not None and 0 < labels.sum() < len(labels):
+        """The ``semi`` protocol when the data has labels (which never reach training; labels
+        of one class are a one-line error); unlabelled data trains and is scored whole."""
+        if dataset.all().y is not None:
             return detection_splits(dataset, "semi", seed)
         data = Arrays(dataset.all().x)
+        check_training_rows(dataset.name, len(data), "training on every row (no labels)")
         return Splits(data, None, data, replace(dataset.info, task=task))
 
     def run_cell(self, cell: Cell, run_dir: Path | None = None) -> Outcome:
