@@ -20,8 +20,14 @@ import click
 
 from zoo import plugins
 from zoo.errors import ZooError
+from zoo.training import ACCELERATORS
 
 JSON_HELP = "Print machine-readable JSON (documented in docs/cli.md)."
+QUIET_OPTION = click.option("--quiet", "-q", is_flag=True,
+                            help="No progress on stderr (a bar is drawn only on a terminal).")
+ACCELERATOR_HELP = "auto: the GPUs when there is one, else the CPU."
+DEVICES_HELP = ("Processes per node, one per device (GPU, or CPU core); more than one trains "
+                "with DDP. At most what the accelerator has.")
 
 
 class ZooGroup(click.Group):
@@ -260,16 +266,17 @@ DB_OPTION = click.option("--db", type=click.Path(dir_okay=False, path_type=Path)
 @click.option("--config", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="YAML file with any of: model, data, backbone, set, seed, max_epochs, "
                    "accelerator, devices.")
-@click.option("--accelerator", type=click.Choice(["auto", "cpu", "gpu"]))
-@click.option("--devices", type=click.IntRange(min=1))
+@click.option("--accelerator", type=click.Choice(ACCELERATORS), help=ACCELERATOR_HELP)
+@click.option("--devices", type=click.IntRange(min=1), help=DEVICES_HELP)
 @click.option("--max-epochs", type=click.IntRange(min=1))
 @click.option("--seed", type=int)
 @DB_OPTION
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@QUIET_OPTION
 def train_command(model: str | None, data: str | None, backbone: str | None,
                   sets: tuple[str, ...], config: Path | None, accelerator: str | None,
                   devices: int | None, max_epochs: int | None, seed: int | None,
-                  db: Path | None, as_json: bool) -> None:
+                  db: Path | None, as_json: bool, quiet: bool) -> None:
     """Train MODEL on --data and store the run.
 
     Models that select on validation keep their best-validation parameters.
@@ -282,15 +289,20 @@ def train_command(model: str | None, data: str | None, backbone: str | None,
     backbone = backbone or options.get("backbone")
     hparams = {**options.get("set", {}), **parse_sets(sets)}
     _check_names(model, data, {**({"backbone": backbone} if backbone else {}), **hparams})
+    accelerator = accelerator or options.get("accelerator", "auto")
+    devices = devices or options.get("devices", 1)
+    from zoo.progress import wanted
     from zoo.runs import train_run
+    from zoo.training import check_devices
 
+    check_devices(accelerator, devices)
     with _open_store(db) as store, _interrupted_by_sigterm():
         row = train_run(
             store, model, data, backbone=backbone, hparams=hparams,
             seed=seed if seed is not None else options.get("seed", 0),
-            accelerator=accelerator or options.get("accelerator", "auto"),
-            devices=devices or options.get("devices", 1),
-            max_epochs=max_epochs or options.get("max_epochs", 20))
+            accelerator=accelerator, devices=devices,
+            max_epochs=max_epochs or options.get("max_epochs", 20),
+            progress_bar=wanted(quiet))
     if row is None:  # a non-zero DDP rank: rank 0 reports
         return
     _report(row, as_json)
@@ -352,15 +364,20 @@ def _split_list(value: str | None) -> list[str] | None:
 @click.option("--setting", help="Protocol variant of the suite (e.g. semi, unsup).")
 @click.option("--classes", help="Comma-separated normal classes of a one-class suite "
                                 "(image-ad), e.g. 0,3 (default: every class).")
-@click.option("--accelerator", type=click.Choice(["auto", "cpu", "gpu"]), default="auto")
-@click.option("--devices", type=click.IntRange(min=1), default=1)
+@click.option("--accelerator", type=click.Choice(ACCELERATORS), default="auto",
+              help=ACCELERATOR_HELP)
+@click.option("--devices", type=click.IntRange(min=1), default=1, help=DEVICES_HELP)
 @DB_OPTION
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@QUIET_OPTION
 def bench_command(suite: str, models: str | None, datasets: str | None, seeds: int | None,
                   first_seed: int, budget: str, setting: str | None, classes: str | None,
-                  accelerator: str, devices: int, db: Path | None, as_json: bool) -> None:
+                  accelerator: str, devices: int, db: Path | None, as_json: bool,
+                  quiet: bool) -> None:
     """Run SUITE: every cell not already stored; one result row per cell."""
+    from zoo.progress import SuiteProgress, wanted
     from zoo.suites.runner import run_suite
+    from zoo.training import check_devices
 
     host = plugins.get_host()
     suite_spec = host.suite(suite)
@@ -371,22 +388,21 @@ def bench_command(suite: str, models: str | None, datasets: str | None, seeds: i
         _check_names(model=name)
     for name in _split_list(datasets) or []:
         _check_names(data=name)
+    check_devices(accelerator, devices)
     suite_obj = suite_spec.load()(accelerator=accelerator, devices=devices)
 
-    def progress(row: Any, skipped: bool) -> None:
-        if as_json:
-            return
-        metrics = ", ".join(f"{k}={v:.4f}" for k, v in sorted(row.metrics.items()))
-        state = "stored" if skipped and row.status != "running" else row.status
-        detail = metrics or row.error or ""
-        click.echo(f"[{state:>8}] {row.display_model:<24} {row.dataset:<18} "
-                   f"{row.setting or '':<8} seed={row.seed}  {detail}", err=True)
+    with (SuiteProgress(draw=wanted(quiet)) as progress, _open_store(db) as store,
+          _interrupted_by_sigterm()):
+        def cell_done(row: Any, skipped: bool) -> None:
+            if not (quiet or as_json):
+                progress.echo(_cell_line(row, skipped))
+            progress.advance(ran=not skipped)
 
-    with _open_store(db) as store, _interrupted_by_sigterm():
         rows = run_suite(suite_obj, store, models=_split_list(models),
                          datasets=_split_list(datasets), seeds=seeds,
-                         first_seed=first_seed, budget=budget,
-                         setting=setting, classes=_split_list(classes), on_result=progress)
+                         first_seed=first_seed, budget=budget, setting=setting,
+                         classes=_split_list(classes), on_plan=progress.plan,
+                         on_result=cell_done)
     if as_json:
         _echo_json([row.to_row() for row in rows])
     else:
@@ -395,6 +411,14 @@ def bench_command(suite: str, models: str | None, datasets: str | None, seeds: i
         click.echo(f"{len(rows)} cells, {failed} not ok"
                    f"{f', {elsewhere} running in another process' if elsewhere else ''}. "
                    f"`zoo leaderboard {suite}` shows the table.", err=True)
+
+
+def _cell_line(row: Any, skipped: bool) -> str:
+    """One line per finished cell: what a log (or a terminal above the bar) keeps."""
+    metrics = ", ".join(f"{k}={v:.4f}" for k, v in sorted(row.metrics.items()))
+    state = "stored" if skipped and row.status != "running" else row.status
+    return (f"[{state:>8}] {row.display_model:<24} {row.dataset:<18} {row.setting or '':<8} "
+            f"seed={row.seed}  {metrics or row.error or ''}")
 
 
 @cli.command("leaderboard")
