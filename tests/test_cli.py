@@ -339,3 +339,82 @@ def statuses(db: Path) -> list[str]:
             return [status for (status,) in conn.execute("SELECT status FROM runs")]
     except sqlite3.OperationalError:  # the store is still creating its table
         return []
+
+
+def gpu_visible() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+TRAIN_WINE = ["train", "mlp", "--data", "wine"]
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    ([*TRAIN_WINE, "--devices", "99"], "devices=99: accelerator 'auto' has "),
+    (["bench", "embedded-ad", "--devices", "99", "--accelerator", "cpu"],
+     "devices=99: accelerator 'cpu' has "),
+    pytest.param([*TRAIN_WINE, "--accelerator", "gpu"], "accelerator 'gpu' asked for, but no GPU",
+                 marks=pytest.mark.skipif(gpu_visible(), reason="a GPU is visible here")),
+])
+def test_more_devices_than_there_are_is_refused_before_anything_starts(
+        tmp_path: Path, args: list[str], said: str) -> None:
+    db = tmp_path / "runs.db"
+    done = zoo(*args, "--db", str(db), check=False)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"Error: {said}"), done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr  # one line, no traceback
+    assert not db.exists()  # nothing stored, no process started
+
+
+def zoo_on_a_terminal(*args: str) -> tuple[int, str, str]:
+    """The real CLI with stderr on a pseudo-terminal (100 columns) and stdout on a pipe:
+    ``(exit status, stdout, stderr)``."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    terminal, stderr = pty.openpty()
+    fcntl.ioctl(stderr, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    process = subprocess.Popen([sys.executable, "-m", "zoo", *args], stdout=subprocess.PIPE,
+                               stderr=stderr, stdin=subprocess.DEVNULL)
+    os.close(stderr)
+    drawn = []
+    while True:  # read as it comes: a full terminal buffer would block the child
+        try:
+            chunk = os.read(terminal, 4096)
+        except OSError:  # EIO: the child closed its end
+            break
+        if not chunk:
+            break
+        drawn.append(chunk)
+    os.close(terminal)
+    stdout = process.stdout.read().decode() if process.stdout else ""
+    return process.wait(timeout=300), stdout, b"".join(drawn).decode(errors="replace")
+
+
+TRAIN = ["train", "mlp", "--data", "wine", "--max-epochs", "2", "--json"]
+BENCH = ["bench", "embedded-ad", "--budget", "smoke", "--seeds", "2", "--models", "iforest",
+         "--datasets", "wine-ad", "--json"]
+
+
+@pytest.mark.parametrize(("command", "bar"), [(TRAIN, "epoch 2/2"), (BENCH, "2/2 cells")])
+def test_a_terminal_gets_a_progress_bar_on_stderr_and_json_stays_clean(
+        tmp_path: Path, command: list[str], bar: str) -> None:
+    status, stdout, stderr = zoo_on_a_terminal(*command, "--db", str(tmp_path / "runs.db"))
+    assert status == 0, stderr
+    assert bar in stderr and "100%|" in stderr
+    assert json.loads(stdout)  # nothing but the JSON on stdout
+
+
+@pytest.mark.parametrize(("command", "line"), [(TRAIN[:-1], "mlp on wine: ok"),
+                                             (BENCH[:-1], "[      ok] iforest")])
+def test_no_bar_without_a_terminal_or_with_quiet(tmp_path: Path, command: list[str],
+                                                 line: str) -> None:
+    piped = zoo(*command, "--db", str(tmp_path / "a.db"))
+    assert line in piped.stdout + piped.stderr  # a log still reads what happened
+    _, _, quiet = zoo_on_a_terminal(*command, "--quiet", "--db", str(tmp_path / "b.db"))
+    for stderr in (piped.stderr, quiet):
+        assert "%|" not in stderr and "\r" not in stderr.replace("\r\n", ""), stderr
+    assert line not in quiet  # bench: no line per cell either
