@@ -99,6 +99,34 @@ def test_an_empty_listing_says_why_in_one_line(args: tuple[str, ...], said: str)
     assert done.stderr.strip().startswith(said) and done.stderr.count("\n") == 1
 
 
+def test_no_model_registered_says_so_and_where_to_look() -> None:
+    done = zoo("models", env={"ZOO_PLUGINS": "no-such-plugin"})
+    assert done.stderr.startswith("no model is registered") and "ZOO_PLUGINS" in done.stderr
+
+
+def test_a_plugins_dir_that_does_not_exist_is_refused(tmp_path: Path) -> None:
+    done = zoo("--plugins-dir", str(tmp_path / "missing"), "models", check=False)
+    assert done.returncode == 2 and "does not exist" in done.stderr
+
+
+@pytest.mark.parametrize(("line", "said"), [
+    ("devices: two", "devices: 'two' is not a valid integer"),
+    ("max_epochs: -3", "max_epochs: -3 is not in the range x>=1"),
+    ("seed: abc", "seed: 'abc' is not a valid integer"),
+    ("accelerator: tpu", "accelerator: 'tpu' is not one of 'auto', 'cpu', 'gpu'"),
+    ("backbone: [mlp]", "backbone must be one value"),
+])
+def test_a_config_value_is_checked_as_its_option_is(tmp_path: Path, line: str,
+                                                   said: str) -> None:
+    config = tmp_path / "run.yaml"
+    config.write_text(f"model: mlp\ndata: wine\n{line}\n")
+    db = tmp_path / "runs.db"
+    done = zoo("train", "--config", str(config), "--db", str(db), check=False)
+    assert done.returncode == 2
+    assert done.stderr == f"Error: config {config}: {said}" + done.stderr.split(said, 1)[1]
+    assert done.stderr.count("\n") == 1 and not db.exists()
+
+
 def count_rows(db: Path) -> int:
     with sqlite3.connect(db) as conn:
         return conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
@@ -234,6 +262,9 @@ def stored_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (["train", "mlp", "--data", "{csv}"], "'oops' is not a number"),
     (["bench", "no-such-suite"], "unknown suite"),
     (["leaderboard", "supervised", "--format", "xml"], "'xml' is not one of"),
+    (["bench", "embedded-ad", "--models", ","], "--models ',' names nothing"),
+    (["bench", "image-ad", "--classes", " ,", "--datasets", "digits"],
+     "--classes ' ,' names nothing"),
 ])
 def test_bad_input_is_one_line_and_loses_nothing(tmp_path: Path, stored_db: Path,
                                                   args: list[str], message: str) -> None:

@@ -74,7 +74,7 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
 
 @click.group(cls=ZooGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="zoo")
-@click.option("--plugins-dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--plugins-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               envvar="ZOO_PLUGINS_DIR", help="Also load every *.py plugin file in DIR.")
 def cli(plugins_dir: Path | None) -> None:
     """zoo: train, evaluate and benchmark generative and anomaly-detection models."""
@@ -164,6 +164,9 @@ def _no_model_matches(pattern: str, task: str | None, modality: str | None) -> s
                                (("task", task), ("modality", modality)) if value)
         return (f"no model matching {pattern!r} has {filters}; "
                 f"without the filters: {', '.join(matching)}")
+    if not list_models():
+        return ("no model is registered: no plugin that registers models is loaded "
+                "('zoo plugins' lists what is; ZOO_PLUGINS and ZOO_DISABLE_PLUGINS choose)")
     close = difflib.get_close_matches(pattern, list_models(), n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     return f"no model matches {pattern!r}{hint} ('zoo models' lists them all)"
@@ -226,9 +229,23 @@ def _read_config(path: Path | None) -> dict[str, Any]:
     unknown = set(data) - valid
     if unknown:
         raise ZooError(f"config {path}: unknown keys {sorted(unknown)}; valid: {sorted(valid)}")
-    if not isinstance(data.get("set", {}), dict):
-        raise ZooError(f"config {path}: set must be a mapping of hyperparameters (key: value)")
-    return data
+    return {key: _config_value(path, key, value) for key, value in data.items()}
+
+
+def _config_value(path: Path, key: str, value: Any) -> Any:
+    """A config value checked and converted as its command-line option would be."""
+    if key == "set":
+        if not isinstance(value, dict):
+            raise ZooError(f"config {path}: set must be a mapping of hyperparameters "
+                           "(key: value)")
+        return value
+    if value is None or isinstance(value, list | dict):
+        raise ZooError(f"config {path}: {key} must be one value, not {value!r}")
+    option = {param.name: param for param in click.get_current_context().command.params}[key]
+    try:
+        return option.type.convert(value, option, None)
+    except click.BadParameter as exc:
+        raise ZooError(f"config {path}: {key}: {exc.message}") from None
 
 
 def _open_store(db: Path | None, *, readonly: bool = False) -> Any:
@@ -347,8 +364,15 @@ def _report(row: Any, as_json: bool) -> None:
 
 
 # -- benchmarks ------------------------------------------------------------------------------
-def _split_list(value: str | None) -> list[str] | None:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+def _split_list(value: str | None, option: str) -> list[str] | None:
+    """A comma-separated option as a list; ``None`` when not given (the suite's default)."""
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if not items:  # an empty --models must not mean "every model"
+        raise ZooError(f"{option} {value!r} names nothing; give a comma-separated list or "
+                       f"leave {option} out for the suite's default")
+    return items
 
 
 @cli.command("bench")
@@ -384,9 +408,12 @@ def bench_command(suite: str, models: str | None, datasets: str | None, seeds: i
     if budget not in suite_spec.budgets:
         raise ZooError(f"unknown budget {budget!r} for suite {suite!r}; valid: "
                        f"{', '.join(suite_spec.budgets)}")
-    for name in _split_list(models) or []:
+    model_names = _split_list(models, "--models")
+    dataset_names = _split_list(datasets, "--datasets")
+    normal_classes = _split_list(classes, "--classes")
+    for name in model_names or []:
         _check_names(model=name)
-    for name in _split_list(datasets) or []:
+    for name in dataset_names or []:
         _check_names(data=name)
     check_devices(accelerator, devices)
     suite_obj = suite_spec.load()(accelerator=accelerator, devices=devices)
@@ -398,11 +425,9 @@ def bench_command(suite: str, models: str | None, datasets: str | None, seeds: i
                 progress.echo(_cell_line(row, skipped))
             progress.advance(ran=not skipped)
 
-        rows = run_suite(suite_obj, store, models=_split_list(models),
-                         datasets=_split_list(datasets), seeds=seeds,
-                         first_seed=first_seed, budget=budget, setting=setting,
-                         classes=_split_list(classes), on_plan=progress.plan,
-                         on_result=cell_done)
+        rows = run_suite(suite_obj, store, models=model_names, datasets=dataset_names,
+                         seeds=seeds, first_seed=first_seed, budget=budget, setting=setting,
+                         classes=normal_classes, on_plan=progress.plan, on_result=cell_done)
     if as_json:
         _echo_json([row.to_row() for row in rows])
     else:
