@@ -7,14 +7,16 @@
 - every command and option of the ``zoo`` CLI, and every key of its JSON output, is in
   ``docs/cli.md``;
 - examples show what the code really does: a Python line's commented result, the JSON
-  examples of ``docs/cli.md``, every suite version shown, the table of ``docs/suites.md``;
-  and the plugin tutorial's commands work when followed verbatim in a fresh folder.
+  examples of ``docs/cli.md``, every suite version shown, the table of ``docs/suites.md``,
+  every ``zoo ...`` command line of an example parses; and the plugin tutorial's commands
+  work when followed verbatim in a fresh folder.
 """
 
 from __future__ import annotations
 
 import ast
 import inspect
+import itertools
 import json
 import os
 import re
@@ -411,3 +413,51 @@ def test_the_plugin_tutorial_works_when_followed_verbatim(tmp_path: Path) -> Non
                               text=True, timeout=300)
         assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
         assert "Traceback" not in done.stderr, f"{command}\n{done.stderr}"
+
+
+def documented_commands() -> list[tuple[str, str]]:
+    """``(page, command line)`` for every ``zoo ...`` line of a shell example."""
+    found = []
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        for block in code_blocks(text, "console") + code_blocks(text, "bash"):
+            for line in block.splitlines():
+                command = line.removeprefix("$ ")
+                if command.startswith("zoo "):
+                    found.append((page.name, command))
+    return found
+
+
+def create_named_paths(command: click.Command, args: list[str], where: Path) -> None:
+    """Create, under ``where``, the files and folders that ``args`` name for options that
+    must exist (``--config``, ``--plugins-dir``): an example's own placeholders."""
+    options = {opt: param for param in command.params for opt in param.opts}
+    for option, value in itertools.pairwise(args):
+        kind = getattr(options.get(option), "type", None)
+        if isinstance(kind, click.Path) and kind.exists:
+            path = where / value
+            if kind.file_okay:
+                path.touch()
+            else:
+                path.mkdir(parents=True, exist_ok=True)
+
+
+@pytest.mark.parametrize(("page", "line"), documented_commands())
+def test_every_documented_command_line_parses(page: str, line: str, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Options and their values as click checks them; names are not looked up here."""
+    args = shlex.split(line, comments=True)[1:]
+    monkeypatch.chdir(tmp_path)
+    at = next((i for i, arg in enumerate(args) if arg in cli.commands), len(args))
+    create_named_paths(cli, args[:at], tmp_path)
+    try:
+        with cli.make_context("zoo", args[:at + 1]):
+            pass
+    except click.exceptions.Exit as done:  # --help, --version
+        assert done.exit_code == 0
+        return
+    assert at < len(args), f"{page}: {line}: no command"
+    command = cli.commands[args[at]]
+    create_named_paths(command, args[at + 1:], tmp_path)
+    with command.make_context(args[at], args[at + 1:]):
+        pass
