@@ -113,6 +113,7 @@ def test_a_plugins_dir_that_does_not_exist_is_refused(tmp_path: Path) -> None:
     ("devices: two", "devices: 'two' is not a valid integer"),
     ("max_epochs: -3", "max_epochs: -3 is not in the range x>=1"),
     ("seed: abc", "seed: 'abc' is not a valid integer"),
+    ("seed: -1", "seed: -1 is not in the range x>=0"),
     ("accelerator: tpu", "accelerator: 'tpu' is not one of 'auto', 'cpu', 'gpu'"),
     ("backbone: [mlp]", "backbone must be one value"),
 ])
@@ -262,6 +263,7 @@ def stored_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (["train", "mlp", "--data", "{csv}"], "'oops' is not a number"),
     (["bench", "no-such-suite"], "unknown suite"),
     (["leaderboard", "supervised", "--format", "xml"], "'xml' is not one of"),
+    (["train", "mlp", "--data", "wine", "--seed", "-1"], "-1 is not in the range x>=0"),
     (["bench", "embedded-ad", "--models", ","], "--models ',' names nothing"),
     (["bench", "image-ad", "--classes", " ,", "--datasets", "digits"],
      "--classes ' ,' names nothing"),

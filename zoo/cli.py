@@ -286,7 +286,8 @@ DB_OPTION = click.option("--db", type=click.Path(dir_okay=False, path_type=Path)
 @click.option("--accelerator", type=click.Choice(ACCELERATORS), help=ACCELERATOR_HELP)
 @click.option("--devices", type=click.IntRange(min=1), help=DEVICES_HELP)
 @click.option("--max-epochs", type=click.IntRange(min=1))
-@click.option("--seed", type=int)
+@click.option("--seed", type=click.IntRange(min=0),
+              help="Seed of the split and the training (default 0).")
 @DB_OPTION
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @QUIET_OPTION
