@@ -99,6 +99,35 @@ def test_an_empty_listing_says_why_in_one_line(args: tuple[str, ...], said: str)
     assert done.stderr.strip().startswith(said) and done.stderr.count("\n") == 1
 
 
+def test_no_model_registered_says_so_and_where_to_look() -> None:
+    done = zoo("models", env={"ZOO_PLUGINS": "no-such-plugin"})
+    assert done.stderr.startswith("no model is registered") and "ZOO_PLUGINS" in done.stderr
+
+
+def test_a_plugins_dir_that_does_not_exist_is_refused(tmp_path: Path) -> None:
+    done = zoo("--plugins-dir", str(tmp_path / "missing"), "models", check=False)
+    assert done.returncode == 2 and "does not exist" in done.stderr
+
+
+@pytest.mark.parametrize(("line", "said"), [
+    ("devices: two", "devices: 'two' is not a valid integer"),
+    ("max_epochs: -3", "max_epochs: -3 is not in the range x>=1"),
+    ("seed: abc", "seed: 'abc' is not a valid integer"),
+    ("seed: -1", "seed: -1 is not in the range x>=0"),
+    ("accelerator: tpu", "accelerator: 'tpu' is not one of 'auto', 'cpu', 'gpu'"),
+    ("backbone: [mlp]", "backbone must be one value"),
+])
+def test_a_config_value_is_checked_as_its_option_is(tmp_path: Path, line: str,
+                                                   said: str) -> None:
+    config = tmp_path / "run.yaml"
+    config.write_text(f"model: mlp\ndata: wine\n{line}\n")
+    db = tmp_path / "runs.db"
+    done = zoo("train", "--config", str(config), "--db", str(db), check=False)
+    assert done.returncode == 2
+    assert done.stderr == f"Error: config {config}: {said}" + done.stderr.split(said, 1)[1]
+    assert done.stderr.count("\n") == 1 and not db.exists()
+
+
 def count_rows(db: Path) -> int:
     with sqlite3.connect(db) as conn:
         return conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
@@ -234,6 +263,10 @@ def stored_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (["train", "mlp", "--data", "{csv}"], "'oops' is not a number"),
     (["bench", "no-such-suite"], "unknown suite"),
     (["leaderboard", "supervised", "--format", "xml"], "'xml' is not one of"),
+    (["train", "mlp", "--data", "wine", "--seed", "-1"], "-1 is not in the range x>=0"),
+    (["bench", "embedded-ad", "--models", ","], "--models ',' names nothing"),
+    (["bench", "image-ad", "--classes", " ,", "--datasets", "digits"],
+     "--classes ' ,' names nothing"),
 ])
 def test_bad_input_is_one_line_and_loses_nothing(tmp_path: Path, stored_db: Path,
                                                   args: list[str], message: str) -> None:
@@ -339,3 +372,85 @@ def statuses(db: Path) -> list[str]:
             return [status for (status,) in conn.execute("SELECT status FROM runs")]
     except sqlite3.OperationalError:  # the store is still creating its table
         return []
+
+
+def gpu_visible() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+TRAIN_WINE = ["train", "mlp", "--data", "wine"]
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    ([*TRAIN_WINE, "--devices", "99"], "devices=99: accelerator 'auto' has "),
+    (["bench", "embedded-ad", "--devices", "99", "--accelerator", "cpu"],
+     "devices=99: accelerator 'cpu' has "),
+    pytest.param([*TRAIN_WINE, "--accelerator", "gpu"], "accelerator 'gpu' asked for, but no GPU",
+                 marks=pytest.mark.skipif(gpu_visible(), reason="a GPU is visible here")),
+])
+def test_more_devices_than_there_are_is_refused_before_anything_starts(
+        tmp_path: Path, args: list[str], said: str) -> None:
+    db = tmp_path / "runs.db"
+    done = zoo(*args, "--db", str(db), check=False)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"Error: {said}"), done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr  # one line, no traceback
+    assert not db.exists()  # nothing stored, no process started
+
+
+def zoo_on_a_terminal(*args: str) -> tuple[int, str, str]:
+    """The real CLI with stderr on a pseudo-terminal (100 columns) and stdout on a pipe:
+    ``(exit status, stdout, stderr)``."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    terminal, stderr = pty.openpty()
+    fcntl.ioctl(stderr, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    process = subprocess.Popen([sys.executable, "-m", "zoo", *args], stdout=subprocess.PIPE,
+                               stderr=stderr, stdin=subprocess.DEVNULL)
+    os.close(stderr)
+    drawn = []
+    while True:  # read as it comes: a full terminal buffer would block the child
+        try:
+            chunk = os.read(terminal, 4096)
+        except OSError:  # EIO: the child closed its end
+            break
+        if not chunk:
+            break
+        drawn.append(chunk)
+    os.close(terminal)
+    stdout = process.stdout.read().decode() if process.stdout else ""
+    return process.wait(timeout=300), stdout, b"".join(drawn).decode(errors="replace")
+
+
+TRAIN = ["train", "mlp", "--data", "wine", "--max-epochs", "2", "--json"]
+BENCH = ["bench", "embedded-ad", "--budget", "smoke", "--seeds", "2", "--models", "iforest",
+         "--datasets", "wine-ad", "--json"]
+
+
+@pytest.mark.parametrize(("command", "shown"), [
+    (TRAIN, ["epoch 2/2", "step/s", "loss=", "val_loss="]),
+    (BENCH, ["1/2 cells", "2/2 cells", "s left"]),  # elapsed, then an estimate of the rest
+])
+def test_a_terminal_gets_a_progress_bar_on_stderr_and_json_stays_clean(
+        tmp_path: Path, command: list[str], shown: list[str]) -> None:
+    status, stdout, stderr = zoo_on_a_terminal(*command, "--db", str(tmp_path / "runs.db"))
+    assert status == 0, stderr
+    assert "100%|" in stderr and all(text in stderr for text in shown), stderr
+    assert json.loads(stdout)  # nothing but the JSON on stdout
+
+
+@pytest.mark.parametrize(("command", "line"), [(TRAIN[:-1], "mlp on wine: ok"),
+                                             (BENCH[:-1], "[      ok] iforest")])
+def test_no_bar_without_a_terminal_or_with_quiet(tmp_path: Path, command: list[str],
+                                                 line: str) -> None:
+    piped = zoo(*command, "--db", str(tmp_path / "a.db"))
+    assert line in piped.stdout + piped.stderr  # a log still reads what happened
+    _, _, quiet = zoo_on_a_terminal(*command, "--quiet", "--db", str(tmp_path / "b.db"))
+    for stderr in (piped.stderr, quiet):
+        assert "%|" not in stderr and "\r" not in stderr.replace("\r\n", ""), stderr
+    assert line not in quiet  # bench: no line per cell either

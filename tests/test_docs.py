@@ -5,14 +5,24 @@
 - the example plugin in ``docs/writing-a-plugin.md`` is ``docs/examples/mean_distance_plugin.py``
   verbatim, and it really works when loaded from a plugins directory;
 - every command and option of the ``zoo`` CLI, and every key of its JSON output, is in
-  ``docs/cli.md``.
+  ``docs/cli.md``;
+- examples show what the code really does: a Python line's commented result, the JSON
+  examples of ``docs/cli.md``, every suite version shown, the table of ``docs/suites.md``,
+  every ``zoo ...`` command line of an example parses; and the plugin tutorial's commands
+  work when followed verbatim in a fresh folder.
 """
 
 from __future__ import annotations
 
+import ast
 import inspect
+import itertools
+import json
+import os
 import re
+import shlex
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -272,3 +282,201 @@ def test_index_links_every_page() -> None:
 def test_relative_links_resolve(page: str) -> None:
     for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", read(page)):
         assert (DOCS / target).exists(), f"docs/{page} links to missing {target}"
+
+
+# -- (e) examples show what the code really does --------------------------------------------
+
+README = DOCS.parent / "README.md"
+PAGES = [README, *sorted(DOCS.glob("*.md"))]
+
+
+def code_blocks(text: str, language: str) -> list[str]:
+    return re.findall(rf"^```{language}\n(.*?)^```", text, re.M | re.S)
+
+
+def commented_results() -> list[tuple[str, str, str]]:
+    """``(page, expression, literal)`` for every Python example line ``zoo.f(...)  # value``
+    whose comment is a Python literal: the value the expression is documented to give."""
+    found = []
+    for page in PAGES:
+        for block in code_blocks(page.read_text(encoding="utf-8"), "python"):
+            for match in re.finditer(r"^(zoo\.\w+\(.*\))\s+# (.+)$", block, re.M):
+                try:
+                    ast.literal_eval(match.group(2))
+                except (ValueError, SyntaxError):
+                    continue
+                found.append((page.name, match.group(1), match.group(2)))
+    return found
+
+
+def test_examples_with_a_commented_result_exist() -> None:
+    assert any("list_models" in expression for _, expression, _ in commented_results())
+
+
+@pytest.mark.parametrize(("page", "expression", "literal"), commented_results())
+def test_a_commented_result_is_what_the_expression_gives(page: str, expression: str,
+                                                         literal: str) -> None:
+    assert eval(expression, {"zoo": zoo}) == ast.literal_eval(literal), (
+        f"{page}: {expression} no longer gives {literal}")
+
+
+ELIDED = "..."  # an example's `...` line: the rest of a list, left out
+
+
+def shows(documented: Any, real: Any) -> bool:
+    """Whether a documented JSON value is the real one: the keys an object shows, a list
+    whole or up to its ``...``, anything else equal."""
+    if isinstance(documented, dict):
+        return isinstance(real, dict) and all(
+            key in real and shows(value, real[key]) for key, value in documented.items())
+    if isinstance(documented, list):
+        elided = bool(documented) and documented[-1] == ELIDED
+        items = documented[:-1] if elided else documented
+        return (isinstance(real, list) and len(items) <= len(real)
+                and (elided or len(items) == len(real))
+                and all(shows(d, r) for d, r in zip(items, real, strict=False)))
+    return documented == real
+
+
+@pytest.mark.parametrize("command", ["plugins", "models", "datasets", "suites"])
+def test_json_examples_in_cli_md_show_the_real_entries(command: str) -> None:
+    result = CliRunner().invoke(cli, [command, "--json"])
+    assert result.exit_code == 0, result.output
+    real = {entry["name"]: entry for entry in json.loads(result.output)}
+    blocks = code_blocks(cli_sections(read("cli.md"))[command], "json")
+    assert blocks, f"docs/cli.md, zoo {command}: no JSON example"
+    for block in blocks:
+        for shown in json.loads(re.sub(r"^(\s*)\.\.\.(,?)$", rf'\1"{ELIDED}"\2', block,
+                                       flags=re.M)):
+            assert shown["name"] in real, f"docs/cli.md, zoo {command}: no {shown['name']!r}"
+            assert shows(shown, real[shown["name"]]), (
+                f"docs/cli.md, zoo {command} --json has drifted from the real output:\n"
+                f"{json.dumps(real[shown['name']], indent=2)}")
+
+
+def documented_suite_versions() -> list[tuple[str, str, str]]:
+    """``(page, suite, version)`` wherever an example shows a suite's version: leaderboard
+    headers ``embedded-ad (version 2)`` and JSON rows (docs/suites.md's table: below)."""
+    patterns = [r"^([a-z][\w-]*) \(version (\w+)\)$",
+                r'"suite": "([^"]+)",\s*"suite_version": "([^"]+)"']
+    return [(page.name, *match.groups()) for page in PAGES for pattern in patterns
+            for match in re.finditer(pattern, page.read_text(encoding="utf-8"), re.M)]
+
+
+def test_suite_versions_are_documented_somewhere() -> None:
+    assert "cli.md" in {page for page, _, _ in documented_suite_versions()}
+
+
+@pytest.mark.parametrize(("page", "suite", "version"), documented_suite_versions())
+def test_documented_suite_versions_are_the_registered_ones(page: str, suite: str,
+                                                           version: str) -> None:
+    suites = zoo.plugins.get_host().suites()
+    assert suite in suites, f"{page} shows a version of unknown suite {suite!r}"
+    assert suites[suite].version == version, (
+        f"{page}: {suite} is at version {suites[suite].version}, not {version}")
+
+
+def suites_table() -> dict[str, dict[str, str]]:
+    """The table of docs/suites.md: suite -> column -> text."""
+    lines = [line for line in read("suites.md").splitlines() if line.startswith("| `")]
+    header = [cell.strip() for cell in read("suites.md").split("| suite |", 1)[1]
+              .splitlines()[0].split("|")[:-1]]
+    table = {}
+    for line in lines:
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if len(cells) == len(header) + 1:
+            table[cells[0].strip("`")] = dict(zip(["suite", *header], cells, strict=True))
+    return table
+
+
+@pytest.mark.parametrize("suite", sorted(zoo.plugins.get_host().suites()))
+def test_the_table_of_suites_md_is_the_registry(suite: str) -> None:
+    spec = zoo.plugins.get_host().suite(suite)
+    row = suites_table().get(suite)
+    assert row is not None, f"docs/suites.md: the table has no row for {suite}"
+    assert row["version"] == spec.version
+    assert row["tasks"] == ", ".join(spec.tasks)
+    assert row["modalities"] == ", ".join(spec.modalities)
+    assert row["default seeds"] == str(spec.load().default_seeds)
+    assert row["metrics (primary first)"] == ", ".join(name for name, _ in spec.metrics)
+
+
+def tutorial_section(title: str) -> str:
+    return read("writing-a-plugin.md").split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_plugin_tutorial_works_when_followed_verbatim(tmp_path: Path) -> None:
+    """Every command of writing-a-plugin.md for a plugins-dir file, run in a fresh folder
+    (the tutorial's `pip install` lines aside: the test environment has what they install)."""
+    sections = tutorial_section("As a `--plugins-dir` file") + tutorial_section(
+        "Testing with the conformance kit")
+    lines = [line[2:] for block in code_blocks(sections, "console")
+             for line in block.splitlines() if line.startswith("$ ")]
+    uses_pytest = next(i for i, line in enumerate(lines) if re.match(r"(\w+=\S+ )*pytest ", line))
+    assert any(line.startswith("pip install") and "pytest" in line
+               for line in lines[:uses_pytest]), "the tutorial runs pytest before installing it"
+    commands = [line for line in lines if not line.startswith("pip ")]
+    assert len(commands) >= 6
+    shutil.copytree(EXAMPLE.parent, tmp_path / "docs" / "examples")
+    test_file = next(block for block in code_blocks(sections, "python")
+                     if block.startswith("# tests/test_conformance.py"))
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_conformance.py").write_text(test_file)
+    snippet = next(block for block in code_blocks(sections, "python") if "configure(" in block)
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("ZOO_PLUGINS", "ZOO_DISABLE", "ZOO_DB", "PYTEST_"))}
+    env.update(PATH=f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}",
+               ZOO_HOME=str(tmp_path / "home"))
+    for command in [*commands, f"python -c {shlex.quote(snippet)}"]:
+        done = subprocess.run(command, shell=True, cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
+        assert "Traceback" not in done.stderr, f"{command}\n{done.stderr}"
+
+
+def documented_commands() -> list[tuple[str, str]]:
+    """``(page, command line)`` for every ``zoo ...`` line of a shell example."""
+    found = []
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        for block in code_blocks(text, "console") + code_blocks(text, "bash"):
+            for line in block.splitlines():
+                command = line.removeprefix("$ ")
+                if command.startswith("zoo "):
+                    found.append((page.name, command))
+    return found
+
+
+def create_named_paths(command: click.Command, args: list[str], where: Path) -> None:
+    """Create, under ``where``, the files and folders that ``args`` name for options that
+    must exist (``--config``, ``--plugins-dir``): an example's own placeholders."""
+    options = {opt: param for param in command.params for opt in param.opts}
+    for option, value in itertools.pairwise(args):
+        kind = getattr(options.get(option), "type", None)
+        if isinstance(kind, click.Path) and kind.exists:
+            path = where / value
+            if kind.file_okay:
+                path.touch()
+            else:
+                path.mkdir(parents=True, exist_ok=True)
+
+
+@pytest.mark.parametrize(("page", "line"), documented_commands())
+def test_every_documented_command_line_parses(page: str, line: str, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Options and their values as click checks them; names are not looked up here."""
+    args = shlex.split(line, comments=True)[1:]
+    monkeypatch.chdir(tmp_path)
+    at = next((i for i, arg in enumerate(args) if arg in cli.commands), len(args))
+    create_named_paths(cli, args[:at], tmp_path)
+    try:
+        with cli.make_context("zoo", args[:at + 1]):
+            pass
+    except click.exceptions.Exit as done:  # --help, --version
+        assert done.exit_code == 0
+        return
+    assert at < len(args), f"{page}: {line}: no command"
+    command = cli.commands[args[at]]
+    create_named_paths(command, args[at + 1:], tmp_path)
+    with command.make_context(args[at], args[at + 1:]):
+        pass

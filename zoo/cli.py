@@ -20,8 +20,14 @@ import click
 
 from zoo import plugins
 from zoo.errors import ZooError
+from zoo.training import ACCELERATORS
 
 JSON_HELP = "Print machine-readable JSON (documented in docs/cli.md)."
+QUIET_OPTION = click.option("--quiet", "-q", is_flag=True,
+                            help="No progress on stderr (a bar is drawn only on a terminal).")
+ACCELERATOR_HELP = "auto: the GPUs when there is one, else the CPU."
+DEVICES_HELP = ("Processes per node, one per device (GPU, or CPU core); more than one trains "
+                "with DDP. At most what the accelerator has.")
 
 
 class ZooGroup(click.Group):
@@ -68,7 +74,7 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
 
 @click.group(cls=ZooGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="zoo")
-@click.option("--plugins-dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--plugins-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               envvar="ZOO_PLUGINS_DIR", help="Also load every *.py plugin file in DIR.")
 def cli(plugins_dir: Path | None) -> None:
     """zoo: train, evaluate and benchmark generative and anomaly-detection models."""
@@ -158,6 +164,9 @@ def _no_model_matches(pattern: str, task: str | None, modality: str | None) -> s
                                (("task", task), ("modality", modality)) if value)
         return (f"no model matching {pattern!r} has {filters}; "
                 f"without the filters: {', '.join(matching)}")
+    if not list_models():
+        return ("no model is registered: no plugin that registers models is loaded "
+                "('zoo plugins' lists what is; ZOO_PLUGINS and ZOO_DISABLE_PLUGINS choose)")
     close = difflib.get_close_matches(pattern, list_models(), n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     return f"no model matches {pattern!r}{hint} ('zoo models' lists them all)"
@@ -220,9 +229,23 @@ def _read_config(path: Path | None) -> dict[str, Any]:
     unknown = set(data) - valid
     if unknown:
         raise ZooError(f"config {path}: unknown keys {sorted(unknown)}; valid: {sorted(valid)}")
-    if not isinstance(data.get("set", {}), dict):
-        raise ZooError(f"config {path}: set must be a mapping of hyperparameters (key: value)")
-    return data
+    return {key: _config_value(path, key, value) for key, value in data.items()}
+
+
+def _config_value(path: Path, key: str, value: Any) -> Any:
+    """A config value checked and converted as its command-line option would be."""
+    if key == "set":
+        if not isinstance(value, dict):
+            raise ZooError(f"config {path}: set must be a mapping of hyperparameters "
+                           "(key: value)")
+        return value
+    if value is None or isinstance(value, list | dict):
+        raise ZooError(f"config {path}: {key} must be one value, not {value!r}")
+    option = {param.name: param for param in click.get_current_context().command.params}[key]
+    try:
+        return option.type.convert(value, option, None)
+    except click.BadParameter as exc:
+        raise ZooError(f"config {path}: {key}: {exc.message}") from None
 
 
 def _open_store(db: Path | None, *, readonly: bool = False) -> Any:
@@ -260,16 +283,18 @@ DB_OPTION = click.option("--db", type=click.Path(dir_okay=False, path_type=Path)
 @click.option("--config", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="YAML file with any of: model, data, backbone, set, seed, max_epochs, "
                    "accelerator, devices.")
-@click.option("--accelerator", type=click.Choice(["auto", "cpu", "gpu"]))
-@click.option("--devices", type=click.IntRange(min=1))
+@click.option("--accelerator", type=click.Choice(ACCELERATORS), help=ACCELERATOR_HELP)
+@click.option("--devices", type=click.IntRange(min=1), help=DEVICES_HELP)
 @click.option("--max-epochs", type=click.IntRange(min=1))
-@click.option("--seed", type=int)
+@click.option("--seed", type=click.IntRange(min=0),
+              help="Seed of the split and the training (default 0).")
 @DB_OPTION
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@QUIET_OPTION
 def train_command(model: str | None, data: str | None, backbone: str | None,
                   sets: tuple[str, ...], config: Path | None, accelerator: str | None,
                   devices: int | None, max_epochs: int | None, seed: int | None,
-                  db: Path | None, as_json: bool) -> None:
+                  db: Path | None, as_json: bool, quiet: bool) -> None:
     """Train MODEL on --data and store the run.
 
     Models that select on validation keep their best-validation parameters.
@@ -282,15 +307,20 @@ def train_command(model: str | None, data: str | None, backbone: str | None,
     backbone = backbone or options.get("backbone")
     hparams = {**options.get("set", {}), **parse_sets(sets)}
     _check_names(model, data, {**({"backbone": backbone} if backbone else {}), **hparams})
+    accelerator = accelerator or options.get("accelerator", "auto")
+    devices = devices or options.get("devices", 1)
+    from zoo.progress import wanted
     from zoo.runs import train_run
+    from zoo.training import check_devices
 
+    check_devices(accelerator, devices)
     with _open_store(db) as store, _interrupted_by_sigterm():
         row = train_run(
             store, model, data, backbone=backbone, hparams=hparams,
             seed=seed if seed is not None else options.get("seed", 0),
-            accelerator=accelerator or options.get("accelerator", "auto"),
-            devices=devices or options.get("devices", 1),
-            max_epochs=max_epochs or options.get("max_epochs", 20))
+            accelerator=accelerator, devices=devices,
+            max_epochs=max_epochs or options.get("max_epochs", 20),
+            progress_bar=wanted(quiet))
     if row is None:  # a non-zero DDP rank: rank 0 reports
         return
     _report(row, as_json)
@@ -335,8 +365,15 @@ def _report(row: Any, as_json: bool) -> None:
 
 
 # -- benchmarks ------------------------------------------------------------------------------
-def _split_list(value: str | None) -> list[str] | None:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+def _split_list(value: str | None, option: str) -> list[str] | None:
+    """A comma-separated option as a list; ``None`` when not given (the suite's default)."""
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if not items:  # an empty --models must not mean "every model"
+        raise ZooError(f"{option} {value!r} names nothing; give a comma-separated list or "
+                       f"leave {option} out for the suite's default")
+    return items
 
 
 @cli.command("bench")
@@ -352,41 +389,46 @@ def _split_list(value: str | None) -> list[str] | None:
 @click.option("--setting", help="Protocol variant of the suite (e.g. semi, unsup).")
 @click.option("--classes", help="Comma-separated normal classes of a one-class suite "
                                 "(image-ad), e.g. 0,3 (default: every class).")
-@click.option("--accelerator", type=click.Choice(["auto", "cpu", "gpu"]), default="auto")
-@click.option("--devices", type=click.IntRange(min=1), default=1)
+@click.option("--accelerator", type=click.Choice(ACCELERATORS), default="auto",
+              help=ACCELERATOR_HELP)
+@click.option("--devices", type=click.IntRange(min=1), default=1, help=DEVICES_HELP)
 @DB_OPTION
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@QUIET_OPTION
 def bench_command(suite: str, models: str | None, datasets: str | None, seeds: int | None,
                   first_seed: int, budget: str, setting: str | None, classes: str | None,
-                  accelerator: str, devices: int, db: Path | None, as_json: bool) -> None:
+                  accelerator: str, devices: int, db: Path | None, as_json: bool,
+                  quiet: bool) -> None:
     """Run SUITE: every cell not already stored; one result row per cell."""
+    from zoo.progress import SuiteProgress, wanted
     from zoo.suites.runner import run_suite
+    from zoo.training import check_devices
 
     host = plugins.get_host()
     suite_spec = host.suite(suite)
     if budget not in suite_spec.budgets:
         raise ZooError(f"unknown budget {budget!r} for suite {suite!r}; valid: "
                        f"{', '.join(suite_spec.budgets)}")
-    for name in _split_list(models) or []:
+    model_names = _split_list(models, "--models")
+    dataset_names = _split_list(datasets, "--datasets")
+    normal_classes = _split_list(classes, "--classes")
+    for name in model_names or []:
         _check_names(model=name)
-    for name in _split_list(datasets) or []:
+    for name in dataset_names or []:
         _check_names(data=name)
+    check_devices(accelerator, devices)
     suite_obj = suite_spec.load()(accelerator=accelerator, devices=devices)
 
-    def progress(row: Any, skipped: bool) -> None:
-        if as_json:
-            return
-        metrics = ", ".join(f"{k}={v:.4f}" for k, v in sorted(row.metrics.items()))
-        state = "stored" if skipped and row.status != "running" else row.status
-        detail = metrics or row.error or ""
-        click.echo(f"[{state:>8}] {row.display_model:<24} {row.dataset:<18} "
-                   f"{row.setting or '':<8} seed={row.seed}  {detail}", err=True)
+    with (SuiteProgress(draw=wanted(quiet)) as progress, _open_store(db) as store,
+          _interrupted_by_sigterm()):
+        def cell_done(row: Any, skipped: bool) -> None:
+            if not (quiet or as_json):
+                progress.echo(_cell_line(row, skipped))
+            progress.advance(ran=not skipped)
 
-    with _open_store(db) as store, _interrupted_by_sigterm():
-        rows = run_suite(suite_obj, store, models=_split_list(models),
-                         datasets=_split_list(datasets), seeds=seeds,
-                         first_seed=first_seed, budget=budget,
-                         setting=setting, classes=_split_list(classes), on_result=progress)
+        rows = run_suite(suite_obj, store, models=model_names, datasets=dataset_names,
+                         seeds=seeds, first_seed=first_seed, budget=budget, setting=setting,
+                         classes=normal_classes, on_plan=progress.plan, on_result=cell_done)
     if as_json:
         _echo_json([row.to_row() for row in rows])
     else:
@@ -395,6 +437,14 @@ def bench_command(suite: str, models: str | None, datasets: str | None, seeds: i
         click.echo(f"{len(rows)} cells, {failed} not ok"
                    f"{f', {elsewhere} running in another process' if elsewhere else ''}. "
                    f"`zoo leaderboard {suite}` shows the table.", err=True)
+
+
+def _cell_line(row: Any, skipped: bool) -> str:
+    """One line per finished cell: what a log (or a terminal above the bar) keeps."""
+    metrics = ", ".join(f"{k}={v:.4f}" for k, v in sorted(row.metrics.items()))
+    state = "stored" if skipped and row.status != "running" else row.status
+    return (f"[{state:>8}] {row.display_model:<24} {row.dataset:<18} {row.setting or '':<8} "
+            f"seed={row.seed}  {metrics or row.error or ''}")
 
 
 @cli.command("leaderboard")

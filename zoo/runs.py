@@ -69,8 +69,11 @@ def _data_tasks(data: str, dataset: Dataset) -> tuple[str, ...]:
 
 def train_run(store: Store, model: str, data: str, *, backbone: str | None,
               hparams: dict[str, Any], seed: int, accelerator: str, devices: int,
-              max_epochs: int) -> RunResult | None:
-    """Train, save and store one run; ``None`` on non-zero DDP ranks."""
+              max_epochs: int, progress_bar: bool = False) -> RunResult | None:
+    """Train, save and store one run; ``None`` on non-zero DDP ranks.
+
+    ``progress_bar`` draws the training's progress on stderr (``TrainConfig.progress_bar``).
+    """
     base, named_backbone = split_model_name(model)
     backbone = backbone or named_backbone
     spec = get_host().model(base)
@@ -92,7 +95,8 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
 
     def train(run_dir: Path) -> Outcome:
         config = TrainConfig(seed=seed, accelerator=accelerator, devices=devices,
-                             max_epochs=max_epochs, run_dir=run_dir)
+                             max_epochs=max_epochs, run_dir=run_dir,
+                             progress_bar=progress_bar)
         metrics = built.fit(built.training_splits(splits), config)
         if global_rank() != 0:  # rank 0 saves what every rank trained
             return Outcome(metrics)

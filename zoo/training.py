@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 
     from zoo.data.types import Splits
 
+ACCELERATORS = ("auto", "cpu", "gpu")
+
 
 @dataclass
 class TrainConfig:
@@ -48,7 +51,9 @@ class TrainConfig:
             validation loss (``None``: off).
         run_dir: Where loggers and callbacks write (CSV logs ...); a temporary directory,
             removed after training, when ``None``.
-        progress_bar: Show Lightning's progress bar.
+        progress_bar: Draw the run's progress (steps, epoch, training loss) on stderr, on
+            rank 0 (:class:`zoo.callbacks.TrainingProgress`); the CLI turns it on when
+            stderr is a terminal.
     """
 
     seed: int = 0
@@ -102,6 +107,7 @@ def make_trainer(config: TrainConfig, *, callbacks: list[Any] | None = None,
     """The one place a Lightning ``Trainer`` is configured."""
     import lightning.pytorch as pl
 
+    check_devices(config.accelerator, config.devices)
     if config.world_size > 1:
         from lightning.pytorch.strategies import DDPStrategy
 
@@ -124,7 +130,9 @@ def make_trainer(config: TrainConfig, *, callbacks: list[Any] | None = None,
         # The fit loop's BestWeights is a Checkpoint (best parameters in memory, no files);
         # without one Lightning must not add its own file-writing ModelCheckpoint either.
         enable_checkpointing=any(isinstance(c, pl.callbacks.Checkpoint) for c in callbacks or ()),
-        enable_progress_bar=config.progress_bar,
+        # Lightning's own bar writes to stdout, where --json output goes; zoo's bar is a
+        # callback on stderr (TrainingProgress).
+        enable_progress_bar=False,
         enable_model_summary=False,
         limit_val_batches=None if has_validation else 0,
         num_sanity_val_steps=0,
@@ -179,7 +187,7 @@ def fit_lightning(module: LightningModule, splits: Splits, config: TrainConfig,
     import lightning.pytorch as pl
 
     from zoo.batches import TensorDataModule
-    from zoo.callbacks import BestWeights, DivergenceGuard
+    from zoo.callbacks import BestWeights, DivergenceGuard, TrainingProgress
     from zoo.plugins import get_host
 
     quiet_lightning()
@@ -188,6 +196,8 @@ def fit_lightning(module: LightningModule, splits: Splits, config: TrainConfig,
     monitor = "val_loss" if has_validation else "train_loss"
     best = BestWeights(monitor) if keep_best else None
     callbacks: list[Any] = [DivergenceGuard()] if best is None else [best, DivergenceGuard()]
+    if config.progress_bar:
+        callbacks.append(TrainingProgress())
     if config.patience is not None and has_validation:
         callbacks.append(pl.callbacks.EarlyStopping(monitor, patience=config.patience,
                                                     check_finite=False))
@@ -209,6 +219,44 @@ def fit_lightning(module: LightningModule, splits: Splits, config: TrainConfig,
         return {**final, **progress}
     best.restore(module)
     return {"best_" + monitor: best.best_score, **progress}
+
+
+def available_devices(accelerator: str) -> tuple[int, str]:
+    """How many devices ``accelerator`` offers this process, and what they are, in words.
+
+    ``gpu``: the visible CUDA devices (``CUDA_VISIBLE_DEVICES`` applies); ``cpu``: the cores
+    this process may run on (its affinity mask, as ``taskset`` or a scheduler sets it), one
+    DDP process each; ``auto``: the GPUs when there is one, else the cores.
+    """
+    import torch
+
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if accelerator == "gpu" or (accelerator == "auto" and gpus):
+        return gpus, "visible GPU" if gpus == 1 else "visible GPUs"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return cores or 1, f"CPU core{'' if cores == 1 else 's'} available to this process"
+
+
+def check_devices(accelerator: str, devices: int) -> None:
+    """Refuse, before anything starts, more devices per node than ``accelerator`` offers.
+
+    One DDP process is started per device: 99 of them on a 2-core machine exhaust its memory,
+    and ``gpu`` without a GPU ends in a CUDA assertion deep inside Lightning.
+
+    Raises:
+        ZooError: ``accelerator`` is unknown, ``devices`` is below 1, or more than available.
+    """
+    if accelerator not in ACCELERATORS:
+        raise ZooError(f"unknown accelerator {accelerator!r}; valid: {', '.join(ACCELERATORS)}")
+    if devices < 1:
+        raise ZooError(f"devices={devices} must be at least 1")
+    count, what = available_devices(accelerator)
+    if accelerator == "gpu" and count == 0:
+        raise ZooError("accelerator 'gpu' asked for, but no GPU is visible to this process "
+                       "(torch.cuda.is_available() is False); use accelerator 'cpu' or 'auto'")
+    if devices > count:
+        raise ZooError(f"devices={devices}: accelerator {accelerator!r} has {count} {what}; "
+                       f"use devices={count} or fewer")
 
 
 def device_name(accelerator: str, devices: int = 1) -> str:

@@ -23,8 +23,8 @@ OnResult = Callable[[RunResult, bool], None]
 def run_suite(suite: Suite, store: Store, *, models: list[str] | None = None,
               datasets: list[str] | None = None, seeds: int | None = None,
               first_seed: int = 0, budget: str = "quick", setting: str | None = None,
-              classes: list[str] | None = None,
-              on_result: OnResult | None = None) -> list[RunResult]:
+              classes: list[str] | None = None, on_result: OnResult | None = None,
+              on_plan: Callable[[int], None] | None = None) -> list[RunResult]:
     """Run every cell not already in ``store``; return all the cells' rows.
 
     Each cell is claimed in the store before it runs (:meth:`~zoo.store.Store.claim`): a
@@ -35,7 +35,9 @@ def run_suite(suite: Suite, store: Store, *, models: list[str] | None = None,
     non-finite loss is stored as ``diverged``. The seeds are
     ``first_seed .. first_seed + seeds - 1`` (``seeds`` default: the suite's), so that seeds
     can be spread over processes or machines. ``classes`` chooses the normal classes of a
-    one-class suite (image-ad; default every class).
+    one-class suite (image-ad; default every class). ``on_plan`` is told the number of
+    cells before the first runs, ``on_result`` each cell's row (and whether it was already
+    stored) as it ends.
     """
     if first_seed < 0:
         raise ZooError(f"first_seed={first_seed} must be >= 0")
@@ -48,6 +50,8 @@ def run_suite(suite: Suite, store: Store, *, models: list[str] | None = None,
                        f"{suite.name!r}")
     from zoo.training import device_name
 
+    if on_plan:
+        on_plan(len(cells))
     device = device_name(suite.accelerator, suite.devices)
     rows = []
     for cell in cells:
