@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from zoo.data.types import Arrays, DataInfo, Dataset
-from zoo.model import list_models
-from zoo.store import Store
+from zoo.models import list_models
+from zoo.runs.store import Store
 from zoo.suites import run_suite
 from zoo.suites.detection import (
     PROTOCOLS,

@@ -52,7 +52,7 @@ def read_card(directory: str | Path) -> dict[str, Any]:
 def load_model(directory: str | Path) -> Any:
     """Rebuild a saved model from its card and load its state; no code is unpickled."""
     from zoo.data.types import DataInfo
-    from zoo.model import create_model
+    from zoo.models import create_model
 
     card = read_card(directory)
     model = create_model(card["model"], DataInfo.from_dict(card["data_info"]), **card["hparams"])

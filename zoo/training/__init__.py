@@ -7,6 +7,10 @@
   GANs: their losses select nothing);
 - a non-finite training loss stops the run with :class:`Diverged`, never a score;
 - optimisers by name (:func:`build_optimizer`).
+
+Owns: this module (trainer factory, fit loop, optimisers), `callbacks` (best weights,
+divergence) and `batches` (in-memory batches). May import: zoo.errors, zoo.plugins, zoo.data
+(a test checks it; imports run downward only).
 """
 
 from __future__ import annotations
@@ -18,11 +22,11 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-# Diverged is defined in zoo.errors (no cycle with zoo.callbacks) and re-exported here,
+# Diverged is defined in zoo.errors (no cycle with zoo.training.callbacks) and re-exported here,
 # where plugins have always imported it from.
 from zoo.errors import Diverged as Diverged
 from zoo.errors import ZooError
-from zoo.specs import OPTIMIZERS
+from zoo.plugins.specs import OPTIMIZERS
 
 if TYPE_CHECKING:
     import torch
@@ -178,9 +182,9 @@ def fit_lightning(module: LightningModule, splits: Splits, config: TrainConfig,
     """
     import lightning.pytorch as pl
 
-    from zoo.batches import TensorDataModule
-    from zoo.callbacks import BestWeights, DivergenceGuard
     from zoo.plugins import get_host
+    from zoo.training.batches import TensorDataModule
+    from zoo.training.callbacks import BestWeights, DivergenceGuard
 
     quiet_lightning()
     pl.seed_everything(config.seed, workers=True, verbose=False)
