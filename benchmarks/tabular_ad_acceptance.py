@@ -16,8 +16,8 @@ import argparse
 import statistics
 from collections import defaultdict
 
-from zoo.leaderboard import load_references
-from zoo.store import Store
+from zoo.reporting.leaderboard import load_references
+from zoo.runs.store import Store
 
 PAIRS = {"iforest": "IForest", "ocsvm": "OCSVM"}
 DEEP = ("autoencoder", "deep-svdd")

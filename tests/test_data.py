@@ -29,7 +29,7 @@ from zoo.data.splits import standardize
 from zoo.data.user_files import infer_task, load_user_file, supported_tasks
 from zoo.errors import UnknownNameError, ZooError
 from zoo.plugins import get_host
-from zoo.specs import DataFile, DatasetSpec
+from zoo.plugins.specs import DataFile, DatasetSpec
 
 SHARED = Path(os.environ["ZOO_DATA_DIR"]) if os.environ.get("ZOO_DATA_DIR") else None
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from zoo.data.types import Arrays, DataInfo, Dataset
-from zoo.model import list_models
-from zoo.store import Store
+from zoo.models import list_models
+from zoo.runs.store import Store
 from zoo.suites import run_suite
 from zoo.suites.detection import (
     PROTOCOLS,
@@ -159,7 +159,7 @@ def test_zoo_bench_and_zoo_train_take_the_task_asked_for(
 
 
 def test_the_task_is_what_the_model_asks_for_and_the_labels_only_the_default() -> None:
-    from zoo.runs import choose_task
+    from zoo.runs.single import choose_task
 
     labels = np.array([0, 1] * 10)  # 50% ones: inferred classify
     dataset = Dataset("t", DataInfo("tabular", (2,), "classify", n_classes=2),

@@ -1,6 +1,6 @@
 """Meta-tests that keep the documentation honest.
 
-- every hook in ``zoo.hookspecs`` is documented in ``docs/hooks.md`` with its exact
+- every hook in ``zoo.plugins.hookspecs`` is documented in ``docs/hooks.md`` with its exact
   signature, and nothing else is documented as a hook;
 - the example plugin in ``docs/writing-a-plugin.md`` is ``docs/examples/mean_distance_plugin.py``
   verbatim, and it really works when loaded from a plugins directory;
@@ -35,12 +35,11 @@ from click.testing import CliRunner
 
 import zoo
 import zoo.plugins
-from zoo import hookspecs
 from zoo.cli import cli
 from zoo.data import Arrays, Splits
-from zoo.plugins import PluginHost
-from zoo.results import RunResult
-from zoo.specs import DatasetSpec, ModelSpec, SuiteSpec
+from zoo.plugins import PluginHost, hookspecs
+from zoo.plugins.specs import DatasetSpec, ModelSpec, SuiteSpec
+from zoo.runs.results import RunResult
 from zoo.training import TrainConfig
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -61,8 +60,8 @@ def hookspec_functions() -> dict[str, Callable[..., Any]]:
 def signature_line(fn: Callable[..., Any]) -> str:
     """``def name(arg: Type, ...) -> Return`` as written in the source.
 
-    ``zoo.hookspecs`` uses ``from __future__ import annotations``, so the annotations are the
-    source strings.
+    ``zoo.plugins.hookspecs`` uses ``from __future__ import annotations``, so the annotations
+    are the source strings.
     """
     sig = inspect.signature(fn)
     params = ", ".join(f"{p.name}: {p.annotation}" for p in sig.parameters.values())
@@ -247,8 +246,8 @@ def test_global_options_are_documented() -> None:
 
 def json_keys() -> dict[str, set[str]]:
     """The keys each documented JSON output has, from the objects that produce them."""
-    from zoo.leaderboard import CSV_COLUMNS
     from zoo.plugins import PluginInfo
+    from zoo.reporting.render import CSV_COLUMNS
 
     row = RunResult(kind="bench", model="m", plugin="p", dataset="d")
     model = ModelSpec(name="m", kind="method", tasks=("detect",), modalities=("tabular",),

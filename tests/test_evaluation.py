@@ -16,10 +16,10 @@ import pytest
 import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from zoo.checkpoints import check_fits_model, load_model
 from zoo.data.types import Arrays, DataInfo
 from zoo.errors import ZooError
 from zoo.evaluation import detection_metrics
+from zoo.models.checkpoints import check_fits_model, load_model
 
 
 @pytest.mark.parametrize("scale", [1e-3, 1.0, 50.0, 1e6])
@@ -61,8 +61,8 @@ def write_table(path: Path, n_features: int, rows: int = 60, seed: int = 0,
 def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """An mlp (3 classes) and an iforest checkpoint trained, in this process, on 3-feature
     tables."""
-    from zoo.runs import train_run
-    from zoo.store import Store
+    from zoo.runs.single import train_run
+    from zoo.runs.store import Store
 
     folder = tmp_path_factory.mktemp("trained")
     data = {"mlp": write_table(folder / "classes.csv", 3, classes=3),

@@ -19,9 +19,9 @@ from typing import Any
 import pluggy
 import pytest
 
-from zoo import hookimpl, hookspecs, plugins
-from zoo.plugins import PluginHost
-from zoo.results import RunResult
+from zoo import hookimpl, plugins
+from zoo.plugins import PluginHost, hookspecs
+from zoo.runs.results import RunResult
 from zoo.training import TrainConfig
 
 hookspec = pluggy.HookspecMarker("zoo")
@@ -356,8 +356,8 @@ class Tracker:
 def tracked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Tracker, list[Any]]]:
     """A fresh host with the built-ins, zoo-mlp and the tracker; mlp trained on wine for two
     epochs, evaluated, and run as one cell of the supervised suite."""
-    from zoo.runs import evaluate_run, train_run
-    from zoo.store import Store
+    from zoo.runs.single import evaluate_run, train_run
+    from zoo.runs.store import Store
     from zoo.suites.runner import run_suite
 
     mlp = importlib.metadata.entry_points(group="zoo.plugins", name="zoo-mlp")

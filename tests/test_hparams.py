@@ -21,7 +21,7 @@ def zoo_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
 
 
 def stored_rows(db: Path) -> int:
-    from zoo.store import Store
+    from zoo.runs.store import Store
 
     if not db.exists():
         return 0
@@ -86,7 +86,7 @@ def test_a_config_whose_set_is_no_mapping_is_one_line(tmp_path: Path) -> None:
 
 
 def test_checking_hyperparameters_imports_no_torch() -> None:
-    code = ("import sys; from zoo import get_model_spec; from zoo.model import check_hparams; "
+    code = ("import sys; from zoo import get_model_spec; from zoo.models import check_hparams; "
             "checked = check_hparams(get_model_spec('vae'), "
             "{'backbone': 'cnn', 'hidden': '32,64', 'dropout': 'none', 'beta': '2'}); "
             "assert checked == {'backbone': 'cnn', 'hidden': (32, 64), 'dropout': None, "
@@ -189,7 +189,7 @@ def test_the_kit_finds_a_declaration_that_drifted_from_init(
 @pytest.mark.parametrize(("value", "parsed"), [
     ("128, 64", (128, 64)), ([32], (32,)), (16, (16,)), ("none", None), (None, None)])
 def test_values_are_converted_to_the_declared_type(value: object, parsed: object) -> None:
-    from zoo.specs import HIDDEN, HParam
+    from zoo.plugins.specs import HIDDEN, HParam
 
     hidden = HParam("hidden", tuple[int, ...] | None, None, low=1)
     assert hidden.parse(value) == parsed
@@ -213,14 +213,14 @@ def test_values_are_converted_to_the_declared_type(value: object, parsed: object
      "must be some of a, b"),
 ])
 def test_a_bad_declaration_is_a_spec_error(kwargs: dict[str, object], error: str) -> None:
-    from zoo.specs import HParam, SpecError
+    from zoo.plugins.specs import HParam, SpecError
 
     with pytest.raises(SpecError, match=error):
         HParam(**kwargs)
 
 
 def test_spec_defaults_must_be_declared_and_valid() -> None:
-    from zoo.specs import DROPOUT, HIDDEN, ModelSpec, SpecError
+    from zoo.plugins.specs import DROPOUT, HIDDEN, ModelSpec, SpecError
 
     def spec(defaults: dict[str, dict[str, object]]) -> ModelSpec:
         return ModelSpec(name="m", kind="backbone", tasks=("classify",),

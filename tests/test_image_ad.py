@@ -18,9 +18,10 @@ from zoo import plugins
 from zoo.data.loading import load_dataset
 from zoo.data.types import Arrays, DataInfo, Dataset
 from zoo.errors import ZooError
-from zoo.leaderboard import Leaderboard, build_leaderboard, load_references, render
-from zoo.results import RunResult
-from zoo.store import Store
+from zoo.reporting.leaderboard import Leaderboard, build_leaderboard, load_references
+from zoo.reporting.render import render
+from zoo.runs.results import RunResult
+from zoo.runs.store import Store
 from zoo.suites import run_suite
 from zoo.suites.detection import TabularAnomalySuite
 from zoo.suites.image_ad import (

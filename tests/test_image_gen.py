@@ -20,11 +20,11 @@ from zoo.data.loading import load_dataset
 from zoo.data.types import Arrays, DataInfo, Dataset
 from zoo.errors import ZooError
 from zoo.evaluation import likelihood_metrics
-from zoo.samples import generation_metrics
-from zoo.store import Store
+from zoo.evaluation.reference_features import Recipe, reference_classifier
+from zoo.evaluation.samples import generation_metrics
+from zoo.runs.store import Store
 from zoo.suites import run_suite
 from zoo.suites.image_gen import ImageGenerationSuite, fixed_split, setting_split
-from zoo.suites.reference_features import Recipe, reference_classifier
 
 # Three generators that train nothing: one replays its training images (FID near the
 # real-vs-real floor), one draws uniform noise (FID far above it), and one fits independent
@@ -316,7 +316,7 @@ class _Sampler:
 
 def test_a_trained_generator_leaves_a_grid_unless_its_samples_are_unusable(
         tmp_path: Path) -> None:
-    from zoo.samples import save_run_samples
+    from zoo.evaluation.samples import save_run_samples
 
     info = DataInfo("image", (1, 8, 8), "generate", value_range=(-1.0, 1.0))
     grid = save_run_samples(_Sampler(0.0), info, tmp_path / "ok", seed=0)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from zoo.errors import ZooError
-from zoo.images import PNG_SIGNATURE, binarize, make_grid, save_grid_png
+from zoo.evaluation.images import PNG_SIGNATURE, binarize, make_grid, save_grid_png
 
 
 def read_png(path: Path) -> tuple[dict[str, int], np.ndarray]:

@@ -4,6 +4,7 @@ a module that imports it back (imports under ``TYPE_CHECKING`` are for annotatio
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,50 @@ def test_the_cycle_check_finds_a_lazy_and_a_relative_import_but_not_a_typing_one
                                   "if TYPE_CHECKING:\n    from zoo import a\n")
     monkeypatch.setitem(globals(), "ZOO", package)
     assert import_cycles() == [["zoo.a", "zoo.sub.b"]]
+
+
+# -- packages: each __init__ docstring says what it may import, and the code keeps to it --------
+
+def package_of(module: str) -> str:
+    """``zoo.runs.store`` -> ``zoo.runs``; a top-level module (``zoo.errors``) is its own."""
+    return ".".join(module.split(".")[:2])
+
+
+def allowed_imports(package: str) -> set[str] | None:
+    """The packages a package's ``__init__`` docstring says it may import (None: no rule)."""
+    init = ZOO / package.removeprefix("zoo.").replace(".", "/") / "__init__.py"
+    if not init.exists():
+        return None
+    docstring = ast.get_docstring(ast.parse(init.read_text())) or ""
+    match = re.search(r"May import:\s*(.*?)\s*\(", " ".join(docstring.split()))
+    assert match, f"{init}: the docstring must say what the package owns and may import"
+    return {name.strip() for name in match.group(1).split(",")}
+
+
+def test_every_package_imports_only_what_its_docstring_allows() -> None:
+    found = modules()
+    known = set(found)
+    violations = []
+    for name, path in found.items():
+        package = package_of(name)
+        allowed = allowed_imports(package) if package != name else None
+        if allowed is None:
+            continue
+        for target in imported_modules(name, path, known):
+            if package_of(target) not in {package, *allowed}:
+                violations.append(f"{name} imports {target}")
+    assert violations == []
+
+
+def test_every_package_says_what_it_owns() -> None:
+    for init in sorted(ZOO.glob("*/__init__.py")):
+        docstring = ast.get_docstring(ast.parse(init.read_text())) or ""
+        assert "Owns:" in docstring, f"{init}: the docstring must say what the package owns"
+        assert allowed_imports(f"zoo.{init.parent.name}") is not None
+
+
+def test_the_concepts_page_draws_every_package() -> None:
+    page = (ZOO.parent / "docs" / "concepts.md").read_text()
+    drawn = set(re.findall(r"^(zoo\.[a-z_]+) ", page, re.M))
+    packages = {f"zoo.{init.parent.name}" for init in ZOO.glob("*/__init__.py")}
+    assert drawn == packages - {"zoo._builtin", "zoo.testing"} | {"zoo.errors"}

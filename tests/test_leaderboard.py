@@ -10,17 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from zoo import leaderboard
 from zoo.errors import ZooError
-from zoo.leaderboard import (
-    FORMATS,
+from zoo.reporting import leaderboard
+from zoo.reporting.leaderboard import (
     Leaderboard,
     ReferenceRow,
     build_leaderboard,
     load_references,
-    render,
 )
-from zoo.results import RunResult
+from zoo.reporting.render import FORMATS, render
+from zoo.runs.results import RunResult
 
 AUROC = [("auroc", True)]
 

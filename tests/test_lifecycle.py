@@ -9,10 +9,10 @@ import pytest
 
 from zoo import plugins
 from zoo.errors import Diverged, ZooError
-from zoo.lifecycle import execute_run, new_row
 from zoo.plugins import PluginHost, hookimpl
-from zoo.results import Outcome, RunResult
-from zoo.store import Store
+from zoo.runs.lifecycle import execute_run, new_row
+from zoo.runs.results import Outcome, RunResult
+from zoo.runs.store import Store
 
 
 class Tracker:

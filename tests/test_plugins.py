@@ -175,8 +175,8 @@ def test_listing_models_imports_no_torch() -> None:
 def test_defaults_by_modality_then_backbone(backbone: str | None,
                                             expected: dict[str, object]) -> None:
     from zoo.data.types import DataInfo
-    from zoo.model import resolve_hparams
-    from zoo.specs import BACKBONE, LR, HParam, ModelSpec, SpecError
+    from zoo.models import resolve_hparams
+    from zoo.plugins.specs import BACKBONE, LR, HParam, ModelSpec, SpecError
 
     spec = ModelSpec(name="m", kind="method", tasks=("detect",),
                      modalities=("tabular", "image"), implementation="x:Y",
@@ -200,7 +200,7 @@ def test_a_methods_backbone_is_checked_before_the_method_is_built(backbone: str,
                                                                    error: str) -> None:
     from zoo.data.types import DataInfo
     from zoo.errors import ZooError
-    from zoo.model import create_model
+    from zoo.models import create_model
 
     with pytest.raises(ZooError, match=f"^{re.escape(error)}"):
         create_model(f"vae[{backbone}]", DataInfo("image", (1, 8, 8), "generate"))

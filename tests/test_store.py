@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from zoo.errors import ZooError
-from zoo.results import RunResult, environment, git_commit
-from zoo.store import (
+from zoo.runs.results import RunResult, environment, git_commit
+from zoo.runs.store import (
     COLUMNS,
     JSON_COLUMNS,
     MIGRATIONS,

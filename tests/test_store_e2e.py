@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from zoo.results import RunResult
-from zoo.store import Store
+from zoo.runs.results import RunResult
+from zoo.runs.store import Store
 
 ZOO = Path(sys.executable).with_name("zoo")
 SUITE = "embedded-ad"

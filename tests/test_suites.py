@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from zoo import plugins
-from zoo.specs import SpecError, SuiteSpec
+from zoo.plugins.specs import SpecError, SuiteSpec
 
 SUITES = sorted(plugins.get_host().suites())
 
@@ -32,7 +32,7 @@ def test_a_suite_reads_its_metadata_from_its_spec(name: str) -> None:
 
 
 def test_leaderboard_and_suites_listing_import_no_torch(tmp_path: Path) -> None:
-    from zoo.store import Store
+    from zoo.runs.store import Store
 
     Store(tmp_path / "empty.db").close()
     code = ("import sys\n"

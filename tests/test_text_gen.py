@@ -20,9 +20,9 @@ from zoo import plugins
 from zoo.data.loading import load_dataset
 from zoo.data.types import Arrays, DataInfo, Dataset
 from zoo.errors import ZooError
-from zoo.model import resolve_hparams
-from zoo.samples import SAMPLE_LENGTH, decode
-from zoo.store import Store
+from zoo.evaluation.samples import SAMPLE_LENGTH, decode
+from zoo.models import resolve_hparams
+from zoo.runs.store import Store
 from zoo.suites import run_suite
 from zoo.suites.text_gen import (
     SAMPLE_PREVIEW,

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from zoo.callbacks import BestWeights
 from zoo.data.types import DataInfo
 from zoo.errors import ZooError
-from zoo.model import create_model
-from zoo.module import ZooModule
-from zoo.store import Store
+from zoo.models import create_model
+from zoo.models.module import ZooModule
+from zoo.runs.store import Store
 from zoo.testing import tiny_splits
 from zoo.training import OPTIMIZERS, Diverged, TrainConfig, build_optimizer
+from zoo.training.callbacks import BestWeights
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
@@ -80,7 +80,7 @@ def test_a_diverged_suite_cell_is_stored_as_diverged(tmp_path: Path,
     def explode(self, *args, **kwargs):
         raise Diverged("training loss became nan at step 3, epoch 0")
 
-    monkeypatch.setattr("zoo.module.ZooModule.fit", explode)
+    monkeypatch.setattr("zoo.models.module.ZooModule.fit", explode)
     with Store(tmp_path / "runs.db") as store:
         rows = run_suite(SupervisedSuite(), store, models=["mlp"],
                          datasets=["wine"], seeds=1, budget="smoke")

@@ -16,9 +16,9 @@ from zoo import plugins
 from zoo.data.loaders import nab
 from zoo.data.loading import load_dataset
 from zoo.errors import ZooError
-from zoo.leaderboard import build_leaderboard
-from zoo.results import RunResult
-from zoo.store import Store
+from zoo.reporting.leaderboard import build_leaderboard
+from zoo.runs.results import RunResult
+from zoo.runs.store import Store
 from zoo.suites import run_suite
 from zoo.suites.ts_ad import (
     WINDOW,

@@ -10,12 +10,12 @@ functions that train or evaluate.
 
 from __future__ import annotations
 
-from zoo.checkpoints import load_model, save_model
 from zoo.data import DataInfo, Dataset, load_dataset
 from zoo.errors import UnknownNameError, ZooError
-from zoo.model import ZooModel, create_model, get_model_spec, list_models
+from zoo.models import ZooModel, create_model, get_model_spec, list_models
+from zoo.models.checkpoints import load_model, save_model
 from zoo.plugins import hookimpl
-from zoo.specs import DataFile, DatasetSpec, HParam, ModelSpec, SuiteSpec
+from zoo.plugins.specs import DataFile, DatasetSpec, HParam, ModelSpec, SuiteSpec
 
 __version__ = "0.1.0"
 

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from zoo import DataInfo
-from zoo.backbones import get_backbone
+from zoo.models.backbones import get_backbone
 
 #: name -> (image shape, code size, batch size, encoder options, decoder options)
 NETWORKS: dict[str, tuple[tuple[int, int, int], int, int, dict[str, Any], dict[str, Any]]] = {

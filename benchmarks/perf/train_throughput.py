@@ -130,7 +130,7 @@ _LOOP_START: list[float] = []  # perf_counter() when each training epoch drew it
 
 def _install_epoch_clock() -> None:
     """Timestamp zoo's first training batch (once per epoch, no per-step cost)."""
-    from zoo.batches import IndexBatches
+    from zoo.training.batches import IndexBatches
 
     original = IndexBatches._indices
     if getattr(original, "_perf_clock", False):
@@ -297,8 +297,8 @@ def floor_run(splits: Splits, state: dict[str, torch.Tensor], args: argparse.Nam
     import lightning.pytorch as pl
     from zoo_mlp.torch_model import MLP
 
-    from zoo.batches import TensorDataModule
     from zoo.training import make_trainer
+    from zoo.training.batches import TensorDataModule
 
     info = splits.info
 
@@ -378,8 +378,8 @@ def _per_step_log_patch() -> Iterator[None]:
 @contextlib.contextmanager
 def _training_step_replaced(training_step: Any) -> Iterator[None]:
     """``SupervisedModule.training_step`` replaced, with ``ZooModule``'s epoch-end logging."""
-    from zoo.module import ZooModule
-    from zoo.supervised import SupervisedModule
+    from zoo.models.module import ZooModule
+    from zoo.models.supervised import SupervisedModule
 
     with contextlib.ExitStack() as stack:
         stack.enter_context(_patched(SupervisedModule, "training_step", training_step))
@@ -416,8 +416,8 @@ def _val_epoch_log_patch() -> Iterator[None]:
     """Validation logs once per epoch: the loss summed in a tensor, the metric only updated,
     both logged in ``on_validation_epoch_end``. Lightning calls that hook on callbacks before
     the module, so ``BestWeights`` moves to ``on_validation_end`` to see this epoch's value."""
-    from zoo.callbacks import BestWeights
-    from zoo.supervised import SupervisedModule
+    from zoo.models.supervised import SupervisedModule
+    from zoo.training.callbacks import BestWeights
 
     def on_validation_epoch_start(self: Any) -> None:
         self.__dict__["_val_sums"] = {"loss": torch.zeros((), device=self.device), "n": 0}
@@ -458,7 +458,7 @@ def _manual_optimization_patch() -> contextlib.AbstractContextManager[Any]:
     """``automatic_optimization = False``: zero_grad / manual_backward / step written in
     ``training_step``, skipping the automatic loop's closure machinery. Wraps whichever
     ``training_step`` is installed when the variant is entered."""
-    from zoo.supervised import SupervisedModule
+    from zoo.models.supervised import SupervisedModule
 
     inner = SupervisedModule.__dict__["training_step"]
 
@@ -488,21 +488,21 @@ def _no_divergence_guard_patch() -> contextlib.AbstractContextManager[Any]:
     """No per-step finiteness check (an upper bound of the guard's cost)."""
     from lightning.pytorch.callbacks import Callback
 
-    import zoo.callbacks
+    import zoo.training.callbacks
 
     class NoGuard(Callback):
         pass
 
-    return _patched(zoo.callbacks, "DivergenceGuard", NoGuard)
+    return _patched(zoo.training.callbacks, "DivergenceGuard", NoGuard)
 
 
 def _epoch_guard_patch() -> contextlib.AbstractContextManager[Any]:
     """The guard checks the epoch's last training loss once per epoch, not every step."""
     from lightning.pytorch.callbacks import Callback
 
-    import zoo.callbacks
+    import zoo.training.callbacks
 
-    check = zoo.callbacks.DivergenceGuard()  # zoo's own check, called once per epoch
+    check = zoo.training.callbacks.DivergenceGuard()  # zoo's own check, called once per epoch
 
     class EpochGuard(Callback):
         last: Any = None
@@ -514,12 +514,12 @@ def _epoch_guard_patch() -> contextlib.AbstractContextManager[Any]:
         def on_train_epoch_end(self, trainer: Any, module: Any) -> None:
             check.on_train_batch_end(trainer, module, self.last, None, 0)
 
-    return _patched(zoo.callbacks, "DivergenceGuard", EpochGuard)
+    return _patched(zoo.training.callbacks, "DivergenceGuard", EpochGuard)
 
 
 def _no_best_clone_patch() -> contextlib.AbstractContextManager[Any]:
     """BestWeights keeps references instead of clones (an upper bound of the copy's cost)."""
-    from zoo.callbacks import BestWeights
+    from zoo.training.callbacks import BestWeights
 
     def _consider(self: Any, trainer: Any, module: Any) -> None:
         value = trainer.callback_metrics.get(self.monitor)
@@ -612,8 +612,9 @@ HOTSPOTS: list[tuple[str, str, str]] = [
      "wrapped_func"),
     ("callback hooks (_call_callback_hooks)", "lightning/pytorch/trainer/call.py",
      "_call_callback_hooks"),
-    ("  DivergenceGuard.on_train_batch_end", "zoo/callbacks.py", "on_train_batch_end"),
-    ("  BestWeights.on_validation_epoch_end", "zoo/callbacks.py", "on_validation_epoch_end"),
+    ("  DivergenceGuard.on_train_batch_end", "zoo/training/callbacks.py", "on_train_batch_end"),
+    ("  BestWeights.on_validation_epoch_end", "zoo/training/callbacks.py",
+     "on_validation_epoch_end"),
     ("batch to device (Strategy.batch_to_device)", "lightning/pytorch/strategies/strategy.py",
      "batch_to_device"),
     ("optimizer step wrappers (LightningOptimizer.step)", "lightning/pytorch/core/optimizer.py",
@@ -621,7 +622,7 @@ HOTSPOTS: list[tuple[str, str, str]] = [
     ("  closure: training_step + backward (Closure.closure)",
      "loops/optimization/automatic.py", "closure"),
     ("    zoo SupervisedModule.training_step (0 where a variant replaces it)",
-     "zoo/supervised.py", "training_step"),
+     "zoo/models/supervised.py", "training_step"),
     ("    Strategy.backward (hooks + loss.backward)", "lightning/pytorch/strategies/strategy.py",
      "backward"),
     ("  torch.optim.adam.adam (the update itself)", "torch/optim/adam.py", "adam"),
@@ -692,19 +693,20 @@ BREAKDOWN: list[tuple[str, str, str]] = [
     ("Trainer.fit (everything)", "lightning.pytorch", "Trainer.fit"),
     ("validation loop, per epoch (_EvaluationLoop.run)",
      "lightning.pytorch.loops.evaluation_loop", "_EvaluationLoop.run"),
-    ("zoo training_step", "zoo.supervised", "SupervisedModule.training_step"),
-    ("zoo validation_step", "zoo.supervised", "SupervisedModule.validation_step"),
+    ("zoo training_step", "zoo.models.supervised", "SupervisedModule.training_step"),
+    ("zoo validation_step", "zoo.models.supervised", "SupervisedModule.validation_step"),
     ("LightningModule.log (every self.log call)", "lightning.pytorch", "LightningModule.log"),
-    ("zoo on_train_epoch_end (epoch means, train_metric)", "zoo.supervised",
+    ("zoo on_train_epoch_end (epoch means, train_metric)", "zoo.models.supervised",
      "SupervisedModule.on_train_epoch_end"),
     ("torchmetrics Metric.forward (metric(...))", "torchmetrics", "Metric.forward"),
     ("torchmetrics MulticlassStatScores.update (inside Metric's wrapper)",
      "torchmetrics.classification.stat_scores", "MulticlassStatScores.update"),
     ("torchmetrics MulticlassAccuracy.compute", "torchmetrics.classification",
      "MulticlassAccuracy.compute"),
-    ("DivergenceGuard.on_train_batch_end", "zoo.callbacks",
+    ("DivergenceGuard.on_train_batch_end", "zoo.training.callbacks",
      "DivergenceGuard.on_train_batch_end"),
-    ("BestWeights._consider (clone on improvement)", "zoo.callbacks", "BestWeights._consider"),
+    ("BestWeights._consider (clone on improvement)", "zoo.training.callbacks",
+     "BestWeights._consider"),
     ("CSV logger: write the metrics file", "lightning.fabric.loggers.csv_logs",
      "_ExperimentWriter.save"),
     ("Lightning optimizer step (incl. closure: training_step, backward)",

@@ -2,7 +2,7 @@
 
 An ordinary plugin on the hook any tracker's loggers use, ``trylast`` so that other plugins'
 loggers come first. It implements no ``zoo_run_started`` / ``zoo_run_finished``: the results
-store already keeps each run's row (see ``zoo.hookspecs``).
+store already keeps each run's row (see ``zoo.plugins.hookspecs``).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from zoo.plugins import hookimpl
-from zoo.specs import DataFile, DatasetSpec
+from zoo.plugins.specs import DataFile, DatasetSpec
 
 _LOADERS = "zoo.data.loaders"
 _SKLEARN = "scikit-learn's bundled copy of the UCI dataset (scikit-learn.org)"

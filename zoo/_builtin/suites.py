@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from zoo.plugins import hookimpl
-from zoo.specs import SuiteSpec
+from zoo.plugins.specs import SuiteSpec
 
 
 @hookimpl

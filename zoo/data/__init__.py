@@ -2,6 +2,9 @@
 
 Files resolve under ``ZOO_DATA_DIR`` and are verified by sha256; a missing file is downloaded
 from its canonical URL, or, offline, reported with its checksum and where to put it.
+
+Owns: registered and user datasets, files and downloads, splits, preprocessing. May import:
+zoo.errors, zoo.plugins (a test checks it; imports run downward only).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from zoo.errors import ZooError, one_line
-from zoo.specs import DataFile, DatasetSpec
+from zoo.plugins.specs import DataFile, DatasetSpec
 
 DATA_DIR_ENV = "ZOO_DATA_DIR"
 OFFLINE_ENV = "ZOO_OFFLINE"

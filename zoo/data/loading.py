@@ -11,7 +11,7 @@ from zoo.data.files import fetch, sha256
 from zoo.data.types import Dataset
 from zoo.data.user_files import SUFFIXES, load_user_file
 from zoo.plugins import get_host
-from zoo.specs import import_object
+from zoo.plugins.specs import import_object
 
 
 def is_user_file(name_or_path: str) -> bool:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from zoo.data.types import Arrays, DataInfo, Dataset, Splits
 from zoo.errors import ZooError
-from zoo.specs import TASKS
+from zoo.plugins.specs import TASKS
 
 if TYPE_CHECKING:
     import numpy as np

@@ -17,7 +17,7 @@ from zoo.data.csv_rows import FLOAT32_MAX, csv_reader, data_rows, float_column
 from zoo.data.series import is_series_csv, load_series_files
 from zoo.data.types import Arrays, DataInfo, Dataset
 from zoo.errors import ZooError, one_line
-from zoo.specs import TASKS
+from zoo.plugins.specs import TASKS
 
 if TYPE_CHECKING:
     import numpy as np

@@ -10,10 +10,10 @@ from typing import ClassVar
 from zoo.data.loading import is_user_file
 from zoo.data.types import Dataset, Splits
 from zoo.errors import ZooError
-from zoo.model import display_name, split_model_name
+from zoo.models import display_name, split_model_name
 from zoo.plugins import get_host
-from zoo.results import Outcome
-from zoo.specs import DatasetSpec, ModelSpec
+from zoo.plugins.specs import DatasetSpec, ModelSpec
+from zoo.runs.results import Outcome
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class Suite:
 
     The suite owns data, splits, seeds, budget and metrics; models only supply the
     evaluate hooks. Its cheap metadata (tasks, version, metrics, floors, leaderboard columns,
-    budget names) is declared once, on its registered :class:`~zoo.specs.SuiteSpec`
+    budget names) is declared once, on its registered :class:`~zoo.plugins.specs.SuiteSpec`
     (:attr:`spec`); :attr:`budgets` gives each budget name its numbers.
     """
 

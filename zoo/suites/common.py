@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from zoo.model import create_model
-from zoo.results import Outcome
+from zoo.models import create_model
+from zoo.runs.results import Outcome
 from zoo.training import TrainConfig
 
 if TYPE_CHECKING:

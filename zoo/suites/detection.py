@@ -25,7 +25,7 @@ import numpy as np
 from zoo.data.splits import check_labels, check_training_rows, standardize
 from zoo.data.types import Arrays, Dataset, Splits
 from zoo.errors import ZooError
-from zoo.results import Outcome
+from zoo.runs.results import Outcome
 from zoo.suites.base import Budget, Cell, Suite
 from zoo.suites.common import train_and_evaluate
 

@@ -47,8 +47,8 @@ from zoo.data.loading import is_user_file
 from zoo.data.splits import fixed_train_test
 from zoo.data.types import Arrays, Dataset, Splits
 from zoo.errors import ZooError
-from zoo.results import Outcome
-from zoo.specs import DatasetSpec
+from zoo.plugins.specs import DatasetSpec
+from zoo.runs.results import Outcome
 from zoo.suites.base import Budget, Cell, Suite
 from zoo.suites.common import train_and_evaluate
 

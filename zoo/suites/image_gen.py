@@ -11,9 +11,9 @@ The protocol, per cell (model, dataset, setting, seed):
   (``uses_validation``) get the held-out set as validation, the others never see it.
 - **Samples**: ``model.sample(n, generator)`` with a generator seeded by the cell's seed,
   ``n`` = the number of test images; compared as the model returns them.
-- **FID and KID** (:func:`zoo.samples.generation_metrics`) between the ``n`` samples and
+- **FID and KID** (:func:`zoo.evaluation.samples.generation_metrics`) between the ``n`` samples and
   the ``n`` test images, in the penultimate-layer features of the dataset's reference
-  classifier (:mod:`zoo.suites.reference_features`): a small CNN trained once per dataset
+  classifier (:mod:`zoo.evaluation.reference_features`): a small CNN trained once per dataset
   and setting on the fixed training split, cached by a hash of that data and its recipe.
   Rows record its key and test accuracy (``ref_accuracy``); numbers are comparable only
   under the same key. Not Inception features: these FIDs are not comparable with published
@@ -57,13 +57,13 @@ import torch
 from zoo.data.splits import fixed_train_test
 from zoo.data.types import Arrays, DataInfo, Dataset, Splits
 from zoo.errors import ZooError
-from zoo.images import binarize
-from zoo.model import LikelihoodModel
-from zoo.results import Outcome
-from zoo.samples import distances, draw_samples, save_sample_grid
+from zoo.evaluation.images import binarize
+from zoo.evaluation.reference_features import ReferenceClassifier, reference_classifier
+from zoo.evaluation.samples import distances, draw_samples, save_sample_grid
+from zoo.models import LikelihoodModel
+from zoo.runs.results import Outcome
 from zoo.suites.base import Budget, Cell, Suite
 from zoo.suites.common import apply_budget, subsample, train_model
-from zoo.suites.reference_features import ReferenceClassifier, reference_classifier
 
 #: Share of a dataset without a fixed split (digits) that the suite holds out for testing.
 TEST_FRACTION = 0.2

@@ -1,6 +1,6 @@
 """Running a suite: one stored row per cell, resumable, failures recorded, never fatal.
 
-Every cell goes through the run lifecycle (:func:`zoo.lifecycle.execute_run`): claimed in the
+Every cell goes through the run lifecycle (:func:`zoo.runs.lifecycle.execute_run`): claimed in the
 store by its content key, run under the failure rules, finished, announced to the hooks.
 """
 
@@ -10,12 +10,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from zoo.errors import ZooError
-from zoo.lifecycle import execute_run, new_row
-from zoo.results import RunResult
+from zoo.runs.lifecycle import execute_run, new_row
+from zoo.runs.results import RunResult
 from zoo.suites.base import Cell, Suite
 
 if TYPE_CHECKING:
-    from zoo.store import Store
+    from zoo.runs.store import Store
 
 OnResult = Callable[[RunResult, bool], None]
 
@@ -27,7 +27,7 @@ def run_suite(suite: Suite, store: Store, *, models: list[str] | None = None,
               on_plan: Callable[[int], None] | None = None) -> list[RunResult]:
     """Run every cell not already in ``store``; return all the cells' rows.
 
-    Each cell is claimed in the store before it runs (:meth:`~zoo.store.Store.claim`): a
+    Each cell is claimed in the store before it runs (:meth:`~zoo.runs.store.Store.claim`): a
     cell already stored (``ok`` or ``diverged``) or running in another live process is
     skipped and its row passed to ``on_result`` as skipped, so an interrupted benchmark
     resumes where it stopped and identical benches started together run each cell once. A

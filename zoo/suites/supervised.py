@@ -12,7 +12,7 @@ from pathlib import Path
 
 from zoo.data.splits import make_splits, standardize
 from zoo.data.types import Dataset, Splits
-from zoo.results import Outcome
+from zoo.runs.results import Outcome
 from zoo.suites.base import Budget, Cell, Suite
 from zoo.suites.common import train_and_evaluate
 

@@ -57,9 +57,9 @@ import torch
 
 from zoo.data.types import Arrays, DataInfo, Dataset, Splits
 from zoo.errors import ZooError
-from zoo.model import LikelihoodModel, Sampler
-from zoo.results import Outcome
-from zoo.samples import draw_text, save_text
+from zoo.evaluation.samples import draw_text, save_text
+from zoo.models import LikelihoodModel, Sampler
+from zoo.runs.results import Outcome
 from zoo.suites.base import Budget, Cell, Suite
 from zoo.suites.common import apply_budget, train_model
 
@@ -67,7 +67,7 @@ from zoo.suites.common import apply_budget, train_model
 TRAIN_FRACTION = 0.9
 #: The end of the training text held out, by position, for the models' model selection.
 SELECTION_FRACTION = 0.05
-#: How many characters of the sample (:data:`zoo.samples.SAMPLE_LENGTH`) the row quotes.
+#: How many characters of the sample (:data:`zoo.evaluation.samples.SAMPLE_LENGTH`) the row quotes.
 SAMPLE_PREVIEW = 200
 
 @dataclass(frozen=True, kw_only=True)

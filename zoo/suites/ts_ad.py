@@ -71,12 +71,12 @@ import numpy as np
 from zoo.data.loading import is_user_file
 from zoo.data.types import Arrays, DataInfo, Dataset, Splits
 from zoo.errors import ZooError
-from zoo.results import Outcome
+from zoo.runs.results import Outcome
 from zoo.suites.base import Budget, Cell, Suite
 from zoo.suites.common import train_model
 
 if TYPE_CHECKING:
-    from zoo.specs import DatasetSpec
+    from zoo.plugins.specs import DatasetSpec
 
 #: Steps per window.
 WINDOW = 32

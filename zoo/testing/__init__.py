@@ -11,6 +11,9 @@ gives identical outputs. With the pytest plugin (installed with zoo) a test asks
         zoo_model_case.check(tmp_path)
 
 ``pytest --zoo-models 'vae*'`` (or the ini option ``zoo_models``) narrows the cases.
+
+Owns: the conformance kit and its pytest plugin. May import: zoo.errors, zoo.plugins,
+zoo.data, zoo.training, zoo.models (a test checks it; imports run downward only).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any, Literal, Union
 import numpy as np
 
 from zoo.data.types import Arrays, DataInfo, Splits
-from zoo.model import TASK_PROTOCOLS, LikelihoodModel, ZooModel, create_model
+from zoo.models import TASK_PROTOCOLS, LikelihoodModel, ZooModel, create_model
 from zoo.plugins import get_host
 
 TINY_SHAPES = {"tabular": (6,), "image": (1, 8, 8), "text": (16,), "timeseries": (16, 1)}
@@ -179,7 +182,7 @@ def check_spec(name: str) -> None:
     for task in spec.tasks:
         protocol = TASK_PROTOCOLS[task]
         assert issubclass(cls, protocol), \
-            f"a {task} model must implement zoo.model.{protocol.__name__}"
+            f"a {task} model must implement zoo.models.{protocol.__name__}"
     check_declaration(name)
 
 
@@ -227,7 +230,7 @@ def _declared_form(annotation: Any, choices: tuple[str, ...] = ()) -> tuple[set[
 
 def check_model(name: str, modality: str, task: str, tmp_path: Path) -> None:
     """Run the whole conformance check for one case; raises AssertionError on a breach."""
-    from zoo.checkpoints import load_model, save_model
+    from zoo.models.checkpoints import load_model, save_model
 
     check_spec(name)
     splits = tiny_splits(modality, task)

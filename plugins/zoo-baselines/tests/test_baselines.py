@@ -17,7 +17,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.svm import OneClassSVM
 from zoo import DataInfo, ZooError, ZooModel
 from zoo.data.types import Arrays, Splits
-from zoo.model import resolve_hparams
+from zoo.models import resolve_hparams
 from zoo.plugins import PluginHost
 from zoo.testing import planted_outliers
 

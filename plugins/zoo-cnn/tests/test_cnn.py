@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 from zoo import DataInfo, ZooError, create_model
-from zoo.backbones import get_backbone
+from zoo.models.backbones import get_backbone
 
 from zoo_cnn.torch_model import halved
 

@@ -1,5 +1,5 @@
-"""What is special to the ``rnn`` family and to :mod:`zoo.sequence`, which it is the first user
-of; the contract is tested from the registry."""
+"""What is special to the ``rnn`` family and to :mod:`zoo.models.sequence`, which it is the
+first user of; the contract is tested from the registry."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 from zoo import DataInfo, ZooError, create_model
-from zoo.backbones import get_backbone
 from zoo.data.types import Arrays, Splits
-from zoo.module import cosine_with_warmup
+from zoo.models.backbones import get_backbone
+from zoo.models.module import cosine_with_warmup
 from zoo.training import TrainConfig
 
 TEXT = DataInfo("text", (12,), "generate", vocab_size=5)

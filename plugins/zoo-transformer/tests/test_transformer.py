@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 from zoo import DataInfo, ZooError, create_model
-from zoo.backbones import get_backbone
 from zoo.data.types import Arrays, Splits
+from zoo.models.backbones import get_backbone
 from zoo.training import TrainConfig
 
 SMALL = {"layers": 2, "heads": 2, "dim": 16}

@@ -30,7 +30,7 @@ from zoo.cli import parse_sets
 from zoo.data import load_dataset
 from zoo.data.splits import make_splits
 from zoo.data.types import Arrays, Splits
-from zoo.images import save_grid_png
+from zoo.evaluation.images import save_grid_png
 from zoo.training import TrainConfig
 
 

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 from torch import nn
 from zoo import DataInfo, ZooError  # DataInfo at run time: create_model reads __init__ hints
-from zoo.backbones import Backbone, get_backbone
-from zoo.module import ZooModule
+from zoo.models.backbones import Backbone, get_backbone
+from zoo.models.module import ZooModule
 
 from zoo_autoencoder.loss import (
     initial_center,
@@ -350,9 +350,9 @@ class DeepSVDD(ZooModule):
         of the training distances under the current network.
 
         Called before the epoch's validation (so the validation loss and the parameters that
-        :class:`zoo.callbacks.BestWeights` keeps go with this ``R``), or at the epoch's end when
-        there is no validation. Every DDP rank holds the whole training split and gets the same
-        ``R``.
+        :class:`zoo.training.callbacks.BestWeights` keeps go with this ``R``), or at the
+        epoch's end when there is no validation. Every DDP rank holds the whole training split
+        and gets the same ``R``.
         """
         epoch = self.current_epoch
         if (not self.soft_boundary or self._radius_data is None or self._radius_epoch == epoch

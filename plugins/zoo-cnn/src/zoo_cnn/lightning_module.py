@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from zoo.data.types import DataInfo  # at run time: create_model reads the __init__ hints
-from zoo.supervised import SupervisedModule
+from zoo.models.supervised import SupervisedModule
 
 from zoo_cnn.backbone import CNNBackbone
 

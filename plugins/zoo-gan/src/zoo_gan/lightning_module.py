@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from zoo import DataInfo, ZooError  # DataInfo at run time: create_model reads __init__ hints
-from zoo.backbones import get_backbone
 from zoo.data.types import Splits
-from zoo.module import ZooModule
+from zoo.models.backbones import get_backbone
+from zoo.models.module import ZooModule
 from zoo.training import fit_lightning
 
 from zoo_gan.collapse import check_diversity

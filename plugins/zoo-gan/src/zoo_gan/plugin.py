@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from zoo import HParam, ModelSpec, hookimpl
-from zoo.specs import BACKBONE, BATCH_NORM, BATCH_SIZE, HIDDEN, LR
+from zoo.plugins.specs import BACKBONE, BATCH_NORM, BATCH_SIZE, HIDDEN, LR
 
 #: ``GAN``'s hyperparameters; ``none`` takes the paper's setting for the loss.
 HPARAMS = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from zoo.data.types import DataInfo
-from zoo.supervised import SupervisedModule
+from zoo.models.supervised import SupervisedModule
 from zoo_mlp.torch_model import MLP
 
 Optimizer = Literal["sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam",

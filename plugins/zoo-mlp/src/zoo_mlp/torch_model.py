@@ -9,7 +9,7 @@ from typing import Any
 
 from torch import nn
 
-from zoo.backbones import check_option_names
+from zoo.models.backbones import check_option_names
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh,
                                            "leaky_relu": nn.LeakyReLU}

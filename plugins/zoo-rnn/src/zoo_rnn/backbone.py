@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from zoo.backbones import check_option_names
 from zoo.errors import ZooError
+from zoo.models.backbones import check_option_names
 
 from zoo_rnn.torch_model import (
     ACTIVATIONS,

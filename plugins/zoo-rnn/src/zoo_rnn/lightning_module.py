@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from zoo.data.types import DataInfo  # at run time: create_model reads the __init__ hints
-from zoo.sequence import SequenceModule
+from zoo.models.sequence import SequenceModule
 
 from zoo_rnn.backbone import RNNBackbone
 
@@ -16,7 +16,7 @@ Optimizer = Literal["sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmspr
 class RNNModel(SequenceModule):
     """LSTM / GRU / Elman network: classifier or regressor of windows (the last step's state),
     or next-step model (character language model, forecaster) with ``sample``,
-    ``log_likelihood`` and ``score``; see :mod:`zoo.sequence` for the tasks.
+    ``log_likelihood`` and ``score``; see :mod:`zoo.models.sequence` for the tasks.
 
     Hochreiter & Schmidhuber, "Long short-term memory", Neural Computation 1997,
     https://doi.org/10.1162/neco.1997.9.8.1735; Cho et al. 2014 (GRU),
@@ -34,7 +34,7 @@ class RNNModel(SequenceModule):
         optimizer: Optimiser by name.
         lr: Learning rate.
         lr_schedule: ``constant``, or ``cosine``: a warmup then cosine decay to a tenth of
-            ``lr`` over the run (:func:`zoo.module.cosine_with_warmup`).
+            ``lr`` over the run (:func:`zoo.models.module.cosine_with_warmup`).
         weight_decay: L2 penalty (decoupled for ``adamw``).
         batch_size: Windows per mini-batch.
         grad_clip: Largest gradient norm (0: no clipping); recurrences need it.

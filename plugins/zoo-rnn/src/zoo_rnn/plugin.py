@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from zoo import HParam, ModelSpec, hookimpl
-from zoo.specs import (
+from zoo.plugins.specs import (
     ACTIVATION,
     BATCH_SIZE,
     DROPOUT,

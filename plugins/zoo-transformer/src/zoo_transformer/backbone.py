@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from zoo.backbones import check_option_names
 from zoo.errors import ZooError
-from zoo.sequence import check_sequence_info
+from zoo.models.backbones import check_option_names
+from zoo.models.sequence import check_sequence_info
 
 from zoo_transformer.torch_model import (
     ACTIVATIONS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from zoo.data.types import DataInfo  # at run time: create_model reads the __init__ hints
-from zoo.sequence import SequenceModule
+from zoo.models.sequence import SequenceModule
 from zoo.training import build_optimizer
 
 from zoo_transformer.backbone import TransformerBackbone
@@ -31,7 +31,7 @@ class TransformerModel(SequenceModule):
 
     Args:
         data_info: Text windows ``(L,)`` or series windows ``(L, C)``; classify, regress,
-            generate or detect (see :class:`zoo.sequence.SequenceModule`).
+            generate or detect (see :class:`zoo.models.sequence.SequenceModule`).
         layers: Number of blocks.
         heads: Attention heads per block.
         dim: Width of the residual stream; a multiple of ``heads``.
@@ -42,7 +42,7 @@ class TransformerModel(SequenceModule):
         optimizer: Optimiser by name.
         lr: Learning rate.
         lr_schedule: ``constant``, or ``cosine``: nanoGPT's warmup then cosine decay to a
-            tenth of ``lr`` over the run (:func:`zoo.module.cosine_with_warmup`).
+            tenth of ``lr`` over the run (:func:`zoo.models.module.cosine_with_warmup`).
         weight_decay: Decoupled for ``adamw``; applied to the weight matrices and embeddings
             only, never to biases, layer norms or the series' learned deviations (as nanoGPT).
         batch_size: Windows per mini-batch.

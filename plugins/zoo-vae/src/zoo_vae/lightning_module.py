@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 import torch
 from zoo import DataInfo, ZooError  # DataInfo at run time: create_model reads __init__ hints
-from zoo.backbones import get_backbone
-from zoo.module import ZooModule
+from zoo.models.backbones import get_backbone
+from zoo.models.module import ZooModule
 
 from zoo_vae.loss import (
     diagonal_gaussian_log_density,
@@ -101,7 +101,7 @@ class VAE(ZooModule):
         optimizer: Optimiser by name.
         lr: Learning rate.
         lr_schedule: ``constant``, or ``cosine``: a warmup then cosine decay to a tenth of
-            ``lr`` over the run (:func:`zoo.module.cosine_with_warmup`).
+            ``lr`` over the run (:func:`zoo.models.module.cosine_with_warmup`).
         weight_decay: L2 penalty (decoupled for ``adamw``).
         batch_size: Samples per mini-batch.
     """

@@ -19,6 +19,10 @@ exception: the registry builder calls them one plugin at a time (to know who reg
 what) and isolates them itself.
 ``ZOO_PLUGINS=a,b`` loads only the named installed plugins; ``ZOO_DISABLE_PLUGINS=x,y``
 skips the named ones (built-ins included).
+
+Owns: this module (the plugin host: discovery, loading, isolation, registries), `hookspecs`
+(every hook) and `specs` (the cheap model, dataset and suite specs, hyperparameter
+declarations). May import: zoo.errors (a test checks it; imports run downward only).
 """
 
 from __future__ import annotations
@@ -39,9 +43,9 @@ from typing import Any, TypeVar
 
 import pluggy
 
-from zoo import hookspecs
 from zoo.errors import UnknownNameError, describe
-from zoo.specs import DatasetSpec, ModelSpec, SuiteSpec
+from zoo.plugins import hookspecs
+from zoo.plugins.specs import DatasetSpec, ModelSpec, SuiteSpec
 
 hookimpl = pluggy.HookimplMarker("zoo")
 

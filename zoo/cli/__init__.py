@@ -3,6 +3,10 @@
 Listing and parsing import no torch: heavy modules are imported inside the commands that
 train or evaluate. Errors in the user's input end the command with one line naming what
 was wrong and what is valid (exit status 2).
+
+Owns: the command line, thin over the packages below. May import: zoo.errors, zoo.plugins,
+zoo.data, zoo.training, zoo.models, zoo.evaluation, zoo.runs, zoo.suites, zoo.reporting (a
+test checks it; imports run downward only).
 """
 
 from __future__ import annotations
@@ -106,8 +110,8 @@ def plugins_command(as_json: bool) -> None:
 def models_command(pattern: str, task: str | None, modality: str | None, as_json: bool) -> None:
     """Registered models matching PATTERN (shell-style, e.g. 'vae*'); a model's exact name
     shows it in detail, with its hyperparameters."""
-    from zoo.model import list_models
-    from zoo.specs import MODALITIES, TASKS
+    from zoo.models import list_models
+    from zoo.plugins.specs import MODALITIES, TASKS
 
     if task and task not in TASKS:
         raise ZooError(f"unknown task {task!r}; valid: {', '.join(TASKS)}")
@@ -132,7 +136,7 @@ def models_command(pattern: str, task: str | None, modality: str | None, as_json
 def _model_detail(spec: Any) -> str:
     """One model: what it is, its hyperparameters (type, default, valid values, search space,
     help) and the defaults the spec sets per modality and backbone."""
-    from zoo.specs import format_value
+    from zoo.plugins.specs import format_value
 
     lines = [f"{spec.name}: {spec.summary}",
              f"  kind: {spec.kind}    plugin: {spec.plugin}",
@@ -157,7 +161,7 @@ def _model_detail(spec: Any) -> str:
 def _no_model_matches(pattern: str, task: str | None, modality: str | None) -> str:
     """One line for an empty listing: what the filters left out, or a mistyped name's close
     matches."""
-    from zoo.model import list_models
+    from zoo.models import list_models
 
     if matching := list_models(pattern):
         filters = " and ".join(f"{key} {value!r}" for key, value in
@@ -249,7 +253,7 @@ def _config_value(path: Path, key: str, value: Any) -> Any:
 
 
 def _open_store(db: Path | None, *, readonly: bool = False) -> Any:
-    from zoo.store import Store
+    from zoo.runs.store import Store
 
     return Store(db, readonly=readonly)
 
@@ -259,7 +263,7 @@ def _check_names(model: str | None = None, data: str | None = None,
     """Fail fast on unknown names and bad hyperparameters (``hparams``, with the backbone of
     ``vae[cnn]``), before torch is imported and any data is read."""
     from zoo.data.loading import is_user_file
-    from zoo.model import check_hparams, split_model_name
+    from zoo.models import check_hparams, split_model_name
 
     host = plugins.get_host()
     if model is not None:
@@ -309,9 +313,9 @@ def train_command(model: str | None, data: str | None, backbone: str | None,
     _check_names(model, data, {**({"backbone": backbone} if backbone else {}), **hparams})
     accelerator = accelerator or options.get("accelerator", "auto")
     devices = devices or options.get("devices", 1)
-    from zoo.progress import wanted
-    from zoo.runs import train_run
+    from zoo.runs.single import train_run
     from zoo.training import check_devices
+    from zoo.training.progress import wanted
 
     check_devices(accelerator, devices)
     with _open_store(db) as store, _interrupted_by_sigterm():
@@ -338,7 +342,7 @@ def evaluate_command(run: str, data: str | None, db: Path | None, as_json: bool)
     """Evaluate a trained model (RUN id or checkpoint directory) on the test split of the
     data it was trained on, or on --data."""
     _check_names(data=data)
-    from zoo.runs import evaluate_run
+    from zoo.runs.single import evaluate_run
 
     with _open_store(db) as store:
         row = evaluate_run(store, run, data)
@@ -357,7 +361,7 @@ def _report(row: Any, as_json: bool) -> None:
                f"{'  (' + row.error + ')' if row.error else ''}")
     if row.checkpoint:
         click.echo(f"checkpoint: {row.checkpoint}")
-        from zoo.samples import SAMPLE_FILES
+        from zoo.evaluation.samples import SAMPLE_FILES
 
         for name in SAMPLE_FILES if row.kind == "train" else ():
             if (samples := Path(row.checkpoint).parent / name).exists():
@@ -400,9 +404,9 @@ def bench_command(suite: str, models: str | None, datasets: str | None, seeds: i
                   accelerator: str, devices: int, db: Path | None, as_json: bool,
                   quiet: bool) -> None:
     """Run SUITE: every cell not already stored; one result row per cell."""
-    from zoo.progress import SuiteProgress, wanted
     from zoo.suites.runner import run_suite
     from zoo.training import check_devices
+    from zoo.training.progress import SuiteProgress, wanted
 
     host = plugins.get_host()
     suite_spec = host.suite(suite)
@@ -454,7 +458,8 @@ def _cell_line(row: Any, skipped: bool) -> str:
               default="table", show_default=True)
 def leaderboard_command(suite: str, db: Path | None, fmt: str) -> None:
     """Mean +/- std over seeds per model and dataset, with published reference rows."""
-    from zoo.leaderboard import build_leaderboard, load_references, render
+    from zoo.reporting.leaderboard import build_leaderboard, load_references
+    from zoo.reporting.render import render
 
     spec = plugins.get_host().suite(suite)
     with _open_store(db, readonly=True) as store:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from zoo.errors import ZooError
-from zoo.model import ZooModel
+from zoo.models import ZooModel
 from zoo.training import build_optimizer, fit_lightning
 
 if TYPE_CHECKING:

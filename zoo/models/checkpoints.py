@@ -77,7 +77,7 @@ def load_model(directory: str | Path) -> Any:
 
 def _build(directory: Path, card: dict[str, Any]) -> Any:
     from zoo.data.types import DataInfo
-    from zoo.model import create_model
+    from zoo.models import create_model
 
     try:
         info = DataInfo.from_dict(card["data_info"])

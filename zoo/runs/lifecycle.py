@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 from zoo.errors import Diverged, describe
 from zoo.plugins import get_host
-from zoo.results import INTERRUPTED, Outcome, RunResult, environment
+from zoo.runs.results import INTERRUPTED, Outcome, RunResult, environment
 
 if TYPE_CHECKING:
-    from zoo.store import Store
+    from zoo.runs.store import Store
 
 #: The work of a run: given the run's folder (logs, checkpoint, samples), what it produced.
 Work = Callable[[Path], Outcome]

@@ -120,8 +120,8 @@ class SuiteProgress:
 class StepBar:
     """A training run's bar: steps of all epochs, the epoch, the current losses.
 
-    Fed by the Lightning callback :class:`zoo.callbacks.TrainingProgress`, kept here so that
-    every bar of the zoo is drawn in one place.
+    Fed by the Lightning callback :class:`zoo.training.callbacks.TrainingProgress`, kept here so
+    that every bar of the zoo is drawn in one place.
 
     Args:
         total: Steps planned (``None`` when only a time limit bounds the run).

@@ -46,7 +46,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import platformdirs
 
 from zoo.errors import ZooError
-from zoo.results import FINISHED_STATUSES, INTERRUPTED, RunResult
+from zoo.runs.results import FINISHED_STATUSES, INTERRUPTED, RunResult
 
 BUSY_TIMEOUT_S = 30.0
 MIN_ID_PREFIX = 6

@@ -1,4 +1,10 @@
-"""Test metrics by task, computed with torchmetrics from the models' evaluate hooks."""
+"""Test metrics by task, computed with torchmetrics from the models' evaluate hooks.
+
+Owns: this module (test metrics by task), `samples` (drawing and checking samples, FID /
+KID, grids, text), `reference_features` (the classifier FID and KID are measured in) and
+`images` (image grids as PNG, binarisation). May import: zoo.errors, zoo.plugins, zoo.data,
+zoo.models (a test checks it; imports run downward only).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +17,8 @@ from torchmetrics.functional import accuracy, mean_squared_error, r2_score
 from torchmetrics.functional.classification import binary_auroc, binary_average_precision
 
 from zoo.errors import ZooError
-from zoo.model import LikelihoodModel, Sampler
-from zoo.samples import distances, draw_samples
+from zoo.evaluation.samples import distances, draw_samples
+from zoo.models import LikelihoodModel, Sampler
 
 if TYPE_CHECKING:
     from zoo.data.types import Arrays, DataInfo

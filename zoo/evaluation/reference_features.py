@@ -32,7 +32,7 @@ from torch import nn
 
 from zoo.data.types import Arrays
 from zoo.errors import ZooError
-from zoo.samples import one_thread
+from zoo.evaluation.samples import one_thread
 
 CACHE_DIR_ENV = "ZOO_CACHE_DIR"
 _FEATURE_BATCH = 1024

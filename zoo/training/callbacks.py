@@ -9,7 +9,7 @@ from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import Callback, Checkpoint
 
 from zoo.errors import Diverged
-from zoo.progress import StepBar
+from zoo.training.progress import StepBar
 
 
 class BestWeights(Checkpoint):
@@ -65,7 +65,7 @@ class DivergenceGuard(Callback):
 
 
 class TrainingProgress(Callback):
-    """Draws the run's :class:`zoo.progress.StepBar` on stderr: steps, epoch, losses.
+    """Draws the run's :class:`zoo.training.progress.StepBar` on stderr: steps, epoch, losses.
 
     Only rank 0 draws. ``loss`` is the latest step's, and the last epoch's mean
     ``train_loss`` at each new epoch (the only one a model under manual optimisation, a GAN,

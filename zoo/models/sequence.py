@@ -4,7 +4,7 @@ One module serves four tasks, on token windows (``text``: samples of shape ``(L,
 below ``vocab_size``) and on series windows (``timeseries``: samples of shape ``(L, C)``):
 
 - ``classify`` / ``regress``: the backbone's encoder maps a window to logits or values,
-  trained as :class:`zoo.supervised.SupervisedModule` trains any network (cross-entropy; MSE
+  trained as :class:`zoo.models.supervised.SupervisedModule` trains any network (cross-entropy; MSE
   on standardised targets).
 - ``generate`` / ``detect``: the backbone's causal network predicts every step from the steps
   before it. Step 0 is predicted from a start symbol (token ``vocab_size``; a zero step for
@@ -33,12 +33,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.errors import ZooError
-from zoo.module import ZooModule
-from zoo.supervised import SupervisedModule
+from zoo.models.module import ZooModule
+from zoo.models.supervised import SupervisedModule
 
 if TYPE_CHECKING:
-    from zoo.backbones import SequenceBackbone
     from zoo.data.types import DataInfo, Splits
+    from zoo.models.backbones import SequenceBackbone
     from zoo.training import TrainConfig
 
 NEXT_STEP_TASKS = ("generate", "detect")

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from zoo.errors import ZooError, unknown_name_message
-from zoo.model import get_backbone_spec
-from zoo.specs import import_object
+from zoo.models import get_backbone_spec
+from zoo.plugins.specs import import_object
 
 if TYPE_CHECKING:
     from torch import nn

@@ -3,14 +3,20 @@
 Every model, whatever trains it, implements:
 
 - the **train hook** ``fit(splits, config) -> dict[str, float]``: gradient-trained models inherit
-  it from :class:`zoo.module.ZooModule` (a Lightning loop); others (scikit-learn baselines)
+  it from :class:`zoo.models.module.ZooModule` (a Lightning loop); others (scikit-learn baselines)
   implement it themselves;
 - the **evaluate hooks** of its tasks, batched and without gradients:
   ``predict(x) -> Tensor`` (classify: logits; regress: values), ``score(x) -> Tensor[N]``
   (detect: higher = more anomalous), ``sample(n, generator=None) -> Tensor`` (generate) and
   optionally ``log_likelihood(x) -> Tensor[N]`` in nats;
 - persistence without pickled code: ``save_state(directory)`` / ``load_state(directory)``,
-  with the card (name, hyperparameters, data info) written by :mod:`zoo.checkpoints`.
+  with the card (name, hyperparameters, data info) written by :mod:`zoo.models.checkpoints`.
+
+Owns: this module (the contract, its Protocols and building models from the registry),
+`module` (the Lightning base), `supervised` and `sequence` (the backbones' own models),
+`backbones` (the backbone interface) and `checkpoints` (save and load without unpickling).
+May import: zoo.errors, zoo.plugins, zoo.data, zoo.training (a test checks it; imports run
+downward only).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from zoo.errors import ZooError, unknown_name_message
 from zoo.plugins import get_host
-from zoo.specs import ModelSpec
+from zoo.plugins.specs import ModelSpec
 
 if TYPE_CHECKING:
     import torch

@@ -12,22 +12,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo.checkpoints import check_fits_model, load_model, read_card, save_model
 from zoo.data.loading import data_fingerprint, data_reference, load_dataset, warn_if_changed
 from zoo.data.preprocess import Standardizer
 from zoo.data.types import Dataset, Splits
 from zoo.errors import ZooError
 from zoo.evaluation import evaluate_model
-from zoo.lifecycle import execute_run, global_rank, new_row
-from zoo.model import create_model, split_model_name
+from zoo.evaluation.samples import save_run_samples
+from zoo.models import create_model, split_model_name
+from zoo.models.checkpoints import check_fits_model, load_model, read_card, save_model
 from zoo.plugins import get_host
-from zoo.results import Outcome, RunResult
-from zoo.samples import save_run_samples
+from zoo.runs.lifecycle import execute_run, global_rank, new_row
+from zoo.runs.results import Outcome, RunResult
 from zoo.training import TrainConfig, device_name
 
 if TYPE_CHECKING:
-    from zoo.store import Store
-    from zoo.suites.reference_features import ReferenceClassifier
+    from zoo.evaluation.reference_features import ReferenceClassifier
+    from zoo.runs.store import Store
 
 
 def choose_task(model_tasks: tuple[str, ...], dataset: Dataset, data_tasks: tuple[str, ...],
@@ -130,7 +130,7 @@ def reference_for_samples(dataset: Dataset, splits: Splits) -> ReferenceClassifi
     train = splits.train
     if splits.info.task != "generate" or splits.info.modality != "image" or train.y is None:
         return None
-    from zoo.suites.reference_features import reference_classifier
+    from zoo.evaluation.reference_features import reference_classifier
 
     n_classes = dataset.info.n_classes or int(train.y.max()) + 1
     return reference_classifier(train, splits.test, n_classes)

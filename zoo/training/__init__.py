@@ -7,6 +7,11 @@
   GANs: their losses select nothing);
 - a non-finite training loss stops the run with :class:`Diverged`, never a score;
 - optimisers by name (:func:`build_optimizer`).
+
+Owns: this module (trainer factory, fit loop, optimisers, device checks), `callbacks` (best
+weights, divergence, the progress bar), `batches` (in-memory batches) and `progress`
+(progress bars on stderr). May import: zoo.errors, zoo.plugins, zoo.data (a test checks it;
+imports run downward only).
 """
 
 from __future__ import annotations
@@ -19,11 +24,11 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-# Diverged is defined in zoo.errors (no cycle with zoo.callbacks) and re-exported here,
+# Diverged is defined in zoo.errors (no cycle with zoo.training.callbacks) and re-exported here,
 # where plugins have always imported it from.
 from zoo.errors import Diverged as Diverged
 from zoo.errors import ZooError
-from zoo.specs import OPTIMIZERS
+from zoo.plugins.specs import OPTIMIZERS
 
 if TYPE_CHECKING:
     import torch
@@ -52,7 +57,7 @@ class TrainConfig:
         run_dir: Where loggers and callbacks write (CSV logs ...); a temporary directory,
             removed after training, when ``None``.
         progress_bar: Draw the run's progress (steps, epoch, training loss) on stderr, on
-            rank 0 (:class:`zoo.callbacks.TrainingProgress`); the CLI turns it on when
+            rank 0 (:class:`zoo.training.callbacks.TrainingProgress`); the CLI turns it on when
             stderr is a terminal.
     """
 
@@ -186,9 +191,9 @@ def fit_lightning(module: LightningModule, splits: Splits, config: TrainConfig,
     """
     import lightning.pytorch as pl
 
-    from zoo.batches import TensorDataModule
-    from zoo.callbacks import BestWeights, DivergenceGuard, TrainingProgress
     from zoo.plugins import get_host
+    from zoo.training.batches import TensorDataModule
+    from zoo.training.callbacks import BestWeights, DivergenceGuard, TrainingProgress
 
     quiet_lightning()
     pl.seed_everything(config.seed, workers=True, verbose=False)

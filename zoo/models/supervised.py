@@ -16,7 +16,7 @@ import torchmetrics
 from torch import nn
 
 from zoo.errors import ZooError
-from zoo.module import ZooModule
+from zoo.models.module import ZooModule
 
 if TYPE_CHECKING:
     from zoo.data.types import DataInfo, Splits

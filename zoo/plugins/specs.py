@@ -428,7 +428,7 @@ class ModelSpec:
         defaults: Default hyperparameters per modality (``{"image": {"hidden": 256}}``); the key
             ``"*"`` applies to every modality, and a method's ``"image[cnn]"`` only to images
             on the ``cnn`` backbone (the more specific key wins).
-        builder: ``kind="backbone"`` only: import path of the :class:`zoo.backbones.Backbone`
+        builder: ``kind="backbone"`` only: import path of the :class:`zoo.models.backbones.Backbone`
             that builds encoders and decoders for methods.
         default_backbones: ``kind="method"`` only: backbone name per modality.
         hparams: Every hyperparameter the implementation's ``__init__`` takes (all but

@@ -27,8 +27,8 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from zoo.results import RunResult
-    from zoo.specs import DatasetSpec, ModelSpec, SuiteSpec
+    from zoo.plugins.specs import DatasetSpec, ModelSpec, SuiteSpec
+    from zoo.runs.results import RunResult
     from zoo.training import TrainConfig
 
 hookspec = pluggy.HookspecMarker("zoo")

@@ -1,7 +1,8 @@
 """Leaderboards: one suite's stored runs as models x datasets, beside published numbers.
 
-:func:`build_leaderboard` turns runs (from :meth:`zoo.store.Store.runs`) into a
-:class:`Leaderboard`; :func:`render` prints it as a terminal table, Markdown, CSV or JSON.
+:func:`build_leaderboard` turns runs (from :meth:`zoo.runs.store.Store.runs`) into a
+:class:`Leaderboard`, plain data; :func:`zoo.reporting.render.render` prints it as a terminal
+table, Markdown, CSV or JSON.
 
 The rules, each visible in the output:
 
@@ -33,7 +34,6 @@ from __future__ import annotations
 import csv
 import importlib.resources
 import io
-import json
 import math
 import re
 import statistics
@@ -44,18 +44,13 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from zoo.errors import UnknownNameError, ZooError
-from zoo.results import RunResult
+from zoo.errors import ZooError
+from zoo.runs.results import RunResult
 
-FORMATS = ("table", "md", "csv", "json")
 #: What a board's columns can be; the sections are per value of the other one (and budget).
 COLUMN_AXES = ("dataset", "setting")
-JSON_FORMAT_VERSION = 1
 REFERENCE_COLUMNS = ("model", "dataset", "setting", "metric", "value", "std", "source",
                      "protocol")
-CSV_COLUMNS = ("suite", "suite_version", "setting", "budget", "model", "reported", "dataset",
-               "metric", "mean", "std", "seeds", "failed", "diverged", "best", "datasets",
-               "rank", "ranked", "source", "floor")
 MEAN_ROW = "(mean)"
 FLOOR_ROW = "real data (floor)"
 
@@ -272,7 +267,7 @@ def _natural_key(name: str) -> list[tuple[int, int, str]]:
             for part in re.split(r"(\d+)", name) if part]
 
 
-def _column_key(columns: str) -> Callable[[str], Any]:
+def column_key(columns: str) -> Callable[[str], Any]:
     # Settings are numbered (class-0 .. class-9); dataset names keep their plain order.
     return _natural_key if columns == "setting" else str
 
@@ -280,7 +275,7 @@ def _column_key(columns: str) -> Callable[[str], Any]:
 def _build_section(setting: str | None, budget: str | None, runs: list[RunResult],
                    metrics: list[Metric], references: list[ReferenceRow], columns: str,
                    floors: Mapping[str, str]) -> Section:
-    datasets = sorted({run.dataset for run in runs}, key=_column_key(columns))
+    datasets = sorted({run.dataset for run in runs}, key=column_key(columns))
     ours = [_our_entry(model, model_runs, metrics)
             for (model,), model_runs in _grouped(runs, lambda r: (r.display_model,)).items()]
     floor = _floor_entries(runs, [m for m in metrics if m.name in floors], floors)
@@ -294,7 +289,7 @@ def _build_section(setting: str | None, budget: str | None, runs: list[RunResult
         _rank(ours, metric, metric_datasets)
         _mark_best([*ours, *reported], metric, metric_datasets)
     section = Section(setting, budget, datasets,
-                      _sorted_entries(ours, metrics[0]) + floor + reported, scored=scored)
+                      sorted_entries(ours, metrics[0]) + floor + reported, scored=scored)
     section.notes = _section_notes(section, metrics, columns, floors)
     return section
 
@@ -455,7 +450,7 @@ def _mark_best(entries: list[Entry], metric: Metric, datasets: list[str]) -> Non
                 stat.best = stat.mean == best
 
 
-def _sorted_entries(entries: list[Entry], primary: Metric) -> list[Entry]:
+def sorted_entries(entries: list[Entry], primary: Metric) -> list[Entry]:
     def key(entry: Entry) -> tuple[float, float, str]:
         summary = entry.summary[primary.name]
         rank = summary.rank if summary.rank is not None else math.inf
@@ -584,248 +579,3 @@ def _reference_row(record: dict[str, str], where: str) -> ReferenceRow:
                         metric=record["metric"].strip(), value=value, std=number("std"),
                         source=(record["source"] or "").strip(),
                         protocol=(record["protocol"] or "").strip())
-
-
-def render(board: Leaderboard, fmt: str = "table") -> str:
-    """The leaderboard as text.
-
-    Args:
-        board: From :func:`build_leaderboard`.
-        fmt: ``table`` (aligned plain text), ``md`` (GitHub Markdown), ``csv`` (one line per
-            cell and metric, see :data:`CSV_COLUMNS`) or ``json`` (see :func:`to_json`).
-
-    Raises:
-        UnknownNameError: ``fmt`` is not one of :data:`FORMATS`.
-    """
-    renderers: dict[str, Callable[[Leaderboard], str]] = {
-        "table": _render_table, "md": _render_markdown, "csv": _render_csv,
-        "json": lambda b: json.dumps(to_json(b), indent=2) + "\n"}
-    if fmt not in renderers:
-        raise UnknownNameError("leaderboard format", fmt, FORMATS)
-    return renderers[fmt](board)
-
-
-def _number(value: float) -> str:
-    return f"{value:.4g}"
-
-
-def _cell_text(cell: Cell | None, metric: Metric, typical_seeds: int | None,
-               mark_best: Callable[[str], str]) -> str:
-    if cell is None:
-        return "-"
-    parts = []
-    stat = cell.stats.get(metric.name)
-    if stat is not None:
-        text = _number(stat.mean) + (f"±{stat.std:.2g}" if stat.std is not None else "")
-        parts.append(mark_best(text) if stat.best else text)
-        if stat.seeds is not None and stat.seeds != typical_seeds:
-            parts.append(f"[{stat.seeds}]")
-    problems = ", ".join(f"{count} {status}" for status, count in
-                         (("failed", cell.failed), ("diverged", cell.diverged)) if count)
-    if problems:
-        parts.append(f"({problems})" if stat is not None else problems)
-    return " ".join(parts) or "-"
-
-
-def _summary_texts(summary: Summary, total: int) -> tuple[str, str]:
-    mean = "-" if summary.mean is None else _number(summary.mean)
-    if summary.mean is not None and summary.datasets < total:
-        mean += f" [{summary.datasets}/{total}]"
-    rank = "-" if summary.rank is None else f"{summary.rank:.2f}"
-    if summary.rank is not None and summary.ranked < total:
-        rank += f" [{summary.ranked}/{total}]"
-    return mean, rank
-
-
-def _entries_for(section: Section, metric: Metric) -> list[Entry]:
-    # A model is listed under the metrics it has a result (or a failure) for.
-    datasets = section.columns_for(metric)
-    ours = _sorted_entries([entry for entry in section.entries if entry.ours], metric)
-    ordered = ours + [entry for entry in section.entries if not entry.ours]
-    return [entry for entry in ordered
-            if entry.summary[metric.name].datasets
-            or (entry.ours and any(
-                (cell := entry.cells.get(d)) is not None and (cell.failed or cell.diverged)
-                for d in datasets))]
-
-
-def _tabled_metrics(board: Leaderboard, section: Section) -> list[Metric]:
-    """The metrics that get a table in ``section``: those with a number in it.
-
-    A metric no run reports there (image-gen's NLL on continuous pixels) would print a table
-    of nothing but the failures, which every other table shows already; when no metric has a
-    number, the primary one alone shows the failures.
-    """
-    numbered = [metric for metric in board.metrics
-                if any(entry.summary[metric.name].datasets for entry in section.entries)]
-    return numbered or [metric for metric in board.metrics[:1] if _entries_for(section, metric)]
-
-
-def _grid(board: Leaderboard, section: Section, metric: Metric,
-          mark_best: Callable[[str], str]) -> tuple[list[str], list[list[str]]]:
-    datasets = section.columns_for(metric)
-    header = ["model", *datasets, "mean", "rank"]
-    body = [[entry.model,
-             *(_cell_text(entry.cells.get(dataset), metric, board.typical_seeds, mark_best)
-               for dataset in datasets),
-             *_summary_texts(entry.summary[metric.name], len(datasets))]
-            for entry in _entries_for(section, metric)]
-    return header, body
-
-
-def _metric_title(board: Leaderboard, metric: Metric) -> str:
-    direction = "higher is better" if metric.higher_is_better else "lower is better"
-    primary = ", primary" if metric == board.metrics[0] else ""
-    return f"{metric.name} ({direction}{primary})"
-
-
-def _board_title(board: Leaderboard) -> str:
-    version = f" (version {board.suite_version})" if board.suite_version is not None else ""
-    return f"{board.suite}{version}"
-
-
-def _aligned(header: list[str], body: list[list[str]]) -> list[str]:
-    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
-
-    def line(cells: list[str]) -> str:
-        # Model names read left to right; numbers line up on the right.
-        return "  ".join(cell.ljust(width) if i == 0 else cell.rjust(width)
-                         for i, (cell, width) in enumerate(zip(cells, widths, strict=True)))
-
-    return [line(header).rstrip(), "  ".join("-" * width for width in widths),
-            *(line(row).rstrip() for row in body)]
-
-
-def _render_table(board: Leaderboard) -> str:
-    lines = [_board_title(board)]
-    if not board.sections:
-        lines.append("no finished runs")
-    for section in board.sections:
-        lines += ["", f"== {section.title} =="]
-        for metric in _tabled_metrics(board, section):
-            header, body = _grid(board, section, metric, lambda text: text + "*")
-            lines += ["", _metric_title(board, metric), *_aligned(header, body)]
-        lines += [f"  note: {note}" for note in section.notes]
-    if board.sections:
-        lines += ["", "notes:", f"  * best per {board.columns}",
-                  *(f"  {note}" for note in board.notes)]
-    return "\n".join(lines) + "\n"
-
-
-def _markdown_row(cells: list[str]) -> str:
-    return "| " + " | ".join(cell.replace("|", r"\|") for cell in cells) + " |"
-
-
-def _render_markdown(board: Leaderboard) -> str:
-    lines = [f"## {_board_title(board)}"]
-    if not board.sections:
-        lines += ["", "No finished runs."]
-    for section in board.sections:
-        lines += ["", f"### {section.title}"]
-        for metric in _tabled_metrics(board, section):
-            header, body = _grid(board, section, metric, lambda text: f"**{text}**")
-            lines += ["", f"**{_metric_title(board, metric)}**", "", _markdown_row(header),
-                      "| --- |" + " ---: |" * (len(header) - 1),
-                      *(_markdown_row(row) for row in body)]
-        if section.notes:
-            lines += ["", *(f"- {note}" for note in section.notes)]
-    if board.sections:
-        lines += ["", "Notes:", "", f"- **bold**: best per {board.columns}",
-                  *(f"- {note}" for note in board.notes)]
-    return "\n".join(lines) + "\n"
-
-
-def _render_csv(board: Leaderboard) -> str:
-    # A line names its column under the board's column axis (dataset, or setting on a
-    # transposed board) and its section under the other; "datasets" counts columns.
-    axis = board.columns
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for section in board.sections:
-        for metric in board.metrics:
-            for entry in _entries_for(section, metric):
-                common = {"suite": board.suite, "suite_version": board.suite_version,
-                          "setting": section.setting, "dataset": section.dataset,
-                          "budget": section.budget, "model": entry.model,
-                          "reported": entry.reported, "source": entry.source,
-                          "floor": entry.floor}
-                for column, cell in sorted(entry.cells.items(),
-                                           key=lambda item: _column_key(axis)(item[0])):
-                    stat = cell.stats.get(metric.name)
-                    if stat is None and not cell.failed and not cell.diverged:
-                        continue
-                    writer.writerow({**common, axis: column, "metric": metric.name,
-                                     "failed": cell.failed, "diverged": cell.diverged,
-                                     **(_stat_json(stat) if stat else {})})
-                summary = entry.summary[metric.name]
-                writer.writerow({**common, axis: MEAN_ROW, "metric": metric.name,
-                                 "mean": summary.mean, "datasets": summary.datasets,
-                                 "rank": summary.rank, "ranked": summary.ranked})
-    return out.getvalue()
-
-
-def _stat_json(stat: Stat) -> dict[str, Any]:
-    return {"mean": stat.mean, "std": stat.std, "seeds": stat.seeds, "best": stat.best}
-
-
-def to_json(board: Leaderboard) -> dict[str, Any]:
-    """The leaderboard as JSON-ready data; the structure below is stable.
-
-    ::
-
-        {"format_version": 1, "suite": str, "suite_version": str | null,
-         "metrics": [{"name": str, "higher_is_better": bool, "primary": bool}],
-         "typical_seeds": int | null, "notes": [str],
-         "sections": [{"setting": str | null, "budget": str | null, "datasets": [str],
-                       "notes": [str],
-                       "entries": [{"model": str, "reported": bool, "source": str,
-                                    "floor": bool,
-                                    "cells": {dataset: {"failed": int, "diverged": int,
-                                              "metrics": {metric: {"mean": float,
-                                                          "std": float | null,
-                                                          "seeds": int | null,
-                                                          "best": bool}}}},
-                                    "summary": {metric: {"mean": float | null,
-                                                "datasets": int, "rank": float | null,
-                                                "ranked": int}}}]}]}
-
-    Entries are in leaderboard order: ours by average rank on the primary metric, then the
-    floor row (``"floor": true``, from a suite's ``floors``: real data against the test data,
-    never ranked or best) where the suite has one, then the reported ones (published
-    numbers). ``seeds`` is null for a reported number. On a board with setting columns
-    (image-ad) the roles swap: a section has ``"dataset"`` instead of ``"setting"`` and
-    ``"settings"`` (its columns) instead of ``"datasets"``, cells are keyed by setting and a
-    summary counts ``"settings"``.
-    """
-    return {
-        "format_version": JSON_FORMAT_VERSION,
-        "suite": board.suite,
-        "suite_version": board.suite_version,
-        "metrics": [{"name": metric.name, "higher_is_better": metric.higher_is_better,
-                     "primary": i == 0} for i, metric in enumerate(board.metrics)],
-        "typical_seeds": board.typical_seeds,
-        "notes": list(board.notes),
-        "sections": [_section_json(section, board.columns) for section in board.sections],
-    }
-
-
-def _section_json(section: Section, axis: str) -> dict[str, Any]:
-    fixed = "setting" if axis == "dataset" else "dataset"
-    counted = f"{axis}s"
-    return {
-        fixed: getattr(section, fixed), "budget": section.budget,
-        counted: list(section.columns), "notes": list(section.notes),
-        "entries": [{
-            "model": entry.model, "reported": entry.reported, "source": entry.source,
-            "floor": entry.floor,
-            "cells": {column: {"failed": cell.failed, "diverged": cell.diverged,
-                               "metrics": {name: _stat_json(stat)
-                                           for name, stat in cell.stats.items()}}
-                      for column, cell in sorted(entry.cells.items(),
-                                                 key=lambda item: _column_key(axis)(item[0]))},
-            "summary": {name: {"mean": summary.mean, counted: summary.datasets,
-                               "rank": summary.rank, "ranked": summary.ranked}
-                        for name, summary in entry.summary.items()},
-        } for entry in section.entries],
-    }

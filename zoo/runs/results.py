@@ -1,6 +1,6 @@
 """One stored run (train, evaluate or a suite cell) and the environment it ran in.
 
-A :class:`RunResult` is a row of the runs store (:mod:`zoo.store`) and what the
+A :class:`RunResult` is a row of the runs store (:mod:`zoo.runs.store`) and what the
 ``zoo_run_finished`` hook receives. It is plain data: importing this module imports neither
 torch nor numpy, so the CLI can list runs and print leaderboards fast.
 """

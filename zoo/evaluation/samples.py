@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from zoo.errors import ZooError
-from zoo.images import save_grid_png
-from zoo.model import Sampler
+from zoo.evaluation.images import save_grid_png
+from zoo.models import Sampler
 
 if TYPE_CHECKING:
     from zoo.data.types import DataInfo

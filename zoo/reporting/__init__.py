@@ -1,0 +1,9 @@
+"""Reporting: stored runs turned into what a researcher publishes.
+
+- :mod:`zoo.reporting.leaderboard`: a suite's runs as models x datasets, mean +/- std over
+  seeds, ranks and the published reference rows (built as data);
+- :mod:`zoo.reporting.render`: that leaderboard as a terminal table, Markdown, CSV or JSON.
+
+Owns: leaderboards (built apart from rendered). May import: zoo.errors, zoo.plugins,
+zoo.runs (a test checks it; imports run downward only).
+"""
