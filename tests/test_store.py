@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -254,17 +254,22 @@ def _record_many(path: str, writer: int, barrier: Barrier) -> None:
             store.record(make_result(model=f"writer-{writer}", seed=seed))
 
 
+def run_together(target: Callable[..., None], arguments: list[tuple[Any, ...]]) -> None:
+    """Start one spawned process per argument tuple, released together by a barrier that is
+    passed last; every one must exit 0."""
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(len(arguments))
+    processes = [context.Process(target=target, args=(*args, barrier)) for args in arguments]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=60)
+    assert [process.exitcode for process in processes] == [0] * len(processes)
+
+
 def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
     path = tmp_path / "runs.db"  # not created beforehand: the writers also race to create it
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(WRITERS)
-    writers = [context.Process(target=_record_many, args=(str(path), i, barrier))
-               for i in range(WRITERS)]
-    for process in writers:
-        process.start()
-    for process in writers:
-        process.join(timeout=60)
-    assert [process.exitcode for process in writers] == [0] * WRITERS
+    run_together(_record_many, [(str(path), i) for i in range(WRITERS)])
     with Store(path) as store:
         runs = store.runs()
     assert len(runs) == len({run.id for run in runs}) == WRITERS * RESULTS_PER_WRITER
@@ -370,15 +375,7 @@ def _claim_cells(path: str, barrier: Barrier) -> None:
 
 def test_concurrent_claims_run_each_cell_once(tmp_path: Path) -> None:
     path = tmp_path / "runs.db"
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(CLAIMERS)
-    claimers = [context.Process(target=_claim_cells, args=(str(path), barrier))
-                for _ in range(CLAIMERS)]
-    for process in claimers:
-        process.start()
-    for process in claimers:
-        process.join(timeout=60)
-    assert [process.exitcode for process in claimers] == [0] * CLAIMERS
+    run_together(_claim_cells, [(str(path),)] * CLAIMERS)
     with Store(path) as store:
         runs = store.runs()
     assert sorted(run.seed for run in runs) == list(range(CELLS))
