@@ -346,6 +346,8 @@ def evaluate_command(run: str, data: str | None, db: Path | None, as_json: bool)
 
     with _open_store(db) as store:
         row = evaluate_run(store, run, data)
+    if row is None:  # a non-zero rank of a distributed launch: rank 0 reports
+        return
     _report(row, as_json)
     if row.status != "ok":
         sys.exit(1)
