@@ -38,6 +38,9 @@ CURVES_FILE = "metrics.csv"
 CURVE_AXES = ("epoch", "step")
 #: Trackers whose link a row's ``extra`` may hold, shown apart from the other notes.
 TRACKER_KEYS = ("wandb",)
+#: What ``extra["wandb"]`` holds, in the order shown: the run path, the line that uploads an
+#: offline run, its folder.
+WANDB_KEYS = ("path", "sync", "dir")
 SPARK_LEVELS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 40
 ID_SHOWN = 8  # characters of an id in the listing: enough to pass back to `zoo runs show`
@@ -264,7 +267,9 @@ def format_detail(detail: Mapping[str, Any]) -> str:
     if notes:
         lines += ["", "notes", *_pairs(notes)]
     if "wandb" in detail["trackers"]:
-        lines += ["", "W&B", *_pairs(detail["trackers"]["wandb"])]
+        link = detail["trackers"]["wandb"]
+        lines += ["", "W&B", *_pairs({key: link[key] for key in (*WANDB_KEYS, *link)
+                                      if key in link})]
     return "\n".join(lines)
 
 
