@@ -46,6 +46,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     and W&B-tracked rows written with the Store API; the name of each row -> its id."""
     db = tmp_path_factory.mktemp("runs-browser") / "runs.db"
     train = zoo_json("train", "mlp", "--data", "wine", "--max-epochs", "2", "--db", str(db))
+    evaluated = zoo_json("evaluate", train["id"], "--db", str(db))
     bench, = zoo_json("bench", "supervised", "--models", "mlp", "--datasets", "wine",
                       "--budget", "smoke", "--seeds", "1", "--db", str(db))
     written = {
@@ -59,7 +60,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     }
     with Store(db) as runs:
         ids = {name: runs.record(row) for name, row in written.items()}
-    return {"db": str(db), "train": train["id"], "bench": bench["id"], **ids}
+    return {"db": str(db), "train": train["id"], "evaluate": evaluated["id"],
+            "bench": bench["id"], **ids}
 
 
 def listing(store: dict[str, str], *args: str) -> list[dict[str, object]]:
@@ -69,12 +71,13 @@ def listing(store: dict[str, str], *args: str) -> list[dict[str, object]]:
 def test_the_listing_shows_every_run_newest_first_with_its_headline(
         store: dict[str, str]) -> None:
     entries = {entry["id"]: entry for entry in listing(store)}
-    order = ["train", "bench", "failed", "diverged", "interrupted", "tracked"]
+    order = ["train", "evaluate", "bench", "failed", "diverged", "interrupted", "tracked"]
     assert list(entries) == [store[name] for name in reversed(order)]
     headlines = {name: entries[store[name]]["headline"] for name in order}
     # a cell: its suite's primary metric; train: the first of the sensible list; none when failed
     assert headlines["bench"]["metric"] == "accuracy"
     assert headlines["train"]["metric"] == "best_val_loss"
+    assert headlines["evaluate"]["metric"] == "accuracy"
     assert headlines["tracked"] == {"metric": "best_val_loss", "value": 0.25}
     assert headlines["failed"] is None
     assert entries[store["diverged"]]["display_model"] == "vae[mlp]"
@@ -94,10 +97,12 @@ def test_the_listing_shows_every_run_newest_first_with_its_headline(
     (["--status", "interrupted"], ["interrupted"]),
     (["--status", "failed"], ["interrupted", "failed"]),
     (["--model", "vae[mlp]", "--status", "diverged"], ["diverged"]),
-    (["--model", "mlp"], ["bench", "train"]),
+    (["--model", "mlp"], ["bench", "evaluate", "train"]),
+    (["--kind", "evaluate"], ["evaluate"]),
     (["--suite", "supervised"], ["bench"]),
     (["--dataset", "digits"], ["tracked"]),
     (["--limit", "2"], ["tracked", "interrupted"]),
+    (["--limit", "0", "--status", "ok"], ["tracked", "bench", "evaluate", "train"]),
 ])
 def test_filters_select_the_runs(store: dict[str, str], args: list[str],
                                  names: list[str]) -> None:
@@ -114,6 +119,13 @@ def test_an_unknown_status_or_kind_is_one_line_naming_the_valid_ones(
     done = zoo("runs", "--db", store["db"], *args, check=False)
     assert done.returncode == 2
     assert done.stderr.strip() == f"Error: {said}"
+
+
+def test_a_limited_listing_says_how_many_runs_it_leaves_out(store: dict[str, str]) -> None:
+    done = zoo("runs", "--db", store["db"], "--limit", "3")
+    assert len(done.stdout.splitlines()) == 2 + 3
+    assert done.stderr.strip() == "4 older runs not shown (--limit 0 shows all)"
+    assert zoo("runs", "--db", store["db"], "--limit", "0").stderr == ""
 
 
 def test_an_empty_listing_says_what_was_filtered(store: dict[str, str]) -> None:
@@ -176,6 +188,7 @@ def test_show_a_run_that_did_not_end_ok_gives_its_error(store: dict[str, str], n
     assert lines[0] == f"run {store[name]}  bench  vae[mlp] on wine-ad: {status}"
     assert lines[1] == f"  error: {error}"
     assert "(no per-epoch log)" in text and "(none: the run left no files)" in text
+    assert "owner:" not in text  # recorded in one go: no process owned it
     assert "W&B" not in text
 
 

@@ -507,13 +507,17 @@ def runs_command(ctx: click.Context, suite: str | None, model: str | None,
     filters = {"suite": suite, "model": model, "dataset": dataset, "status": status,
                "kind": kind}
     with _open_store(db, readonly=True) as store:
-        rows = select_runs(store, **filters, limit=limit or None)
+        rows = select_runs(store, **filters)
         if not rows:
             click.echo(describe_filters(store, **filters), err=True)
+    shown = rows[:limit or None]
     if as_json:
-        _echo_json([listing_entry(row) for row in rows])
-    elif rows:
-        click.echo(_table(listing_rows(rows), LISTING_HEADERS))
+        _echo_json([listing_entry(row) for row in shown])
+    elif shown:
+        click.echo(_table(listing_rows(shown), LISTING_HEADERS))
+    if len(shown) < len(rows):
+        click.echo(f"{len(rows) - len(shown)} older runs not shown (--limit 0 shows all)",
+                   err=True)
 
 
 @runs_command.command("show")

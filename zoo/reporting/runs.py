@@ -60,8 +60,8 @@ def check_filter(option: str, value: str | None, valid: Sequence[str]) -> None:
 
 def select_runs(store: Store, *, suite: str | None = None, model: str | None = None,
                 dataset: str | None = None, status: str | None = None,
-                kind: str | None = None, limit: int | None = None) -> list[RunResult]:
-    """Stored runs matching every filter given, newest first, at most ``limit`` (None: all).
+                kind: str | None = None) -> list[RunResult]:
+    """Stored runs matching every filter given, newest first.
 
     Args:
         store: The runs store.
@@ -70,7 +70,6 @@ def select_runs(store: Store, *, suite: str | None = None, model: str | None = N
         dataset: Dataset name or file path as stored.
         status: One of :data:`STATUS_FILTERS`.
         kind: One of :data:`~zoo.runs.results.RUN_KINDS`.
-        limit: Most rows returned.
 
     Raises:
         ZooError: ``status`` or ``kind`` is not a valid value.
@@ -85,7 +84,7 @@ def select_runs(store: Store, *, suite: str | None = None, model: str | None = N
         rows = [row for row in rows if row.error == INTERRUPTED]
     if model and "[" in model:
         rows = [row for row in rows if row.display_model == model]
-    return rows[::-1][:limit]
+    return rows[::-1]
 
 
 def describe_filters(store: Store, **filters: str | None) -> str:
