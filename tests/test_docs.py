@@ -223,11 +223,23 @@ def test_help_lists_the_core_commands() -> None:
     assert set(help_commands()) == set(cli.commands)
 
 
+def with_subcommands(command: click.Command) -> list[click.Command]:
+    """A command and, for a group (``zoo runs``), its subcommands (``zoo runs show``),
+    documented in the group's section."""
+    if isinstance(command, click.Group):
+        return [command, *command.commands.values()]
+    return [command]
+
+
 @pytest.mark.parametrize("command", sorted(cli.commands))
 def test_every_command_and_option_is_documented(command: str) -> None:
     section = cli_sections(read("cli.md")).get(command)
     assert section is not None, f"docs/cli.md has no section ## `zoo {command}`"
-    for param in cli.commands[command].params:
+    for sub in with_subcommands(cli.commands[command])[1:]:
+        assert f"### `zoo {command} {sub.name}`" in section, \
+            f"docs/cli.md has no ### `zoo {command} {sub.name}` in ## `zoo {command}`"
+    params = [param for sub in with_subcommands(cli.commands[command]) for param in sub.params]
+    for param in params:
         if isinstance(param, click.Option):
             for opt in param.opts:
                 if opt.startswith("--") and opt != "--help":
@@ -257,7 +269,43 @@ def json_keys() -> dict[str, set[str]]:
                       modalities=("tabular",), metrics=(("auroc", True),))
     return {"bench": set(row.to_row()), "plugins": set(PluginInfo("p", "builtin").to_dict()),
             "models": set(model.to_dict()), "datasets": {*dataset.to_dict(), "present"},
-            "suites": set(suite.to_dict()), "leaderboard": set(CSV_COLUMNS)}
+            "suites": set(suite.to_dict()), "leaderboard": set(CSV_COLUMNS),
+            "runs": runs_json_keys()}
+
+
+# Objects whose keys are names (of metrics, hyperparameters, packages, curves), not keys.
+NAMED_BY_DATA = {"metrics", "hparams", "versions", "extra", "curves", "trackers"}
+
+
+def nested_keys(data: Any) -> set[str]:
+    """Every key of a JSON object and of the objects in it, but the data-named ones'."""
+    if isinstance(data, list):
+        return set().union(*map(nested_keys, data))
+    if not isinstance(data, dict):
+        return set()
+    return set(data).union(*(nested_keys(value) for key, value in data.items()
+                             if key not in NAMED_BY_DATA))
+
+
+def runs_json_keys() -> set[str]:
+    """The keys of ``zoo runs --json`` and ``zoo runs show --json``, from a real store with
+    one run that logged a curve."""
+    import tempfile
+
+    from zoo.reporting.runs import CURVES_FILE, listing_entry, run_detail
+    from zoo.runs.lifecycle import runs_dir
+    from zoo.runs.store import Store
+
+    row = RunResult(kind="train", model="m", plugin="p", dataset="d")
+    with tempfile.TemporaryDirectory() as home, Store(Path(home, "runs.db")) as store:
+        store.start(row)  # started, not recorded: the row has an owner
+        row = store.finish(row.id, status="ok", metrics={"loss": 1.0}, seconds=1.0)
+        folder = runs_dir(store) / row.id
+        folder.mkdir(parents=True)
+        (folder / CURVES_FILE).write_text("epoch,step,val_loss\n0,0,1.5\n")
+        detail = run_detail(store, row.id)
+        curve, = detail["curves"].values()
+        return {*nested_keys(listing_entry(row)), *nested_keys(detail), *curve}
 
 
 @pytest.mark.parametrize("command", sorted(json_keys()))

@@ -312,17 +312,22 @@ def test_git_commit_of_a_repository(tmp_path: Path) -> None:
 
 
 # -- claims: a suite cell runs once ------------------------------------------------------------
-def owner_of(store: Store, run_id: str) -> sqlite3.Row:
-    return store._conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
-
-
 def test_claim_stores_a_running_row_owned_by_this_process(store: Store) -> None:
     cell = make_result(status="ok")
     assert store.claim(cell) is None
     assert store.get(cell.id).status == "running"
-    row = owner_of(store, cell.id)
+    row = store.owner(cell.id)
     assert (row["owner_pid"], row["owner_host"]) == (os.getpid(), os.uname().nodename)
     assert row["owner_started"] is not None
+
+
+def test_the_owner_stays_after_finish_and_a_recorded_run_has_none(store: Store) -> None:
+    started, recorded = make_result(seed=1), make_result(seed=2)
+    store.start(started)
+    store.finish(started.id, status="ok", metrics={}, seconds=1.0)
+    assert store.owner(started.id)["owner_pid"] == os.getpid()
+    store.record(recorded)
+    assert store.owner(recorded.id) is None
 
 
 @pytest.mark.parametrize(("status", "held"), [

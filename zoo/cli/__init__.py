@@ -472,6 +472,73 @@ def leaderboard_command(suite: str, db: Path | None, fmt: str) -> None:
     click.echo(render(board, fmt))
 
 
+# -- browsing runs ---------------------------------------------------------------------------
+@cli.group("runs", cls=ZooGroup, invoke_without_command=True)
+@click.option("--suite", help="Only runs of this suite.")
+@click.option("--model", help="Only runs of this model (vae: any backbone; vae[cnn]: that one).")
+@click.option("--dataset", help="Only runs on this dataset.")
+@click.option("--status", help="Only runs that ended so: running, ok, failed, diverged, or "
+                               "interrupted (the failed runs that were stopped).")
+@click.option("--kind", help="Only runs of this kind: train, evaluate or bench.")
+@click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True,
+              help="At most this many runs, the newest; 0 for all.")
+@DB_OPTION
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@click.pass_context
+def runs_command(ctx: click.Context, suite: str | None, model: str | None,
+                 dataset: str | None, status: str | None, kind: str | None, limit: int,
+                 db: Path | None, as_json: bool) -> None:
+    """Stored runs, newest first: id, kind, model, dataset, seed, status, headline metric,
+    seconds and when; `zoo runs show RUN_ID` shows one."""
+    if ctx.invoked_subcommand is not None:
+        given = [name for name in ctx.params
+                 if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
+        if given:
+            raise ZooError(f"--{given[0].replace('_', '-')} before `{ctx.invoked_subcommand}` "
+                           f"is an option of the listing; give `zoo runs "
+                           f"{ctx.invoked_subcommand}` its own options after it")
+        return
+    from zoo.reporting.runs import (
+        LISTING_HEADERS,
+        describe_filters,
+        listing_entry,
+        listing_rows,
+        select_runs,
+    )
+
+    filters = {"suite": suite, "model": model, "dataset": dataset, "status": status,
+               "kind": kind}
+    with _open_store(db, readonly=True) as store:
+        rows = select_runs(store, **filters)
+        if not rows:
+            click.echo(describe_filters(store, **filters), err=True)
+    shown = rows[:limit or None]
+    if as_json:
+        _echo_json([listing_entry(row) for row in shown])
+    elif shown:
+        click.echo(_table(listing_rows(shown), LISTING_HEADERS))
+    if len(shown) < len(rows):
+        click.echo(f"{len(rows) - len(shown)} older runs not shown (--limit 0 shows all)",
+                   err=True)
+
+
+@runs_command.command("show")
+@click.argument("run_id")
+@DB_OPTION
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+def runs_show_command(run_id: str, db: Path | None, as_json: bool) -> None:
+    """One run: its config, metrics, per-epoch curves, files, error and tracker links.
+    RUN_ID may be a unique prefix of 6 characters or more."""
+    from zoo.reporting.runs import format_detail, run_detail
+
+    with _open_store(db, readonly=True) as store:
+        detail = run_detail(store, run_id)
+    if as_json:
+        _echo_json(detail)
+    else:
+        click.echo(format_detail(detail))
+
+
 def _add_plugin_commands() -> None:
     plugins.get_host().hook.zoo_register_commands(cli=cli)
 

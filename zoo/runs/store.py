@@ -525,6 +525,17 @@ class Store:
         return _decode(rows[0])
 
     @_reported
+    def owner(self, run_id: str) -> dict[str, Any] | None:
+        """The process that ran run ``run_id`` (its full id): :data:`OWNER_COLUMNS` by name,
+        or None for a run stored finished in one go (:meth:`record`) or before owners were
+        recorded."""
+        row = self._conn.execute(f"SELECT {', '.join(OWNER_COLUMNS)} FROM runs WHERE id = ?",
+                                 (run_id,)).fetchone()
+        if row is None or row["owner_host"] is None:
+            return None
+        return {name: row[name] for name in OWNER_COLUMNS}
+
+    @_reported
     def runs(self, *, suite: str | None = None, status: str | None = None,
              kind: str | None = None, model: str | None = None,
              dataset: str | None = None) -> list[RunResult]:
