@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torchmetrics.functional import accuracy, mean_squared_error, r2_score
@@ -21,6 +22,8 @@ from zoo.evaluation.samples import distances, draw_samples
 from zoo.models import LikelihoodModel, Sampler
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from zoo.data.types import Arrays, DataInfo
 
 
@@ -89,13 +92,24 @@ def sample_metrics(model: Any, features: torch.nn.Module, real: torch.Tensor,
                      seed)
 
 
+def save_scores(path: Path, labels: torch.Tensor, scores: torch.Tensor) -> Path:
+    """A detector's test labels (0/1) and anomaly scores as ``path`` (``.npz``: ``labels``
+    as int8, ``scores`` as float32; a few kB per thousand rows)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, labels=labels.reshape(-1).numpy().astype(np.int8),
+                        scores=torch.as_tensor(scores).detach().reshape(-1).float().cpu().numpy())
+    return path
+
+
 def evaluate_model(model: Any, info: DataInfo, test: Arrays, *,
-                   features: torch.nn.Module | None = None, seed: int = 0) -> dict[str, float]:
+                   features: torch.nn.Module | None = None, seed: int = 0,
+                   scores_path: Path | None = None) -> dict[str, float]:
     """Score ``model`` on ``test`` with the metrics of ``info.task``.
 
     A generative model is scored by its log-likelihood when it has one and, given the
     ``features`` of a reference classifier, by the FID and KID of its samples (seeded by
-    ``seed``) against the test images.
+    ``seed``) against the test images. A detector's test labels and anomaly scores are
+    saved to ``scores_path`` when given (:func:`save_scores`), for ROC curves in reports.
     """
     if info.task in ("classify", "regress", "detect") and test.y is None:
         raise ZooError(f"evaluating a {info.task} model needs labels in the test data")
@@ -105,7 +119,10 @@ def evaluate_model(model: Any, info: DataInfo, test: Arrays, *,
     if info.task == "regress":
         return regression_metrics(model.predict(test.x), target)
     if info.task == "detect":
-        return detection_metrics(model.score(test.x), target)
+        scores = model.score(test.x)
+        if scores_path is not None:
+            save_scores(scores_path, target, scores)
+        return detection_metrics(scores, target)
     metrics: dict[str, float] = {}
     if info.task == "generate" and isinstance(model, LikelihoodModel):
         metrics |= likelihood_metrics(model.log_likelihood(test.x), info.n_features)

@@ -5,11 +5,12 @@
     open its row          a suite cell is claimed atomically by its content key
                           (Store.claim), so identical commands never run it twice
     zoo_run_started       rank 0 only
-    the work              under the failure rules: ``ok``; ``diverged`` on a non-finite
+    the work              its process's peak memory measured from here (Linux);
+                          under the failure rules: ``ok``; ``diverged`` on a non-finite
                           loss; ``failed`` with a one-line reason on any other error; an
                           interrupt (Ctrl-C, SIGTERM) finishes the row as
                           ``failed: interrupted`` and goes on up
-    finish the row        rank 0 only
+    finish the row        rank 0 only; ``extra[PEAK_MEMORY_KEY]`` holds the peak memory
     zoo_run_finished      rank 0 only, with the row as stored
 
 :func:`new_row` builds every :class:`RunResult` a run starts from, so plugin, versions,
@@ -34,6 +35,11 @@ if TYPE_CHECKING:
 
 #: The work of a run: given the run's folder (logs, checkpoint, samples), what it produced.
 Work = Callable[[Path], Outcome]
+#: A detection run's test labels and anomaly scores in its folder, for ROC curves in reports.
+SCORES_FILE = "scores.npz"
+#: The ``extra`` key of the run's peak resident memory in MiB (Linux only; the CPU side:
+#: GPU memory is not counted).
+PEAK_MEMORY_KEY = "peak_rss_mib"
 
 
 def runs_dir(store: Store) -> Path:
@@ -84,6 +90,7 @@ def execute_run(store: Store, row: RunResult, work: Work) -> RunResult | None:
     if primary:
         host.hook.zoo_run_started(run=row)
     start = time.perf_counter()
+    memory_counted = _reset_peak_memory()
     status, error, outcome = "ok", None, Outcome({})
     try:
         outcome = work(runs_dir(store) / row.id)
@@ -98,12 +105,36 @@ def execute_run(store: Store, row: RunResult, work: Work) -> RunResult | None:
         raise
     if not primary:
         return None
+    peak = _peak_memory_mib() if memory_counted else None
+    extra = outcome.extra if peak is None else {**outcome.extra, PEAK_MEMORY_KEY: peak}
     stored = store.finish(row.id, status=status, metrics=outcome.metrics,
                           seconds=time.perf_counter() - start, error=error,
                           checkpoint=outcome.checkpoint, hparams=outcome.hparams,
-                          extra=outcome.extra)
+                          extra=extra)
     host.hook.zoo_run_finished(result=stored)
     return stored
+
+
+def _reset_peak_memory() -> bool:
+    """Reset this process's peak resident memory so it measures this run alone (a bench
+    process runs many cells); whether it could (Linux 4.0+ only)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def _peak_memory_mib() -> float | None:
+    """This process's peak resident memory since the last reset, in MiB (``VmHWM``)."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return None
 
 
 def _claim(store: Store, row: RunResult, *, primary: bool) -> RunResult | None:

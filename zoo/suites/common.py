@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from zoo.models import create_model
+from zoo.runs.lifecycle import SCORES_FILE
 from zoo.runs.results import Outcome
 from zoo.training import TrainConfig
 
@@ -42,13 +43,16 @@ def apply_budget(splits: Splits, budget: Budget, seed: int) -> tuple[Splits, dic
 
 def train_and_evaluate(suite: Suite, cell: Cell, splits: Splits,
                        run_dir: Path | None) -> Outcome:
-    """The common tail of ``run_cell``: budget, training, test metrics."""
+    """The common tail of ``run_cell``: budget, training, test metrics; a detector's test
+    scores are kept as :data:`SCORES_FILE` in ``run_dir`` when given."""
     from zoo.evaluation import evaluate_model
 
     budget = suite.budgets[cell.budget]
     splits, notes = apply_budget(splits, budget, cell.seed)
     model, hparams = train_model(suite, cell, splits, budget, run_dir)
-    return Outcome(evaluate_model(model, splits.info, splits.test), hparams, notes)
+    scores_path = run_dir / SCORES_FILE if run_dir is not None else None
+    return Outcome(evaluate_model(model, splits.info, splits.test, scores_path=scores_path),
+                   hparams, notes)
 
 
 def train_model(suite: Suite, cell: Cell, splits: Splits, budget: Budget,
