@@ -472,6 +472,34 @@ def leaderboard_command(suite: str, db: Path | None, fmt: str) -> None:
     click.echo(render(board, fmt))
 
 
+@cli.command("report")
+@click.argument("suite")
+@click.option("--db", "dbs", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Results database; repeat it to merge stores (default: $ZOO_DB or the "
+                   "user data dir).")
+@click.option("--setting", help="Only runs of this setting (default: every setting).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the page and its figures (default: reports/SUITE).")
+@click.option("--format", "fmt", type=click.Choice(["html", "md"]), default="html",
+              show_default=True, help="html: index.html; md: index.md with linked PNGs.")
+@click.option("--open", "open_page", is_flag=True, help="Open the page in the web browser.")
+def report_command(suite: str, dbs: tuple[Path, ...], setting: str | None, out: Path | None,
+                   fmt: str, open_page: bool) -> None:
+    """A static report of the suite's runs: leaderboard, significance, figures, samples."""
+    import shlex
+    import webbrowser
+
+    from zoo.reporting.report import read_stores, write_report
+
+    spec = plugins.get_host().suite(suite)
+    page = write_report(read_stores(list(dbs), suite=suite), spec,
+                        out=out or Path("reports") / suite, setting=setting, fmt=fmt,
+                        command=shlex.join(["zoo", *sys.argv[1:]]))
+    click.echo(page)
+    if open_page:
+        webbrowser.open(page.resolve().as_uri())
+
+
 # -- browsing runs ---------------------------------------------------------------------------
 @cli.group("runs", cls=ZooGroup, invoke_without_command=True)
 @click.option("--suite", help="Only runs of this suite.")

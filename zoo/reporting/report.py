@@ -119,7 +119,7 @@ Block = Heading | Text | Table | Figure | Preformatted
 
 
 def write_report(runs: StoredRuns, spec: SuiteSpec, *, out: Path, setting: str | None = None,
-                 fmt: str = "html") -> Path:
+                 fmt: str = "html", command: str | None = None) -> Path:
     """Write the report of ``spec``'s suite from ``runs`` into ``out``; the page's path.
 
     Args:
@@ -129,6 +129,7 @@ def write_report(runs: StoredRuns, spec: SuiteSpec, *, out: Path, setting: str |
         setting: Only runs of this setting (default: every setting, a section each).
         fmt: ``html`` (``index.html``) or ``md`` (``index.md``), one of
             :data:`REPORT_FORMATS`.
+        command: The command that made the report, shown in its header (regenerate it so).
 
     Raises:
         ZooError: ``fmt`` or ``setting`` is not valid, or there are no runs of the suite.
@@ -143,7 +144,7 @@ def write_report(runs: StoredRuns, spec: SuiteSpec, *, out: Path, setting: str |
     figures = out / FIGURES
     shutil.rmtree(figures, ignore_errors=True)
     figures.mkdir(parents=True)
-    blocks = [*_header(board, shown), *_board_blocks(board, figures),
+    blocks = [*_header(board, shown, command), *_board_blocks(board, figures),
               *_cost_blocks(shown), *_model_blocks(shown, runs.folders, figures)]
     page = out / f"index.{fmt}"
     writer = _html if fmt == "html" else _markdown
@@ -169,7 +170,7 @@ def _joined(values: Iterable[Any]) -> str:
     return ", ".join(present) or "-"
 
 
-def _header(board: Leaderboard, rows: list[RunResult]) -> list[Block]:
+def _header(board: Leaderboard, rows: list[RunResult], command: str | None) -> list[Block]:
     created = sorted(row.created for row in rows)
     plugins = {f"{row.plugin} {row.plugin_version or '(no version)'}" for row in rows}
     seeds = sorted({row.seed for row in rows if row.seed is not None})
@@ -186,6 +187,7 @@ def _header(board: Leaderboard, rows: list[RunResult]) -> list[Block]:
         ("runs", ", ".join(f"{sum(row.status == s for row in rows)} {s}"
                            for s in ("ok", "failed", "diverged", "running")
                            if any(row.status == s for row in rows))),
+        *([("made by", command)] if command else []),
     ]
     return [Heading(f"zoo report: {_board_title(board)}", 1),
             Table(["what", "from the rows"], [[name, value] for name, value in facts])]
