@@ -97,8 +97,9 @@ class Text:
 @dataclass
 class Table:
     """Cells use Markdown's ``**bold**`` (the best per column); ``unranked`` rows (reported,
-    floor) are marked."""
+    floor) are marked; ``kind`` is the HTML table's class (``leaderboard``, ``facts`` ...)."""
 
+    kind: str
     header: list[str]
     body: list[list[str]]
     unranked: list[bool] = field(default_factory=list)
@@ -190,7 +191,7 @@ def _header(board: Leaderboard, rows: list[RunResult], command: str | None) -> l
         *([("made by", command)] if command else []),
     ]
     return [Heading(f"zoo report: {_board_title(board)}", 1),
-            Table(["what", "from the rows"], [[name, value] for name, value in facts])]
+            Table("facts", ["what", "from the rows"], [list(fact) for fact in facts])]
 
 
 def _board_blocks(board: Leaderboard, figures: Path) -> list[Block]:
@@ -203,7 +204,7 @@ def _board_blocks(board: Leaderboard, figures: Path) -> list[Block]:
             header, body = _grid(board, section, metric, lambda text: f"**{text}**")
             unranked = [not entry.ours for entry in _entries_for(section, metric)]
             blocks += [Text(f"**{_metric_title(board, metric)}**"),
-                       Table(header, body, unranked)]
+                       Table("leaderboard", header, body, unranked)]
         blocks += [Text(note) for note in section.notes]
         blocks += _section_figures(board, section, figures, f"section{number}")
     blocks += [Heading("Notes", 3), Text(f"**bold**: best per {board.columns}; rows marked "
@@ -344,7 +345,7 @@ def _cd_caption(comparison: Comparison, axis: str) -> str:
 
 
 def _pairs_table(comparison: Comparison) -> Table:
-    return Table(["model", "model", "Wilcoxon p", "Holm p", f"different at {ALPHA}"],
+    return Table("pairs", ["model", "model", "Wilcoxon p", "Holm p", f"different at {ALPHA}"],
                  [[a, b, f"{p:.3g}", f"{q:.3g}",
                    "yes" if not any({a, b} <= set(g) for g in comparison.groups) else "no"]
                   for a, b, p, q in comparison.pairs])
@@ -430,7 +431,7 @@ def _draw_bars(section: Section, metric: Metric, path: Path) -> None:
                  label=entry.model)
     axes.set_xticks(range(len(datasets)), datasets, rotation=45, ha="right")
     axes.set_ylabel(metric.name)
-    axes.legend(fontsize=8, loc="best")
+    axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     _save(figure, path)
 
 
@@ -456,7 +457,8 @@ def _cost_blocks(rows: list[RunResult]) -> list[Block]:
             Text("Wall time per run from the rows; peak memory is the run process's peak "
                  "resident memory (CPU side, Linux; GPU memory not counted; '-' for runs "
                  "stored before it was recorded)."),
-            Table(["model", "runs", "mean seconds", "total seconds", "peak memory (MiB)"], body)]
+            Table("cost", ["model", "runs", "mean seconds", "total seconds",
+                           "peak memory (MiB)"], body)]
 
 
 def _slug(text: str) -> str:
@@ -484,7 +486,8 @@ def _curve_blocks(model: str, runs: list[RunResult], folders: dict[str, Path],
                      "its runs kept no metrics.csv).")]
     names = list(dict.fromkeys(name for _, curves in logged for name in curves))[:4]
     plt = _pyplot()
-    figure, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 2.8), squeeze=False)
+    figure, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 2.8), squeeze=False,
+                                layout="constrained")
     colors = _dataset_colors(run.dataset for run, _ in logged)
     for ax, name in zip(axes[0], names, strict=False):
         for run, curves in logged:
@@ -527,8 +530,8 @@ def _roc_blocks(model: str, runs: list[RunResult], folders: dict[str, Path],
     from sklearn.metrics import roc_auc_score, roc_curve
 
     plt = _pyplot()
-    figure, axes = plt.subplots(1, len(scored), figsize=(3.2 * len(scored), 3.2),
-                                squeeze=False)
+    figure, axes = plt.subplots(1, len(scored), figsize=(3.4 * len(scored), 3.2),
+                                squeeze=False, layout="constrained")
     for ax, (dataset, saved) in zip(axes[0], sorted(scored.items()), strict=True):
         for run, (labels, scores) in saved:
             fpr, tpr, _ = roc_curve(labels, scores)
@@ -583,6 +586,7 @@ body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; co
 table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
+table.facts td { text-align: left; }
 tr.unranked td { background: #f3f0e6; font-style: italic; color: #555; }
 img { max-width: 100%; display: block; margin: 0.5em 0; }
 figcaption { font-size: 0.85em; color: #555; margin-bottom: 1.5em; }
@@ -620,7 +624,8 @@ def _html_table(table: Table) -> str:
         unranked = i < len(table.unranked) and table.unranked[i]
         cells = "".join(f"<td>{_inline_html(cell)}</td>" for cell in row)
         rows.append(f'<tr class="unranked">{cells}</tr>' if unranked else f"<tr>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return (f'<table class="{table.kind}"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>")
 
 
 def _markdown(title: str, blocks: list[Block]) -> str:
