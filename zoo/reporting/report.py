@@ -492,7 +492,9 @@ def _curve_blocks(model: str, runs: list[RunResult], folders: dict[str, Path],
     for ax, name in zip(axes[0], names, strict=False):
         for run, curves in logged:
             if name in curves:
-                ax.plot(curves[name].values, color=colors[run.dataset], linewidth=1)
+                # Markers keep a one-epoch run (a single point) visible.
+                ax.plot(curves[name].values, color=colors[run.dataset], linewidth=1,
+                        marker=".")
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("logged step")
     _legend(figure, colors)
@@ -588,7 +590,7 @@ th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 table.facts td { text-align: left; }
 tr.unranked td { background: #f3f0e6; font-style: italic; color: #555; }
-img { max-width: 100%; display: block; margin: 0.5em 0; }
+img { max-width: min(100%, 60em); display: block; margin: 0.5em 0; }
 figcaption { font-size: 0.85em; color: #555; margin-bottom: 1.5em; }
 pre { background: #f6f6f6; padding: 0.6em; white-space: pre-wrap; }
 """
