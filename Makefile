@@ -23,6 +23,8 @@ quickstart: install
 	$(BIN)/zoo bench embedded-ad --budget quick --seeds 3 --db $(QUICK_DB)
 	$(BIN)/zoo leaderboard supervised --db $(QUICK_DB)
 	$(BIN)/zoo leaderboard embedded-ad --db $(QUICK_DB)
+	$(BIN)/zoo report supervised --db $(QUICK_DB) --out reports/supervised
+	$(BIN)/zoo report embedded-ad --db $(QUICK_DB) --out reports/embedded-ad
 
 # One intra-op thread per process: the tests' networks are tiny, the DDP tests run two
 # processes, and torch's spinning worker threads slow small ops 10-30x on a busy 2-core box.

@@ -371,15 +371,16 @@ def _draw_cd(comparison: Comparison, path: Path) -> None:
     plt = _pyplot()
     models = list(comparison.ranks)
     k = len(models)
-    figure, axes = plt.subplots(figsize=(8, 1.4 + 0.32 * k))
+    half = (k + 1) // 2  # models labelled on the left; the rest on the right
+    lowest = max(0.6 + (half - 1) * 0.5, 0.25 + len(comparison.groups) * 0.15)
+    figure, axes = plt.subplots(figsize=(8, 0.8 + 0.4 * (lowest + 0.6)))
     axes.set_xlim(0.5, k + 0.5)
-    axes.set_ylim(k / 2 + 1.5 + len(comparison.groups) * 0.3, -0.6)
+    axes.set_ylim(lowest + 0.3, -0.6)
     axes.axis("off")
     axes.hlines(0, 1, k, color="black")
     for rank in range(1, k + 1):
         axes.vlines(rank, -0.1, 0.1, color="black")
         axes.text(rank, -0.25, str(rank), ha="center", va="bottom")
-    half = (k + 1) // 2
     for i, model in enumerate(models):
         rank = comparison.ranks[model]
         left = i < half
@@ -395,10 +396,16 @@ def _draw_cd(comparison: Comparison, path: Path) -> None:
     _save(figure, path)
 
 
+def _scored_entries(section: Section, metric: Metric) -> list[Entry]:
+    """Our models with ``metric`` on some column (a regressor has no accuracy)."""
+    return [entry for entry in section.entries
+            if entry.ours and entry.summary[metric.name].datasets]
+
+
 def _draw_heatmap(section: Section, metric: Metric, path: Path) -> None:
     plt = _pyplot()
     datasets = section.columns_for(metric)
-    ours = [entry for entry in section.entries if entry.ours]
+    ours = _scored_entries(section, metric)
     grid = [[_mean(entry, d, metric) for d in datasets] for entry in ours]
     values = [[float("nan") if v is None else v for v in row] for row in grid]
     figure, axes = plt.subplots(figsize=(1.6 + 0.9 * len(datasets), 1.2 + 0.45 * len(ours)))
@@ -419,14 +426,14 @@ def _draw_heatmap(section: Section, metric: Metric, path: Path) -> None:
 def _draw_bars(section: Section, metric: Metric, path: Path) -> None:
     plt = _pyplot()
     datasets = section.columns_for(metric)
-    ours = [entry for entry in section.entries if entry.ours]
+    ours = _scored_entries(section, metric)
     width = 0.8 / max(len(ours), 1)
     figure, axes = plt.subplots(figsize=(2 + 1.0 * len(datasets), 3.2))
     for i, entry in enumerate(ours):
         stats = [entry.cells[d].stats.get(metric.name) if d in entry.cells else None
                  for d in datasets]
         axes.bar([j + (i - (len(ours) - 1) / 2) * width for j in range(len(datasets))],
-                 [s.mean if s else 0.0 for s in stats], width,
+                 [s.mean if s else float("nan") for s in stats], width,
                  yerr=[(s.std or 0.0) if s else 0.0 for s in stats], capsize=3,
                  label=entry.model)
     axes.set_xticks(range(len(datasets)), datasets, rotation=45, ha="right")
