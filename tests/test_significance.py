@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -122,6 +123,24 @@ def test_fewer_seeds_than_the_minimum_are_not_tested() -> None:
     twin = next(e for e in board.sections[0].entries if e.model == "twin-a")
     assert twin.cells["d0"].stats["auroc"].not_worse is None
     assert twin.cells["d0"].stats["auroc"].p_value is None
+
+
+def test_deterministic_models_are_judged_without_warnings() -> None:
+    # The same score on every seed: zero-variance differences, where scipy warns.
+    def fixed(model: str, value: float) -> list[RunResult]:
+        return [RunResult(kind="bench", model=model, plugin="test", dataset=dataset,
+                          suite=SUITE, seed=seed, budget="smoke", status="ok",
+                          metrics={"auroc": value}) for dataset in ("d0", "d1")
+                for seed in range(3)]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        board = build_leaderboard([*fixed("knn", 0.9), *fixed("same", 0.9),
+                                   *fixed("lower", 0.8)], suite=SUITE,
+                                  metrics=[("auroc", True)])
+    stats = {entry.model: entry.cells["d0"].stats["auroc"] for entry in board.sections[0].entries}
+    assert stats["same"].not_worse and stats["knn"].not_worse
+    assert stats["lower"].not_worse is False
 
 
 def test_holm_adjusts_step_down_and_keeps_the_order() -> None:

@@ -23,7 +23,9 @@ their p-values.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 #: Significance level of every test.
@@ -66,6 +68,16 @@ def _p_or_one(p: float) -> float:
     return 1.0 if math.isnan(p) else float(p)
 
 
+@contextmanager
+def _degenerate_samples_allowed() -> Iterator[None]:
+    """Silence scipy's warnings on degenerate samples (every difference equal, every model
+    tied), which a board of deterministic models meets; its answer there is the one wanted
+    (p 0 for a difference that never varies, NaN, read as 1, for none)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
 def paired_over_seeds(best: Mapping[int | None, float],
                       others: Mapping[str, Mapping[int | None, float]]) -> dict[str, Verdict]:
     """Each model against the best on one dataset: a two-sided paired t-test over the seeds
@@ -86,7 +98,8 @@ def paired_over_seeds(best: Mapping[int | None, float],
         seeds = sorted((seed for seed in scores if seed in best), key=str)
         if len(seeds) >= MIN_SEEDS:
             ours, theirs = [best[s] for s in seeds], [scores[s] for s in seeds]
-            p_values[name] = 1.0 if ours == theirs else _p_or_one(ttest_rel(ours, theirs).pvalue)
+            with _degenerate_samples_allowed():
+                p_values[name] = _p_or_one(ttest_rel(ours, theirs).pvalue)
     return _verdicts(p_values)
 
 
@@ -108,12 +121,13 @@ def over_datasets(best: str, scores: Mapping[str, Sequence[float]]) -> tuple[
     others = [name for name in scores if name != best]
     friedman = None
     if len(scores) >= 3:
-        friedman = _p_or_one(friedmanchisquare(*scores.values()).pvalue)
+        with _degenerate_samples_allowed():
+            friedman = _p_or_one(friedmanchisquare(*scores.values()).pvalue)
         if friedman >= ALPHA:
             return friedman, {name: Verdict(True, None) for name in others}
     p_values = {}
     for name in others:
         differences = [a - b for a, b in zip(scores[best], scores[name], strict=True)]
-        p_values[name] = (1.0 if not any(differences)
-                          else _p_or_one(wilcoxon(differences).pvalue))
+        with _degenerate_samples_allowed():
+            p_values[name] = _p_or_one(wilcoxon(differences).pvalue)
     return friedman, _verdicts(p_values)
