@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from zoo.reporting.runs import select_runs
 from zoo.runs.merge import merge_runs
 from zoo.runs.results import RunResult
+from zoo.runs.store import Store
 
 BENCH = ["bench", "embedded-ad", "--budget", "smoke", "--models", "iforest,knn",
          "--datasets", "wine-ad,breast-cancer-ad", "--quiet"]
@@ -91,3 +93,12 @@ def test_rows_of_a_cell_in_one_store_and_other_hyperparameters_are_all_kept() ->
     other_hparams = cell("ok", "2026-01-03", "c", hparams={"k": 3})
     merged = merge_runs([one_store, [other_hparams]])
     assert [row.id for row in merged.rows] == ["a", "b", "c"] and merged.notes == []
+
+
+def test_a_cell_failed_on_one_machine_and_ok_on_another_is_not_listed_as_failed(
+        tmp_path: Path) -> None:
+    with Store(tmp_path / "a.db") as first, Store(tmp_path / "b.db") as second:
+        first.record(cell("ok", "2026-01-01", "a", metrics={"auroc": 0.9}))
+        second.record(cell("failed", "2026-01-02", "b", error="boom"))
+        assert select_runs([first, second], status="failed").rows == []
+        assert [row.id for row in select_runs([first, second], status="ok").rows] == ["a"]

@@ -78,14 +78,16 @@ def select_runs(stores: Sequence[Store], *, suite: str | None = None,
     """
     check_filter("--status", status, STATUS_FILTERS)
     check_filter("--kind", kind, RUN_KINDS)
-    interrupted = status == INTERRUPTED
     base_model = model.split("[", 1)[0] if model else None
-    merged = merge_runs([store.runs(suite=suite, model=base_model, dataset=dataset, kind=kind,
-                                    status="failed" if interrupted else status)
+    # Merged before the status filter: a cell's rows differ only in status, and which one
+    # stands for a cell held by several stores depends on all of them.
+    merged = merge_runs([store.runs(suite=suite, model=base_model, dataset=dataset, kind=kind)
                          for store in stores])
     rows = merged.rows
-    if interrupted:
-        rows = [row for row in rows if row.error == INTERRUPTED]
+    if status == INTERRUPTED:
+        rows = [row for row in rows if row.status == "failed" and row.error == INTERRUPTED]
+    elif status is not None:
+        rows = [row for row in rows if row.status == status]
     if model and "[" in model:
         rows = [row for row in rows if row.display_model == model]
     return MergedRuns(rows[::-1], merged.notes)
