@@ -13,8 +13,10 @@ rejective multiple test procedure"):
   result on every dataset, then, if it rejects, the Wilcoxon signed-rank test of each model
   against the best by average rank (:func:`over_datasets`), as Demsar 2006 ("Statistical
   comparisons of classifiers over multiple data sets", JMLR 7) and Benavoli et al. 2016
-  recommend. With two models the Wilcoxon test alone is used. With fewer than 6 datasets
-  no pairwise difference can be significant, and every model is marked.
+  recommend. With two models the Wilcoxon test alone is used. With few datasets no
+  pairwise difference can be significant, and every model is marked: after Holm the exact
+  two-sided Wilcoxon test needs at least 6 datasets against one other model, 7 against two
+  or three, 8 against four to six.
 
 The tests are scipy's (imported when a test runs); this module only picks them and corrects
 their p-values.
