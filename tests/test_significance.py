@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -117,6 +118,18 @@ def test_csv_has_the_marks_the_test_and_alpha(store: Path) -> None:
     assert auroc["strong", "d0"]["test"] == "paired-t-holm"
 
 
+@pytest.mark.parametrize("higher_is_better", [True, False])
+def test_the_marks_follow_the_metric_direction(higher_is_better: bool) -> None:
+    turned = [replace(row, metrics={"auroc": row.metrics["auroc"] if higher_is_better
+                                    else 1 - row.metrics["auroc"]}) for row in rows()]
+    board = build_leaderboard(turned, suite=SUITE, metrics=[("auroc", higher_is_better)])
+    marks = {entry.model: (entry.cells["d0"].stats["auroc"].not_worse,
+                           entry.summary["auroc"].not_worse)
+             for entry in board.sections[0].entries}
+    assert marks == {"strong": (True, True), "twin-a": (False, False),
+                     "twin-b": (False, False)}
+
+
 def test_fewer_seeds_than_the_minimum_are_not_tested() -> None:
     two_seeds = [row for row in rows() if row.seed in (0, 1)]
     board = build_leaderboard(two_seeds, suite=SUITE, metrics=[("auroc", True)])
@@ -141,6 +154,26 @@ def test_deterministic_models_are_judged_without_warnings() -> None:
     stats = {entry.model: entry.cells["d0"].stats["auroc"] for entry in board.sections[0].entries}
     assert stats["same"].not_worse and stats["knn"].not_worse
     assert stats["lower"].not_worse is False
+
+
+def test_a_model_the_best_by_rank_loses_to_head_to_head_is_not_marked_worse() -> None:
+    # "lead" has the best average rank (it always beats "third"), yet "rival" beats it by far
+    # on 10 of 16 datasets and loses by a little on 6: the Wilcoxon test rejects, in
+    # rival's favour.
+    table = {f"big{i}": {"rival": 0.9, "lead": 0.6 - 0.01 * i, "third": 0.4 - 0.01 * i}
+             for i in range(10)}
+    table |= {f"small{j}": {"lead": 0.8, "third": 0.79 - 0.0001 * j, "rival": 0.78 - 0.001 * j}
+              for j in range(6)}
+    board = build_leaderboard(
+        [RunResult(kind="bench", model=model, plugin="test", dataset=dataset, suite=SUITE,
+                   seed=0, budget="smoke", status="ok", metrics={"auroc": value})
+         for dataset, models in table.items() for model, value in models.items()],
+        suite=SUITE, metrics=[("auroc", True)])
+    section = board.sections[0]
+    summaries = {entry.model: entry.summary["auroc"] for entry in section.entries}
+    assert section.significance["auroc"].best == "lead"
+    assert summaries["rival"].p_value < ALPHA and summaries["rival"].not_worse
+    assert summaries["third"].p_value < ALPHA and summaries["third"].not_worse is False
 
 
 def test_holm_adjusts_step_down_and_keeps_the_order() -> None:

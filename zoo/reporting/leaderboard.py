@@ -493,6 +493,15 @@ def _mark_best(entries: list[Entry], metric: Metric, datasets: list[str]) -> Non
                 stat.best = stat.mean == best
 
 
+def _oriented(value: float, metric: Metric) -> float:
+    """A score turned so that higher is better, as the tests take them."""
+    return value if metric.higher_is_better else -value
+
+
+def _oriented_per_seed(stat: Stat, metric: Metric) -> dict[int | None, float]:
+    return {seed: _oriented(value, metric) for seed, value in stat.per_seed.items()}
+
+
 def _test_per_column(ours: list[Entry], metric: Metric, datasets: list[str]) -> None:
     """Mark, per dataset, our models not significantly worse than the best of ours there."""
     choose = max if metric.higher_is_better else min
@@ -503,8 +512,9 @@ def _test_per_column(ours: list[Entry], metric: Metric, datasets: list[str]) -> 
             continue
         best = choose(stats, key=lambda model: stats[model].mean)
         stats[best].not_worse = True
-        verdicts = paired_over_seeds(stats[best].per_seed, {
-            model: stat.per_seed for model, stat in stats.items() if model != best})
+        verdicts = paired_over_seeds(_oriented_per_seed(stats[best], metric), {
+            model: _oriented_per_seed(stat, metric)
+            for model, stat in stats.items() if model != best})
         for model, verdict in verdicts.items():
             stats[model].not_worse, stats[model].p_value = verdict.not_worse, verdict.p_value
 
@@ -517,7 +527,7 @@ def _test_over_columns(ours: list[Entry], metric: Metric, datasets: list[str]) -
     if len(complete) < 2 or len(datasets) < 2:
         return OverallTest(None, None, len(complete), len(datasets))
     best = sorted_entries(complete, metric)[0]
-    scores = {entry.model: [stat.mean for dataset in datasets
+    scores = {entry.model: [_oriented(stat.mean, metric) for dataset in datasets
                             if (stat := _stat(entry, dataset, metric)) is not None]
               for entry in complete}
     friedman, verdicts = over_datasets(best.model, scores)

@@ -25,6 +25,7 @@ their p-values.
 from __future__ import annotations
 
 import math
+import statistics
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -41,8 +42,9 @@ OVERALL_TEST = "Friedman test, then Wilcoxon signed-rank vs the best by average 
 @dataclass(frozen=True)
 class Verdict:
     """One model against the best: ``p_value`` is Holm-corrected (None when no pairwise test
-    was made: the Friedman test did not reject), ``not_worse`` whether it stays above
-    :data:`ALPHA`."""
+    was made: the Friedman test did not reject); ``not_worse`` unless it is below
+    :data:`ALPHA` with the difference in the best's favour (a model the best leads in average
+    rank can still be the better one in the signed ranks)."""
 
     not_worse: bool
     p_value: float | None
@@ -59,9 +61,10 @@ def holm(p_values: Sequence[float]) -> list[float]:
     return adjusted
 
 
-def _verdicts(p_values: Mapping[str, float]) -> dict[str, Verdict]:
+def _verdicts(p_values: Mapping[str, float],
+              favours_best: Mapping[str, bool]) -> dict[str, Verdict]:
     names = list(p_values)
-    return {name: Verdict(p >= ALPHA, p)
+    return {name: Verdict(p >= ALPHA or not favours_best[name], p)
             for name, p in zip(names, holm([p_values[n] for n in names]), strict=True)}
 
 
@@ -86,8 +89,8 @@ def paired_over_seeds(best: Mapping[int | None, float],
     both have, Holm-corrected over the models tested.
 
     Args:
-        best: The best model's score per seed.
-        others: Per model, its score per seed.
+        best: The best model's score per seed, oriented so that higher is better.
+        others: Per model, its score per seed, oriented alike.
 
     Returns:
         A verdict per model sharing at least :data:`MIN_SEEDS` seeds with the best; the
@@ -95,14 +98,15 @@ def paired_over_seeds(best: Mapping[int | None, float],
     """
     from scipy.stats import ttest_rel
 
-    p_values = {}
+    p_values, favours_best = {}, {}
     for name, scores in others.items():
         seeds = sorted((seed for seed in scores if seed in best), key=str)
         if len(seeds) >= MIN_SEEDS:
             ours, theirs = [best[s] for s in seeds], [scores[s] for s in seeds]
             with _degenerate_samples_allowed():
                 p_values[name] = _p_or_one(ttest_rel(ours, theirs).pvalue)
-    return _verdicts(p_values)
+            favours_best[name] = statistics.fmean(ours) > statistics.fmean(theirs)
+    return _verdicts(p_values, favours_best)
 
 
 def over_datasets(best: str, scores: Mapping[str, Sequence[float]]) -> tuple[
@@ -111,7 +115,8 @@ def over_datasets(best: str, scores: Mapping[str, Sequence[float]]) -> tuple[
 
     Args:
         best: The model with the best average rank.
-        scores: Per model (the best included), its score on each dataset, in one order.
+        scores: Per model (the best included), its score on each dataset, in one order,
+            oriented so that higher is better.
 
     Returns:
         The Friedman p-value (None with two models, where it is not made) and a verdict per
@@ -127,9 +132,12 @@ def over_datasets(best: str, scores: Mapping[str, Sequence[float]]) -> tuple[
             friedman = _p_or_one(friedmanchisquare(*scores.values()).pvalue)
         if friedman >= ALPHA:
             return friedman, {name: Verdict(True, None) for name in others}
-    p_values = {}
+    p_values, favours_best = {}, {}
     for name in others:
         differences = [a - b for a, b in zip(scores[best], scores[name], strict=True)]
         with _degenerate_samples_allowed():
             p_values[name] = _p_or_one(wilcoxon(differences).pvalue)
-    return friedman, _verdicts(p_values)
+            # The side the signed ranks lean to: the one-sided test that finds it likelier.
+            favours_best[name] = (wilcoxon(differences, alternative="greater").pvalue
+                                  < wilcoxon(differences, alternative="less").pvalue)
+    return friedman, _verdicts(p_values, favours_best)
