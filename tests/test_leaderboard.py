@@ -257,8 +257,13 @@ def test_render_json_has_the_documented_structure(full_board: Leaderboard) -> No
     section = data["sections"][0]
     assert section["datasets"] == ["d1", "d2"]
     vae = next(e for e in section["entries"] if e["model"] == "vae[mlp]")
-    assert set(vae["cells"]["d1"]["metrics"]["auroc"]) == {"mean", "std", "seeds", "best"}
-    assert set(vae["summary"]["auroc"]) == {"mean", "datasets", "rank", "ranked"}
+    assert set(vae["cells"]["d1"]["metrics"]["auroc"]) == {"mean", "std", "seeds", "best",
+                                                           "not_worse", "p_value"}
+    assert set(vae["summary"]["auroc"]) == {"mean", "datasets", "rank", "ranked", "not_worse",
+                                            "p_value"}
+    assert set(section["significance"]["auroc"]) == {"best", "friedman_p", "models",
+                                                     "datasets"}
+    assert data["significance"]["alpha"] == 0.05
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

@@ -16,7 +16,7 @@ import json
 import signal
 import sys
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -258,6 +258,14 @@ def _open_store(db: Path | None, *, readonly: bool = False) -> Any:
     return Store(db, readonly=readonly)
 
 
+@contextmanager
+def _open_stores(dbs: tuple[Path, ...]) -> Iterator[list[Any]]:
+    """Every ``--db`` given (the default store when none is), read-only; their rows merge
+    with :func:`zoo.runs.merge.merge_runs`."""
+    with ExitStack() as stack:
+        yield [stack.enter_context(_open_store(db, readonly=True)) for db in dbs or (None,)]
+
+
 def _check_names(model: str | None = None, data: str | None = None,
                  hparams: dict[str, Any] | None = None) -> None:
     """Fail fast on unknown names and bad hyperparameters (``hparams``, with the backbone of
@@ -276,6 +284,11 @@ def _check_names(model: str | None = None, data: str | None = None,
 
 DB_OPTION = click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
                          help="Results database (default: $ZOO_DB or the user data dir).")
+DBS_OPTION = click.option("--db", "dbs", multiple=True,
+                          type=click.Path(dir_okay=False, path_type=Path),
+                          help="Results database (default: $ZOO_DB or the user data dir); "
+                               "repeatable: the stores' rows merge, each run and suite cell "
+                               "counted once.")
 
 
 @cli.command("train")
@@ -455,20 +468,22 @@ def _cell_line(row: Any, skipped: bool) -> str:
 
 @cli.command("leaderboard")
 @click.argument("suite")
-@DB_OPTION
+@DBS_OPTION
 @click.option("--format", "fmt", type=click.Choice(["table", "md", "csv", "json"]),
               default="table", show_default=True)
-def leaderboard_command(suite: str, db: Path | None, fmt: str) -> None:
-    """Mean +/- std over seeds per model and dataset, with published reference rows."""
+def leaderboard_command(suite: str, dbs: tuple[Path, ...], fmt: str) -> None:
+    """Mean +/- std over seeds per model and dataset, with published reference rows and the
+    models not significantly worse than the best marked."""
     from zoo.reporting.leaderboard import build_leaderboard, load_references
     from zoo.reporting.render import render
+    from zoo.runs.merge import merge_runs
 
     spec = plugins.get_host().suite(suite)
-    with _open_store(db, readonly=True) as store:
-        rows = store.runs(suite=suite)
-    board = build_leaderboard(rows, suite=suite, metrics=list(spec.metrics),
+    with _open_stores(dbs) as stores:
+        merged = merge_runs([store.runs(suite=suite) for store in stores])
+    board = build_leaderboard(merged.rows, suite=suite, metrics=list(spec.metrics),
                               references=load_references(suite), columns=spec.columns,
-                              floors=dict(spec.floors))
+                              floors=dict(spec.floors), notes=merged.notes)
     click.echo(render(board, fmt))
 
 
@@ -510,19 +525,20 @@ def report_command(suite: str, dbs: tuple[Path, ...], setting: str | None, out: 
 @click.option("--kind", help="Only runs of this kind: train, evaluate or bench.")
 @click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True,
               help="At most this many runs, the newest; 0 for all.")
-@DB_OPTION
+@DBS_OPTION
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
 def runs_command(ctx: click.Context, suite: str | None, model: str | None,
                  dataset: str | None, status: str | None, kind: str | None, limit: int,
-                 db: Path | None, as_json: bool) -> None:
+                 dbs: tuple[Path, ...], as_json: bool) -> None:
     """Stored runs, newest first: id, kind, model, dataset, seed, status, headline metric,
     seconds and when; `zoo runs show RUN_ID` shows one."""
     if ctx.invoked_subcommand is not None:
-        given = [name for name in ctx.params
-                 if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
+        given = [param.opts[0] for param in ctx.command.params if param.name in ctx.params
+                 and ctx.get_parameter_source(param.name)
+                 is not click.core.ParameterSource.DEFAULT]
         if given:
-            raise ZooError(f"--{given[0].replace('_', '-')} before `{ctx.invoked_subcommand}` "
+            raise ZooError(f"{given[0]} before `{ctx.invoked_subcommand}` "
                            f"is an option of the listing; give `zoo runs "
                            f"{ctx.invoked_subcommand}` its own options after it")
         return
@@ -536,10 +552,13 @@ def runs_command(ctx: click.Context, suite: str | None, model: str | None,
 
     filters = {"suite": suite, "model": model, "dataset": dataset, "status": status,
                "kind": kind}
-    with _open_store(db, readonly=True) as store:
-        rows = select_runs(store, **filters)
-        if not rows:
-            click.echo(describe_filters(store, **filters), err=True)
+    with _open_stores(dbs) as stores:
+        merged = select_runs(stores, **filters)
+        if not merged.rows:
+            click.echo(describe_filters(stores, **filters), err=True)
+    rows = merged.rows
+    for note in merged.notes:
+        click.echo(f"note: {note}", err=True)
     shown = rows[:limit or None]
     if as_json:
         _echo_json([listing_entry(row) for row in shown])

@@ -1,16 +1,16 @@
-"""Image utilities with numpy alone: sample grids written as PNG files, binarisation.
+"""Image utilities: sample grids written as PNG files, binarisation.
 
-No torchvision or PIL: a grid is assembled with numpy and encoded with :mod:`zlib` and
-:mod:`struct` following the PNG specification (https://www.w3.org/TR/png/), 8-bit greyscale
-or RGB. Importing this module costs numpy only; torch tensors are accepted wherever arrays
-are, without importing torch.
+A grid is assembled with numpy and encoded by Pillow as an 8-bit greyscale or RGB PNG; the
+same pixels always give the same bytes (no time or text chunk is written), so a grid drawn
+under a seed is byte-for-byte reproducible. Importing this module costs numpy only (Pillow
+is imported when a grid is written); torch tensors are accepted wherever arrays are, without
+importing torch.
 """
 
 from __future__ import annotations
 
+import io
 import os
-import struct
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +18,8 @@ import numpy as np
 
 from zoo.errors import ZooError
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-#: PNG colour types by number of channels: 0 = greyscale, 2 = RGB (truecolour).
-_COLOUR_TYPES = {1: 0, 3: 2}
-_BIT_DEPTH = 8
-_FILTER_NONE = b"\x00"  # per-row filter byte: rows are stored as they are
+#: Channels a grid may have: 1 (greyscale) or 3 (RGB).
+_CHANNELS = (1, 3)
 
 
 def as_array(images: Any) -> np.ndarray:
@@ -44,7 +41,7 @@ def make_grid(images: Any, *, nrow: int = 8, padding: int = 2,
             ``nrow`` / ``padding`` are out of range.
     """
     array = as_array(images)
-    if array.ndim != 4 or array.shape[1] not in _COLOUR_TYPES or not len(array):
+    if array.ndim != 4 or array.shape[1] not in _CHANNELS or not len(array):
         raise ZooError(f"a sample grid needs images of shape (N, C, H, W) with N >= 1 and C "
                        f"1 (greyscale) or 3 (RGB); got shape {array.shape}")
     if nrow < 1 or padding < 0:
@@ -67,26 +64,21 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return np.round(np.clip(np.nan_to_num(image, nan=0.0), 0.0, 1.0) * 255).astype(np.uint8)
 
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    # length, type, data, then the CRC-32 of type and data (PNG spec section 5.3)
-    return (struct.pack(">I", len(data)) + kind + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-
-
 def encode_png(pixels: np.ndarray) -> bytes:
-    """PNG bytes of ``uint8`` pixels ``(H, W)`` (greyscale) or ``(H, W, 3)`` (RGB)."""
+    """PNG bytes of ``uint8`` pixels ``(H, W)`` (greyscale) or ``(H, W, 3)`` (RGB).
+
+    The same pixels give the same bytes: Pillow writes no time, and the compression level is
+    fixed.
+    """
+    from PIL import Image
+
     if pixels.dtype != np.uint8 or pixels.ndim not in (2, 3) or (
             pixels.ndim == 3 and pixels.shape[2] != 3):
         raise ZooError(f"PNG pixels must be uint8 of shape (H, W) or (H, W, 3); got "
                        f"{pixels.dtype} {pixels.shape}")
-    height, width = pixels.shape[:2]
-    colour_type = _COLOUR_TYPES[1 if pixels.ndim == 2 else 3]
-    header = struct.pack(">IIBBBBB", width, height, _BIT_DEPTH, colour_type,
-                         0, 0, 0)  # deflate compression, adaptive filtering, no interlace
-    rows = np.ascontiguousarray(pixels).reshape(height, -1)
-    raw = b"".join(_FILTER_NONE + row.tobytes() for row in rows)
-    return (PNG_SIGNATURE + _chunk(b"IHDR", header)
-            + _chunk(b"IDAT", zlib.compress(raw, 9)) + _chunk(b"IEND", b""))
+    out = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(pixels)).save(out, format="PNG", compress_level=9)
+    return out.getvalue()
 
 
 def save_grid_png(images: Any, path: str | Path, *, nrow: int = 8, padding: int = 2,

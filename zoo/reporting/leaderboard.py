@@ -23,6 +23,11 @@ The rules, each visible in the output:
   ``fid_floor``: the best a model can expect) names it in ``floors``; each section then has
   an unranked ``"real data (floor)"`` row in that metric's table: per dataset the mean ± std
   over the seeds of the stored floor metric, its mean over the datasets our runs have.
+- Significance (:mod:`zoo.reporting.significance`): per dataset, each of our models is
+  tested against the best of ours on that dataset, paired over seeds (``not_worse`` and
+  ``p_value`` of its :class:`Stat`); per section and metric, over the datasets every tested
+  model has, against the best by average rank (those of its :class:`Summary`, and the
+  section's :class:`OverallTest`). Reported and floor rows are never tested.
 - A suite whose settings split one dataset into parts (image-ad: a setting per normal class)
   asks for ``columns="setting"``: the board is transposed, a section per (dataset, budget)
   and a column per setting, and every rule above applies with "dataset" read as "setting"
@@ -45,6 +50,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from zoo.errors import ZooError
+from zoo.reporting.significance import over_datasets, paired_over_seeds
 from zoo.runs.results import RunResult
 
 #: What a board's columns can be; the sections are per value of the other one (and budget).
@@ -92,12 +98,19 @@ class Stat:
     """One metric of one cell: mean and sample std over seeds (std None for one seed).
 
     ``seeds`` is None for a reported number. ``best`` marks the best mean of its dataset.
+    ``per_seed`` holds our value per seed (empty for reported and floor numbers).
+    ``not_worse``: not significantly worse than the best of our models on this dataset
+    (True for that best itself), None where not tested (too few shared seeds, a reported or
+    floor number); ``p_value`` is the test's Holm-corrected p-value.
     """
 
     mean: float
     std: float | None
     seeds: int | None
     best: bool = False
+    per_seed: dict[int | None, float] = field(default_factory=dict, repr=False)
+    not_worse: bool | None = None
+    p_value: float | None = None
 
 
 @dataclass
@@ -115,13 +128,31 @@ class Summary:
 
     ``mean`` is over the ``datasets`` it has a result on; ``rank`` (None for reported rows)
     is its average rank over the ``ranked`` datasets. On a board with setting columns both
-    count settings.
+    count settings. ``not_worse``: not significantly worse over the datasets than the best by
+    average rank (True for that best), None where not tested (a model missing a dataset, a
+    section of one dataset or one model, reported and floor rows); ``p_value`` is the
+    Wilcoxon test's Holm-corrected p-value (None for the best, or when the Friedman test did
+    not reject).
     """
 
     mean: float | None
     datasets: int
     rank: float | None = None
     ranked: int = 0
+    not_worse: bool | None = None
+    p_value: float | None = None
+
+
+@dataclass
+class OverallTest:
+    """The test over datasets of one section and metric: the ``best`` model by average rank
+    (None when nothing was tested), the Friedman p-value (None when not made: fewer than
+    three models), and how many ``models`` and ``datasets`` (columns) it was over."""
+
+    best: str | None
+    friedman_p: float | None
+    models: int
+    datasets: int
 
 
 @dataclass
@@ -159,6 +190,8 @@ class Section:
     #: regression has accuracy on some datasets and R^2 on others).
     scored: dict[str, list[str]] = field(default_factory=dict)
     dataset: str | None = None
+    #: Per metric, the significance test over its datasets.
+    significance: dict[str, OverallTest] = field(default_factory=dict)
 
     def columns_for(self, metric: Metric) -> list[str]:
         return self.scored.get(metric.name) or self.columns
@@ -190,7 +223,8 @@ def build_leaderboard(rows: Iterable[RunResult], *, suite: str,
                       references: Iterable[ReferenceRow] = (),
                       suite_version: str | None = None,
                       columns: str = "dataset",
-                      floors: Mapping[str, str] = {}) -> Leaderboard:
+                      floors: Mapping[str, str] = {},
+                      notes: Sequence[str] = ()) -> Leaderboard:
     """Aggregate one suite's runs into a leaderboard.
 
     Args:
@@ -203,6 +237,8 @@ def build_leaderboard(rows: Iterable[RunResult], *, suite: str,
             dataset and budget, a column per setting; its spec's ``columns``).
         floors: Board metric -> the stored metric holding its floor (the suite's ``floors``);
             each section gets a :data:`FLOOR_ROW` for them.
+        notes: Board notes from where the rows came from, added after the board's own (what
+            merging several stores left out: :class:`zoo.runs.merge.MergedRuns` ``notes``).
 
     Returns:
         The :class:`Leaderboard`; with no finished runs it has no sections.
@@ -235,7 +271,8 @@ def build_leaderboard(rows: Iterable[RunResult], *, suite: str,
             section.dataset, section.setting = section.setting, None
     board = Leaderboard(suite, version, board_metrics, sections, _typical_seeds(sections),
                         columns=columns)
-    board.notes = _board_notes(board, suite_rows, version, len(shown) - len(finished))
+    board.notes = [*_board_notes(board, suite_rows, version, len(shown) - len(finished)),
+                   *notes]
     return board
 
 
@@ -283,13 +320,17 @@ def _build_section(setting: str | None, budget: str | None, runs: list[RunResult
     scored = {metric.name: [d for d in datasets if _has_metric(ours, d, metric)
                             or not any(_has_metric(ours, d, m) for m in metrics)]
               for metric in metrics}
+    significance = {}
     for metric in metrics:
         metric_datasets = scored[metric.name] or datasets
         _summarise(ours, [*floor, *reported], metric, metric_datasets)
         _rank(ours, metric, metric_datasets)
         _mark_best([*ours, *reported], metric, metric_datasets)
+        _test_per_column(ours, metric, metric_datasets)
+        significance[metric.name] = _test_over_columns(ours, metric, metric_datasets)
     section = Section(setting, budget, datasets,
-                      sorted_entries(ours, metrics[0]) + floor + reported, scored=scored)
+                      sorted_entries(ours, metrics[0]) + floor + reported, scored=scored,
+                      significance=significance)
     section.notes = _section_notes(section, metrics, columns, floors)
     return section
 
@@ -310,9 +351,11 @@ def _cell(runs: list[RunResult], metrics: list[Metric]) -> Cell:
     cell = Cell(failed=sum(run.status == "failed" for run in outcome.values()),
                 diverged=sum(run.status == "diverged" for run in outcome.values()))
     for metric in metrics:
-        values = [run.metrics[metric.name] for run in ok if metric.name in run.metrics]
-        if values:
-            cell.stats[metric.name] = _seed_stat(values)
+        per_seed = {run.seed: run.metrics[metric.name] for run in ok
+                    if metric.name in run.metrics}
+        if per_seed:
+            cell.stats[metric.name] = replace(_seed_stat(list(per_seed.values())),
+                                              per_seed=per_seed)
     return cell
 
 
@@ -448,6 +491,53 @@ def _mark_best(entries: list[Entry], metric: Metric, datasets: list[str]) -> Non
             best = choose(stat.mean for stat in stats)
             for stat in stats:
                 stat.best = stat.mean == best
+
+
+def _oriented(value: float, metric: Metric) -> float:
+    """A score turned so that higher is better, as the tests take them."""
+    return value if metric.higher_is_better else -value
+
+
+def _oriented_per_seed(stat: Stat, metric: Metric) -> dict[int | None, float]:
+    return {seed: _oriented(value, metric) for seed, value in stat.per_seed.items()}
+
+
+def _test_per_column(ours: list[Entry], metric: Metric, datasets: list[str]) -> None:
+    """Mark, per dataset, our models not significantly worse than the best of ours there."""
+    choose = max if metric.higher_is_better else min
+    for dataset in datasets:
+        stats = {entry.model: stat for entry in ours
+                 if (stat := _stat(entry, dataset, metric)) is not None}
+        if not stats:
+            continue
+        best = choose(stats, key=lambda model: stats[model].mean)
+        stats[best].not_worse = True
+        verdicts = paired_over_seeds(_oriented_per_seed(stats[best], metric), {
+            model: _oriented_per_seed(stat, metric)
+            for model, stat in stats.items() if model != best})
+        for model, verdict in verdicts.items():
+            stats[model].not_worse, stats[model].p_value = verdict.not_worse, verdict.p_value
+
+
+def _test_over_columns(ours: list[Entry], metric: Metric, datasets: list[str]) -> OverallTest:
+    """Mark our models not significantly worse over ``datasets`` than the best by average
+    rank; only the models with a result on every dataset are tested."""
+    complete = [entry for entry in ours
+                if all(_stat(entry, dataset, metric) is not None for dataset in datasets)]
+    if len(complete) < 2 or len(datasets) < 2:
+        return OverallTest(None, None, len(complete), len(datasets))
+    best = sorted_entries(complete, metric)[0]
+    scores = {entry.model: [_oriented(stat.mean, metric) for dataset in datasets
+                            if (stat := _stat(entry, dataset, metric)) is not None]
+              for entry in complete}
+    friedman, verdicts = over_datasets(best.model, scores)
+    best.summary[metric.name].not_worse = True
+    for entry in complete:
+        if entry.model in verdicts:
+            summary = entry.summary[metric.name]
+            summary.not_worse = verdicts[entry.model].not_worse
+            summary.p_value = verdicts[entry.model].p_value
+    return OverallTest(best.model, friedman, len(complete), len(datasets))
 
 
 def sorted_entries(entries: list[Entry], primary: Metric) -> list[Entry]:

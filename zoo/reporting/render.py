@@ -24,12 +24,17 @@ from zoo.reporting.leaderboard import (
     column_key,
     sorted_entries,
 )
+from zoo.reporting.significance import ALPHA, MIN_SEEDS, OVERALL_TEST, PER_DATASET_TEST
 
 FORMATS = ("table", "md", "csv", "json")
 JSON_FORMAT_VERSION = 1
 CSV_COLUMNS = ("suite", "suite_version", "setting", "budget", "model", "reported", "dataset",
                "metric", "mean", "std", "seeds", "failed", "diverged", "best", "datasets",
-               "rank", "ranked", "source", "floor")
+               "rank", "ranked", "source", "floor", "not_worse", "p_value", "test", "alpha")
+#: The ``test`` column of the CSV: a cell's test and a mean line's (empty where untested).
+CSV_TESTS = {"cell": "paired-t-holm", "mean": "friedman-wilcoxon-holm"}
+#: Marks a number not significantly worse than the best (beside the best's own mark).
+NOT_WORSE_MARK = "≈"
 
 
 def render(board: Leaderboard, fmt: str = "table") -> str:
@@ -63,6 +68,8 @@ def _cell_text(cell: Cell | None, metric: Metric, typical_seeds: int | None,
     stat = cell.stats.get(metric.name)
     if stat is not None:
         text = _number(stat.mean) + (f"±{stat.std:.2g}" if stat.std is not None else "")
+        if stat.not_worse and not stat.best:
+            text += NOT_WORSE_MARK
         parts.append(mark_best(text) if stat.best else text)
         if stat.seeds is not None and stat.seeds != typical_seeds:
             parts.append(f"[{stat.seeds}]")
@@ -78,6 +85,8 @@ def _summary_texts(summary: Summary, total: int) -> tuple[str, str]:
     if summary.mean is not None and summary.datasets < total:
         mean += f" [{summary.datasets}/{total}]"
     rank = "-" if summary.rank is None else f"{summary.rank:.2f}"
+    if summary.not_worse:
+        rank += NOT_WORSE_MARK
     if summary.rank is not None and summary.ranked < total:
         rank += f" [{summary.ranked}/{total}]"
     return mean, rank
@@ -130,6 +139,16 @@ def _board_title(board: Leaderboard) -> str:
     return f"{board.suite}{version}"
 
 
+def _significance_line(board: Leaderboard) -> str:
+    """The header line saying what the marks test, and at what level."""
+    axis = board.columns
+    return (f"significance (alpha {ALPHA}, two-sided, Holm-corrected): per {axis}, a "
+            f"{PER_DATASET_TEST} against the best of our models there (untested with fewer "
+            f"than {MIN_SEEDS} shared seeds); overall, over the {axis}s, a {OVERALL_TEST} "
+            f"(Demsar 2006); {NOT_WORSE_MARK} marks a number not significantly worse than the "
+            f"best (on a rank, the best average rank included)")
+
+
 def _aligned(header: list[str], body: list[list[str]]) -> list[str]:
     widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
 
@@ -146,6 +165,8 @@ def _render_table(board: Leaderboard) -> str:
     lines = [_board_title(board)]
     if not board.sections:
         lines.append("no finished runs")
+    else:
+        lines.append(_significance_line(board))
     for section in board.sections:
         lines += ["", f"== {section.title} =="]
         for metric in _tabled_metrics(board, section):
@@ -166,6 +187,8 @@ def _render_markdown(board: Leaderboard) -> str:
     lines = [f"## {_board_title(board)}"]
     if not board.sections:
         lines += ["", "No finished runs."]
+    else:
+        lines += ["", _significance_line(board)]
     for section in board.sections:
         lines += ["", f"### {section.title}"]
         for metric in _tabled_metrics(board, section):
@@ -203,16 +226,32 @@ def _render_csv(board: Leaderboard) -> str:
                         continue
                     writer.writerow({**common, axis: column, "metric": metric.name,
                                      "failed": cell.failed, "diverged": cell.diverged,
-                                     **(_stat_json(stat) if stat else {})})
+                                     **(_stat_json(stat) if stat else {}),
+                                     **_csv_test("cell", stat)})
                 summary = entry.summary[metric.name]
                 writer.writerow({**common, axis: MEAN_ROW, "metric": metric.name,
                                  "mean": summary.mean, "datasets": summary.datasets,
-                                 "rank": summary.rank, "ranked": summary.ranked})
+                                 "rank": summary.rank, "ranked": summary.ranked,
+                                 "not_worse": summary.not_worse, "p_value": summary.p_value,
+                                 **_csv_test("mean", summary)})
     return out.getvalue()
 
 
+def _csv_test(kind: str, tested: Stat | Summary | None) -> dict[str, Any]:
+    if tested is None or tested.not_worse is None:
+        return {}
+    return {"test": CSV_TESTS[kind], "alpha": ALPHA}
+
+
 def _stat_json(stat: Stat) -> dict[str, Any]:
-    return {"mean": stat.mean, "std": stat.std, "seeds": stat.seeds, "best": stat.best}
+    return {"mean": stat.mean, "std": stat.std, "seeds": stat.seeds, "best": stat.best,
+            "not_worse": stat.not_worse, "p_value": stat.p_value}
+
+
+def _significance_json(axis: str) -> dict[str, Any]:
+    return {"alpha": ALPHA, "sided": "two", "correction": "holm",
+            f"per_{axis}": {"test": PER_DATASET_TEST, "min_seeds": MIN_SEEDS},
+            "overall": {"test": OVERALL_TEST}}
 
 
 def to_json(board: Leaderboard) -> dict[str, Any]:
@@ -222,19 +261,29 @@ def to_json(board: Leaderboard) -> dict[str, Any]:
 
         {"format_version": 1, "suite": str, "suite_version": str | null,
          "metrics": [{"name": str, "higher_is_better": bool, "primary": bool}],
-         "typical_seeds": int | null, "notes": [str],
+         "typical_seeds": int | null,
+         "significance": {"alpha": float, "sided": "two", "correction": "holm",
+                          "per_dataset": {"test": str, "min_seeds": int},
+                          "overall": {"test": str}},
+         "notes": [str],
          "sections": [{"setting": str | null, "budget": str | null, "datasets": [str],
                        "notes": [str],
+                       "significance": {metric: {"best": str | null,
+                                                 "friedman_p": float | null,
+                                                 "models": int, "datasets": int}},
                        "entries": [{"model": str, "reported": bool, "source": str,
                                     "floor": bool,
                                     "cells": {dataset: {"failed": int, "diverged": int,
                                               "metrics": {metric: {"mean": float,
                                                           "std": float | null,
                                                           "seeds": int | null,
-                                                          "best": bool}}}},
+                                                          "best": bool,
+                                                          "not_worse": bool | null,
+                                                          "p_value": float | null}}}},
                                     "summary": {metric: {"mean": float | null,
                                                 "datasets": int, "rank": float | null,
-                                                "ranked": int}}}]}]}
+                                                "ranked": int, "not_worse": bool | null,
+                                                "p_value": float | null}}}]}]}
 
     Entries are in leaderboard order: ours by average rank on the primary metric, then the
     floor row (``"floor": true``, from a suite's ``floors``: real data against the test data,
@@ -242,7 +291,12 @@ def to_json(board: Leaderboard) -> dict[str, Any]:
     numbers). ``seeds`` is null for a reported number. On a board with setting columns
     (image-ad) the roles swap: a section has ``"dataset"`` instead of ``"setting"`` and
     ``"settings"`` (its columns) instead of ``"datasets"``, cells are keyed by setting and a
-    summary counts ``"settings"``.
+    summary counts ``"settings"``, and ``"per_dataset"`` reads ``"per_setting"``.
+
+    ``not_worse`` (:mod:`zoo.reporting.significance`): a cell's number is not significantly
+    worse than the best of our models on its dataset (true for that best), a summary's not
+    worse over the datasets than the best by average rank; null where untested (reported and
+    floor rows, too few seeds, a model missing a dataset). ``p_value`` is Holm-corrected.
     """
     return {
         "format_version": JSON_FORMAT_VERSION,
@@ -251,6 +305,7 @@ def to_json(board: Leaderboard) -> dict[str, Any]:
         "metrics": [{"name": metric.name, "higher_is_better": metric.higher_is_better,
                      "primary": i == 0} for i, metric in enumerate(board.metrics)],
         "typical_seeds": board.typical_seeds,
+        "significance": _significance_json(board.columns),
         "notes": list(board.notes),
         "sections": [_section_json(section, board.columns) for section in board.sections],
     }
@@ -262,6 +317,9 @@ def _section_json(section: Section, axis: str) -> dict[str, Any]:
     return {
         fixed: getattr(section, fixed), "budget": section.budget,
         counted: list(section.columns), "notes": list(section.notes),
+        "significance": {name: {"best": test.best, "friedman_p": test.friedman_p,
+                                "models": test.models, counted: test.datasets}
+                         for name, test in section.significance.items()},
         "entries": [{
             "model": entry.model, "reported": entry.reported, "source": entry.source,
             "floor": entry.floor,
@@ -271,7 +329,8 @@ def _section_json(section: Section, axis: str) -> dict[str, Any]:
                       for column, cell in sorted(entry.cells.items(),
                                                  key=lambda item: column_key(axis)(item[0]))},
             "summary": {name: {"mean": summary.mean, counted: summary.datasets,
-                               "rank": summary.rank, "ranked": summary.ranked}
+                               "rank": summary.rank, "ranked": summary.ranked,
+                               "not_worse": summary.not_worse, "p_value": summary.p_value}
                         for name, summary in entry.summary.items()},
         } for entry in section.entries],
     }

@@ -23,6 +23,7 @@ from typing import Any
 from zoo.errors import ZooError
 from zoo.plugins import get_host
 from zoo.runs.lifecycle import runs_dir
+from zoo.runs.merge import MergedRuns, merge_runs
 from zoo.runs.results import INTERRUPTED, RUN_KINDS, RUN_STATUSES, RunResult
 from zoo.runs.store import MIN_ID_PREFIX, Store
 
@@ -58,13 +59,14 @@ def check_filter(option: str, value: str | None, valid: Sequence[str]) -> None:
         raise ZooError(f"unknown {option} {value!r}; valid: {', '.join(valid)}")
 
 
-def select_runs(store: Store, *, suite: str | None = None, model: str | None = None,
-                dataset: str | None = None, status: str | None = None,
-                kind: str | None = None) -> list[RunResult]:
-    """Stored runs matching every filter given, newest first.
+def select_runs(stores: Sequence[Store], *, suite: str | None = None,
+                model: str | None = None, dataset: str | None = None,
+                status: str | None = None, kind: str | None = None) -> MergedRuns:
+    """Stored runs matching every filter given, newest first, from one or more stores merged
+    (:func:`~zoo.runs.merge.merge_runs`: each run and suite cell counted once).
 
     Args:
-        store: The runs store.
+        stores: The runs stores.
         suite: Suite name.
         model: Model name; ``vae[cnn]`` also matches the backbone, ``vae`` any backbone.
         dataset: Dataset name or file path as stored.
@@ -76,23 +78,28 @@ def select_runs(store: Store, *, suite: str | None = None, model: str | None = N
     """
     check_filter("--status", status, STATUS_FILTERS)
     check_filter("--kind", kind, RUN_KINDS)
-    interrupted = status == INTERRUPTED
     base_model = model.split("[", 1)[0] if model else None
-    rows = store.runs(suite=suite, model=base_model, dataset=dataset, kind=kind,
-                      status="failed" if interrupted else status)
-    if interrupted:
-        rows = [row for row in rows if row.error == INTERRUPTED]
+    # Merged before the status filter: a cell's rows differ only in status, and which one
+    # stands for a cell held by several stores depends on all of them.
+    merged = merge_runs([store.runs(suite=suite, model=base_model, dataset=dataset, kind=kind)
+                         for store in stores])
+    rows = merged.rows
+    if status == INTERRUPTED:
+        rows = [row for row in rows if row.status == "failed" and row.error == INTERRUPTED]
+    elif status is not None:
+        rows = [row for row in rows if row.status == status]
     if model and "[" in model:
         rows = [row for row in rows if row.display_model == model]
-    return rows[::-1]
+    return MergedRuns(rows[::-1], merged.notes)
 
 
-def describe_filters(store: Store, **filters: str | None) -> str:
-    """One line for an empty listing: which filters left nothing, in which database."""
+def describe_filters(stores: Sequence[Store], **filters: str | None) -> str:
+    """One line for an empty listing: which filters left nothing, in which databases."""
+    paths = ", ".join(str(store.path) for store in stores)
     given = ", ".join(f"{name} {value!r}" for name, value in filters.items() if value)
     if given:
-        return f"no runs with {given} in {store.path} ('zoo runs' without filters lists all)"
-    return f"no runs in {store.path} yet"
+        return f"no runs with {given} in {paths} ('zoo runs' without filters lists all)"
+    return f"no runs in {paths} yet"
 
 
 def _suite_metrics(suite: str) -> tuple[str, ...]:

@@ -4,6 +4,8 @@ of ``zoo train`` and ``zoo evaluate``.
 - :mod:`zoo.runs.lifecycle`: open (or claim) a run's row, call the run hooks, do the work
   under the failure rules, finish the row;
 - :mod:`zoo.runs.store`: the SQLite runs database (claims, owners, interrupted rows);
+- :mod:`zoo.runs.merge`: the rows of several stores read as one (``--db`` given several
+  times), each run and each suite cell counted once;
 - :mod:`zoo.runs.results`: a run as plain data (:class:`RunResult`, :class:`Outcome`);
 - :mod:`zoo.runs.single`: ``zoo train`` and ``zoo evaluate``.
 
