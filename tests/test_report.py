@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zoo.reporting.report import compare_models, holm
+from zoo.reporting.report import compare_models
 from zoo.runs.lifecycle import PEAK_MEMORY_KEY, SCORES_FILE
 from zoo.runs.store import Store
 
@@ -123,10 +123,6 @@ def test_markdown_report_links_the_same_figures(store: Path, report: Path) -> No
     assert all((store.parent / "md" / link).is_file() for link in linked)
     assert "| knn |" in page and "| iforest |" in page
     assert f"zoo report {SUITE} --db" in page  # the command that regenerates it
-
-
-def test_holm_adjusts_step_down() -> None:
-    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
 
 
 def test_compare_models_separates_a_clearly_better_model() -> None:

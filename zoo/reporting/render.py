@@ -92,7 +92,7 @@ def _summary_texts(summary: Summary, total: int) -> tuple[str, str]:
     return mean, rank
 
 
-def _entries_for(section: Section, metric: Metric) -> list[Entry]:
+def entries_for(section: Section, metric: Metric) -> list[Entry]:
     # A model is listed under the metrics it has a result (or a failure) for.
     datasets = section.columns_for(metric)
     ours = sorted_entries([entry for entry in section.entries if entry.ours], metric)
@@ -104,7 +104,7 @@ def _entries_for(section: Section, metric: Metric) -> list[Entry]:
                 for d in datasets))]
 
 
-def _tabled_metrics(board: Leaderboard, section: Section) -> list[Metric]:
+def tabled_metrics(board: Leaderboard, section: Section) -> list[Metric]:
     """The metrics that get a table in ``section``: those with a number in it.
 
     A metric no run reports there (image-gen's NLL on continuous pixels) would print a table
@@ -113,10 +113,10 @@ def _tabled_metrics(board: Leaderboard, section: Section) -> list[Metric]:
     """
     numbered = [metric for metric in board.metrics
                 if any(entry.summary[metric.name].datasets for entry in section.entries)]
-    return numbered or [metric for metric in board.metrics[:1] if _entries_for(section, metric)]
+    return numbered or [metric for metric in board.metrics[:1] if entries_for(section, metric)]
 
 
-def _grid(board: Leaderboard, section: Section, metric: Metric,
+def grid(board: Leaderboard, section: Section, metric: Metric,
           mark_best: Callable[[str], str]) -> tuple[list[str], list[list[str]]]:
     datasets = section.columns_for(metric)
     header = ["model", *datasets, "mean", "rank"]
@@ -124,22 +124,22 @@ def _grid(board: Leaderboard, section: Section, metric: Metric,
              *(_cell_text(entry.cells.get(dataset), metric, board.typical_seeds, mark_best)
                for dataset in datasets),
              *_summary_texts(entry.summary[metric.name], len(datasets))]
-            for entry in _entries_for(section, metric)]
+            for entry in entries_for(section, metric)]
     return header, body
 
 
-def _metric_title(board: Leaderboard, metric: Metric) -> str:
+def metric_title(board: Leaderboard, metric: Metric) -> str:
     direction = "higher is better" if metric.higher_is_better else "lower is better"
     primary = ", primary" if metric == board.metrics[0] else ""
     return f"{metric.name} ({direction}{primary})"
 
 
-def _board_title(board: Leaderboard) -> str:
+def board_title(board: Leaderboard) -> str:
     version = f" (version {board.suite_version})" if board.suite_version is not None else ""
     return f"{board.suite}{version}"
 
 
-def _significance_line(board: Leaderboard) -> str:
+def significance_line(board: Leaderboard) -> str:
     """The header line saying what the marks test, and at what level."""
     axis = board.columns
     return (f"significance (alpha {ALPHA}, two-sided, Holm-corrected): per {axis}, a "
@@ -162,16 +162,16 @@ def _aligned(header: list[str], body: list[list[str]]) -> list[str]:
 
 
 def _render_table(board: Leaderboard) -> str:
-    lines = [_board_title(board)]
+    lines = [board_title(board)]
     if not board.sections:
         lines.append("no finished runs")
     else:
-        lines.append(_significance_line(board))
+        lines.append(significance_line(board))
     for section in board.sections:
         lines += ["", f"== {section.title} =="]
-        for metric in _tabled_metrics(board, section):
-            header, body = _grid(board, section, metric, lambda text: text + "*")
-            lines += ["", _metric_title(board, metric), *_aligned(header, body)]
+        for metric in tabled_metrics(board, section):
+            header, body = grid(board, section, metric, lambda text: text + "*")
+            lines += ["", metric_title(board, metric), *_aligned(header, body)]
         lines += [f"  note: {note}" for note in section.notes]
     if board.sections:
         lines += ["", "notes:", f"  * best per {board.columns}",
@@ -184,16 +184,16 @@ def _markdown_row(cells: list[str]) -> str:
 
 
 def _render_markdown(board: Leaderboard) -> str:
-    lines = [f"## {_board_title(board)}"]
+    lines = [f"## {board_title(board)}"]
     if not board.sections:
         lines += ["", "No finished runs."]
     else:
-        lines += ["", _significance_line(board)]
+        lines += ["", significance_line(board)]
     for section in board.sections:
         lines += ["", f"### {section.title}"]
-        for metric in _tabled_metrics(board, section):
-            header, body = _grid(board, section, metric, lambda text: f"**{text}**")
-            lines += ["", f"**{_metric_title(board, metric)}**", "", _markdown_row(header),
+        for metric in tabled_metrics(board, section):
+            header, body = grid(board, section, metric, lambda text: f"**{text}**")
+            lines += ["", f"**{metric_title(board, metric)}**", "", _markdown_row(header),
                       "| --- |" + " ---: |" * (len(header) - 1),
                       *(_markdown_row(row) for row in body)]
         if section.notes:
@@ -213,7 +213,7 @@ def _render_csv(board: Leaderboard) -> str:
     writer.writeheader()
     for section in board.sections:
         for metric in board.metrics:
-            for entry in _entries_for(section, metric):
+            for entry in entries_for(section, metric):
                 common = {"suite": board.suite, "suite_version": board.suite_version,
                           "setting": section.setting, "dataset": section.dataset,
                           "budget": section.budget, "model": entry.model,

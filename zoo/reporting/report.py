@@ -39,8 +39,16 @@ from zoo.reporting.leaderboard import (
     build_leaderboard,
     load_references,
 )
-from zoo.reporting.render import _board_title, _entries_for, _grid, _metric_title, _tabled_metrics
+from zoo.reporting.render import (
+    board_title,
+    entries_for,
+    grid,
+    metric_title,
+    significance_line,
+    tabled_metrics,
+)
 from zoo.reporting.runs import CURVES_FILE, read_curves
+from zoo.reporting.significance import ALPHA, holm
 from zoo.runs.lifecycle import PEAK_MEMORY_KEY, SCORES_FILE, runs_dir
 from zoo.runs.results import RunResult
 
@@ -48,8 +56,6 @@ if TYPE_CHECKING:
     from zoo.plugins.specs import SuiteSpec
 
 REPORT_FORMATS = ("html", "md")
-#: Significance level of the Friedman and the Holm-corrected Wilcoxon tests.
-ALPHA = 0.05
 FIGURES = "figures"
 SAMPLE_KEYS = ("samples", "sample")  # extra keys of a generator's image grid / text sample
 TEXT_SAMPLE_CHARS = 1200
@@ -57,28 +63,30 @@ TEXT_SAMPLE_CHARS = 1200
 
 @dataclass
 class StoredRuns:
-    """Rows read from one or more stores, and each run's folder (beside its store)."""
+    """Rows read from one or more stores, merged as the leaderboard merges them; each run's
+    folder (beside its store); and the notes saying what the merge left out."""
 
     rows: list[RunResult]
     folders: dict[str, Path]
+    notes: list[str] = field(default_factory=list)
 
 
 def read_stores(paths: Sequence[Path | None], *, suite: str) -> StoredRuns:
-    """The runs of ``suite`` in every store of ``paths`` (``None``: the default store).
-
-    A run id found in several stores (a copied store) is read once, from the first.
-    """
+    """The runs of ``suite`` in every store of ``paths`` (``None``: the default store),
+    merged by :func:`zoo.runs.merge.merge_runs`: each run and each suite cell counted once."""
+    from zoo.runs.merge import merge_runs
     from zoo.runs.store import Store
 
-    runs = StoredRuns([], {})
+    per_store: list[list[RunResult]] = []
+    folders: dict[str, Path] = {}
     for path in paths or [None]:
         with Store(path, readonly=True) as store:
-            folder = runs_dir(store)
-            for row in store.runs(suite=suite):
-                if row.id not in runs.folders:
-                    runs.rows.append(row)
-                    runs.folders[row.id] = folder / row.id
-    return runs
+            rows = store.runs(suite=suite)
+            for row in rows:
+                folders.setdefault(row.id, runs_dir(store) / row.id)
+            per_store.append(rows)
+    merged = merge_runs(per_store)
+    return StoredRuns(list(merged.rows), folders, list(merged.notes))
 
 
 # -- the content, as blocks both formats write -----------------------------------------------
@@ -140,7 +148,7 @@ def write_report(runs: StoredRuns, spec: SuiteSpec, *, out: Path, setting: str |
     rows = _selected_rows(runs.rows, spec.name, setting)
     board = build_leaderboard(rows, suite=spec.name, metrics=list(spec.metrics),
                               references=load_references(spec.name), columns=spec.columns,
-                              floors=dict(spec.floors))
+                              floors=dict(spec.floors), notes=runs.notes)
     shown = [row for row in rows if row.suite_version == board.suite_version]
     figures = out / FIGURES
     shutil.rmtree(figures, ignore_errors=True)
@@ -149,7 +157,7 @@ def write_report(runs: StoredRuns, spec: SuiteSpec, *, out: Path, setting: str |
               *_cost_blocks(shown), *_model_blocks(shown, runs.folders, figures)]
     page = out / f"index.{fmt}"
     writer = _html if fmt == "html" else _markdown
-    page.write_text(writer(f"zoo report: {_board_title(board)}", blocks), encoding="utf-8")
+    page.write_text(writer(f"zoo report: {board_title(board)}", blocks), encoding="utf-8")
     return page
 
 
@@ -190,7 +198,7 @@ def _header(board: Leaderboard, rows: list[RunResult], command: str | None) -> l
                            if any(row.status == s for row in rows))),
         *([("made by", command)] if command else []),
     ]
-    return [Heading(f"zoo report: {_board_title(board)}", 1),
+    return [Heading(f"zoo report: {board_title(board)}", 1),
             Table("facts", ["what", "from the rows"], [list(fact) for fact in facts])]
 
 
@@ -200,15 +208,16 @@ def _board_blocks(board: Leaderboard, figures: Path) -> list[Block]:
         return [*blocks, Text("No finished runs.")]
     for number, section in enumerate(board.sections):
         blocks.append(Heading(section.title, 3))
-        for metric in _tabled_metrics(board, section):
-            header, body = _grid(board, section, metric, lambda text: f"**{text}**")
-            unranked = [not entry.ours for entry in _entries_for(section, metric)]
-            blocks += [Text(f"**{_metric_title(board, metric)}**"),
+        for metric in tabled_metrics(board, section):
+            header, body = grid(board, section, metric, lambda text: f"**{text}**")
+            unranked = [not entry.ours for entry in entries_for(section, metric)]
+            blocks += [Text(f"**{metric_title(board, metric)}**"),
                        Table("leaderboard", header, body, unranked)]
         blocks += [Text(note) for note in section.notes]
         blocks += _section_figures(board, section, figures, f"section{number}")
     blocks += [Heading("Notes", 3), Text(f"**bold**: best per {board.columns}; rows marked "
-                                         "unranked are published or floor numbers")]
+                                         "unranked are published or floor numbers"),
+               Text(significance_line(board))]
     return blocks + [Text(note) for note in board.notes]
 
 
@@ -235,7 +244,8 @@ def compare_models(means: dict[str, list[float]], higher_is_better: bool,
     """Friedman's test over datasets, then pairwise Wilcoxon signed-rank tests with Holm's
     correction (Demšar 2006, "Statistical comparisons of classifiers over multiple data
     sets", JMLR 7; Benavoli et al. 2016, "Should we really use post-hoc tests based on
-    mean-ranks?", JMLR 17). Tests from scipy.stats; Holm's step-down is a few lines here.
+    mean-ranks?", JMLR 17). Tests from scipy.stats; Holm's step-down from
+    :func:`zoo.reporting.significance.holm`.
 
     When Friedman's test does not reject that all models are equal, no pair is called
     different (all models form one group), as Demšar recommends.
@@ -272,17 +282,6 @@ def _wilcoxon_p(wilcoxon: Any, a: list[float], b: list[float]) -> float:
         return 1.0
     p = float(wilcoxon(a, b).pvalue)
     return 1.0 if p != p else p
-
-
-def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm's step-down adjusted p-values (Holm 1979), in the order given."""
-    m = len(p_values)
-    adjusted = [0.0] * m
-    running = 0.0
-    for step, i in enumerate(sorted(range(m), key=lambda i: p_values[i])):
-        running = max(running, min(1.0, (m - step) * p_values[i]))
-        adjusted[i] = running
-    return adjusted
 
 
 def _groups(order: list[str], different: set[frozenset[str]]) -> list[list[str]]:
