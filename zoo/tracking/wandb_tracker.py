@@ -1,0 +1,194 @@
+"""The built-in W&B tracker ``wandb``: every run, suite cell and leaderboard in Weights & Biases.
+
+An ordinary tracker plugin (see ``docs/tracking.md``): one W&B run per zoo run, opened in
+``zoo_run_started`` and finished in ``zoo_run_finished`` (both rank 0 only, so a
+distributed run makes one W&B run), per-epoch curves from a trainer callback, and a
+``leaderboard`` run after a suite. wandb is imported only when a run starts.
+
+Offline first: without credentials (``WANDB_API_KEY`` or a netrc entry) the runs are written
+offline under ``WANDB_DIR`` and the command ends with the one ``wandb sync`` line that
+uploads them; online, a W&B that cannot be reached in :data:`INIT_TIMEOUT` seconds gives
+one warning and the run goes offline. A W&B error is a warning and never fails a run.
+"""
+
+from __future__ import annotations
+
+import atexit
+import html
+import netrc
+import os
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zoo.plugins import hookimpl
+from zoo.plugins.specs import TrackerSpec
+from zoo.tracking import LEADERBOARD_COLUMNS, leaderboard_rows, run_config
+
+if TYPE_CHECKING:
+    from zoo.runs.results import RunResult
+    from zoo.training import TrainConfig
+
+#: Seconds wandb may take to reach its server before a run goes offline.
+INIT_TIMEOUT = 20
+DEFAULT_PROJECT = "zoo"
+_JOB_TYPES = {"train": "train", "evaluate": "eval", "bench": "train"}
+_state: dict[str, Any] = {"run": None, "offline": False, "sync_line_due": False}
+
+
+@hookimpl
+def zoo_register_trackers(register: Callable[[TrackerSpec], None]) -> None:
+    register(TrackerSpec("wandb", summary="Weights & Biases: runs, curves, media, artifacts "
+                                          "(offline without credentials)"))
+
+
+@hookimpl
+def zoo_run_started(run: RunResult) -> None:
+    """Open the W&B run of a zoo run: grouped per suite cell over seeds, tagged, configured."""
+    _state["run"] = _init(group=_group(run), job_type=_JOB_TYPES[run.kind], name=_name(run),
+                          tags=_tags(run), config=run_config(run))
+
+
+@hookimpl
+def zoo_trainer_callbacks(config: TrainConfig, run_dir: Path) -> list[Any]:
+    from zoo.tracking._epoch_curves import EpochCurves
+
+    return [EpochCurves(active_run)]
+
+
+@hookimpl
+def zoo_run_finished(result: RunResult) -> None:
+    """Summary = the stored row's metrics; media and the model package; finish the run."""
+    run, _state["run"] = _state["run"], None
+    if run is None:  # the start failed, and was reported then
+        return
+    try:
+        run.summary.update({**result.metrics, "status": result.status,
+                            "seconds": result.seconds, "error": result.error})
+        _log_media(run, result)
+        _log_model(run, result)
+    finally:
+        run.finish(exit_code=0 if result.status == "ok" else 1)
+
+
+@hookimpl
+def zoo_suite_finished(suite: str, leaderboard: dict[str, Any]) -> None:
+    """One ``leaderboard`` run logging the suite's leaderboard once, as a table."""
+    import wandb
+
+    run = _init(group=f"{suite}/leaderboard", job_type="leaderboard", name=f"{suite}-leaderboard",
+                tags=[suite], config={"suite": suite, "suite_version": leaderboard["suite_version"],
+                                      "metrics": leaderboard["metrics"]})
+    try:
+        table = wandb.Table(columns=list(LEADERBOARD_COLUMNS), data=leaderboard_rows(leaderboard))
+        run.log({"leaderboard": table})
+    finally:
+        run.finish()
+
+
+def active_run() -> Any:
+    """The W&B run of the zoo run in progress in this process, or None."""
+    return _state["run"]
+
+
+def _group(run: RunResult) -> str:
+    if os.environ.get("WANDB_RUN_GROUP"):
+        return os.environ["WANDB_RUN_GROUP"]
+    if run.suite:
+        return f"{run.suite}/{run.display_model}/{run.dataset}"
+    return f"{run.kind}/{run.display_model}/{run.dataset}"
+
+
+def _name(run: RunResult) -> str:
+    return f"{run.display_model}-{run.dataset}-{run.seed}"
+
+
+def _tags(run: RunResult) -> list[str]:
+    from zoo.plugins import get_host
+
+    family = get_host().model(run.model).kind
+    tags = [run.kind, run.suite, run.setting, run.budget, family]
+    return [tag for tag in dict.fromkeys(tags) if tag]
+
+
+def _init(**fields: Any) -> Any:
+    """``wandb.init`` with zoo's defaults: offline without credentials, offline with one
+    warning when W&B cannot be reached."""
+    import wandb
+
+    mode = os.environ.get("WANDB_MODE") or ("online" if _has_credentials() else "offline")
+    try:
+        run = _start(wandb, mode, **fields)
+    except Exception as exc:
+        if mode == "offline":
+            raise
+        warnings.warn(f"W&B cannot be reached ({' '.join(str(exc).split())[:200]}); "
+                      "this run is written offline", stacklevel=2)
+        mode = "offline"
+        run = _start(wandb, mode, **fields)
+    if mode in ("offline", "dryrun") and not _state["sync_line_due"]:
+        _state["sync_line_due"] = True
+        atexit.register(_print_sync_line)
+    return run
+
+
+def _start(wandb: Any, mode: str, **fields: Any) -> Any:
+    directory = Path(os.environ.get("WANDB_DIR") or ".")
+    directory.mkdir(parents=True, exist_ok=True)
+    run = wandb.init(project=os.environ.get("WANDB_PROJECT") or DEFAULT_PROJECT,
+                     entity=os.environ.get("WANDB_ENTITY") or None, dir=str(directory),
+                     mode=mode, reinit="create_new",
+                     settings=wandb.Settings(init_timeout=INIT_TIMEOUT, silent=True,
+                                             console="off", x_disable_stats=True),
+                     **fields)
+    run.define_metric("epoch")
+    run.define_metric("*", step_metric="epoch")
+    return run
+
+
+def _has_credentials() -> bool:
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    try:
+        return netrc.netrc().authenticators("api.wandb.ai") is not None
+    except (OSError, netrc.NetrcParseError):
+        return False
+
+
+def _print_sync_line() -> None:
+    root = Path(os.environ.get("WANDB_DIR") or ".").resolve() / "wandb"
+    print(f"W&B runs written offline; upload them with: wandb sync {root}/offline-run-*",
+          file=sys.stderr)
+
+
+def _log_media(run: Any, result: RunResult) -> None:
+    """The run's sample grid and text sample, where it made them."""
+    import wandb
+
+    from zoo.evaluation.samples import SAMPLE_FILES
+
+    folders = {Path(result.checkpoint).parent} if result.checkpoint else set()
+    places = [Path(p) for key in ("samples", "sample") if (p := result.extra.get(key))]
+    places += [folder / name for folder in folders for name in SAMPLE_FILES]
+    for path in dict.fromkeys(places):
+        if path.suffix == ".png" and path.is_file():
+            run.log({"samples": wandb.Image(str(path))})
+        elif path.suffix == ".txt" and path.is_file():
+            text = path.read_text(errors="replace")[:2000]
+            run.log({"sample_text": wandb.Html(f"<pre>{html.escape(text)}</pre>")})
+
+
+def _log_model(run: Any, result: RunResult) -> None:
+    """The saved model package (card + safetensors) as a model artifact aliased ``best``."""
+    import wandb
+
+    package = Path(result.checkpoint or "")
+    if result.kind == "evaluate" or not result.checkpoint or not package.is_dir():
+        return
+    artifact = wandb.Artifact(f"{result.display_model}-{result.dataset}".replace("[", "_")
+                              .replace("]", ""), type="model",
+                              metadata={"zoo_run_id": result.id, **result.metrics})
+    artifact.add_dir(str(package))
+    run.log_artifact(artifact, aliases=["best", "latest"])
