@@ -191,10 +191,11 @@ class PluginHost:
 
     def selected_trackers(self) -> tuple[str, ...]:
         """The trackers in use: :meth:`select_trackers`'s, else ``ZOO_TRACKER``'s, else
-        :data:`DEFAULT_TRACKERS`."""
+        those of :data:`DEFAULT_TRACKERS` that are registered."""
         if self._trackers is None:
-            self.select_trackers(_env_names_in_order(self._tracker_env) or DEFAULT_TRACKERS)
-        assert self._trackers is not None
+            named = _env_names_in_order(self._tracker_env)
+            return self.select_trackers(named) if named else tuple(
+                name for name in DEFAULT_TRACKERS if name in self.trackers())
         return self._trackers
 
     def unselected_tracker_plugins(self) -> list[object]:

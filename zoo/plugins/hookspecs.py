@@ -71,8 +71,10 @@ def zoo_register_trackers(register: Callable[[TrackerSpec], None]) -> None:
     a tracker is that tracker: its run and trainer hooks (``zoo_run_started``,
     ``zoo_run_finished``, ``zoo_suite_finished``, ``zoo_trainer_loggers``,
     ``zoo_trainer_callbacks``) are called only while one of its trackers is selected with
-    ``--tracker NAME[,NAME]`` or ``ZOO_TRACKER`` (default ``csv``). Built-in:
-    ``builtin-csv-logger`` (``csv``) and ``builtin-wandb-tracker`` (``wandb``).
+    ``--tracker NAME[,NAME]`` or ``ZOO_TRACKER`` (default ``csv``).
+
+    Built-in: ``builtin-csv-logger`` registers ``csv``. Built-in: ``builtin-wandb-tracker``
+    registers ``wandb``.
     """
 
 
@@ -94,7 +96,7 @@ def zoo_trainer_callbacks(config: TrainConfig, run_dir: Path) -> list[Any]:
     Called at the start of every Lightning fit, on every rank; the lists of all plugins are
     concatenated after the core's own callbacks.
 
-    Built-in: ``builtin-wandb-tracker`` (per-epoch curves). The core's callbacks
+    Built-in: ``builtin-wandb-tracker`` (the learning rate per epoch). The core's callbacks
     (best-validation weights, divergence guard, early stopping) are part of the training
     contract, so ``fit_lightning`` adds them itself and no plugin can remove them.
     """
@@ -107,7 +109,7 @@ def zoo_trainer_loggers(config: TrainConfig, run_dir: Path) -> list[Any]:
     Called at the start of every Lightning fit, on every rank (a logger writes on rank 0,
     as Lightning's do); the lists of all plugins are concatenated. Built-in:
     ``builtin-csv-logger``, a ``trylast`` implementation returning a CSV logger that writes
-    ``run_dir/metrics.csv``.
+    ``run_dir/metrics.csv``. Built-in: ``builtin-wandb-tracker`` (the curves of its W&B run).
     """
 
 

@@ -2,7 +2,7 @@
 
 An ordinary tracker plugin (see ``docs/tracking.md``): one W&B run per zoo run, opened in
 ``zoo_run_started`` and finished in ``zoo_run_finished`` (both rank 0 only, so a
-distributed run makes one W&B run), per-epoch curves from a trainer callback, and a
+distributed run makes one W&B run), per-epoch curves from a trainer logger, and a
 ``leaderboard`` run after a suite. wandb is imported only when a run starts.
 
 Offline first: without credentials (``WANDB_API_KEY`` or a netrc entry) the runs are written
@@ -52,10 +52,17 @@ def zoo_run_started(run: RunResult) -> None:
 
 
 @hookimpl
-def zoo_trainer_callbacks(config: TrainConfig, run_dir: Path) -> list[Any]:
+def zoo_trainer_loggers(config: TrainConfig, run_dir: Path) -> list[Any]:
     from zoo.tracking._epoch_curves import EpochCurves
 
     return [EpochCurves(active_run)]
+
+
+@hookimpl
+def zoo_trainer_callbacks(config: TrainConfig, run_dir: Path) -> list[Any]:
+    from zoo.tracking._epoch_curves import EpochLearningRate
+
+    return [EpochLearningRate(active_run)]
 
 
 @hookimpl
@@ -106,10 +113,8 @@ def _name(run: RunResult) -> str:
 
 
 def _tags(run: RunResult) -> list[str]:
-    from zoo.plugins import get_host
-
-    family = get_host().model(run.model).kind
-    tags = [run.kind, run.suite, run.setting, run.budget, family]
+    """Kind, suite, setting, budget and family: the plugin that registers the model."""
+    tags = [run.kind, run.suite, run.setting, run.budget, run.plugin]
     return [tag for tag in dict.fromkeys(tags) if tag]
 
 
