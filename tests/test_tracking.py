@@ -318,3 +318,17 @@ def test_the_tracker_example_is_included_verbatim_in_tracking_md() -> None:
     start = page.index("<!-- example:jsonl_tracker.py -->\n```python\n")
     block = page[start:].split("```python\n", 1)[1].split("```\n<!-- /example -->")[0]
     assert block == (EXAMPLES / "jsonl_tracker.py").read_text(encoding="utf-8")
+
+
+def test_with_a_key_but_no_network_the_runs_go_offline_after_one_warning(tmp_path: Path) -> None:
+    env = {**wandb_env(tmp_path), "WANDB_API_KEY": "0123456789" * 4, "WANDB_INIT_TIMEOUT": "3",
+           "WANDB_BASE_URL": "http://127.0.0.1:9", "WANDB_RUN_GROUP": "my-study"}
+    done = zoo("bench", "embedded-ad", "--budget", "smoke", "--models", "iforest",
+               "--datasets", "wine-ad", "--seeds", "2", "--tracker", "wandb",
+               "--db", str(tmp_path / "runs.db"), env=env)
+    warned = [line for line in done.stderr.splitlines() if "W&B cannot be reached" in line]
+    assert len(warned) == 1 and warned[0].startswith("warning: ")
+    runs = wandb_runs(tmp_path)
+    assert sorted(run.run.job_type for run in runs) == ["leaderboard", "train", "train"]
+    assert {run.run.run_group for run in runs} == {"my-study"}
+    assert "wandb sync" in done.stderr

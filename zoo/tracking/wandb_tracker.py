@@ -8,7 +8,7 @@ distributed run makes one W&B run), per-epoch curves from a trainer logger, and 
 Offline first: without credentials (``WANDB_API_KEY`` or a netrc entry) the runs are written
 offline under ``WANDB_DIR`` and the command ends with the one ``wandb sync`` line that
 uploads them; online, a W&B that cannot be reached in :data:`INIT_TIMEOUT` seconds gives
-one warning and the run goes offline. A W&B error is a warning and never fails a run.
+one warning and the command's runs go offline. A W&B error is a warning and never fails a run.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import html
 import netrc
 import os
 import sys
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,8 +30,9 @@ if TYPE_CHECKING:
     from zoo.runs.results import RunResult
     from zoo.training import TrainConfig
 
-#: Seconds wandb may take to reach its server before a run goes offline.
-INIT_TIMEOUT = 20
+#: Seconds wandb may take to reach its server before the runs go offline
+#: (``WANDB_INIT_TIMEOUT`` overrides it).
+INIT_TIMEOUT = 10
 DEFAULT_PROJECT = "zoo"
 _JOB_TYPES = {"train": "train", "evaluate": "eval", "bench": "train"}
 _state: dict[str, Any] = {"run": None, "offline": False, "sync_line_due": False}
@@ -85,9 +85,10 @@ def zoo_suite_finished(suite: str, leaderboard: dict[str, Any]) -> None:
     """One ``leaderboard`` run logging the suite's leaderboard once, as a table."""
     import wandb
 
-    run = _init(group=f"{suite}/leaderboard", job_type="leaderboard", name=f"{suite}-leaderboard",
-                tags=[suite], config={"suite": suite, "suite_version": leaderboard["suite_version"],
-                                      "metrics": leaderboard["metrics"]})
+    config = {"suite": suite, "suite_version": leaderboard["suite_version"],
+              "metrics": leaderboard["metrics"]}
+    run = _init(group=_chosen_group(f"{suite}/leaderboard"), job_type="leaderboard",
+                name=f"{suite}-leaderboard", tags=[suite], config=config)
     try:
         table = wandb.Table(columns=list(LEADERBOARD_COLUMNS), data=leaderboard_rows(leaderboard))
         run.log({"leaderboard": table})
@@ -101,11 +102,13 @@ def active_run() -> Any:
 
 
 def _group(run: RunResult) -> str:
-    if os.environ.get("WANDB_RUN_GROUP"):
-        return os.environ["WANDB_RUN_GROUP"]
-    if run.suite:
-        return f"{run.suite}/{run.display_model}/{run.dataset}"
-    return f"{run.kind}/{run.display_model}/{run.dataset}"
+    """``WANDB_RUN_GROUP``, else ``{suite}/{model}/{dataset}`` (``{kind}/...`` outside a
+    suite), so that W&B's grouping shows a cell's mean and spread over its seeds."""
+    return _chosen_group(f"{run.suite or run.kind}/{run.display_model}/{run.dataset}")
+
+
+def _chosen_group(default: str) -> str:
+    return os.environ.get("WANDB_RUN_GROUP") or default
 
 
 def _name(run: RunResult) -> str:
@@ -119,21 +122,24 @@ def _tags(run: RunResult) -> list[str]:
 
 
 def _init(**fields: Any) -> Any:
-    """``wandb.init`` with zoo's defaults: offline without credentials, offline with one
-    warning when W&B cannot be reached."""
+    """``wandb.init`` with zoo's defaults: offline without credentials; offline, with one
+    warning for the whole process, once W&B could not be reached."""
     import wandb
 
     mode = os.environ.get("WANDB_MODE") or ("online" if _has_credentials() else "offline")
+    if _state["offline"]:
+        mode = "offline"
     try:
         run = _start(wandb, mode, **fields)
     except Exception as exc:
-        if mode == "offline":
+        if mode in ("offline", "disabled"):
             raise
-        warnings.warn(f"W&B cannot be reached ({' '.join(str(exc).split())[:200]}); "
-                      "this run is written offline", stacklevel=2)
-        mode = "offline"
+        reason = " ".join(str(exc).split()).split(" Consider ")[0][:200]
+        print(f"warning: W&B cannot be reached ({reason}); the runs of this command are "
+              "written offline", file=sys.stderr)
+        _state["offline"], mode = True, "offline"
         run = _start(wandb, mode, **fields)
-    if mode in ("offline", "dryrun") and not _state["sync_line_due"]:
+    if mode == "offline" and not _state["sync_line_due"]:
         _state["sync_line_due"] = True
         atexit.register(_print_sync_line)
     return run
@@ -145,12 +151,17 @@ def _start(wandb: Any, mode: str, **fields: Any) -> Any:
     run = wandb.init(project=os.environ.get("WANDB_PROJECT") or DEFAULT_PROJECT,
                      entity=os.environ.get("WANDB_ENTITY") or None, dir=str(directory),
                      mode=mode, reinit="create_new",
-                     settings=wandb.Settings(init_timeout=INIT_TIMEOUT, silent=True,
+                     settings=wandb.Settings(init_timeout=_init_timeout(), silent=True,
                                              console="off", x_disable_stats=True),
                      **fields)
     run.define_metric("epoch")
     run.define_metric("*", step_metric="epoch")
     return run
+
+
+def _init_timeout() -> float:
+    """W&B's own ``WANDB_INIT_TIMEOUT`` when set, else :data:`INIT_TIMEOUT`."""
+    return float(os.environ.get("WANDB_INIT_TIMEOUT") or INIT_TIMEOUT)
 
 
 def _has_credentials() -> bool:
