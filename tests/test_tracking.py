@@ -8,6 +8,7 @@ chunks with a 7-byte header (checksum, length, type), as wandb's data store writ
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import sqlite3
@@ -332,3 +333,29 @@ def test_with_a_key_but_no_network_the_runs_go_offline_after_one_warning(tmp_pat
     assert sorted(run.run.job_type for run in runs) == ["leaderboard", "train", "train"]
     assert {run.run.run_group for run in runs} == {"my-study"}
     assert "wandb sync" in done.stderr
+
+
+def test_a_generators_samples_are_logged_as_media(tmp_path: Path) -> None:
+    text = tmp_path / "verse.txt"
+    text.write_text("to be, or not to be: that is the question. " * 60, encoding="utf-8")
+    db = str(tmp_path / "runs.db")
+    rows = [json.loads(zoo("train", model, "--data", data, "--max-epochs", "1", "--db", db,
+                           "--tracker", "wandb", "--json", env=wandb_env(tmp_path)).stdout)
+            for model, data in (("gan[cnn]", "digits"), ("rnn", str(text)))]
+    images, texts = wandb_runs(tmp_path)
+    assert images.summary["samples._type"] == "image-file"
+    assert [p.suffix for p in images.folder.glob("files/media/images/samples_*")] == [".png"]
+    assert texts.summary["sample_text._type"] == "html-file"
+    sample = (Path(rows[1]["checkpoint"]).parent / "sample.txt").read_text(encoding="utf-8")
+    page = next(texts.folder.glob("files/media/html/sample_text_*")).read_text()
+    assert f"<pre>{html.escape(sample)}</pre>" in page
+    assert all("best" in run.artifacts[0].aliases for run in (images, texts))
+
+
+def test_a_distributed_training_makes_one_wandb_run(tmp_path: Path) -> None:
+    row = json.loads(zoo("train", "mlp", "--data", "wine", "--devices", "2", "--accelerator",
+                         "cpu", "--max-epochs", "2", "--db", str(tmp_path / "runs.db"),
+                         "--tracker", "wandb", "--json", env=wandb_env(tmp_path)).stdout)
+    [run] = wandb_runs(tmp_path)
+    assert run.config["zoo_run_id"] == row["id"] and run.config["device"] == "cpu x2"
+    assert sorted({logged["epoch"] for logged in run.history}) == [0, 1]

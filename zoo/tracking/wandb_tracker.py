@@ -17,6 +17,7 @@ import atexit
 import html
 import netrc
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -203,8 +204,8 @@ def _log_model(run: Any, result: RunResult) -> None:
     package = Path(result.checkpoint or "")
     if result.kind == "evaluate" or not result.checkpoint or not package.is_dir():
         return
-    artifact = wandb.Artifact(f"{result.display_model}-{result.dataset}".replace("[", "_")
-                              .replace("]", ""), type="model",
-                              metadata={"zoo_run_id": result.id, **result.metrics})
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{result.display_model}-{Path(result.dataset).name}")
+    artifact = wandb.Artifact(name, type="model", metadata={"zoo_run_id": result.id,
+                                                            **result.metrics})
     artifact.add_dir(str(package))
     run.log_artifact(artifact, aliases=["best", "latest"])
