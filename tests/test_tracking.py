@@ -359,3 +359,16 @@ def test_a_distributed_training_makes_one_wandb_run(tmp_path: Path) -> None:
     [run] = wandb_runs(tmp_path)
     assert run.config["zoo_run_id"] == row["id"] and run.config["device"] == "cpu x2"
     assert sorted({logged["epoch"] for logged in run.history}) == [0, 1]
+
+
+def test_an_evaluation_is_an_eval_run_under_wandb_dir(
+        trained: tuple[Path, dict[str, Any], str], tmp_path: Path) -> None:
+    store_dir, row, _ = trained
+    env = {**wandb_env(tmp_path), "WANDB_DIR": str(tmp_path / "elsewhere")}
+    evaluated = json.loads(zoo("evaluate", row["id"], "--db", str(store_dir / "runs.db"),
+                               "--tracker", "wandb", "--json", env=env).stdout)
+    [run] = wandb_runs(tmp_path / "elsewhere")
+    assert (run.run.job_type, run.run.run_group) == ("eval", "evaluate/mlp/wine")
+    assert run.config["data_sha256"] is None  # wine is embedded in scikit-learn
+    assert {k: run.summary[k] for k in evaluated["metrics"]} == evaluated["metrics"]
+    assert run.artifacts == []  # an evaluation saves no model
