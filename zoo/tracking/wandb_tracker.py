@@ -181,14 +181,15 @@ def _print_sync_line() -> None:
 
 
 def _log_media(run: Any, result: RunResult) -> None:
-    """The run's sample grid and text sample, where it made them."""
+    """The sample grid and text sample the run made: a suite cell names them in its row's
+    ``extra``, ``zoo train`` leaves them beside the model it saved."""
     import wandb
 
     from zoo.evaluation.samples import SAMPLE_FILES
 
-    folders = {Path(result.checkpoint).parent} if result.checkpoint else set()
     places = [Path(p) for key in ("samples", "sample") if (p := result.extra.get(key))]
-    places += [folder / name for folder in folders for name in SAMPLE_FILES]
+    if result.kind == "train" and result.checkpoint:
+        places += [Path(result.checkpoint).parent / name for name in SAMPLE_FILES]
     for path in dict.fromkeys(places):
         if path.suffix == ".png" and path.is_file():
             run.log({"samples": wandb.Image(str(path))})
