@@ -35,6 +35,13 @@ if TYPE_CHECKING:
 #: (``WANDB_INIT_TIMEOUT`` overrides it).
 INIT_TIMEOUT = 10
 DEFAULT_PROJECT = "zoo"
+#: What zoo's run config already records (versions, device, git commit) or a run does not
+#: need (system stats and probing, console capture, code): each costs wandb time in every
+#: run of a suite.
+LEAN_SETTINGS = {"silent": True, "console": "off", "x_disable_stats": True,
+                 "x_disable_meta": True, "x_disable_machine_info": True,
+                 "x_save_requirements": False, "disable_git": True, "save_code": False,
+                 "disable_job_creation": True}
 _JOB_TYPES = {"train": "train", "evaluate": "eval", "bench": "train"}
 _state: dict[str, Any] = {"run": None, "offline": False, "sync_line_due": False}
 
@@ -152,8 +159,7 @@ def _start(wandb: Any, mode: str, **fields: Any) -> Any:
     run = wandb.init(project=os.environ.get("WANDB_PROJECT") or DEFAULT_PROJECT,
                      entity=os.environ.get("WANDB_ENTITY") or None, dir=str(directory),
                      mode=mode, reinit="create_new",
-                     settings=wandb.Settings(init_timeout=_init_timeout(), silent=True,
-                                             console="off", x_disable_stats=True),
+                     settings=wandb.Settings(**LEAN_SETTINGS, init_timeout=_init_timeout()),
                      **fields)
     run.define_metric("epoch")
     run.define_metric("*", step_metric="epoch")
