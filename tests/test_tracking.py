@@ -372,3 +372,13 @@ def test_an_evaluation_is_an_eval_run_under_wandb_dir(
     assert run.config["data_sha256"] is None  # wine is embedded in scikit-learn
     assert {k: run.summary[k] for k in evaluated["metrics"]} == evaluated["metrics"]
     assert run.artifacts == []  # an evaluation saves no model
+
+
+def test_an_image_generation_cell_logs_its_sample_grid(tmp_path: Path) -> None:
+    [row] = json.loads(zoo("bench", "image-gen", "--budget", "smoke", "--datasets", "digits",
+                           "--models", "gan", "--seeds", "1", "--db", str(tmp_path / "runs.db"),
+                           "--tracker", "wandb", "--json", env=wandb_env(tmp_path)).stdout)
+    cell = next(run for run in wandb_runs(tmp_path) if run.run.job_type == "train")
+    assert cell.run.run_group == "image-gen/gan[cnn]/digits"
+    [grid] = cell.folder.glob("files/media/images/samples_*.png")
+    assert grid.read_bytes() == Path(row["extra"]["samples"]).read_bytes()
