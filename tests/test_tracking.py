@@ -361,6 +361,18 @@ def test_a_distributed_training_makes_one_wandb_run(tmp_path: Path) -> None:
     assert sorted({logged["epoch"] for logged in run.history}) == [0, 1]
 
 
+def test_a_distributed_bench_makes_one_wandb_run_per_cell(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    zoo("bench", "supervised", "--budget", "smoke", "--models", "mlp", "--datasets", "wine",
+        "--seeds", "1", "--devices", "2", "--accelerator", "cpu", "--db", str(db),
+        "--tracker", "wandb", env=wandb_env(tmp_path))
+    runs = wandb_runs(tmp_path)
+    assert sorted(run.run.job_type for run in runs) == ["leaderboard", "train"]
+    [cell] = [run for run in runs if run.run.job_type == "train"]
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT id FROM runs").fetchall() == [(cell.config["zoo_run_id"],)]
+
+
 def test_an_evaluation_is_an_eval_run_under_wandb_dir(
         trained: tuple[Path, dict[str, Any], str], tmp_path: Path) -> None:
     store_dir, row, _ = trained
