@@ -287,7 +287,7 @@ def test_a_bench_makes_one_wandb_run_per_cell_and_one_leaderboard_run(tmp_path: 
     db = tmp_path / "runs.db"
     args = ["bench", "embedded-ad", "--budget", "smoke", "--models", "iforest,knn",
             "--datasets", "wine-ad", "--seeds", "2", "--db", str(db), "--json",
-            "--tracker", "csv,wandb", "--wandb-project", "zoo-tests"]
+            "--tracker", "csv,wandb", "--wandb-project", "zoo-tests", "--wandb-entity", "my-lab"]
     rows = json.loads(zoo(*args, env=wandb_env(tmp_path)).stdout)
     runs = wandb_runs(tmp_path)
     cells = [run for run in runs if run.run.job_type == "train"]
@@ -297,7 +297,7 @@ def test_a_bench_makes_one_wandb_run_per_cell_and_one_leaderboard_run(tmp_path: 
     assert set(by_id) == {row["id"] for row in rows}
     for row in rows:
         run = by_id[row["id"]]
-        assert run.run.project == "zoo-tests"
+        assert (run.run.project, run.run.entity) == ("zoo-tests", "my-lab")
         assert run.run.run_group == f"embedded-ad/{row['model']}/wine-ad"
         assert run.run.display_name == f"{row['model']}-wine-ad-{row['seed']}"
         assert {"bench", "embedded-ad", "smoke", "zoo-baselines"} <= set(run.run.tags)
@@ -323,7 +323,8 @@ def test_the_tracker_example_is_included_verbatim_in_tracking_md() -> None:
 
 def test_with_a_key_but_no_network_the_runs_go_offline_after_one_warning(tmp_path: Path) -> None:
     env = {**wandb_env(tmp_path), "WANDB_API_KEY": "0123456789" * 4, "WANDB_INIT_TIMEOUT": "3",
-           "WANDB_BASE_URL": "http://127.0.0.1:9", "WANDB_RUN_GROUP": "my-study"}
+           "WANDB_BASE_URL": "http://127.0.0.1:9", "WANDB_RUN_GROUP": "my-study",
+           "WANDB_PROJECT": "from-env"}
     done = zoo("bench", "embedded-ad", "--budget", "smoke", "--models", "iforest",
                "--datasets", "wine-ad", "--seeds", "2", "--tracker", "wandb",
                "--db", str(tmp_path / "runs.db"), env=env)
@@ -331,7 +332,7 @@ def test_with_a_key_but_no_network_the_runs_go_offline_after_one_warning(tmp_pat
     assert len(warned) == 1 and warned[0].startswith("warning: ")
     runs = wandb_runs(tmp_path)
     assert sorted(run.run.job_type for run in runs) == ["leaderboard", "train", "train"]
-    assert {run.run.run_group for run in runs} == {"my-study"}
+    assert {(run.run.run_group, run.run.project) for run in runs} == {("my-study", "from-env")}
     assert "wandb sync" in done.stderr
 
 
