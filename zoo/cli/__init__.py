@@ -284,7 +284,7 @@ def tracker_options(command: Any) -> Any:
             click.option("--tracker", "trackers", envvar="ZOO_TRACKER", default="csv",
                          show_default=True, metavar="NAME[,NAME]",
                          help="Experiment trackers to log the runs to (default $ZOO_TRACKER "
-                              "or csv); 'zoo plugins' lists the trackers plugins register."),
+                              "or csv); 'zoo plugins --json' lists the trackers plugins register."),
             click.option("--wandb-project", help="W&B project (default $WANDB_PROJECT or zoo)."),
             click.option("--wandb-entity", help="W&B entity (default $WANDB_ENTITY)."))):
         command = option(command)
