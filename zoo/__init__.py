@@ -15,7 +15,7 @@ from zoo.errors import UnknownNameError, ZooError
 from zoo.models import ZooModel, create_model, get_model_spec, list_models
 from zoo.models.checkpoints import load_model, save_model
 from zoo.plugins import hookimpl
-from zoo.plugins.specs import DataFile, DatasetSpec, HParam, ModelSpec, SuiteSpec
+from zoo.plugins.specs import DataFile, DatasetSpec, HParam, ModelSpec, SuiteSpec, TrackerSpec
 
 __version__ = "0.1.0"
 
@@ -27,6 +27,7 @@ __all__ = [
     "HParam",
     "ModelSpec",
     "SuiteSpec",
+    "TrackerSpec",
     "UnknownNameError",
     "ZooError",
     "ZooModel",

@@ -1,19 +1,27 @@
-"""The built-in CSV tracker: per-epoch metrics in ``run_dir/metrics.csv``.
+"""The built-in CSV tracker ``csv`` (the default one): per-epoch metrics in
+``run_dir/metrics.csv``.
 
-An ordinary plugin on the hook any tracker's loggers use, ``trylast`` so that other plugins'
-loggers come first. It implements no ``zoo_run_started`` / ``zoo_run_finished``: the results
-store already keeps each run's row (see ``zoo.plugins.hookspecs``).
+An ordinary tracker plugin on the hook any tracker's loggers use, ``trylast`` so that other
+plugins' loggers come first. It implements no ``zoo_run_started`` / ``zoo_run_finished``: the
+results store already keeps each run's row (see ``zoo.plugins.hookspecs``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo.plugins import hookimpl
+from zoo.plugins.specs import TrackerSpec
 
 if TYPE_CHECKING:
     from zoo.training import TrainConfig
+
+
+@hookimpl
+def zoo_register_trackers(register: Callable[[TrackerSpec], None]) -> None:
+    register(TrackerSpec("csv", summary="per-epoch metrics in each run's metrics.csv"))
 
 
 @hookimpl(trylast=True)

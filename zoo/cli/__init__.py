@@ -291,6 +291,27 @@ DBS_OPTION = click.option("--db", "dbs", multiple=True,
                                "counted once.")
 
 
+def tracker_options(command: Any) -> Any:
+    """``--tracker``, ``--wandb-project`` and ``--wandb-entity`` (docs/tracking.md)."""
+    for option in reversed((
+            click.option("--tracker", "trackers", envvar="ZOO_TRACKER", default="csv",
+                         show_default=True, metavar="NAME[,NAME]",
+                         help="Experiment trackers to log the runs to (default $ZOO_TRACKER "
+                              "or csv); 'zoo plugins --json' lists the trackers plugins register."),
+            click.option("--wandb-project", help="W&B project (default $WANDB_PROJECT or zoo)."),
+            click.option("--wandb-entity", help="W&B entity (default $WANDB_ENTITY)."))):
+        command = option(command)
+    return command
+
+
+def _use_trackers(store: Any, trackers: str, wandb_project: str | None,
+                  wandb_entity: str | None) -> None:
+    from zoo.tracking import use_trackers
+
+    use_trackers(trackers, store_path=store.path, wandb_project=wandb_project,
+                 wandb_entity=wandb_entity)
+
+
 @cli.command("train")
 @click.argument("model", required=False)
 @click.option("--data", help="Registered dataset name, or a .npz / .csv file.")
@@ -306,12 +327,14 @@ DBS_OPTION = click.option("--db", "dbs", multiple=True,
 @click.option("--seed", type=click.IntRange(min=0),
               help="Seed of the split and the training (default 0).")
 @DB_OPTION
+@tracker_options
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @QUIET_OPTION
 def train_command(model: str | None, data: str | None, backbone: str | None,
                   sets: tuple[str, ...], config: Path | None, accelerator: str | None,
                   devices: int | None, max_epochs: int | None, seed: int | None,
-                  db: Path | None, as_json: bool, quiet: bool) -> None:
+                  db: Path | None, trackers: str, wandb_project: str | None,
+                  wandb_entity: str | None, as_json: bool, quiet: bool) -> None:
     """Train MODEL on --data and store the run.
 
     Models that select on validation keep their best-validation parameters.
@@ -332,6 +355,7 @@ def train_command(model: str | None, data: str | None, backbone: str | None,
 
     check_devices(accelerator, devices)
     with _open_store(db) as store, _interrupted_by_sigterm():
+        _use_trackers(store, trackers, wandb_project, wandb_entity)
         row = train_run(
             store, model, data, backbone=backbone, hparams=hparams,
             seed=seed if seed is not None else options.get("seed", 0),
@@ -350,14 +374,18 @@ def train_command(model: str | None, data: str | None, backbone: str | None,
 @click.option("--data", help="Registered dataset name, or a .npz / .csv file "
                               "(default: the run's own dataset).")
 @DB_OPTION
+@tracker_options
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
-def evaluate_command(run: str, data: str | None, db: Path | None, as_json: bool) -> None:
+def evaluate_command(run: str, data: str | None, db: Path | None, trackers: str,
+                     wandb_project: str | None, wandb_entity: str | None,
+                     as_json: bool) -> None:
     """Evaluate a trained model (RUN id or checkpoint directory) on the test split of the
     data it was trained on, or on --data."""
     _check_names(data=data)
     from zoo.runs.single import evaluate_run
 
     with _open_store(db) as store:
+        _use_trackers(store, trackers, wandb_project, wandb_entity)
         row = evaluate_run(store, run, data)
     if row is None:  # a non-zero rank of a distributed launch: rank 0 reports
         return
@@ -412,13 +440,16 @@ def _split_list(value: str | None, option: str) -> list[str] | None:
               help=ACCELERATOR_HELP)
 @click.option("--devices", type=click.IntRange(min=1), default=1, help=DEVICES_HELP)
 @DB_OPTION
+@tracker_options
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @QUIET_OPTION
 def bench_command(suite: str, models: str | None, datasets: str | None, seeds: int | None,
                   first_seed: int, budget: str, setting: str | None, classes: str | None,
-                  accelerator: str, devices: int, db: Path | None, as_json: bool,
+                  accelerator: str, devices: int, db: Path | None, trackers: str,
+                  wandb_project: str | None, wandb_entity: str | None, as_json: bool,
                   quiet: bool) -> None:
     """Run SUITE: every cell not already stored; one result row per cell."""
+    from zoo.runs.lifecycle import global_rank
     from zoo.suites.runner import run_suite
     from zoo.training import check_devices
     from zoo.training.progress import SuiteProgress, wanted
@@ -445,9 +476,16 @@ def bench_command(suite: str, models: str | None, datasets: str | None, seeds: i
                 progress.echo(_cell_line(row, skipped))
             progress.advance(ran=not skipped)
 
+        _use_trackers(store, trackers, wandb_project, wandb_entity)
         rows = run_suite(suite_obj, store, models=model_names, datasets=dataset_names,
                          seeds=seeds, first_seed=first_seed, budget=budget, setting=setting,
                          classes=normal_classes, on_plan=progress.plan, on_result=cell_done)
+        if global_rank() == 0:
+            from zoo.reporting.leaderboard import suite_leaderboard
+            from zoo.reporting.render import to_json
+
+            host.hook.zoo_suite_finished(suite=suite, leaderboard=to_json(
+                suite_leaderboard(suite_spec, store.runs(suite=suite))))
     if as_json:
         _echo_json([row.to_row() for row in rows])
     else:
@@ -474,17 +512,14 @@ def _cell_line(row: Any, skipped: bool) -> str:
 def leaderboard_command(suite: str, dbs: tuple[Path, ...], fmt: str) -> None:
     """Mean +/- std over seeds per model and dataset, with published reference rows and the
     models not significantly worse than the best marked."""
-    from zoo.reporting.leaderboard import build_leaderboard, load_references
+    from zoo.reporting.leaderboard import suite_leaderboard
     from zoo.reporting.render import render
     from zoo.runs.merge import merge_runs
 
     spec = plugins.get_host().suite(suite)
     with _open_stores(dbs) as stores:
         merged = merge_runs([store.runs(suite=suite) for store in stores])
-    board = build_leaderboard(merged.rows, suite=suite, metrics=list(spec.metrics),
-                              references=load_references(suite), columns=spec.columns,
-                              floors=dict(spec.floors), notes=merged.notes)
-    click.echo(render(board, fmt))
+    click.echo(render(suite_leaderboard(spec, merged.rows, notes=merged.notes), fmt))
 
 
 @cli.command("report")

@@ -45,7 +45,7 @@ import pluggy
 
 from zoo.errors import UnknownNameError, describe
 from zoo.plugins import hookspecs
-from zoo.plugins.specs import DatasetSpec, ModelSpec, SuiteSpec
+from zoo.plugins.specs import DatasetSpec, ModelSpec, SuiteSpec, TrackerSpec
 
 hookimpl = pluggy.HookimplMarker("zoo")
 
@@ -54,13 +54,20 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "zoo._builtin.datasets",
     "zoo._builtin.suites",
     "zoo._builtin.csv_logger",
+    "zoo.tracking.wandb_tracker",
 )
+#: Hooks of a tracker plugin that are called only while one of its trackers is selected.
+TRACKER_HOOKS = frozenset({"zoo_run_started", "zoo_run_finished", "zoo_suite_finished",
+                           "zoo_trainer_loggers", "zoo_trainer_callbacks"})
+#: The trackers used when neither ``--tracker`` nor ``ZOO_TRACKER`` names any.
+DEFAULT_TRACKERS = ("csv",)
 _REGISTRATION_HOOKS = {
     "zoo_register_models": ("models", ModelSpec),
     "zoo_register_datasets": ("datasets", DatasetSpec),
     "zoo_register_suites": ("suites", SuiteSpec),
+    "zoo_register_trackers": ("trackers", TrackerSpec),
 }
-Spec = TypeVar("Spec", ModelSpec, DatasetSpec, SuiteSpec)
+Spec = TypeVar("Spec", ModelSpec, DatasetSpec, SuiteSpec, TrackerSpec)
 
 
 @dataclass
@@ -75,6 +82,7 @@ class PluginInfo:
     models: list[str] = field(default_factory=list)
     datasets: list[str] = field(default_factory=list)
     suites: list[str] = field(default_factory=list)
+    trackers: list[str] = field(default_factory=list)
     reason: str = ""
 
     @property
@@ -93,12 +101,18 @@ class PluginInfo:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "distribution": self.distribution,
                 "source": self.source, "hooks": self.hooks, "models": self.models,
-                "datasets": self.datasets, "suites": self.suites, "status": self.status,
+                "datasets": self.datasets, "suites": self.suites, "trackers": self.trackers,
+                "status": self.status,
                 "reason": self.reason}
 
 
 def _env_names(value: str | None) -> set[str]:
-    return {n.strip() for n in (value or "").split(",") if n.strip()}
+    return set(_env_names_in_order(value))
+
+
+def _env_names_in_order(value: str | None) -> tuple[str, ...]:
+    """``"a, b,,a"`` -> ``("a", "b")``."""
+    return tuple(dict.fromkeys(n.strip() for n in (value or "").split(",") if n.strip()))
 
 
 class PluginHost:
@@ -126,6 +140,8 @@ class PluginHost:
         self._registering: str | None = None
         self._allow = _env_names(env.get("ZOO_PLUGINS"))
         self._deny = _env_names(env.get("ZOO_DISABLE_PLUGINS"))
+        self._trackers: tuple[str, ...] | None = None
+        self._tracker_env = env.get("ZOO_TRACKER")
         for module_name in default_plugins:
             self.add(_builtin_name(module_name), lambda m=module_name: importlib.import_module(m),
                      source="builtin", distribution="zoo", version=_version("zoo"))
@@ -146,15 +162,50 @@ class PluginHost:
         self._check_pending()
 
     @property
-    def hook(self) -> pluggy.HookRelay:
+    def hook(self) -> _SelectedHooks:
         """The hooks, called through pluggy: ``host.hook.zoo_run_started(run=row)``.
 
         pluggy orders the implementations, honours ``firstresult``, wrappers and historic
         hooks, and returns what it returns (a list of the non-``None`` results, unless the
         hook is first-result). An implementation that raises marks its plugin broken, with
-        a warning, and counts as returning ``None``; the others still run.
+        a warning, and counts as returning ``None``; the others still run. The
+        :data:`TRACKER_HOOKS` of a plugin that registers trackers, none of them selected
+        (:meth:`select_trackers`), are left out.
         """
-        return self.pm.hook
+        return _SelectedHooks(self)
+
+    # -- trackers ------------------------------------------------------------------------------
+    def select_trackers(self, names: Iterable[str]) -> tuple[str, ...]:
+        """Use the trackers ``names`` (``--tracker``) from now on; returns them.
+
+        Raises:
+            UnknownNameError: A name no plugin registers, in one line with the valid ones.
+        """
+        selected = tuple(dict.fromkeys(names))
+        if not selected:
+            raise UnknownNameError("tracker", "", self.trackers())
+        for name in selected:
+            self.tracker(name)
+        self._trackers = selected
+        return selected
+
+    def selected_trackers(self) -> tuple[str, ...]:
+        """The trackers in use: :meth:`select_trackers`'s, else ``ZOO_TRACKER``'s, else
+        those of :data:`DEFAULT_TRACKERS` that are registered."""
+        if self._trackers is None:
+            named = _env_names_in_order(self._tracker_env)
+            return self.select_trackers(named) if named else tuple(
+                name for name in DEFAULT_TRACKERS if name in self.trackers())
+        return self._trackers
+
+    def unselected_tracker_plugins(self) -> list[object]:
+        """The registered plugins that register trackers, none of them selected."""
+        selected = set(self.selected_trackers())
+        owners: dict[str, bool] = {}
+        for spec in self.trackers().values():
+            owners[spec.plugin] = owners.get(spec.plugin, False) or spec.name in selected
+        return [plugin for name, used in owners.items() if not used
+                if (plugin := self.pm.get_plugin(name)) is not None]
 
     # -- loading -------------------------------------------------------------------------------
     def add(self, name: str, load: Callable[[], object], *, source: str = "builtin",
@@ -242,7 +293,7 @@ class PluginHost:
                 for key in [k for k, s in specs.items() if s.plugin == name]:
                     del specs[key]
             if info is not None:
-                info.models, info.datasets, info.suites = [], [], []
+                info.models, info.datasets, info.suites, info.trackers = [], [], [], []
 
     @property
     def plugins(self) -> dict[str, PluginInfo]:
@@ -308,6 +359,26 @@ class PluginHost:
 
     def suite(self, name: str) -> SuiteSpec:
         return _lookup("suite", name, self.suites())
+
+    def trackers(self) -> dict[str, TrackerSpec]:
+        return self.registry["trackers"]
+
+    def tracker(self, name: str) -> TrackerSpec:
+        return _lookup("tracker", name, self.trackers())
+
+
+class _SelectedHooks:
+    """pluggy's hook relay, less the tracker hooks of trackers not selected."""
+
+    def __init__(self, host: PluginHost) -> None:
+        self._host = host
+
+    def __getattr__(self, name: str) -> Any:
+        caller = getattr(self._host.pm.hook, name)
+        if name not in TRACKER_HOOKS:
+            return caller
+        unselected = self._host.unselected_tracker_plugins()
+        return self._host.pm.subset_hook_caller(name, unselected) if unselected else caller
 
 
 class _IsolatedPlugin:

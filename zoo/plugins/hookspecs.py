@@ -27,7 +27,7 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from zoo.plugins.specs import DatasetSpec, ModelSpec, SuiteSpec
+    from zoo.plugins.specs import DatasetSpec, ModelSpec, SuiteSpec, TrackerSpec
     from zoo.runs.results import RunResult
     from zoo.training import TrainConfig
 
@@ -64,6 +64,21 @@ def zoo_register_suites(register: Callable[[SuiteSpec], None]) -> None:
 
 
 @hookspec
+def zoo_register_trackers(register: Callable[[TrackerSpec], None]) -> None:
+    """Register experiment trackers by calling ``register(TrackerSpec(...))``.
+
+    Called once, lazily, when the tracker registry is first needed. A plugin that registers
+    a tracker is that tracker: its run and trainer hooks (``zoo_run_started``,
+    ``zoo_run_finished``, ``zoo_suite_finished``, ``zoo_trainer_loggers``,
+    ``zoo_trainer_callbacks``) are called only while one of its trackers is selected with
+    ``--tracker NAME[,NAME]`` or ``ZOO_TRACKER`` (default ``csv``).
+
+    Built-in: ``builtin-csv-logger`` registers ``csv``. Built-in: ``builtin-wandb-tracker``
+    registers ``wandb``.
+    """
+
+
+@hookspec
 def zoo_register_commands(cli: click.Group) -> None:
     """Add subcommands to the ``zoo`` command line (``@cli.command()``).
 
@@ -81,9 +96,9 @@ def zoo_trainer_callbacks(config: TrainConfig, run_dir: Path) -> list[Any]:
     Called at the start of every Lightning fit, on every rank; the lists of all plugins are
     concatenated after the core's own callbacks.
 
-    No built-in: the core's callbacks (best-validation weights, divergence guard, early
-    stopping) are part of the training contract, so ``fit_lightning`` adds them itself and
-    no plugin can remove them.
+    Built-in: ``builtin-wandb-tracker`` (the learning rate per epoch). The core's callbacks
+    (best-validation weights, divergence guard, early stopping) are part of the training
+    contract, so ``fit_lightning`` adds them itself and no plugin can remove them.
     """
 
 
@@ -94,7 +109,7 @@ def zoo_trainer_loggers(config: TrainConfig, run_dir: Path) -> list[Any]:
     Called at the start of every Lightning fit, on every rank (a logger writes on rank 0,
     as Lightning's do); the lists of all plugins are concatenated. Built-in:
     ``builtin-csv-logger``, a ``trylast`` implementation returning a CSV logger that writes
-    ``run_dir/metrics.csv``.
+    ``run_dir/metrics.csv``. Built-in: ``builtin-wandb-tracker`` (the curves of its W&B run).
     """
 
 
@@ -105,8 +120,8 @@ def zoo_run_started(run: RunResult) -> None:
     ``run`` is the row as opened: what runs, on what, with ``status="running"`` and no
     metrics yet. A tracker opens its run here and closes it in :func:`zoo_run_finished`.
 
-    No built-in: the results store records every run itself, before this hook is called, so
-    that a failing plugin never loses a row.
+    Built-in: ``builtin-wandb-tracker``; the results store records every run itself, before
+    this hook is called, so that a failing plugin never loses a row.
     """
 
 
@@ -117,6 +132,17 @@ def zoo_run_finished(result: RunResult) -> None:
     ``result`` is the row as stored: status, metrics, seconds and where the model was saved.
     ``result.id`` is the id :func:`zoo_run_started` got.
 
-    No built-in: the results store records every run itself, before this hook is called, so
-    that a failing plugin never loses a row.
+    Built-in: ``builtin-wandb-tracker``; the results store records every run itself, before
+    this hook is called, so that a failing plugin never loses a row.
+    """
+
+
+@hookspec
+def zoo_suite_finished(suite: str, leaderboard: dict[str, Any]) -> None:
+    """Called once after ``zoo bench`` ran a suite, on rank 0 only.
+
+    ``leaderboard`` is the suite's leaderboard over the whole store, as
+    ``zoo leaderboard SUITE --format json`` prints it (``zoo.reporting.render.to_json``).
+
+    Built-in: ``builtin-wandb-tracker`` logs it as a table in a ``leaderboard`` run.
     """

@@ -680,3 +680,24 @@ class SuiteSpec:
                 "modalities": list(self.modalities), "version": self.version,
                 "metrics": [m for m, _ in self.metrics], "budgets": list(self.budgets),
                 "summary": self.summary, "plugin": self.plugin}
+
+
+@dataclass(frozen=True)
+class TrackerSpec:
+    """A registered experiment tracker, selected by name with ``--tracker`` / ``ZOO_TRACKER``.
+
+    The plugin that registers it is the tracker: its run and trainer hooks
+    (:data:`zoo.plugins.TRACKER_HOOKS`) are called only while its tracker is selected.
+
+    Args:
+        name: Unique registry name (``"csv"``, ``"wandb"``).
+        summary: One line for ``zoo plugins`` and ``--help``.
+        plugin: Filled in by the registry.
+    """
+
+    name: str
+    summary: str = ""
+    plugin: str = ""
+
+    def __post_init__(self) -> None:
+        _check_name("tracker", self.name)

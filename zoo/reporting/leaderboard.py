@@ -47,11 +47,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from zoo.errors import ZooError
 from zoo.reporting.significance import over_datasets, paired_over_seeds
 from zoo.runs.results import RunResult
+
+if TYPE_CHECKING:
+    from zoo.plugins.specs import SuiteSpec
 
 #: What a board's columns can be; the sections are per value of the other one (and budget).
 COLUMN_AXES = ("dataset", "setting")
@@ -274,6 +277,16 @@ def build_leaderboard(rows: Iterable[RunResult], *, suite: str,
     board.notes = [*_board_notes(board, suite_rows, version, len(shown) - len(finished)),
                    *notes]
     return board
+
+
+def suite_leaderboard(spec: SuiteSpec, rows: Iterable[RunResult], *,
+                      notes: Sequence[str] = ()) -> Leaderboard:
+    """The leaderboard of the suite ``spec`` over ``rows``, with its metrics, columns, floors
+    and published reference rows: what ``zoo leaderboard``, ``zoo report`` and the trackers'
+    leaderboard run all show."""
+    return build_leaderboard(rows, suite=spec.name, metrics=list(spec.metrics),
+                             references=load_references(spec.name), columns=spec.columns,
+                             floors=dict(spec.floors), notes=notes)
 
 
 def _version_key(version: str | None) -> tuple[tuple[int, int, str], ...]:

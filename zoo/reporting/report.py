@@ -6,7 +6,7 @@ so the page works from ``file://``, offline. It holds:
 
 - a header: suite, version, budgets, settings, seeds, zoo and plugin versions, git commits,
   when and on what devices the runs were made (all read from the rows);
-- the leaderboard (:func:`zoo.reporting.leaderboard.build_leaderboard`, laid out by the same
+- the leaderboard (:func:`zoo.reporting.leaderboard.suite_leaderboard`, laid out by the same
   grid as ``zoo leaderboard``), published reference rows marked and never ranked;
 - per section, on the primary metric: a critical-difference diagram (:func:`compare_models`),
   a models x datasets heat map and a bar chart of mean +/- std over seeds;
@@ -36,8 +36,7 @@ from zoo.reporting.leaderboard import (
     Leaderboard,
     Metric,
     Section,
-    build_leaderboard,
-    load_references,
+    suite_leaderboard,
 )
 from zoo.reporting.render import (
     board_title,
@@ -146,9 +145,7 @@ def write_report(runs: StoredRuns, spec: SuiteSpec, *, out: Path, setting: str |
     if fmt not in REPORT_FORMATS:
         raise ZooError(f"unknown report format {fmt!r}; valid: {', '.join(REPORT_FORMATS)}")
     rows = _selected_rows(runs.rows, spec.name, setting)
-    board = build_leaderboard(rows, suite=spec.name, metrics=list(spec.metrics),
-                              references=load_references(spec.name), columns=spec.columns,
-                              floors=dict(spec.floors), notes=runs.notes)
+    board = suite_leaderboard(spec, rows, notes=runs.notes)
     shown = [row for row in rows if row.suite_version == board.suite_version]
     figures = out / FIGURES
     shutil.rmtree(figures, ignore_errors=True)

@@ -1,0 +1,397 @@
+"""Trackers: choosing them (``--tracker``, ``ZOO_TRACKER``), a tracker that raises, the JSON-lines
+example of docs/tracking.md, and the built-in W&B tracker with the real wandb library offline.
+
+W&B's runs are read back from wandb's own run files: ``run-*.wandb`` is a log of 32 KiB blocks
+after a 7-byte ``:W&B`` header, each record a ``wandb.proto`` ``Record`` message split into
+chunks with a 7-byte header (checksum, length, type), as wandb's data store writes them.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import sqlite3
+import struct
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from zoo import hookimpl
+from zoo.errors import UnknownNameError
+from zoo.plugins import PluginHost
+from zoo.plugins.specs import TrackerSpec
+from zoo.runs.results import RunResult
+from zoo.tracking import LEADERBOARD_COLUMNS, leaderboard_rows
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "docs" / "examples"
+
+
+def zoo(*args: str, env: dict[str, str] | None = None,
+        check: bool = True) -> subprocess.CompletedProcess[str]:
+    """The real ``zoo`` CLI, offline: no W&B credentials reach it (HOME has no netrc)."""
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith("WANDB_") and k != "ZOO_TRACKER"}
+    done = subprocess.run([sys.executable, "-m", "zoo", *args], capture_output=True, text=True,
+                          env={**base, **(env or {})}, timeout=300)
+    if check and done.returncode != 0:
+        raise AssertionError(f"zoo {' '.join(args)} failed:\n{done.stderr}")
+    return done
+
+
+def wandb_env(tmp_path: Path) -> dict[str, str]:
+    return {"HOME": str(tmp_path / "home"), "WANDB_SILENT": "true"}
+
+
+# -- choosing trackers ------------------------------------------------------------------------
+
+class CountingTracker:
+    """A throwaway tracker plugin registering ``counting``."""
+
+    def __init__(self) -> None:
+        self.started: list[str] = []
+        self.suites: list[str] = []
+
+    @hookimpl
+    def zoo_register_trackers(self, register: Any) -> None:
+        register(TrackerSpec("counting"))
+
+    @hookimpl
+    def zoo_run_started(self, run: RunResult) -> None:
+        self.started.append(run.id)
+
+    @hookimpl
+    def zoo_suite_finished(self, suite: str, leaderboard: dict[str, Any]) -> None:
+        self.suites.append(suite)
+
+
+def host_with(tracker: object, env: dict[str, str] | None = None) -> PluginHost:
+    host = PluginHost(entry_points=[], env=env or {})
+    host.add("counting", lambda: tracker, source="entry-point")
+    assert host.plugins["counting"].status == "ok", host.plugins["counting"].reason
+    return host
+
+
+def a_row() -> RunResult:
+    return RunResult(kind="train", model="m", plugin="p", dataset="d")
+
+
+def test_a_tracker_is_called_only_while_selected() -> None:
+    tracker = CountingTracker()
+    host = host_with(tracker)
+    assert host.selected_trackers() == ("csv",)
+    host.hook.zoo_run_started(run=a_row())
+    host.hook.zoo_suite_finished(suite="s", leaderboard={})
+    assert tracker.started == [] and tracker.suites == []
+    assert host.select_trackers(["csv", "counting"]) == ("csv", "counting")
+    host.hook.zoo_run_started(run=a_row())
+    host.hook.zoo_suite_finished(suite="s", leaderboard={})
+    assert len(tracker.started) == 1 and tracker.suites == ["s"]
+    assert host.plugins["counting"].trackers == ["counting"]
+    assert {"csv", "wandb", "counting"} == set(host.trackers())
+
+
+def test_zoo_tracker_is_the_default_selection() -> None:
+    tracker = CountingTracker()
+    host = host_with(tracker, env={"ZOO_TRACKER": "counting"})
+    host.hook.zoo_run_started(run=a_row())
+    assert host.selected_trackers() == ("counting",) and len(tracker.started) == 1
+
+
+def test_an_unknown_tracker_is_one_line_naming_the_valid_ones(tmp_path: Path) -> None:
+    with pytest.raises(UnknownNameError, match=r"unknown tracker 'wandbb'; did you mean "
+                                               r"'wandb'\? valid: counting, csv, wandb"):
+        host_with(CountingTracker()).select_trackers(["csv", "wandbb"])
+    done = zoo("train", "mlp", "--data", "wine", "--tracker", "csv,nope", "--db",
+               str(tmp_path / "runs.db"), check=False)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "Error: unknown tracker 'nope'; valid: csv, wandb"]
+
+
+def test_listing_imports_neither_wandb_nor_torch() -> None:
+    probe = textwrap.dedent("""
+        import sys
+        import zoo.cli
+        for args in (["--help"], ["models"], ["plugins"]):
+            sys.argv = ["zoo", *args]
+            try:
+                zoo.cli.main()
+            except SystemExit:
+                pass
+        print(sorted(m for m in ("wandb", "torch", "lightning") if m in sys.modules))
+    """)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          env={**os.environ, "ZOO_TRACKER": "wandb"}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+RAISING_TRACKER = """
+    from zoo import TrackerSpec, hookimpl
+
+
+    @hookimpl
+    def zoo_register_trackers(register):
+        register(TrackerSpec("raising"))
+
+
+    @hookimpl
+    def zoo_run_started(run):
+        raise ConnectionError("the tracking server is down")
+"""
+
+
+def test_a_tracker_that_raises_never_fails_the_run(tmp_path: Path) -> None:
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "raising.py").write_text(textwrap.dedent(RAISING_TRACKER))
+    db = tmp_path / "runs.db"
+    done = zoo("--plugins-dir", str(plugins), "bench", "embedded-ad", "--budget", "smoke",
+               "--models", "iforest", "--datasets", "wine-ad", "--seeds", "2",
+               "--tracker", "raising", "--db", str(db), "--json")
+    assert [row["status"] for row in json.loads(done.stdout)] == ["ok", "ok"]
+    assert ("zoo plugin 'raising' is broken: zoo_run_started raised ConnectionError: "
+            "the tracking server is down") in done.stderr
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT status FROM runs").fetchall() == [("ok",), ("ok",)]
+
+
+def test_the_jsonl_example_tracker_records_runs_epochs_and_the_leaderboard(
+        tmp_path: Path) -> None:
+    log = tmp_path / "runs.jsonl"
+    env = {"ZOO_JSONL_FILE": str(log), "ZOO_TRACKER": "jsonl"}
+    db = str(tmp_path / "runs.db")
+    trained = json.loads(zoo("--plugins-dir", str(EXAMPLES), "train", "mlp", "--data", "wine",
+                             "--max-epochs", "2", "--db", db, "--json", env=env).stdout)
+    zoo("--plugins-dir", str(EXAMPLES), "bench", "embedded-ad", "--budget", "smoke",
+        "--models", "iforest", "--datasets", "wine-ad", "--seeds", "1", "--db", db, env=env)
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [e["event"] for e in events] == ["started", "epoch", "epoch", "finished",
+                                             "started", "finished", "leaderboard"]
+    assert events[3]["metrics"] == trained["metrics"]
+    assert [e["epoch"] for e in events[1:3]] == [0, 1]
+    assert events[-1]["leaderboard"]["suite"] == "embedded-ad"
+    assert not (Path(trained["checkpoint"]).parent / "metrics.csv").exists()  # csv not chosen
+
+
+# -- W&B, offline, read back from its own run files ------------------------------------------
+
+def wandb_records(path: Path) -> Iterator[Any]:
+    """Every ``Record`` of a ``run-*.wandb`` file, in order."""
+    from wandb.proto import wandb_internal_pb2
+
+    data = path.read_bytes()
+    assert data[:4] == b":W&B"
+    block, position, chunks = 32 * 1024, 7, b""
+    while position + 7 <= len(data):
+        left = block - position % block
+        _checksum, length, kind = struct.unpack("<IHB", data[position:position + 7])
+        if left < 7 or (length, kind) == (0, 0):  # the rest of a block is padding
+            position += left
+            continue
+        chunks += data[position + 7:position + 7 + length]
+        position += 7 + length
+        if kind in (1, 4):  # a full record, or the last chunk of one
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(chunks)
+            chunks = b""
+            yield record
+
+
+class WandbRun:
+    """What one offline W&B run wrote: its run record, config, summary, history, artifacts."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.config: dict[str, Any] = {}
+        self.summary: dict[str, Any] = {}
+        self.history: list[dict[str, Any]] = []
+        self.artifacts: list[Any] = []
+        for record in wandb_records(next(folder.glob("run-*.wandb"))):
+            kind = record.WhichOneof("record_type")
+            if kind == "run":
+                self.run = record.run
+                self.config.update({u.key: json.loads(u.value_json)
+                                    for u in record.run.config.update})
+            elif kind == "summary":
+                self.summary.update({_key(u): json.loads(u.value_json)
+                                     for u in record.summary.update})
+            elif kind == "history":
+                self.history.append({_key(i): json.loads(i.value_json)
+                                     for i in record.history.item})
+            elif kind == "artifact":
+                self.artifacts.append(record.artifact)
+
+
+def _key(item: Any) -> str:
+    return item.key or ".".join(item.nested_key)
+
+
+def wandb_runs(root: Path) -> list[WandbRun]:
+    return [WandbRun(folder) for folder in sorted((root / "wandb").glob("offline-run-*"))]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any], str]:
+    """mlp trained on wine for two epochs with ``--tracker wandb``, no W&B credentials."""
+    tmp_path = tmp_path_factory.mktemp("wandb-train")
+    db = tmp_path / "store" / "runs.db"
+    db.parent.mkdir()
+    done = zoo("train", "mlp", "--data", "wine", "--max-epochs", "2", "--db", str(db),
+               "--tracker", "wandb", "--json", env=wandb_env(tmp_path))
+    return db.parent, json.loads(done.stdout), done.stderr
+
+
+def test_without_credentials_a_run_is_written_offline_beside_the_store(
+        trained: tuple[Path, dict[str, Any], str]) -> None:
+    store_dir, _, stderr = trained
+    [run] = wandb_runs(store_dir)
+    sync = [line for line in stderr.splitlines() if "wandb sync" in line]
+    assert sync == ["W&B runs written offline; upload them with: "
+                    f"wandb sync {store_dir / 'wandb'}/offline-run-*"]
+    assert (run.run.project, run.run.job_type, run.run.display_name) == (
+        "zoo", "train", "mlp-wine-0")
+    assert run.run.run_group == "train/mlp/wine"
+
+
+def test_a_wandb_run_records_config_curves_summary_and_the_model(
+        trained: tuple[Path, dict[str, Any], str]) -> None:
+    _, row, _ = trained
+    [run] = wandb_runs(trained[0])
+    config = run.config
+    assert (config["model"], config["dataset"], config["seed"]) == ("mlp", "wine", 0)
+    assert config["zoo_run_id"] == row["id"]
+    assert config["hparams"]["hidden"] and config["device"] == "cpu"
+    assert {"zoo", "torch", "lightning"} <= set(config["versions"])
+    curves: dict[int, set[str]] = {}
+    for logged in run.history:
+        curves.setdefault(logged["epoch"], set()).update(logged)
+    assert list(curves) == [0, 1]
+    assert all({"train_loss", "val_loss", "val_metric", "lr"} <= names
+               for names in curves.values())
+    assert {k: run.summary[k] for k in row["metrics"]} == row["metrics"]
+    [artifact] = run.artifacts
+    assert artifact.type == "model" and "best" in artifact.aliases
+    files = {entry.path for entry in artifact.manifest.contents}
+    assert any(path.endswith(".safetensors") for path in files) and "card.json" in files
+
+
+def test_a_bench_makes_one_wandb_run_per_cell_and_one_leaderboard_run(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    args = ["bench", "embedded-ad", "--budget", "smoke", "--models", "iforest,knn",
+            "--datasets", "wine-ad", "--seeds", "2", "--db", str(db), "--json",
+            "--tracker", "csv,wandb", "--wandb-project", "zoo-tests", "--wandb-entity", "my-lab"]
+    rows = json.loads(zoo(*args, env=wandb_env(tmp_path)).stdout)
+    runs = wandb_runs(tmp_path)
+    cells = [run for run in runs if run.run.job_type == "train"]
+    [board] = [run for run in runs if run.run.job_type == "leaderboard"]
+    assert len(runs) == 5
+    by_id = {run.config["zoo_run_id"]: run for run in cells}
+    assert set(by_id) == {row["id"] for row in rows}
+    for row in rows:
+        run = by_id[row["id"]]
+        assert (run.run.project, run.run.entity) == ("zoo-tests", "my-lab")
+        assert run.run.run_group == f"embedded-ad/{row['model']}/wine-ad"
+        assert run.run.display_name == f"{row['model']}-wine-ad-{row['seed']}"
+        assert {"bench", "embedded-ad", "smoke", "zoo-baselines"} <= set(run.run.tags)
+        assert (run.config["suite"], run.config["budget"]) == ("embedded-ad", "smoke")
+        assert {k: run.summary[k] for k in row["metrics"]} == row["metrics"]
+    [table_file] = board.folder.glob("files/media/table/leaderboard_*.table.json")
+    table = json.loads(table_file.read_text())
+    expected = json.loads(zoo("leaderboard", "embedded-ad", "--db", str(db), "--format",
+                              "json").stdout)
+    assert table["columns"] == list(LEADERBOARD_COLUMNS)
+    assert table["data"] == json.loads(json.dumps(leaderboard_rows(expected)))
+    zoo(*args, env=wandb_env(tmp_path))  # resumed: every cell is stored, none runs again
+    again = wandb_runs(tmp_path)
+    assert sorted(run.run.job_type for run in again) == ["leaderboard"] * 2 + ["train"] * 4
+
+
+def test_the_tracker_example_is_included_verbatim_in_tracking_md() -> None:
+    page = (REPO / "docs" / "tracking.md").read_text(encoding="utf-8")
+    start = page.index("<!-- example:jsonl_tracker.py -->\n```python\n")
+    block = page[start:].split("```python\n", 1)[1].split("```\n<!-- /example -->")[0]
+    assert block == (EXAMPLES / "jsonl_tracker.py").read_text(encoding="utf-8")
+
+
+def test_with_a_key_but_no_network_the_runs_go_offline_after_one_warning(tmp_path: Path) -> None:
+    env = {**wandb_env(tmp_path), "WANDB_API_KEY": "0123456789" * 4, "WANDB_INIT_TIMEOUT": "3",
+           "WANDB_BASE_URL": "http://127.0.0.1:9", "WANDB_RUN_GROUP": "my-study",
+           "WANDB_PROJECT": "from-env"}
+    done = zoo("bench", "embedded-ad", "--budget", "smoke", "--models", "iforest",
+               "--datasets", "wine-ad", "--seeds", "2", "--tracker", "wandb",
+               "--db", str(tmp_path / "runs.db"), env=env)
+    warned = [line for line in done.stderr.splitlines() if "W&B cannot be reached" in line]
+    assert len(warned) == 1 and warned[0].startswith("warning: ")
+    runs = wandb_runs(tmp_path)
+    assert sorted(run.run.job_type for run in runs) == ["leaderboard", "train", "train"]
+    assert {(run.run.run_group, run.run.project) for run in runs} == {("my-study", "from-env")}
+    assert "wandb sync" in done.stderr
+
+
+def test_a_generators_samples_are_logged_as_media(tmp_path: Path) -> None:
+    text = tmp_path / "verse.txt"
+    text.write_text("to be, or not to be: that is the question. " * 60, encoding="utf-8")
+    db = str(tmp_path / "runs.db")
+    rows = [json.loads(zoo("train", model, "--data", data, "--max-epochs", "1", "--db", db,
+                           "--tracker", "wandb", "--json", env=wandb_env(tmp_path)).stdout)
+            for model, data in (("gan[cnn]", "digits"), ("rnn", str(text)))]
+    images, texts = wandb_runs(tmp_path)
+    assert images.summary["samples._type"] == "image-file"
+    assert [p.suffix for p in images.folder.glob("files/media/images/samples_*")] == [".png"]
+    assert texts.summary["sample_text._type"] == "html-file"
+    sample = (Path(rows[1]["checkpoint"]).parent / "sample.txt").read_text(encoding="utf-8")
+    page = next(texts.folder.glob("files/media/html/sample_text_*")).read_text()
+    assert f"<pre>{html.escape(sample)}</pre>" in page
+    assert all("best" in run.artifacts[0].aliases for run in (images, texts))
+
+
+def test_a_distributed_training_makes_one_wandb_run(tmp_path: Path) -> None:
+    row = json.loads(zoo("train", "mlp", "--data", "wine", "--devices", "2", "--accelerator",
+                         "cpu", "--max-epochs", "2", "--db", str(tmp_path / "runs.db"),
+                         "--tracker", "wandb", "--json", env=wandb_env(tmp_path)).stdout)
+    [run] = wandb_runs(tmp_path)
+    assert run.config["zoo_run_id"] == row["id"] and run.config["device"] == "cpu x2"
+    assert sorted({logged["epoch"] for logged in run.history}) == [0, 1]
+
+
+def test_a_distributed_bench_makes_one_wandb_run_per_cell(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    zoo("bench", "supervised", "--budget", "smoke", "--models", "mlp", "--datasets", "wine",
+        "--seeds", "1", "--devices", "2", "--accelerator", "cpu", "--db", str(db),
+        "--tracker", "wandb", env=wandb_env(tmp_path))
+    runs = wandb_runs(tmp_path)
+    assert sorted(run.run.job_type for run in runs) == ["leaderboard", "train"]
+    [cell] = [run for run in runs if run.run.job_type == "train"]
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT id FROM runs").fetchall() == [(cell.config["zoo_run_id"],)]
+
+
+def test_an_evaluation_is_an_eval_run_under_wandb_dir(
+        trained: tuple[Path, dict[str, Any], str], tmp_path: Path) -> None:
+    store_dir, row, _ = trained
+    env = {**wandb_env(tmp_path), "WANDB_DIR": str(tmp_path / "elsewhere")}
+    evaluated = json.loads(zoo("evaluate", row["id"], "--db", str(store_dir / "runs.db"),
+                               "--tracker", "wandb", "--json", env=env).stdout)
+    [run] = wandb_runs(tmp_path / "elsewhere")
+    assert (run.run.job_type, run.run.run_group) == ("eval", "evaluate/mlp/wine")
+    assert run.config["data_sha256"] is None  # wine is embedded in scikit-learn
+    assert {k: run.summary[k] for k in evaluated["metrics"]} == evaluated["metrics"]
+    assert run.artifacts == []  # an evaluation saves no model
+
+
+def test_an_image_generation_cell_logs_its_sample_grid(tmp_path: Path) -> None:
+    [row] = json.loads(zoo("bench", "image-gen", "--budget", "smoke", "--datasets", "digits",
+                           "--models", "gan", "--seeds", "1", "--db", str(tmp_path / "runs.db"),
+                           "--tracker", "wandb", "--json", env=wandb_env(tmp_path)).stdout)
+    cell = next(run for run in wandb_runs(tmp_path) if run.run.job_type == "train")
+    assert cell.run.run_group == "image-gen/gan[cnn]/digits"
+    [grid] = cell.folder.glob("files/media/images/samples_*.png")
+    assert grid.read_bytes() == Path(row["extra"]["samples"]).read_bytes()

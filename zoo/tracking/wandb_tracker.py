@@ -1,0 +1,218 @@
+"""The built-in W&B tracker ``wandb``: every run, suite cell and leaderboard in Weights & Biases.
+
+An ordinary tracker plugin (see ``docs/tracking.md``): one W&B run per zoo run, opened in
+``zoo_run_started`` and finished in ``zoo_run_finished`` (both rank 0 only, so a
+distributed run makes one W&B run), per-epoch curves from a trainer logger, and a
+``leaderboard`` run after a suite. wandb is imported only when a run starts.
+
+Offline first: without credentials (``WANDB_API_KEY`` or a netrc entry) the runs are written
+offline under ``WANDB_DIR`` and the command ends with the one ``wandb sync`` line that
+uploads them; online, a W&B that cannot be reached in :data:`INIT_TIMEOUT` seconds gives
+one warning and the command's runs go offline. A W&B error is a warning and never fails a run.
+"""
+
+from __future__ import annotations
+
+import atexit
+import html
+import netrc
+import os
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zoo.plugins import hookimpl
+from zoo.plugins.specs import TrackerSpec
+from zoo.tracking import LEADERBOARD_COLUMNS, leaderboard_rows, run_config
+
+if TYPE_CHECKING:
+    from zoo.runs.results import RunResult
+    from zoo.training import TrainConfig
+
+#: Seconds wandb may take to reach its server before the runs go offline
+#: (``WANDB_INIT_TIMEOUT`` overrides it).
+INIT_TIMEOUT = 10
+DEFAULT_PROJECT = "zoo"
+#: What zoo's run config already records (versions, device, git commit) or a run does not
+#: need (system stats and probing, console capture, code): each costs wandb time in every
+#: run of a suite.
+LEAN_SETTINGS = {"silent": True, "console": "off", "x_disable_stats": True,
+                 "x_disable_meta": True, "x_disable_machine_info": True,
+                 "x_save_requirements": False, "disable_git": True, "save_code": False,
+                 "disable_job_creation": True}
+_JOB_TYPES = {"train": "train", "evaluate": "eval", "bench": "train"}
+_state: dict[str, Any] = {"run": None, "offline": False, "sync_line_due": False}
+
+
+@hookimpl
+def zoo_register_trackers(register: Callable[[TrackerSpec], None]) -> None:
+    register(TrackerSpec("wandb", summary="Weights & Biases: runs, curves, media, artifacts "
+                                          "(offline without credentials)"))
+
+
+@hookimpl
+def zoo_run_started(run: RunResult) -> None:
+    """Open the W&B run of a zoo run: grouped per suite cell over seeds, tagged, configured."""
+    _state["run"] = _init(group=_group(run), job_type=_JOB_TYPES[run.kind], name=_name(run),
+                          tags=_tags(run), config=run_config(run))
+
+
+@hookimpl
+def zoo_trainer_loggers(config: TrainConfig, run_dir: Path) -> list[Any]:
+    from zoo.tracking._epoch_curves import EpochCurves
+
+    return [EpochCurves(active_run)]
+
+
+@hookimpl
+def zoo_trainer_callbacks(config: TrainConfig, run_dir: Path) -> list[Any]:
+    from zoo.tracking._epoch_curves import EpochLearningRate
+
+    return [EpochLearningRate(active_run)]
+
+
+@hookimpl
+def zoo_run_finished(result: RunResult) -> None:
+    """Summary = the stored row's metrics; media and the model package; finish the run."""
+    run, _state["run"] = _state["run"], None
+    if run is None:  # the start failed, and was reported then
+        return
+    try:
+        run.summary.update({**result.metrics, "status": result.status,
+                            "seconds": result.seconds, "error": result.error})
+        _log_media(run, result)
+        _log_model(run, result)
+    finally:
+        run.finish(exit_code=0 if result.status == "ok" else 1)
+
+
+@hookimpl
+def zoo_suite_finished(suite: str, leaderboard: dict[str, Any]) -> None:
+    """One ``leaderboard`` run logging the suite's leaderboard once, as a table."""
+    import wandb
+
+    config = {"suite": suite, "suite_version": leaderboard["suite_version"],
+              "metrics": leaderboard["metrics"]}
+    run = _init(group=_chosen_group(f"{suite}/leaderboard"), job_type="leaderboard",
+                name=f"{suite}-leaderboard", tags=[suite], config=config)
+    try:
+        table = wandb.Table(columns=list(LEADERBOARD_COLUMNS), data=leaderboard_rows(leaderboard))
+        run.log({"leaderboard": table})
+    finally:
+        run.finish()
+
+
+def active_run() -> Any:
+    """The W&B run of the zoo run in progress in this process, or None."""
+    return _state["run"]
+
+
+def _group(run: RunResult) -> str:
+    """``WANDB_RUN_GROUP``, else ``{suite}/{model}/{dataset}`` (``{kind}/...`` outside a
+    suite), so that W&B's grouping shows a cell's mean and spread over its seeds."""
+    return _chosen_group(f"{run.suite or run.kind}/{run.display_model}/{run.dataset}")
+
+
+def _chosen_group(default: str) -> str:
+    return os.environ.get("WANDB_RUN_GROUP") or default
+
+
+def _name(run: RunResult) -> str:
+    return f"{run.display_model}-{run.dataset}-{run.seed}"
+
+
+def _tags(run: RunResult) -> list[str]:
+    """Kind, suite, setting, budget and family: the plugin that registers the model."""
+    tags = [run.kind, run.suite, run.setting, run.budget, run.plugin]
+    return [tag for tag in dict.fromkeys(tags) if tag]
+
+
+def _init(**fields: Any) -> Any:
+    """``wandb.init`` with zoo's defaults: offline without credentials; offline, with one
+    warning for the whole process, once W&B could not be reached."""
+    import wandb
+
+    mode = os.environ.get("WANDB_MODE") or ("online" if _has_credentials() else "offline")
+    if _state["offline"]:
+        mode = "offline"
+    try:
+        run = _start(wandb, mode, **fields)
+    except Exception as exc:
+        if mode in ("offline", "disabled"):
+            raise
+        reason = " ".join(str(exc).split()).split(" Consider ")[0][:200]
+        print(f"warning: W&B cannot be reached ({reason}); the runs of this command are "
+              "written offline", file=sys.stderr)
+        _state["offline"], mode = True, "offline"
+        run = _start(wandb, mode, **fields)
+    if mode == "offline" and not _state["sync_line_due"]:
+        _state["sync_line_due"] = True
+        atexit.register(_print_sync_line)
+    return run
+
+
+def _start(wandb: Any, mode: str, **fields: Any) -> Any:
+    directory = Path(os.environ.get("WANDB_DIR") or ".")
+    directory.mkdir(parents=True, exist_ok=True)
+    run = wandb.init(project=os.environ.get("WANDB_PROJECT") or DEFAULT_PROJECT,
+                     entity=os.environ.get("WANDB_ENTITY") or None, dir=str(directory),
+                     mode=mode, reinit="create_new",
+                     settings=wandb.Settings(**LEAN_SETTINGS, init_timeout=_init_timeout()),
+                     **fields)
+    run.define_metric("epoch")
+    run.define_metric("*", step_metric="epoch")
+    return run
+
+
+def _init_timeout() -> float:
+    """W&B's own ``WANDB_INIT_TIMEOUT`` when set, else :data:`INIT_TIMEOUT`."""
+    return float(os.environ.get("WANDB_INIT_TIMEOUT") or INIT_TIMEOUT)
+
+
+def _has_credentials() -> bool:
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    try:
+        return netrc.netrc().authenticators("api.wandb.ai") is not None
+    except (OSError, netrc.NetrcParseError):
+        return False
+
+
+def _print_sync_line() -> None:
+    root = Path(os.environ.get("WANDB_DIR") or ".").resolve() / "wandb"
+    print(f"W&B runs written offline; upload them with: wandb sync {root}/offline-run-*",
+          file=sys.stderr)
+
+
+def _log_media(run: Any, result: RunResult) -> None:
+    """The sample grid and text sample the run made: a suite cell names them in its row's
+    ``extra``, ``zoo train`` leaves them beside the model it saved."""
+    import wandb
+
+    from zoo.evaluation.samples import SAMPLE_FILES
+
+    places = [Path(p) for key in ("samples", "sample") if (p := result.extra.get(key))]
+    if result.kind == "train" and result.checkpoint:
+        places += [Path(result.checkpoint).parent / name for name in SAMPLE_FILES]
+    for path in dict.fromkeys(places):
+        if path.suffix == ".png" and path.is_file():
+            run.log({"samples": wandb.Image(str(path))})
+        elif path.suffix == ".txt" and path.is_file():
+            text = path.read_text(errors="replace")[:2000]
+            run.log({"sample_text": wandb.Html(f"<pre>{html.escape(text)}</pre>")})
+
+
+def _log_model(run: Any, result: RunResult) -> None:
+    """The saved model package (card + safetensors) as a model artifact aliased ``best``."""
+    import wandb
+
+    package = Path(result.checkpoint or "")
+    if result.kind == "evaluate" or not result.checkpoint or not package.is_dir():
+        return
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{result.display_model}-{Path(result.dataset).name}")
+    artifact = wandb.Artifact(name, type="model", metadata={"zoo_run_id": result.id,
+                                                            **result.metrics})
+    artifact.add_dir(str(package))
+    run.log_artifact(artifact, aliases=["best", "latest"])
