@@ -317,6 +317,17 @@ def test_ddp_on_two_cpu_processes_stores_one_row(tmp_path: Path) -> None:
         assert conn.execute("SELECT device FROM runs").fetchone()[0] == "cpu x2"
 
 
+def test_a_ddp_bench_prints_one_json_document_from_rank_0(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    done = zoo("bench", "embedded-ad", "--budget", "smoke", "--models", "autoencoder",
+               "--datasets", "wine-ad", "--seeds", "1", "--devices", "2", "--accelerator", "cpu",
+               "--db", str(db), "--json")
+    rows = json.loads(done.stdout)  # rank 1 prints nothing beside it
+    assert [row["status"] for row in rows] == ["ok"]
+    assert count_rows(db) == 1
+    assert done.stderr.count("cells, 0 not ok") == 0  # --json: no summary line either
+
+
 SLEEPY_PLUGIN = """
     import time
 

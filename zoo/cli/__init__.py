@@ -468,11 +468,13 @@ def bench_command(suite: str, models: str | None, datasets: str | None, seeds: i
         _check_names(data=name)
     check_devices(accelerator, devices)
     suite_obj = suite_spec.load()(accelerator=accelerator, devices=devices)
+    # Under DDP every rank runs this command; rank 0 alone prints, draws and reports.
+    primary = global_rank() == 0
 
-    with (SuiteProgress(draw=wanted(quiet)) as progress, _open_store(db) as store,
+    with (SuiteProgress(draw=primary and wanted(quiet)) as progress, _open_store(db) as store,
           _interrupted_by_sigterm()):
         def cell_done(row: Any, skipped: bool) -> None:
-            if not (quiet or as_json):
+            if primary and not (quiet or as_json):
                 progress.echo(_cell_line(row, skipped))
             progress.advance(ran=not skipped)
 
@@ -480,12 +482,13 @@ def bench_command(suite: str, models: str | None, datasets: str | None, seeds: i
         rows = run_suite(suite_obj, store, models=model_names, datasets=dataset_names,
                          seeds=seeds, first_seed=first_seed, budget=budget, setting=setting,
                          classes=normal_classes, on_plan=progress.plan, on_result=cell_done)
-        if global_rank() == 0:
-            from zoo.reporting.leaderboard import suite_leaderboard
-            from zoo.reporting.render import to_json
+        if not primary:
+            return
+        from zoo.reporting.leaderboard import suite_leaderboard
+        from zoo.reporting.render import to_json
 
-            host.hook.zoo_suite_finished(suite=suite, leaderboard=to_json(
-                suite_leaderboard(suite_spec, store.runs(suite=suite))))
+        host.hook.zoo_suite_finished(suite=suite, leaderboard=to_json(
+            suite_leaderboard(suite_spec, store.runs(suite=suite))))
     if as_json:
         _echo_json([row.to_row() for row in rows])
     else:
