@@ -21,7 +21,13 @@ from zoo.evaluation.samples import save_run_samples
 from zoo.models import create_model, split_model_name
 from zoo.models.checkpoints import check_fits_model, load_model, read_card, save_model
 from zoo.plugins import get_host
-from zoo.runs.lifecycle import execute_run, global_rank, new_row
+from zoo.runs.lifecycle import (
+    TEST_OUTPUTS_KEY,
+    execute_run,
+    global_rank,
+    new_row,
+    test_outputs_path,
+)
 from zoo.runs.results import Outcome, RunResult
 from zoo.training import TrainConfig, device_name
 
@@ -169,10 +175,12 @@ def evaluate_run(store: Store, run: str, data: str | None = None) -> RunResult |
                   seed=card.get("seed"), hparams=card["hparams"], checkpoint=str(directory))
 
     def evaluate(run_dir: Path) -> Outcome:
-        metrics = evaluate_model(model, info, test, seed=seed,
+        outputs_path = test_outputs_path(run_dir, info.task)
+        metrics = evaluate_model(model, info, test, seed=seed, outputs_path=outputs_path,
                                  features=None if reference is None else reference.features)
         if reference is not None and "fid" in metrics:
             metrics["ref_accuracy"] = reference.accuracy
-        return Outcome(metrics)
+        return Outcome(metrics, extra={} if outputs_path is None
+                       else {TEST_OUTPUTS_KEY: str(outputs_path)})
 
     return execute_run(store, row, evaluate)
