@@ -222,6 +222,9 @@ class WandbRun:
                 self.run = record.run
                 self.config.update({u.key: json.loads(u.value_json)
                                     for u in record.run.config.update})
+            elif kind == "config":  # updated after the start: the data's shape
+                self.config.update({_key(u): json.loads(u.value_json)
+                                    for u in record.config.update})
             elif kind == "summary":
                 self.summary.update({_key(u): json.loads(u.value_json)
                                      for u in record.summary.update})
@@ -271,6 +274,8 @@ def test_a_wandb_run_records_config_curves_summary_and_the_model(
     assert (config["model"], config["dataset"], config["seed"]) == ("mlp", "wine", 0)
     assert config["zoo_run_id"] == row["id"]
     assert config["hparams"]["hidden"] and config["device"] == "cpu"
+    assert config["data_shape"] == row["extra"]["data_shape"]
+    assert config["data_shape"]["sample"] == [13] and config["data_shape"]["train"] > 0
     assert {"zoo", "torch", "lightning"} <= set(config["versions"])
     curves: dict[int, set[str]] = {}
     for logged in run.history:
@@ -385,8 +390,11 @@ def test_an_evaluation_is_an_eval_run_under_wandb_dir(
     [run] = wandb_runs(tmp_path / "elsewhere")
     assert (run.run.job_type, run.run.run_group) == ("eval", "evaluate/mlp/wine")
     assert run.config["data_sha256"] is None  # wine is embedded in scikit-learn
+    assert run.config["data_shape"] == evaluated["extra"]["data_shape"]
+    assert run.config["data_shape"]["sample"] == [13]
+    assert Path(evaluated["extra"]["test_outputs"]).name == "predictions.npz"
     assert {k: run.summary[k] for k in evaluated["metrics"]} == evaluated["metrics"]
-    assert run.artifacts == []  # an evaluation saves no model
+    assert [artifact.type for artifact in run.artifacts] == ["run_table"]  # and no model
 
 
 def test_an_image_generation_cell_logs_its_sample_grid(tmp_path: Path) -> None:
@@ -416,6 +424,8 @@ def test_detection_and_classification_cells_log_curves_histograms_and_confusion_
     detector, classifier = (run for run in wandb_runs(tmp_path) if run.run.job_type == "train")
     with np.load(rows[0]["extra"]["test_outputs"]) as saved:
         labels, scores = saved["labels"], saved["scores"]
+    assert detector.config["data_shape"] == {**rows[0]["extra"]["data_shape"],
+                                             "test": len(labels), "sample": [13]}
     fpr, tpr, _ = roc_curve(labels, scores)
     roc = media_table(detector, "roc_curve_table")
     assert roc["columns"] == ["false positive rate", "true positive rate"]

@@ -43,6 +43,9 @@ PREDICTIONS_FILE = "predictions.npz"
 #: The ``extra`` key naming the file of a run's test labels and outputs (scores or
 #: predictions), so that trackers find it.
 TEST_OUTPUTS_KEY = "test_outputs"
+#: The ``extra`` key of the rows per split and the sample shape of a run's data
+#: (:meth:`zoo.data.types.Splits.shape`), for trackers' run configs.
+DATA_SHAPE_KEY = "data_shape"
 _TEST_OUTPUT_FILES = {"detect": SCORES_FILE, "classify": PREDICTIONS_FILE}
 #: The ``extra`` key of the run's peak resident memory in MiB (Linux only; the CPU side:
 #: GPU memory is not counted).

@@ -22,6 +22,7 @@ from zoo.models import create_model, split_model_name
 from zoo.models.checkpoints import check_fits_model, load_model, read_card, save_model
 from zoo.plugins import get_host
 from zoo.runs.lifecycle import (
+    DATA_SHAPE_KEY,
     TEST_OUTPUTS_KEY,
     execute_run,
     global_rank,
@@ -114,7 +115,8 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
             extra["vocab"] = dataset.meta["vocab"]
         checkpoint = save_model(built, run_dir / "model", extra=extra).resolve()
         save_run_samples(built, splits.info, run_dir, seed, vocab=dataset.meta.get("vocab"))
-        return Outcome(metrics, checkpoint=str(checkpoint))
+        return Outcome(metrics, extra={DATA_SHAPE_KEY: splits.shape()},
+                       checkpoint=str(checkpoint))
 
     return execute_run(store, row, train)
 
@@ -180,7 +182,9 @@ def evaluate_run(store: Store, run: str, data: str | None = None) -> RunResult |
                                  features=None if reference is None else reference.features)
         if reference is not None and "fid" in metrics:
             metrics["ref_accuracy"] = reference.accuracy
-        return Outcome(metrics, extra={} if outputs_path is None
-                       else {TEST_OUTPUTS_KEY: str(outputs_path)})
+        extra: dict[str, Any] = {DATA_SHAPE_KEY: {"test": len(test), "sample": list(info.shape)}}
+        if outputs_path is not None:
+            extra[TEST_OUTPUTS_KEY] = str(outputs_path)
+        return Outcome(metrics, extra=extra)
 
     return execute_run(store, row, evaluate)

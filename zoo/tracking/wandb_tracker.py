@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from zoo.plugins import hookimpl
 from zoo.plugins.specs import TrackerSpec
-from zoo.runs.lifecycle import TEST_OUTPUTS_KEY
+from zoo.runs.lifecycle import DATA_SHAPE_KEY, TEST_OUTPUTS_KEY
 from zoo.tracking import LEADERBOARD_COLUMNS, leaderboard_rows, run_config
 
 if TYPE_CHECKING:
@@ -78,13 +78,17 @@ def zoo_trainer_callbacks(config: TrainConfig, run_dir: Path) -> list[Any]:
 
 @hookimpl
 def zoo_run_finished(result: RunResult) -> None:
-    """Summary = the stored row's metrics; media and the model package; finish the run."""
+    """Summary = the stored row's metrics; the data's shape in the config; media and the
+    model package; finish the run."""
     run, _state["run"] = _state["run"], None
     if run is None:  # the start failed, and was reported then
         return
     try:
         run.summary.update({**result.metrics, "status": result.status,
                             "seconds": result.seconds, "error": result.error})
+        if DATA_SHAPE_KEY in result.extra:  # known once the work has loaded the data
+            run.config.update({"data_shape": result.extra[DATA_SHAPE_KEY]},
+                              allow_val_change=True)
         _log_media(run, result)
         _log_test_outputs(run, result)
         _log_model(run, result)
