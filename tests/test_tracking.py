@@ -20,7 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from sklearn.metrics import roc_curve
 
 from zoo import hookimpl
 from zoo.errors import UnknownNameError
@@ -220,6 +222,9 @@ class WandbRun:
                 self.run = record.run
                 self.config.update({u.key: json.loads(u.value_json)
                                     for u in record.run.config.update})
+            elif kind == "config":  # updated after the start: the data's shape
+                self.config.update({_key(u): json.loads(u.value_json)
+                                    for u in record.config.update})
             elif kind == "summary":
                 self.summary.update({_key(u): json.loads(u.value_json)
                                      for u in record.summary.update})
@@ -269,6 +274,8 @@ def test_a_wandb_run_records_config_curves_summary_and_the_model(
     assert (config["model"], config["dataset"], config["seed"]) == ("mlp", "wine", 0)
     assert config["zoo_run_id"] == row["id"]
     assert config["hparams"]["hidden"] and config["device"] == "cpu"
+    assert config["data_shape"] == row["extra"]["data_shape"]
+    assert config["data_shape"]["sample"] == [13] and config["data_shape"]["train"] > 0
     assert {"zoo", "torch", "lightning"} <= set(config["versions"])
     curves: dict[int, set[str]] = {}
     for logged in run.history:
@@ -383,8 +390,11 @@ def test_an_evaluation_is_an_eval_run_under_wandb_dir(
     [run] = wandb_runs(tmp_path / "elsewhere")
     assert (run.run.job_type, run.run.run_group) == ("eval", "evaluate/mlp/wine")
     assert run.config["data_sha256"] is None  # wine is embedded in scikit-learn
+    assert run.config["data_shape"] == evaluated["extra"]["data_shape"]
+    assert run.config["data_shape"]["sample"] == [13]
+    assert Path(evaluated["extra"]["test_outputs"]).name == "predictions.npz"
     assert {k: run.summary[k] for k in evaluated["metrics"]} == evaluated["metrics"]
-    assert run.artifacts == []  # an evaluation saves no model
+    assert [artifact.type for artifact in run.artifacts] == ["run_table"]  # and no model
 
 
 def test_an_image_generation_cell_logs_its_sample_grid(tmp_path: Path) -> None:
@@ -395,3 +405,51 @@ def test_an_image_generation_cell_logs_its_sample_grid(tmp_path: Path) -> None:
     assert cell.run.run_group == "image-gen/gan[cnn]/digits"
     [grid] = cell.folder.glob("files/media/images/samples_*.png")
     assert grid.read_bytes() == Path(row["extra"]["samples"]).read_bytes()
+
+
+def media_table(run: WandbRun, key: str) -> dict[str, Any]:
+    """A table the run logged under ``key`` (a chart logs its data as ``{key}_table``)."""
+    [path] = run.folder.glob(f"files/media/table/{key}_*.table.json")
+    return json.loads(path.read_text())
+
+
+def test_detection_and_classification_cells_log_curves_histograms_and_confusion_matrix(
+        tmp_path: Path) -> None:
+    db = str(tmp_path / "runs.db")
+    rows = [json.loads(zoo("bench", suite, "--budget", "smoke", "--models", model,
+                           "--datasets", data, "--seeds", "1", "--db", db, "--tracker", "wandb",
+                           "--json", env=wandb_env(tmp_path)).stdout)[0]
+            for suite, model, data in (("embedded-ad", "iforest", "wine-ad"),
+                                       ("supervised", "logistic-regression", "wine"))]
+    detector, classifier = (run for run in wandb_runs(tmp_path) if run.run.job_type == "train")
+    with np.load(rows[0]["extra"]["test_outputs"]) as saved:
+        labels, scores = saved["labels"], saved["scores"]
+    assert detector.config["data_shape"] == {**rows[0]["extra"]["data_shape"],
+                                             "test": len(labels), "sample": [13]}
+    fpr, tpr, _ = roc_curve(labels, scores)
+    roc = media_table(detector, "roc_curve_table")
+    assert roc["columns"] == ["false positive rate", "true positive rate"]
+    assert roc["data"][0] == [fpr[0], tpr[0]] and roc["data"][-1] == [fpr[-1], tpr[-1]]
+    pr = media_table(detector, "pr_curve_table")
+    assert pr["columns"] == ["recall", "precision"] and pr["data"][-1] == [0.0, 1.0]
+    for name, label in (("normal", 0), ("anomalous", 1)):
+        assert detector.summary[f"test_scores/{name}._type"] == "histogram"
+        assert sum(detector.summary[f"test_scores/{name}.values"]) == (labels == label).sum()
+    with np.load(rows[1]["extra"]["test_outputs"]) as saved:
+        labels, predictions = saved["labels"], saved["predictions"]
+    matrix = media_table(classifier, "confusion_matrix_table")
+    assert matrix["columns"] == ["Actual", "Predicted", "nPredictions"]
+    counts = {(actual, predicted): n for actual, predicted, n in matrix["data"]}
+    assert counts == {(str(a), str(p)): float(((labels == a) & (predictions == p)).sum())
+                      for a in range(3) for p in range(3)}
+    correct = sum(n for (actual, predicted), n in counts.items() if actual == predicted)
+    assert correct / len(labels) == pytest.approx(rows[1]["metrics"]["accuracy"])
+
+
+def test_a_logged_curve_keeps_at_most_curve_points_with_both_ends(tmp_path: Path) -> None:
+    from zoo.tracking.wandb_tracker import CURVE_POINTS, _line
+
+    x = np.linspace(0.0, 1.0, 5000)
+    chart = _line(x, x**2, "x", "y", "a curve")
+    data = chart.table.data
+    assert len(data) == CURVE_POINTS and data[0] == [0.0, 0.0] and data[-1] == [1.0, 1.0]

@@ -122,3 +122,10 @@ class Splits:
     val: Arrays | None
     test: Arrays
     info: DataInfo
+
+    def shape(self) -> dict[str, Any]:
+        """Rows per split and the shape of one sample, as a run records them:
+        ``{"train": rows, "val": rows, "test": rows, "sample": [...]}`` (``val`` 0 when
+        there is none)."""
+        return {"train": len(self.train), "val": 0 if self.val is None else len(self.val),
+                "test": len(self.test), "sample": list(self.info.shape)}

@@ -92,36 +92,42 @@ def sample_metrics(model: Any, features: torch.nn.Module, real: torch.Tensor,
                      seed)
 
 
-def save_scores(path: Path, labels: torch.Tensor, scores: torch.Tensor) -> Path:
-    """A detector's test labels (0/1) and anomaly scores as ``path`` (``.npz``: ``labels``
-    as int8, ``scores`` as float32; a few kB per thousand rows)."""
+def save_test_outputs(path: Path, labels: torch.Tensor, **outputs: torch.Tensor) -> Path:
+    """The test labels and what the model made of each row (a detector's ``scores``, a
+    classifier's ``predictions``) as ``path`` (``.npz``: ``labels`` as int32, each output
+    with its own dtype; a few kB per thousand rows)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, labels=labels.reshape(-1).numpy().astype(np.int8),
-                        scores=torch.as_tensor(scores).detach().reshape(-1).float().cpu().numpy())
+    arrays = {name: torch.as_tensor(values).detach().reshape(-1).cpu().numpy()
+              for name, values in outputs.items()}
+    np.savez_compressed(path, labels=labels.reshape(-1).numpy().astype(np.int32), **arrays)
     return path
 
 
 def evaluate_model(model: Any, info: DataInfo, test: Arrays, *,
                    features: torch.nn.Module | None = None, seed: int = 0,
-                   scores_path: Path | None = None) -> dict[str, float]:
+                   outputs_path: Path | None = None) -> dict[str, float]:
     """Score ``model`` on ``test`` with the metrics of ``info.task``.
 
     A generative model is scored by its log-likelihood when it has one and, given the
     ``features`` of a reference classifier, by the FID and KID of its samples (seeded by
-    ``seed``) against the test images. A detector's test labels and anomaly scores are
-    saved to ``scores_path`` when given (:func:`save_scores`), for ROC curves in reports.
+    ``seed``) against the test images. Given ``outputs_path``, a detector's test labels and
+    anomaly scores, or a classifier's test labels and predicted classes, are saved there
+    (:func:`save_test_outputs`), for ROC curves and confusion matrices in reports and trackers.
     """
     if info.task in ("classify", "regress", "detect") and test.y is None:
         raise ZooError(f"evaluating a {info.task} model needs labels in the test data")
     target = None if test.y is None else torch.as_tensor(test.y)
     if info.task == "classify":
-        return classification_metrics(model.predict(test.x), target, info.n_classes or 2)
+        logits = model.predict(test.x)
+        if outputs_path is not None:
+            save_test_outputs(outputs_path, target, predictions=logits.argmax(1).int())
+        return classification_metrics(logits, target, info.n_classes or 2)
     if info.task == "regress":
         return regression_metrics(model.predict(test.x), target)
     if info.task == "detect":
         scores = model.score(test.x)
-        if scores_path is not None:
-            save_scores(scores_path, target, scores)
+        if outputs_path is not None:
+            save_test_outputs(outputs_path, target, scores=torch.as_tensor(scores).float())
         return detection_metrics(scores, target)
     metrics: dict[str, float] = {}
     if info.task == "generate" and isinstance(model, LikelihoodModel):

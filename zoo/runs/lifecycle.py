@@ -37,6 +37,16 @@ if TYPE_CHECKING:
 Work = Callable[[Path], Outcome]
 #: A detection run's test labels and anomaly scores in its folder, for ROC curves in reports.
 SCORES_FILE = "scores.npz"
+#: A classification run's test labels and predicted classes in its folder, for confusion
+#: matrices.
+PREDICTIONS_FILE = "predictions.npz"
+#: The ``extra`` key naming the file of a run's test labels and outputs (scores or
+#: predictions), so that trackers find it.
+TEST_OUTPUTS_KEY = "test_outputs"
+#: The ``extra`` key of the rows per split and the sample shape of a run's data
+#: (:meth:`zoo.data.types.Splits.shape`), for trackers' run configs.
+DATA_SHAPE_KEY = "data_shape"
+_TEST_OUTPUT_FILES = {"detect": SCORES_FILE, "classify": PREDICTIONS_FILE}
 #: The ``extra`` key of the run's peak resident memory in MiB (Linux only; the CPU side:
 #: GPU memory is not counted).
 PEAK_MEMORY_KEY = "peak_rss_mib"
@@ -45,6 +55,14 @@ PEAK_MEMORY_KEY = "peak_rss_mib"
 def runs_dir(store: Store) -> Path:
     """Where runs stored in ``store`` keep their logs and checkpoints."""
     return Path(store.path).parent / "runs"
+
+
+def test_outputs_path(run_dir: Path | None, task: str) -> Path | None:
+    """Where a run of ``task`` in ``run_dir`` keeps its test labels and outputs: a detector's
+    :data:`SCORES_FILE`, a classifier's :data:`PREDICTIONS_FILE`; None for other tasks or
+    without a folder."""
+    name = _TEST_OUTPUT_FILES.get(task)
+    return None if run_dir is None or name is None else run_dir / name
 
 
 def global_rank() -> int:

@@ -21,7 +21,14 @@ from zoo.evaluation.samples import save_run_samples
 from zoo.models import create_model, split_model_name
 from zoo.models.checkpoints import check_fits_model, load_model, read_card, save_model
 from zoo.plugins import get_host
-from zoo.runs.lifecycle import execute_run, global_rank, new_row
+from zoo.runs.lifecycle import (
+    DATA_SHAPE_KEY,
+    TEST_OUTPUTS_KEY,
+    execute_run,
+    global_rank,
+    new_row,
+    test_outputs_path,
+)
 from zoo.runs.results import Outcome, RunResult
 from zoo.training import TrainConfig, device_name
 
@@ -108,7 +115,8 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
             extra["vocab"] = dataset.meta["vocab"]
         checkpoint = save_model(built, run_dir / "model", extra=extra).resolve()
         save_run_samples(built, splits.info, run_dir, seed, vocab=dataset.meta.get("vocab"))
-        return Outcome(metrics, checkpoint=str(checkpoint))
+        return Outcome(metrics, extra={DATA_SHAPE_KEY: splits.shape()},
+                       checkpoint=str(checkpoint))
 
     return execute_run(store, row, train)
 
@@ -169,10 +177,14 @@ def evaluate_run(store: Store, run: str, data: str | None = None) -> RunResult |
                   seed=card.get("seed"), hparams=card["hparams"], checkpoint=str(directory))
 
     def evaluate(run_dir: Path) -> Outcome:
-        metrics = evaluate_model(model, info, test, seed=seed,
+        outputs_path = test_outputs_path(run_dir, info.task)
+        metrics = evaluate_model(model, info, test, seed=seed, outputs_path=outputs_path,
                                  features=None if reference is None else reference.features)
         if reference is not None and "fid" in metrics:
             metrics["ref_accuracy"] = reference.accuracy
-        return Outcome(metrics)
+        extra: dict[str, Any] = {DATA_SHAPE_KEY: {"test": len(test), "sample": list(info.shape)}}
+        if outputs_path is not None:
+            extra[TEST_OUTPUTS_KEY] = str(outputs_path)
+        return Outcome(metrics, extra=extra)
 
     return execute_run(store, row, evaluate)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from zoo.models import create_model
-from zoo.runs.lifecycle import SCORES_FILE
+from zoo.runs.lifecycle import DATA_SHAPE_KEY, TEST_OUTPUTS_KEY, test_outputs_path
 from zoo.runs.results import Outcome
 from zoo.training import TrainConfig
 
@@ -43,16 +43,21 @@ def apply_budget(splits: Splits, budget: Budget, seed: int) -> tuple[Splits, dic
 
 def train_and_evaluate(suite: Suite, cell: Cell, splits: Splits,
                        run_dir: Path | None) -> Outcome:
-    """The common tail of ``run_cell``: budget, training, test metrics; a detector's test
-    scores are kept as :data:`SCORES_FILE` in ``run_dir`` when given."""
+    """The common tail of ``run_cell``: budget, training, test metrics, the data's shape
+    under the budget (``extra["data_shape"]``); a detector's test
+    scores or a classifier's predictions are kept in ``run_dir`` when given
+    (:func:`~zoo.runs.lifecycle.test_outputs_path`, named by ``extra["test_outputs"]``)."""
     from zoo.evaluation import evaluate_model
 
     budget = suite.budgets[cell.budget]
     splits, notes = apply_budget(splits, budget, cell.seed)
+    notes[DATA_SHAPE_KEY] = splits.shape()
     model, hparams = train_model(suite, cell, splits, budget, run_dir)
-    scores_path = run_dir / SCORES_FILE if run_dir is not None else None
-    return Outcome(evaluate_model(model, splits.info, splits.test, scores_path=scores_path),
-                   hparams, notes)
+    outputs_path = test_outputs_path(run_dir, splits.info.task)
+    metrics = evaluate_model(model, splits.info, splits.test, outputs_path=outputs_path)
+    if outputs_path is not None:
+        notes[TEST_OUTPUTS_KEY] = str(outputs_path)
+    return Outcome(metrics, hparams, notes)
 
 
 def train_model(suite: Suite, cell: Cell, splits: Splits, budget: Budget,

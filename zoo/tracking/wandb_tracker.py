@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from zoo.plugins import hookimpl
 from zoo.plugins.specs import TrackerSpec
+from zoo.runs.lifecycle import DATA_SHAPE_KEY, TEST_OUTPUTS_KEY
 from zoo.tracking import LEADERBOARD_COLUMNS, leaderboard_rows, run_config
 
 if TYPE_CHECKING:
@@ -42,6 +43,8 @@ LEAN_SETTINGS = {"silent": True, "console": "off", "x_disable_stats": True,
                  "x_disable_meta": True, "x_disable_machine_info": True,
                  "x_save_requirements": False, "disable_git": True, "save_code": False,
                  "disable_job_creation": True}
+#: The most points a logged ROC or PR curve keeps (W&B draws each as a table).
+CURVE_POINTS = 200
 _JOB_TYPES = {"train": "train", "evaluate": "eval", "bench": "train"}
 _state: dict[str, Any] = {"run": None, "offline": False, "sync_line_due": False}
 
@@ -75,14 +78,19 @@ def zoo_trainer_callbacks(config: TrainConfig, run_dir: Path) -> list[Any]:
 
 @hookimpl
 def zoo_run_finished(result: RunResult) -> None:
-    """Summary = the stored row's metrics; media and the model package; finish the run."""
+    """Summary = the stored row's metrics; the data's shape in the config; media and the
+    model package; finish the run."""
     run, _state["run"] = _state["run"], None
     if run is None:  # the start failed, and was reported then
         return
     try:
         run.summary.update({**result.metrics, "status": result.status,
                             "seconds": result.seconds, "error": result.error})
+        if DATA_SHAPE_KEY in result.extra:  # known once the work has loaded the data
+            run.config.update({"data_shape": result.extra[DATA_SHAPE_KEY]},
+                              allow_val_change=True)
         _log_media(run, result)
+        _log_test_outputs(run, result)
         _log_model(run, result)
     finally:
         run.finish(exit_code=0 if result.status == "ok" else 1)
@@ -202,6 +210,55 @@ def _log_media(run: Any, result: RunResult) -> None:
         elif path.suffix == ".txt" and path.is_file():
             text = path.read_text(errors="replace")[:2000]
             run.log({"sample_text": wandb.Html(f"<pre>{html.escape(text)}</pre>")})
+
+
+def _log_test_outputs(run: Any, result: RunResult) -> None:
+    """A detector's ROC and PR curves and its normal and anomalous test rows' scores as
+    histograms, or a classifier's confusion matrix, from the test outputs the run kept."""
+    import numpy as np
+
+    path = Path(result.extra.get(TEST_OUTPUTS_KEY) or "")
+    if not path.is_file():
+        return
+    with np.load(path) as saved:
+        outputs = dict(saved)
+    if "scores" in outputs:
+        _log_detection(run, outputs["labels"], outputs["scores"])
+    if "predictions" in outputs:
+        _log_confusion_matrix(run, outputs["labels"], outputs["predictions"])
+
+
+def _log_detection(run: Any, labels: Any, scores: Any) -> None:
+    import wandb
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    fpr, tpr, _ = roc_curve(labels, scores)
+    precision, recall, _ = precision_recall_curve(labels, scores)
+    run.log({"roc_curve": _line(fpr, tpr, "false positive rate", "true positive rate", "ROC"),
+             "pr_curve": _line(recall, precision, "recall", "precision", "precision-recall"),
+             "test_scores/normal": wandb.Histogram(scores[labels == 0]),
+             "test_scores/anomalous": wandb.Histogram(scores[labels == 1])})
+
+
+def _line(x: Any, y: Any, x_name: str, y_name: str, title: str) -> Any:
+    """A W&B line plot of at most :data:`CURVE_POINTS` of the points ``(x, y)``, evenly
+    spaced along the curve and keeping both ends."""
+    import numpy as np
+    import wandb
+
+    keep = np.unique(np.linspace(0, len(x) - 1, min(len(x), CURVE_POINTS)).round().astype(int))
+    table = wandb.Table(columns=[x_name, y_name],
+                        data=[[float(a), float(b)] for a, b in zip(x[keep], y[keep], strict=True)])
+    return wandb.plot.line(table, x_name, y_name, title=title)
+
+
+def _log_confusion_matrix(run: Any, labels: Any, predictions: Any) -> None:
+    import wandb
+
+    n_classes = int(max(labels.max(), predictions.max())) + 1
+    run.log({"confusion_matrix": wandb.plot.confusion_matrix(
+        y_true=labels.tolist(), preds=predictions.tolist(),
+        class_names=[str(label) for label in range(n_classes)])})
 
 
 def _log_model(run: Any, result: RunResult) -> None:
