@@ -588,7 +588,9 @@ def _sample_file(run: RunResult, folder: Path) -> Path | None:
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; color: #222; }
+div.scroll { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em; }
+td:first-child, th:first-child { position: sticky; left: 0; background: #fff; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 table.facts td { text-align: left; }
@@ -629,8 +631,9 @@ def _html_table(table: Table) -> str:
         unranked = i < len(table.unranked) and table.unranked[i]
         cells = "".join(f"<td>{_inline_html(cell)}</td>" for cell in row)
         rows.append(f'<tr class="unranked">{cells}</tr>' if unranked else f"<tr>{cells}</tr>")
-    return (f'<table class="{table.kind}"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(rows)}</tbody></table>")
+    # A board of many datasets (tabular-ad's 37) scrolls inside its box, the model column kept.
+    return (f'<div class="scroll"><table class="{table.kind}"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table></div>")
 
 
 def _markdown(title: str, blocks: list[Block]) -> str:
