@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from zoo.errors import ZooError
 from zoo.reporting.significance import over_datasets, paired_over_seeds
+from zoo.runs.merge import standing
 from zoo.runs.results import RunResult
 
 if TYPE_CHECKING:
@@ -380,11 +381,10 @@ def _outcome_per_seed(runs: list[RunResult]) -> dict[int | None, RunResult]:
     claimed stored some twice), and a failure that a later run of the seed made good (an
     interrupted bench, resumed) is not counted.
     """
-    rank = {"ok": 2, "diverged": 1, "failed": 0}
     chosen: dict[int | None, RunResult] = {}
-    for run in sorted(runs, key=lambda run: run.created):
+    for run in runs:
         held = chosen.get(run.seed)
-        if held is None or rank[run.status] >= rank[held.status]:
+        if held is None or standing(run) > standing(held):
             chosen[run.seed] = run
     return chosen
 

@@ -46,7 +46,9 @@ def cell_of(row: RunResult) -> str | None:
                       sort_keys=True)
 
 
-def _standing(row: RunResult) -> tuple[int, str, str]:
+def standing(row: RunResult) -> tuple[int, str, str]:
+    """How telling a row of a cell is: by :data:`STATUS_PREFERENCE`, then the latest; the
+    row with the greatest standing stands for its cell (or seed)."""
     return STATUS_PREFERENCE.index(row.status), row.created, row.id
 
 
@@ -94,7 +96,7 @@ def _one_row_per_shared_cell(
     for cell_rows in by_cell.values():
         if len({index for index, _ in cell_rows}) > 1:
             shared += 1
-            chosen = max((row for _, row in cell_rows), key=_standing)
+            chosen = max((row for _, row in cell_rows), key=standing)
             left_out.update(row.id for _, row in cell_rows if row is not chosen)
     return [row for _, row in rows if row.id not in left_out], len(left_out), shared
 
