@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -61,9 +62,23 @@ def data_fingerprint(name_or_path: str) -> str | None:
     if not is_user_file(name_or_path) or not path.exists():
         return None
     if path.is_file():
-        return sha256(path)
-    listing = "".join(f"{file.name}\t{sha256(file)}\n" for file in sorted(path.glob("*.csv")))
+        return _file_sha256(path)
+    listing = "".join(f"{file.name}\t{_file_sha256(file)}\n"
+                      for file in sorted(path.glob("*.csv")))
     return hashlib.sha256(listing.encode()).hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    """A file's sha256, hashed once per process while its size and mtime stay the same (a
+    bench's cells, its tracker and evaluate all ask for the same user file's)."""
+    stat = path.stat()
+    return _hashed(path.resolve(), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.cache
+def _hashed(path: Path, size: int, mtime_ns: int) -> str:
+    del size, mtime_ns  # part of the cache key: a changed file is hashed again
+    return sha256(path)
 
 
 def warn_if_changed(name_or_path: str, trained_sha256: str | None) -> None:
