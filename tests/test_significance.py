@@ -138,6 +138,15 @@ def test_fewer_seeds_than_the_minimum_are_not_tested() -> None:
     assert twin.cells["d0"].stats["auroc"].p_value is None
 
 
+def test_a_model_tested_against_nothing_is_not_marked() -> None:
+    # One of ours beside a published row: no test ran, so no mark, in any format.
+    alone = [row for row in rows() if row.model == "strong"]
+    board = build_leaderboard(alone, suite=SUITE, metrics=[("auroc", True)])
+    entry = board.sections[0].entries[0]
+    assert entry.cells["d0"].stats["auroc"].not_worse is None
+    assert entry.summary["auroc"].not_worse is None
+
+
 def test_deterministic_models_are_judged_without_warnings() -> None:
     # The same score on every seed: zero-variance differences, where scipy warns.
     def fixed(model: str, value: float) -> list[RunResult]:

@@ -524,10 +524,13 @@ def _test_per_column(ours: list[Entry], metric: Metric, datasets: list[str]) -> 
         if not stats:
             continue
         best = choose(stats, key=lambda model: stats[model].mean)
-        stats[best].not_worse = True
         verdicts = paired_over_seeds(_oriented_per_seed(stats[best], metric), {
             model: _oriented_per_seed(stat, metric)
             for model, stat in stats.items() if model != best})
+        # A lone model (or one without enough seeds beside it) was tested against nothing:
+        # marking it would claim a test that never ran.
+        if verdicts:
+            stats[best].not_worse = True
         for model, verdict in verdicts.items():
             stats[model].not_worse, stats[model].p_value = verdict.not_worse, verdict.p_value
 
