@@ -341,7 +341,7 @@ def _cd_caption(comparison: Comparison, axis: str) -> str:
 
 
 def _pairs_table(comparison: Comparison) -> Table:
-    return Table("pairs", ["model", "model", "Wilcoxon p", "Holm p", f"different at {ALPHA}"],
+    return Table("pairs", ["model", "against", "Wilcoxon p", "Holm p", f"different at {ALPHA}"],
                  [[a, b, f"{p:.3g}", f"{q:.3g}",
                    "yes" if not any({a, b} <= set(g) for g in comparison.groups) else "no"]
                   for a, b, p, q in comparison.pairs])
