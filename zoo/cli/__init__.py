@@ -5,8 +5,8 @@ train or evaluate. Errors in the user's input end the command with one line nami
 was wrong and what is valid (exit status 2).
 
 Owns: the command line, thin over the packages below. May import: zoo.errors, zoo.plugins,
-zoo.data, zoo.training, zoo.models, zoo.evaluation, zoo.runs, zoo.suites, zoo.reporting (a
-test checks it; imports run downward only).
+zoo.data, zoo.training, zoo.models, zoo.evaluation, zoo.runs, zoo.suites, zoo.reporting,
+zoo.serving (a test checks it; imports run downward only).
 """
 
 from __future__ import annotations
@@ -644,3 +644,10 @@ def _configure_plugins_dir_early(args: list[str]) -> None:
             plugins.configure(plugins_dir=arg.split("=", 1)[1])
         elif not arg.startswith("-"):
             return
+
+
+# -- commands in their own modules -------------------------------------------------------------
+from zoo.cli import export, serve  # noqa: E402  (they use the options defined above)
+
+cli.add_command(export.export_command)
+cli.add_command(serve.serve_command)
