@@ -187,7 +187,8 @@ def _first_error(errors: Any) -> str:
         return "the request body is not valid"
     first = errors[0]
     if first.get("type") == "json_invalid":
-        return one_line(f"the request body is not valid JSON ({first.get('ctx', {}).get('error', '')})")
+        reason = first.get("ctx", {}).get("error", "")
+        return one_line(f"the request body is not valid JSON ({reason})")
     where = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or "body"
     return one_line(f"{where}: {first.get('msg', 'is not valid')}")
 
