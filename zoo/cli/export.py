@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from zoo.cli import DB_OPTION, JSON_HELP, _echo_json, _open_store
+from zoo.cli.common import DB_OPTION, JSON_HELP, _echo_json, _open_store
 
 
 @click.command("export")

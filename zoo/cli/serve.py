@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from zoo.cli import DB_OPTION, _open_store
+from zoo.cli.common import DB_OPTION, _open_store
 from zoo.serving.config import MAX_BATCH, MAX_BODY_BYTES, MAX_SAMPLES, MAX_WAIT_MS
 
 
