@@ -241,6 +241,19 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": detail})
 
 
+def _row_type(shape: list[int], dtype: str, text: bool) -> Any:
+    """The type of one row: numbers nested to ``shape`` (strict: no strings, no booleans),
+    and for a text model also a string of ``shape[0]`` characters."""
+    from pydantic import Field, StrictFloat, StrictInt
+
+    row: Any = StrictInt if dtype == "int64" else StrictFloat | StrictInt
+    for size in reversed(shape):
+        row = Annotated[list[row], Field(min_length=size, max_length=size)]
+    if text:
+        row = row | Annotated[str, Field(min_length=shape[0], max_length=shape[0])]
+    return row
+
+
 def _schemas(config: ServeConfig, card: dict[str, Any]) -> Any:
     """The request and response models, documented with this package's shape and limits."""
     from types import SimpleNamespace
@@ -253,7 +266,7 @@ def _schemas(config: ServeConfig, card: dict[str, Any]) -> Any:
 
     class Inputs(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        inputs: list[Any] = Field(
+        inputs: list[_row_type(shape, dtype, bool(text))] = Field(  # type: ignore[misc]
             min_length=1, max_length=config.max_batch,
             description=f"Rows: nested lists of shape {shape}, {dtype}{text}; at most "
                         f"{config.max_batch} rows, finite values, in the data's own units "
