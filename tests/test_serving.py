@@ -356,3 +356,27 @@ def test_sample_gives_the_count_asked_and_a_seed_reproduces_it(
     assert status == 422 and "less than or equal to 8" in body["detail"]
     status, body = server.post("/v1/log-likelihood", {"inputs": [[[[0.5] * 8] * 8]]})
     assert status == 200 and len(body["log_likelihood"]) == 1
+
+
+def test_zoo_export_refuses_in_one_line(generator: tuple[Trained, Server],
+                                        tmp_path: Path) -> None:
+    """A model that cannot go to ONNX says why; an occupied --out is refused; nothing is
+    written in either case."""
+    from click.testing import CliRunner
+
+    from zoo.cli import cli
+
+    trained, _ = generator
+    db = str(trained.home / "runs.db")
+    done = CliRunner().invoke(cli, ["export", trained.run_id, "--out", str(tmp_path / "vae"),
+                                    "--onnx", "--db", db])
+    assert done.exit_code == 2
+    assert done.output.strip() == (
+        "Error: model 'vae' cannot be exported to ONNX: score and log_likelihood are "
+        "Monte-Carlo estimates drawn from torch's seeded generator, which ONNX Runtime "
+        "cannot reproduce")
+    assert not (tmp_path / "vae").exists()
+    done = CliRunner().invoke(cli, ["export", trained.run_id, "--out", str(trained.package),
+                                    "--db", db])
+    assert done.exit_code == 2
+    assert "exists and is not an empty directory" in done.output

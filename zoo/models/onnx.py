@@ -50,6 +50,14 @@ def unsupported_reason(model: Any, task: str) -> str:
     return ""
 
 
+def check_exportable(model: Any, task: str) -> None:
+    """Refuse, in one line saying why, a model that cannot be exported, or a missing extra."""
+    reason = unsupported_reason(model, task)
+    if reason:
+        raise ZooError(f"model {model.zoo_name!r} cannot be exported to ONNX: {reason}")
+    _require_onnx()
+
+
 def input_dtype(info: DataInfo) -> str:
     """The dtype of the model's inputs: token ids for text, float32 for everything else."""
     return "int64" if info.modality == "text" else "float32"
@@ -74,10 +82,7 @@ def export_onnx(model: Any, task: str, directory: Path, rows: np.ndarray) -> dic
     """
     import torch
 
-    reason = unsupported_reason(model, task)
-    if reason:
-        raise ZooError(f"model {model.zoo_name!r} cannot be exported to ONNX: {reason}")
-    _require_onnx()
+    check_exportable(model, task)
     x = torch.as_tensor(np.asarray(rows, dtype=input_dtype(model.data_info)))
     files, parity = {}, {}
     for hook in data_hooks(model, task):

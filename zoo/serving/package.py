@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -24,7 +25,7 @@ from zoo.data.preprocess import preprocess_arrays
 from zoo.data.types import Arrays, DataInfo
 from zoo.errors import ZooError
 from zoo.models.checkpoints import CARD, load_model, read_card, save_model
-from zoo.models.onnx import data_hooks, export_onnx, input_dtype
+from zoo.models.onnx import check_exportable, data_hooks, export_onnx, input_dtype
 from zoo.plugins import get_host
 from zoo.runs.single import checkpoint_dir, task_splits
 
@@ -95,12 +96,18 @@ def export_package(store: Store, run: str, out: Path, *, onnx: bool = False,
         "exported_from": str(source.resolve())}
     if info.task == "detect":
         section["threshold"] = validation_threshold(model, validation, fpr)
-    extra = {key: value for key, value in card.items() if key not in _MODEL_KEYS}
-    save_model(model, out, extra=extra)
     if onnx:
+        check_exportable(model, info.task)
         rows = _parity_rows(validation, card, info)
-        section["onnx"] = export_onnx(model, info.task, out, rows)
-    _seal(out, section)
+    extra = {key: value for key, value in card.items() if key not in _MODEL_KEYS}
+    try:
+        save_model(model, out, extra=extra)
+        if onnx:
+            section["onnx"] = export_onnx(model, info.task, out, rows)
+        _seal(out, section)
+    except BaseException:  # never leave half a package behind, whatever stopped the export
+        shutil.rmtree(out, ignore_errors=True)
+        raise
     return out
 
 
