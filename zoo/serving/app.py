@@ -25,7 +25,7 @@ from zoo.errors import ZooError, one_line
 from zoo.serving.batching import MicroBatcher
 from zoo.serving.config import CONFIG_ENV, GRACEFUL_SHUTDOWN_S, ServeConfig
 from zoo.serving.package import load_package, served_hooks, verify_package
-from zoo.serving.service import ROUTES, Service, TooLarge
+from zoo.serving.service import ROUTES, Service
 
 
 def serve(config: ServeConfig, *, host: str, port: int, workers: int) -> None:
@@ -61,8 +61,7 @@ def create_app(config: ServeConfig) -> Any:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        service = Service(load_package(config.package, config.runtime),
-                          max_rows=config.max_batch)
+        service = Service(load_package(config.package, config.runtime))
         batcher = MicroBatcher(service.infer, max_rows=config.max_batch,
                                max_wait_s=config.max_wait_ms / 1000)
         batcher.start()
@@ -86,8 +85,7 @@ def create_app(config: ServeConfig) -> Any:
 
     @app.exception_handler(ZooError)
     async def refused(request: Any, exc: ZooError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)},
-                            status_code=413 if isinstance(exc, TooLarge) else 422)
+        return JSONResponse({"detail": str(exc)}, status_code=422)
 
     @app.get("/health", response_model=schemas.Health, tags=["status"])
     async def health() -> dict[str, str]:

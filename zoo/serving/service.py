@@ -26,18 +26,13 @@ ROUTES = {"predict": "/v1/predict", "score": "/v1/score", "log_likelihood": "/v1
           "sample": "/v1/sample"}
 
 
-class TooLarge(ZooError):
-    """A request over one of the server's size limits (HTTP 413)."""
-
-
 class Service:
     """The model of a loaded package, behind checks of everything a client may send."""
 
-    def __init__(self, package: Package, *, max_rows: int) -> None:
+    def __init__(self, package: Package) -> None:
         self.package = package
         self.card = package.card
         self.info = package.info
-        self.max_rows = max_rows
         self.vocab: list[str] | None = self.card.get("vocab")
         self.threshold = self.card["package"].get("threshold", {}).get("value")
 
@@ -45,33 +40,21 @@ class Service:
     def rows(self, inputs: list[Any]) -> np.ndarray:
         """``inputs`` as an array of the model's input shape and dtype.
 
-        Rows are nested lists of numbers of the card's shape; a text model also takes strings
-        of its vocabulary's characters, one per token.
+        Rows are nested lists of numbers of the card's shape (the request model has checked
+        the nesting and the types); a text model also takes strings of its vocabulary's
+        characters, one per token.
 
         Raises:
-            TooLarge: More rows than ``max_rows``.
-            ZooError: No rows, rows of another shape, values that are not finite numbers
-                (strings, booleans, nulls, NaN, infinity), token ids outside the vocabulary.
+            ZooError: Rows of another shape, values that are not finite numbers, token ids
+                outside the vocabulary or characters not in it.
         """
-        if not inputs:
-            raise ZooError("inputs must hold at least one row")
-        if len(inputs) > self.max_rows:
-            raise TooLarge(f"a batch of {len(inputs)} rows is over this server's cap of "
-                           f"{self.max_rows} (zoo serve --max-batch)")
         shape = tuple(self.info.shape)
-        if self.vocab is not None and all(isinstance(row, str) for row in inputs):
-            inputs = [self._encode(i, row) for i, row in enumerate(inputs)]
-        try:
-            array = np.asarray(inputs)
-        except (ValueError, TypeError):
-            raise ZooError(f"inputs must be rows of shape {list(shape)}: their lengths "
-                           "differ") from None
-        if array.dtype.kind not in "iuf":
-            raise ZooError(f"inputs must be numbers, rows of shape {list(shape)} (got "
-                           f"{_kind_name(array.dtype.kind)})")
-        if tuple(array.shape[1:]) != shape:
-            raise ZooError(f"each row must have shape {list(shape)}; got "
-                           f"{list(array.shape[1:])}")
+        if self.vocab is not None:
+            inputs = [self._encode(i, row) if isinstance(row, str) else row
+                      for i, row in enumerate(inputs)]
+        array = np.asarray(inputs)
+        if array.dtype.kind not in "iuf" or tuple(array.shape[1:]) != shape:
+            raise ZooError(f"inputs must be rows of numbers of shape {list(shape)}")
         if array.dtype.kind == "f" and not np.isfinite(array).all():
             row = int(np.argwhere(~np.isfinite(array.reshape(len(array), -1)))[0][0])
             raise ZooError(f"inputs must be finite numbers; row {row} has NaN or infinity")
@@ -145,7 +128,3 @@ def _png_base64(image: np.ndarray) -> str:
 
     pixels = to_uint8(image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0))
     return base64.b64encode(encode_png(pixels)).decode()
-
-
-def _kind_name(kind: str) -> str:
-    return {"U": "strings", "S": "strings", "b": "booleans"}.get(kind, "nulls or mixed values")
