@@ -75,6 +75,7 @@ def environment(home: Path) -> dict[str, str]:
 
 
 def start_server(package: Path, home: Path, *args: str, token: str | None = None) -> Server:
+    """``zoo serve PACKAGE`` (a directory or a run id) on a free loopback port, once ready."""
     port = free_port()
     command = zoo_command("serve", str(package), "--port", str(port), "--max-batch",
                           str(MAX_BATCH), "--max-body-bytes", str(MAX_BODY), *args)
@@ -315,7 +316,9 @@ def test_schemathesis_finds_no_server_error(detector: tuple[Trained, Server],
 @pytest.fixture(scope="module")
 def classifier(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Trained, Server]]:
     trained = train_and_export(tmp_path_factory.mktemp("classifier"), "mlp", "breast-cancer")
-    server = start_server(trained.package, trained.home)
+    # Served by run id: zoo serve exports it on the fly.
+    server = start_server(Path(trained.run_id), trained.home, "--db",
+                          str(trained.home / "runs.db"))
     yield trained, server
     stop_server(server)
 
@@ -380,3 +383,29 @@ def test_zoo_export_refuses_in_one_line(generator: tuple[Trained, Server],
                                     "--db", db])
     assert done.exit_code == 2
     assert "exists and is not an empty directory" in done.output
+
+
+def test_a_text_model_takes_strings_of_its_vocabulary_and_answers_strings(
+        tmp_path: Path) -> None:
+    """The service's text path (a real tiny model, its card's vocabulary), without a server:
+    strings are encoded, foreign characters and ids are refused, samples come back as text."""
+    from zoo.data.types import DataInfo
+    from zoo.models import create_model
+    from zoo.serving.package import Package
+    from zoo.serving.service import Service
+
+    info = DataInfo("text", (6,), "generate", vocab_size=3)
+    model = create_model("rnn", info, seed=0)
+    card = {"data_info": info.to_dict(), "vocab": ["a", "b", " "], "package": {}}
+    service = Service(Package(tmp_path, card, model, "eager"))
+    ids = service.rows(["ab ba ", [0, 1, 2, 1, 0, 2]])
+    assert ids.dtype == np.int64 and ids[0].tolist() == [0, 1, 2, 1, 0, 2]
+    outputs = service.infer("log_likelihood", ids)
+    assert outputs.shape == (2,) and outputs[0] == pytest.approx(outputs[1], abs=1e-5)
+    with pytest.raises(ZooError, match=r"row 0: characters 'cz' are not in the model's "):
+        service.rows(["abczab"])
+    with pytest.raises(ZooError, match=r"token ids must lie in \[0, 3\); got 0 to 7"):
+        service.rows([[0, 1, 7, 1, 0, 2]])
+    samples = service.sample(2, 5, "list")
+    assert samples["seed"] == 5 and [len(text) for text in samples["samples"]] == [6, 6]
+    assert set("".join(samples["samples"])) <= {"a", "b", " "}

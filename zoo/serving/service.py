@@ -114,7 +114,8 @@ class Service:
         seed = secrets.randbelow(2**31) if seed is None else seed
         samples = draw_samples(self.package.model, n, tuple(self.info.shape), seed)
         if self.vocab is not None:
-            values: list[Any] = [decode(row, self.vocab) for row in samples]
+            # draw_samples checks samples as floats; token ids are whole numbers in them.
+            values: list[Any] = [decode(row.long(), self.vocab) for row in samples]
         elif fmt == "png":
             values = [_png_base64(image) for image in samples.numpy()]
         else:
