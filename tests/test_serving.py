@@ -409,3 +409,16 @@ def test_a_text_model_takes_strings_of_its_vocabulary_and_answers_strings(
     samples = service.sample(2, 5, "list")
     assert samples["seed"] == 5 and [len(text) for text in samples["samples"]] == [6, 6]
     assert set("".join(samples["samples"])) <= {"a", "b", " "}
+
+
+def test_the_commands_help_imports_no_server_torch_or_onnx() -> None:
+    code = ("import sys\n"
+            "from click.testing import CliRunner\n"
+            "from zoo.cli import cli\n"
+            "for command in ('serve', 'export'):\n"
+            "    assert CliRunner().invoke(cli, [command, '--help']).exit_code == 0\n"
+            "heavy = ('torch', 'numpy', 'fastapi', 'uvicorn', 'onnx', 'onnxruntime')\n"
+            "print(sorted(m for m in heavy if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]"
