@@ -334,6 +334,19 @@ def test_predict_equals_zoo_evaluate(classifier: tuple[Trained, Server]) -> None
     assert server.post("/v1/score", {"inputs": rows[:1].tolist()})[0] == 404
 
 
+def test_the_card_reports_the_latest_evaluation(classifier: tuple[Trained, Server],
+                                                tmp_path: Path) -> None:
+    from zoo.serving.package import export_package
+
+    trained, _ = classifier
+    evaluated_outputs(trained)
+    evaluation = trained.store.runs(kind="evaluate")[-1]
+    card = json.loads((export_package(trained.store, trained.run_id, tmp_path / "again")
+                       / "card.json").read_text())
+    assert card["package"]["evaluation"] == {"run_id": evaluation.id, "metrics":
+                                             evaluation.metrics, "dataset": "breast-cancer"}
+
+
 # -- a generative model --------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def generator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Trained, Server]]:

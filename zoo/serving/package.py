@@ -94,6 +94,9 @@ def export_package(store: Store, run: str, out: Path, *, onnx: bool = False,
         "hooks": [*data_hooks(model, info.task), *(["sample"] if info.task == "generate"
                                                      else [])],
         "exported_from": str(source.resolve())}
+    evaluation = latest_evaluation(store, source, card)
+    if evaluation is not None:
+        section["evaluation"] = evaluation
     if info.task == "detect":
         section["threshold"] = validation_threshold(model, validation, fpr)
     if onnx:
@@ -126,6 +129,18 @@ def validation_threshold(model: Any, validation: Arrays | None, fpr: float) -> d
     return {"value": value, "false_positive_rate": fpr, "chosen_on": "validation",
             "rows": len(x), "rule": "anomalous when score > value",
             "validation_false_positive_rate": float(np.mean(scores > value))}
+
+
+def latest_evaluation(store: Store, checkpoint: Path,
+                      card: dict[str, Any]) -> dict[str, Any] | None:
+    """The test metrics of the latest successful ``zoo evaluate`` of ``checkpoint`` on its own
+    data (reported in the card, never used to choose anything); ``None`` when there is none."""
+    runs = [run for run in store.runs(kind="evaluate", status="ok", model=card["model"],
+                                      dataset=card.get("dataset"))
+            if run.checkpoint and Path(run.checkpoint).resolve() == checkpoint.resolve()]
+    if not runs:
+        return None
+    return {"run_id": runs[-1].id, "dataset": runs[-1].dataset, "metrics": runs[-1].metrics}
 
 
 def _validation_rows(card: dict[str, Any], info: DataInfo) -> Arrays | None:
