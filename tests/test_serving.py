@@ -288,28 +288,39 @@ def test_a_missing_or_incompatible_plugin_is_named() -> None:
     check_plugin("autoencoder", {"distribution": "zoo-autoencoder", "version": "0.1.7"})
 
 
-def test_schemathesis_finds_no_server_error(detector: tuple[Trained, Server],
-                                            tmp_path: Path) -> None:
-    """Every endpoint of the served schema, fuzzed with and without the token: no 5xx."""
-    _, server = detector
+def fuzz(server: Server, tmp_path: Path, max_examples: int) -> dict[str, int]:
+    """Schemathesis (its command line) over every endpoint of the served schema, with and
+    without the token; fails on any 5xx; the number of generated cases per run."""
+    schema = tmp_path / "openapi.json"
+    schema.write_text(json.dumps(server.request("GET", "/openapi.json")[1]))
     generated = {}
     for label, headers in (("token", ["-H", f"Authorization: Bearer {TOKEN}"]),
                            ("no token", [])):
         report = tmp_path / f"{label}.json"
-        schema = tmp_path / "openapi.json"
-        schema.write_text(json.dumps(server.request("GET", "/openapi.json")[1]))
         done = subprocess.run(
             [str(Path(sys.executable).parent / "schemathesis"), "run", str(schema), "--url",
-             server.url, *headers, "--checks", "not_a_server_error", "--max-examples", "10",
-             "--seed", "0", "--workers", "1", "--phases", "coverage,fuzzing", "--report",
-             "json", "--report-json-path", str(report)],
-            capture_output=True, text=True, timeout=300, cwd=tmp_path)
+             server.url, *headers, "--checks", "not_a_server_error", "--max-examples",
+             str(max_examples), "--seed", "0", "--workers", "1", "--phases",
+             "coverage,fuzzing", "--report", "json", "--report-json-path", str(report)],
+            capture_output=True, text=True, timeout=1800, cwd=tmp_path)
         result = json.loads(report.read_text())
         assert done.returncode == 0, done.stdout[-3000:]
         assert result["failures"] == [] and result["operations"]["tested"] >= 5
         generated[label] = result["test_cases"]["generated"]
     print(f"schemathesis generated {generated} cases")
     assert all(count > 0 for count in generated.values())
+    return generated
+
+
+def test_schemathesis_finds_no_server_error(detector: tuple[Trained, Server],
+                                            tmp_path: Path) -> None:
+    fuzz(detector[1], tmp_path, max_examples=10)
+
+
+@pytest.mark.slow
+def test_schemathesis_finds_no_server_error_in_a_long_run(detector: tuple[Trained, Server],
+                                                          tmp_path: Path) -> None:
+    fuzz(detector[1], tmp_path, max_examples=300)
 
 
 # -- a classifier --------------------------------------------------------------------------------
