@@ -68,12 +68,13 @@ def create_app(config: ServeConfig) -> Any:
         app.state.service, app.state.batcher = service, batcher
         yield
         await batcher.stop()
+        app.state.service = None
 
     app = FastAPI(title=f"zoo: {card['model']}", version=str(card["package"]["zoo_version"]),
                   description=f"Serves the package of model {card['model']!r} "
                               f"({card['data_info']['task']}, {config.runtime}).",
                   lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None,
-                  responses={400: {"model": schemas.Error}, 422: {"model": schemas.Error}})
+                  responses={422: {"model": schemas.Error}})
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
     guarded = [Depends(_token_check(config.token))] if config.token else []
     errors: dict[int | str, dict[str, Any]] = {
