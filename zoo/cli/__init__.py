@@ -5,14 +5,13 @@ train or evaluate. Errors in the user's input end the command with one line nami
 was wrong and what is valid (exit status 2).
 
 Owns: the command line, thin over the packages below. May import: zoo.errors, zoo.plugins,
-zoo.data, zoo.training, zoo.models, zoo.evaluation, zoo.runs, zoo.suites, zoo.reporting (a
-test checks it; imports run downward only).
+zoo.data, zoo.training, zoo.models, zoo.evaluation, zoo.runs, zoo.suites, zoo.reporting,
+zoo.serving (a test checks it; imports run downward only).
 """
 
 from __future__ import annotations
 
 import difflib
-import json
 import signal
 import sys
 from collections.abc import Iterable, Iterator
@@ -23,10 +22,10 @@ from typing import Any
 import click
 
 from zoo import plugins
+from zoo.cli.common import DB_OPTION, JSON_HELP, _echo_json, _open_store
 from zoo.errors import ZooError
 from zoo.training import ACCELERATORS
 
-JSON_HELP = "Print machine-readable JSON (documented in docs/cli.md)."
 QUIET_OPTION = click.option("--quiet", "-q", is_flag=True,
                             help="No progress on stderr (a bar is drawn only on a terminal).")
 ACCELERATOR_HELP = "auto: the GPUs when there is one, else the CPU."
@@ -46,10 +45,6 @@ class ZooGroup(click.Group):
 
 class UserError(click.ClickException):
     exit_code = 2
-
-
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
 
 
 @contextmanager
@@ -252,12 +247,6 @@ def _config_value(path: Path, key: str, value: Any) -> Any:
         raise ZooError(f"config {path}: {key}: {exc.message}") from None
 
 
-def _open_store(db: Path | None, *, readonly: bool = False) -> Any:
-    from zoo.runs.store import Store
-
-    return Store(db, readonly=readonly)
-
-
 @contextmanager
 def _open_stores(dbs: tuple[Path, ...]) -> Iterator[list[Any]]:
     """Every ``--db`` given (the default store when none is), read-only; their rows merge
@@ -282,8 +271,6 @@ def _check_names(model: str | None = None, data: str | None = None,
         host.dataset(data)
 
 
-DB_OPTION = click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
-                         help="Results database (default: $ZOO_DB or the user data dir).")
 DBS_OPTION = click.option("--db", "dbs", multiple=True,
                           type=click.Path(dir_okay=False, path_type=Path),
                           help="Results database (default: $ZOO_DB or the user data dir); "
@@ -644,3 +631,10 @@ def _configure_plugins_dir_early(args: list[str]) -> None:
             plugins.configure(plugins_dir=arg.split("=", 1)[1])
         elif not arg.startswith("-"):
             return
+
+
+# -- commands in their own modules -------------------------------------------------------------
+from zoo.cli import export, serve  # noqa: E402
+
+cli.add_command(export.export_command)
+cli.add_command(serve.serve_command)

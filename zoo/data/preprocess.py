@@ -51,3 +51,13 @@ class Standardizer:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Standardizer:
         return cls(np.asarray(data["mean"]), np.asarray(data["std"]))
+
+
+def preprocess_arrays(preprocess: dict[str, Any], arrays: Arrays) -> Arrays:
+    """``arrays`` as the model saw its training data: a card's ``preprocess`` applied.
+
+    The one preprocessing of every inference path (``zoo evaluate``, ``zoo serve``, ONNX
+    export), so that their outputs agree.
+    """
+    standardize = preprocess.get("standardize")
+    return Standardizer.from_dict(standardize).arrays(arrays) if standardize else arrays

@@ -14,7 +14,8 @@ Every model, whatever trains it, implements:
 
 Owns: this module (the contract, its Protocols and building models from the registry),
 `module` (the Lightning base), `supervised` and `sequence` (the backbones' own models),
-`backbones` (the backbone interface) and `checkpoints` (save and load without unpickling).
+`backbones` (the backbone interface), `checkpoints` (save and load without unpickling) and
+`onnx` (ONNX export of the evaluate hooks with parity, and running it in ONNX Runtime).
 May import: zoo.errors, zoo.plugins, zoo.data, zoo.training (a test checks it; imports run
 downward only).
 """
@@ -88,6 +89,9 @@ class ZooModel:
     #: models that do not the validation rows as training rows instead. A class default that
     #: a model may set per instance from an argument (``deep-svdd``'s ``uses_validation``).
     uses_validation: bool = True
+    #: Why the evaluate hooks cannot be exported to ONNX with parity (``zoo export --onnx``),
+    #: or ``""`` when they can: the Lightning base sets ``""``, a stochastic model says why.
+    onnx_unsupported: str = "its learned state is not a torch module"
     data_info: DataInfo
 
     def fit(self, splits: Splits, config: TrainConfig) -> dict[str, float]:

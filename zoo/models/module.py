@@ -48,6 +48,8 @@ class ZooModule(ZooModel, pl.LightningModule):
     their tasks, usually through :meth:`batched`.
     """
 
+    onnx_unsupported = ""  # the evaluate hooks trace (zoo.models.onnx)
+
     def __init__(self, data_info: DataInfo) -> None:
         super().__init__()
         self.data_info = data_info

@@ -134,7 +134,11 @@ class SequenceModule(SupervisedModule):
     def shifted(self, x: torch.Tensor) -> torch.Tensor:
         """The network's input for predicting ``x``: the start symbol, then ``x`` but its last
         step."""
-        return torch.cat([self.start(len(x), x.device), x[:, :-1]], 1)
+        # The start symbol shaped from x, not from len(x), so that the batch size traces (ONNX).
+        first = x[:, :1]
+        start = (torch.full_like(first, int(self.data_info.vocab_size or 0)) if self.is_text
+                 else torch.zeros_like(first))
+        return torch.cat([start, x[:, :-1]], 1)
 
     def start(self, n: int, device: torch.device) -> torch.Tensor:
         """The start symbol of ``n`` sequences: token ``vocab_size``, or one zero step."""

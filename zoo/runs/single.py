@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo.data.loading import data_fingerprint, data_reference, load_dataset, warn_if_changed
-from zoo.data.preprocess import Standardizer
+from zoo.data.preprocess import Standardizer, preprocess_arrays
 from zoo.data.types import Dataset, Splits
 from zoo.errors import ZooError
 from zoo.evaluation import evaluate_model
@@ -121,7 +121,9 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
     return execute_run(store, row, train)
 
 
-def _checkpoint_dir(store: Store, run: str) -> Path:
+def checkpoint_dir(store: Store, run: str) -> Path:
+    """The checkpoint directory ``run`` names: itself, or a stored run's (a unique prefix of
+    its id); a run without one is a one-line error."""
     path = Path(run)
     if path.is_dir():
         return path
@@ -150,7 +152,7 @@ def evaluate_run(store: Store, run: str, data: str | None = None) -> RunResult |
 
     ``data=None`` is the dataset the model was trained on, whose test split is scored.
     """
-    directory = _checkpoint_dir(store, run)
+    directory = checkpoint_dir(store, run)
     card = read_card(directory)
     if data is None:
         if not card.get("dataset"):
@@ -169,9 +171,7 @@ def evaluate_run(store: Store, run: str, data: str | None = None) -> RunResult |
     else:
         test = dataset.all()
     check_fits_model(data, test, info)
-    standardize = card.get("preprocess", {}).get("standardize")
-    if standardize:
-        test = Standardizer.from_dict(standardize).arrays(test)
+    test = preprocess_arrays(card.get("preprocess", {}), test)
     row = new_row("evaluate", model=card["model"], dataset=data,
                   device=device_name("auto"), backbone=card["hparams"].get("backbone"),
                   seed=card.get("seed"), hparams=card["hparams"], checkpoint=str(directory))

@@ -4,8 +4,9 @@ For each (model, modality, task) the spec declares, :func:`check_model` checks t
 hyperparameter declaration matches the ``__init__`` (:func:`check_declaration`), builds the
 model on tiny synthetic data, trains it briefly, runs every evaluate hook its tasks require and
 checks shapes and finiteness, determinism under a seed, and that a save/load round trip
-gives identical outputs. With the pytest plugin (installed with zoo) a test asks for the
-``zoo_model_case`` fixture and is run once per registered case::
+gives identical outputs; :func:`check_onnx` checks ONNX export parity. With the pytest
+plugin (installed with zoo) a test asks for the ``zoo_model_case`` fixture and is run once
+per registered case::
 
     def test_conformance(zoo_model_case, tmp_path):
         zoo_model_case.check(tmp_path)
@@ -51,6 +52,9 @@ class ModelCase:
 
     def check(self, tmp_path: Path) -> None:
         check_model(self.model, self.modality, self.task, tmp_path)
+
+    def check_onnx(self, tmp_path: Path) -> None:
+        check_onnx(self.model, self.modality, self.task, tmp_path)
 
 
 def model_cases(pattern: str = "*") -> list[ModelCase]:
@@ -241,3 +245,36 @@ def check_model(name: str, modality: str, task: str, tmp_path: Path) -> None:
     save_model(model, tmp_path / "checkpoint")
     restored = load_model(tmp_path / "checkpoint")
     _assert_same(first, _outputs(restored, task, splits), "after a save/load round trip")
+
+
+def check_onnx(name: str, modality: str, task: str, tmp_path: Path) -> None:
+    """ONNX parity for one case: the model's data-taking evaluate hooks, exported as
+    ``zoo export --onnx`` exports them (traced on the validation rows), give in ONNX Runtime
+    what they give eagerly on other rows (the test rows); a model that cannot be exported
+    is refused with the reason it declares (``ZooModel.onnx_unsupported``)."""
+    import pytest
+
+    from zoo.errors import ZooError
+    from zoo.models.onnx import (
+        PARITY_ATOL,
+        PARITY_RTOL,
+        OnnxModel,
+        export_onnx,
+        unsupported_reason,
+    )
+
+    splits = tiny_splits(modality, task)
+    # Untrained: training changes the weights, not the graph that is traced.
+    model = create_model(name, splits.info, seed=0)
+    reason = unsupported_reason(model, task)
+    if reason:
+        with pytest.raises(ZooError, match="cannot be exported to ONNX"):
+            export_onnx(model, task, tmp_path, splits.val.x)
+        return
+    section = export_onnx(model, task, tmp_path, splits.val.x)
+    exported = OnnxModel(tmp_path, section, splits.info)
+    for hook in section["files"]:
+        eager = getattr(model, hook)(splits.test.x).double().numpy()
+        np.testing.assert_allclose(getattr(exported, hook)(splits.test.x).double().numpy(),
+                                   eager, rtol=PARITY_RTOL, atol=PARITY_ATOL,
+                                   err_msg=f"{name}: ONNX {hook} differs from eager")

@@ -16,7 +16,7 @@ def reconstruction_error(x: torch.Tensor, reconstruction: torch.Tensor,
                          reduction: Literal["mean", "sum"] = "mean") -> torch.Tensor:
     """Squared error of each sample, the mean or the sum over all its values:
     ``(N, ...) -> (N,)``."""
-    squared = (x - reconstruction).pow(2).reshape(len(x), -1)
+    squared = (x - reconstruction).pow(2).flatten(1)  # not len(x): the batch size traces
     return squared.sum(1) if reduction == "sum" else squared.mean(1)
 
 

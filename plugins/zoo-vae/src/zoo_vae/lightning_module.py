@@ -106,6 +106,9 @@ class VAE(ZooModule):
         batch_size: Samples per mini-batch.
     """
 
+    onnx_unsupported = ("score and log_likelihood are Monte-Carlo estimates drawn from torch's "
+                        "seeded generator, which ONNX Runtime cannot reproduce")
+
     def __init__(self, data_info: DataInfo, backbone: str = "mlp", latent_dim: int = 16,
                  hidden: tuple[int, ...] | None = None, dropout: float | None = None,
                  batch_norm: bool | None = None, activation: Activation | None = None,
