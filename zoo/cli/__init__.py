@@ -5,8 +5,8 @@ train or evaluate. Errors in the user's input end the command with one line nami
 was wrong and what is valid (exit status 2).
 
 Owns: the command line, thin over the packages below. May import: zoo.errors, zoo.plugins,
-zoo.data, zoo.training, zoo.models, zoo.evaluation, zoo.runs, zoo.suites, zoo.reporting (a
-test checks it; imports run downward only).
+zoo.data, zoo.training, zoo.models, zoo.evaluation, zoo.runs, zoo.tuning, zoo.suites,
+zoo.reporting (a test checks it; imports run downward only).
 """
 
 from __future__ import annotations
@@ -326,6 +326,9 @@ def _use_trackers(store: Any, trackers: str, wandb_project: str | None,
 @click.option("--max-epochs", type=click.IntRange(min=1))
 @click.option("--seed", type=click.IntRange(min=0),
               help="Seed of the split and the training (default 0).")
+@click.option("--cv", type=click.IntRange(min=2),
+              help="K-fold cross-validation on the non-test rows instead: one run per fold, "
+                   "scored on its validation fold; prints the mean +/- std.")
 @DB_OPTION
 @tracker_options
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
@@ -333,7 +336,7 @@ def _use_trackers(store: Any, trackers: str, wandb_project: str | None,
 def train_command(model: str | None, data: str | None, backbone: str | None,
                   sets: tuple[str, ...], config: Path | None, accelerator: str | None,
                   devices: int | None, max_epochs: int | None, seed: int | None,
-                  db: Path | None, trackers: str, wandb_project: str | None,
+                  cv: int | None, db: Path | None, trackers: str, wandb_project: str | None,
                   wandb_entity: str | None, as_json: bool, quiet: bool) -> None:
     """Train MODEL on --data and store the run.
 
@@ -354,18 +357,51 @@ def train_command(model: str | None, data: str | None, backbone: str | None,
     from zoo.training.progress import wanted
 
     check_devices(accelerator, devices)
+    seed = seed if seed is not None else options.get("seed", 0)
+    max_epochs = max_epochs or options.get("max_epochs", 20)
+    if cv and devices > 1:
+        raise ZooError(f"--cv trains its folds one at a time on one device; "
+                       f"devices={devices} is for a single run")
     with _open_store(db) as store, _interrupted_by_sigterm():
         _use_trackers(store, trackers, wandb_project, wandb_entity)
+        if cv:
+            _cross_validate(store, model, data, backbone, hparams, cv=cv, seed=seed,
+                            accelerator=accelerator, max_epochs=max_epochs, as_json=as_json)
+            return
         row = train_run(
-            store, model, data, backbone=backbone, hparams=hparams,
-            seed=seed if seed is not None else options.get("seed", 0),
-            accelerator=accelerator, devices=devices,
-            max_epochs=max_epochs or options.get("max_epochs", 20),
+            store, model, data, backbone=backbone, hparams=hparams, seed=seed,
+            accelerator=accelerator, devices=devices, max_epochs=max_epochs,
             progress_bar=wanted(quiet))
     if row is None:  # a non-zero DDP rank: rank 0 reports
         return
     _report(row, as_json)
     if row.status != "ok":
+        sys.exit(1)
+
+
+def _cross_validate(store: Any, model: str, data: str, backbone: str | None,
+                    hparams: dict[str, Any], *, cv: int, seed: int, accelerator: str,
+                    max_epochs: int, as_json: bool) -> None:
+    """``zoo train --cv K``: one stored run per fold, then each metric's mean +/- std; exit
+    status 1 unless every fold ended ok."""
+    from zoo.runs.single import training_data
+    from zoo.tuning.cv import cross_validate, fold_summary
+
+    rows = cross_validate(store, training_data(model, data, backbone, seed), hparams, k=cv,
+                          seed=seed, accelerator=accelerator, max_epochs=max_epochs)
+    summary = fold_summary([row for row in rows if row.status == "ok"])
+    if as_json:
+        _echo_json({"folds": [row.to_row() for row in rows],
+                    "summary": {name: {"mean": mean, "std": std}
+                                for name, (mean, std) in summary.items()}})
+    else:
+        for row in rows:
+            _report(row, as_json=False)
+        done = sum(row.status == "ok" for row in rows)
+        click.echo(f"{cv}-fold cross-validation ({done} of {cv} folds ok): " +
+                   ", ".join(f"{name}={mean:.4g} +/- {std:.2g}"
+                             for name, (mean, std) in summary.items()))
+    if len(rows) < cv or any(row.status != "ok" for row in rows):
         sys.exit(1)
 
 
@@ -644,3 +680,6 @@ def _configure_plugins_dir_early(args: list[str]) -> None:
             plugins.configure(plugins_dir=arg.split("=", 1)[1])
         elif not arg.startswith("-"):
             return
+
+
+from zoo.cli import tune as _tune  # noqa: E402, F401  (registers `zoo tune`)
