@@ -6,14 +6,12 @@ was wrong and what is valid (exit status 2).
 
 Owns: the command line, thin over the packages below. May import: zoo.errors, zoo.plugins,
 zoo.data, zoo.training, zoo.models, zoo.evaluation, zoo.runs, zoo.tuning, zoo.suites,
-zoo.reporting (a test checks it; imports run downward only).
+zoo.tracking, zoo.reporting (a test checks it; imports run downward only).
 """
 
 from __future__ import annotations
 
 import difflib
-import json
-import signal
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -23,13 +21,25 @@ from typing import Any
 import click
 
 from zoo import plugins
+from zoo.cli.common import (
+    ACCELERATOR_HELP,
+    DB_OPTION,
+    JSON_HELP,
+    _check_names,
+    _echo_json,
+    _interrupted_by_sigterm,
+    _open_store,
+    _report,
+    _table,
+    _use_trackers,
+    tracker_options,
+)
+from zoo.cli.tune import tune_command
 from zoo.errors import ZooError
 from zoo.training import ACCELERATORS
 
-JSON_HELP = "Print machine-readable JSON (documented in docs/cli.md)."
 QUIET_OPTION = click.option("--quiet", "-q", is_flag=True,
                             help="No progress on stderr (a bar is drawn only on a terminal).")
-ACCELERATOR_HELP = "auto: the GPUs when there is one, else the CPU."
 DEVICES_HELP = ("Processes per node, one per device (GPU, or CPU core); more than one trains "
                 "with DDP. At most what the accelerator has.")
 
@@ -48,34 +58,6 @@ class UserError(click.ClickException):
     exit_code = 2
 
 
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
-
-
-@contextmanager
-def _interrupted_by_sigterm() -> Iterator[None]:
-    """Turn SIGTERM (``kill``, a scheduler's time limit) into ``SystemExit`` while training.
-
-    The runner then finishes the run's row as ``failed: interrupted`` instead of leaving it
-    ``running``, as it does on Ctrl-C.
-    """
-    def stop(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _table(rows: list[list[str]], headers: list[str]) -> str:
-    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=False)]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip()
-             for row in [headers, ["-" * w for w in widths], *rows]]
-    return "\n".join(lines)
-
-
 @click.group(cls=ZooGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="zoo")
 @click.option("--plugins-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -84,6 +66,9 @@ def cli(plugins_dir: Path | None) -> None:
     """zoo: train, evaluate and benchmark generative and anomaly-detection models."""
     if plugins_dir is not None:
         plugins.configure(plugins_dir=plugins_dir)
+
+
+cli.add_command(tune_command)
 
 
 # -- listing ---------------------------------------------------------------------------------
@@ -252,12 +237,6 @@ def _config_value(path: Path, key: str, value: Any) -> Any:
         raise ZooError(f"config {path}: {key}: {exc.message}") from None
 
 
-def _open_store(db: Path | None, *, readonly: bool = False) -> Any:
-    from zoo.runs.store import Store
-
-    return Store(db, readonly=readonly)
-
-
 @contextmanager
 def _open_stores(dbs: tuple[Path, ...]) -> Iterator[list[Any]]:
     """Every ``--db`` given (the default store when none is), read-only; their rows merge
@@ -266,50 +245,11 @@ def _open_stores(dbs: tuple[Path, ...]) -> Iterator[list[Any]]:
         yield [stack.enter_context(_open_store(db, readonly=True)) for db in dbs or (None,)]
 
 
-def _check_names(model: str | None = None, data: str | None = None,
-                 hparams: dict[str, Any] | None = None) -> None:
-    """Fail fast on unknown names and bad hyperparameters (``hparams``, with the backbone of
-    ``vae[cnn]``), before torch is imported and any data is read."""
-    from zoo.data.loading import is_user_file
-    from zoo.models import check_hparams, split_model_name
-
-    host = plugins.get_host()
-    if model is not None:
-        base, backbone = split_model_name(model)
-        named = {"backbone": backbone} if backbone else {}
-        check_hparams(host.model(base), {**named, **(hparams or {})})
-    if data is not None and not is_user_file(data):
-        host.dataset(data)
-
-
-DB_OPTION = click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
-                         help="Results database (default: $ZOO_DB or the user data dir).")
 DBS_OPTION = click.option("--db", "dbs", multiple=True,
                           type=click.Path(dir_okay=False, path_type=Path),
                           help="Results database (default: $ZOO_DB or the user data dir); "
                                "repeatable: the stores' rows merge, each run and suite cell "
                                "counted once.")
-
-
-def tracker_options(command: Any) -> Any:
-    """``--tracker``, ``--wandb-project`` and ``--wandb-entity`` (docs/tracking.md)."""
-    for option in reversed((
-            click.option("--tracker", "trackers", envvar="ZOO_TRACKER", default="csv",
-                         show_default=True, metavar="NAME[,NAME]",
-                         help="Experiment trackers to log the runs to (default $ZOO_TRACKER "
-                              "or csv); 'zoo plugins --json' lists the trackers plugins register."),
-            click.option("--wandb-project", help="W&B project (default $WANDB_PROJECT or zoo)."),
-            click.option("--wandb-entity", help="W&B entity (default $WANDB_ENTITY)."))):
-        command = option(command)
-    return command
-
-
-def _use_trackers(store: Any, trackers: str, wandb_project: str | None,
-                  wandb_entity: str | None) -> None:
-    from zoo.tracking import use_trackers
-
-    use_trackers(trackers, store_path=store.path, wandb_project=wandb_project,
-                 wandb_entity=wandb_entity)
 
 
 @cli.command("train")
@@ -428,23 +368,6 @@ def evaluate_command(run: str, data: str | None, db: Path | None, trackers: str,
     _report(row, as_json)
     if row.status != "ok":
         sys.exit(1)
-
-
-def _report(row: Any, as_json: bool) -> None:
-    if as_json:
-        _echo_json(row.to_row())
-        return
-    metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(row.metrics.items()))
-    click.echo(f"run {row.id}  {row.display_model} on {row.dataset}: {row.status}"
-               f"{'  ' + metrics if metrics else ''}"
-               f"{'  (' + row.error + ')' if row.error else ''}")
-    if row.checkpoint:
-        click.echo(f"checkpoint: {row.checkpoint}")
-        from zoo.evaluation.samples import SAMPLE_FILES
-
-        for name in SAMPLE_FILES if row.kind == "train" else ():
-            if (samples := Path(row.checkpoint).parent / name).exists():
-                click.echo(f"samples: {samples}")
 
 
 # -- benchmarks ------------------------------------------------------------------------------
@@ -681,5 +604,3 @@ def _configure_plugins_dir_early(args: list[str]) -> None:
         elif not arg.startswith("-"):
             return
 
-
-from zoo.cli import tune as _tune  # noqa: E402, F401  (registers `zoo tune`)

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from zoo.cli import (
+from zoo.cli.common import (
     ACCELERATOR_HELP,
     DB_OPTION,
     JSON_HELP,
@@ -19,7 +19,6 @@ from zoo.cli import (
     _open_store,
     _table,
     _use_trackers,
-    cli,
     tracker_options,
 )
 from zoo.errors import ZooError
@@ -27,7 +26,7 @@ from zoo.training import ACCELERATORS
 from zoo.tuning import PRUNERS, SAMPLERS
 
 
-@cli.command("tune")
+@click.command("tune")
 @click.argument("model", required=False)
 @click.option("--data", help="Registered dataset name, or a .npz / .csv file.")
 @click.option("--backbone", help="Backbone for a method (e.g. cnn for vae).")

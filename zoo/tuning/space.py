@@ -199,7 +199,8 @@ def _overridden(spec: ModelSpec, hparam: HParam, value: Any,
             return replace(hparam, search=None, log=False), _DEFAULT
         return replace(hparam, search=None, log=False), hparam.parse(value, where)
     except SpecError as exc:
-        raise ZooError(f"{where}: {str(exc).removeprefix('hyperparameter ')}") from None
+        reason = str(exc).replace(f"hyperparameter {hparam.name!r}: ", f"{hparam.name}: ")
+        raise ZooError(f"{where}: {reason}") from None
 
 
 def read_space_file(path: Path) -> dict[str, Any]:

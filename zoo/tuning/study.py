@@ -40,7 +40,8 @@ if TYPE_CHECKING:
     from zoo.runs.results import RunResult
     from zoo.runs.store import Store
 
-#: The ``extra`` key of a trial's rows: ``{"name": study, "trial": number, "params": {...}}``.
+#: The ``extra`` key of a trial's rows: ``{"name": study, "trial": number, "worker": the
+#: ``--jobs`` process (0: the first), "params": {...}}``.
 STUDY_KEY = "study"
 _SETTINGS = ("model", "data", "backbone", "metric", "cv", "seed", "max_epochs")
 
@@ -135,7 +136,7 @@ def tune(store: Store, request: TuneRequest,
     study = optuna.create_study(study_name=name, storage=open_storage(location),
                                 direction=objective.direction, load_if_exists=True)
     _check_settings(study, request, loaded, objective)
-    _fail_dead_trials(study)
+    _settle_dead_trials(study, store, request, objective)
     study.sampler = make_sampler(request, space, len(study.trials))
     study.pruner = make_pruner(request.pruner, request.trials)
     first = space.defaults_trial(_defaults(loaded))
@@ -186,16 +187,28 @@ def _check_settings(study: Any, request: TuneRequest, loaded: TrainingData,
                        f"give those, or another --study name")
 
 
-def _fail_dead_trials(study: Any) -> None:
-    """Mark failed the trials left running by a process that is gone (killed, crashed), so
-    that they neither count nor block: their runs were finished as interrupted by the store."""
+def _settle_dead_trials(study: Any, store: Store, request: TuneRequest,
+                        objective: Objective) -> None:
+    """Settle the trials left running by a process that is gone (killed, crashed): one whose
+    runs all finished ``ok`` before it died gets their value (a finished trial is never lost
+    or run again); any other is marked failed and does not count (its run was finished as
+    ``failed: interrupted`` by the store)."""
     from optuna.trial import TrialState
 
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         owner = trial.user_attrs.get("owner")
-        if owner and owner_is_gone(owner["owner_host"], owner["owner_pid"],
-                                   owner["owner_started"]):
-            study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+        if not owner or not owner_is_gone(owner["owner_host"], owner["owner_pid"],
+                                          owner["owner_started"]):
+            continue
+        rows = [row for row in store.runs(kind="tune")
+                if row.extra.get(STUDY_KEY, {}).get("name") == study.study_name
+                and row.extra[STUDY_KEY].get("trial") == trial.number and row.status == "ok"
+                and objective.metric in row.metrics]
+        if len(rows) == (request.cv or 1):
+            study.tell(trial.number, sum(row.metrics[objective.metric] for row in rows)
+                       / len(rows))
+        else:
+            study.tell(trial.number, state=TrialState.FAIL)
 
 
 def make_sampler(request: TuneRequest, space: SearchSpace, existing: int) -> Any:
@@ -268,7 +281,8 @@ def _objective(store: Store, request: TuneRequest, loaded: TrainingData,
         hparams = space.suggest(trial)
         trial.set_user_attr("hparams", {k: list(v) if isinstance(v, tuple) else v
                                         for k, v in hparams.items()})
-        tags = {STUDY_KEY: {"name": name, "trial": trial.number, "params": dict(trial.params)}}
+        tags = {STUDY_KEY: {"name": name, "trial": trial.number, "worker": request.worker,
+                            "params": dict(trial.params)}}
         rows = _trial_runs(store, request, loaded, splits, hparams, tags,
                            _pruning(trial, request, objective))
         trial.set_user_attr("runs", [row.id for row in rows])
