@@ -21,7 +21,9 @@ from zoo.data.splits import cross_validation_folds, make_splits, sealed_test
 from zoo.data.types import Arrays, DataInfo, Dataset, Splits
 from zoo.errors import ZooError
 from zoo.models import get_model_spec, resolve_hparams
+from zoo.runs.single import training_data
 from zoo.runs.store import Store
+from zoo.tuning.scoring import Objective, choose_objective
 from zoo.tuning.space import search_space
 from zoo.tuning.study import TuneRequest, tune
 
@@ -159,6 +161,24 @@ def test_a_bad_space_file_is_one_line(tmp_path: Path, text: str, message: str) -
     with pytest.raises(ZooError, match=None) as refused:
         autoencoder_space(path)
     assert message in str(refused.value) and "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize(("model", "data", "metric", "higher"), [
+    ("mlp", "wine", "val_accuracy", True),
+    ("mlp", "diabetes", "val_r2", True),
+    ("autoencoder", "breast-cancer-ad", "best_val_loss", False),  # semi: normal rows only
+])
+def test_the_objective_is_a_validation_metric(model: str, data: str, metric: str,
+                                              higher: bool) -> None:
+    loaded = training_data(model, data, None, seed=0)
+    assert choose_objective(loaded, None) == Objective(metric, higher)
+
+
+def test_a_detectors_objective_cannot_be_a_labelled_score_on_normal_rows() -> None:
+    loaded = training_data("autoencoder", "breast-cancer-ad", None, seed=0)
+    with pytest.raises(ZooError, match=r"--metric 'val_auroc' is not a validation metric .* "
+                                       r"valid: best_val_loss \("):
+        choose_objective(loaded, "val_auroc")
 
 
 # -- folds and the sealed test split ------------------------------------------------------------

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 #: The validation loss a training keeps the parameters of (every model that validates).
 LOSS_METRIC = "best_val_loss"
 VALIDATION_PREFIX = "val_"
+#: The default objective of a task whose suite scores several tasks (``supervised``: its
+#: first metric, accuracy, is not a regressor's); other tasks take their suite's first.
+PRIMARY_METRICS = {"classify": "accuracy", "regress": "r2"}
 
 
 @dataclass(frozen=True)
@@ -45,11 +48,12 @@ class Objective:
 
 
 def validation_labelled(splits: Splits) -> bool:
-    """Whether the validation rows can be scored with the task's metrics: they have labels
-    (``generate`` needs none)."""
+    """Whether the validation rows can be scored with the task's metrics: they have the
+    labels a classifier, regressor or detector is scored against (a generator's
+    validation score is its loss)."""
     val = splits.val
-    return val is not None and len(val) > 0 and (splits.info.task == "generate"
-                                                 or val.y is not None)
+    return (splits.info.task != "generate" and val is not None and len(val) > 0
+            and val.y is not None)
 
 
 def choose_objective(loaded: TrainingData, metric: str | None) -> Objective:
@@ -60,12 +64,15 @@ def choose_objective(loaded: TrainingData, metric: str | None) -> Objective:
     Raises:
         ZooError: ``metric`` is not one of those, naming the valid ones.
     """
-    suite_metrics = dict(get_host().suite(protocol_suite(loaded.dataset, loaded.task)).metrics)
     valid = {LOSS_METRIC: False}
+    default = LOSS_METRIC
     if validation_labelled(loaded.splits):
-        valid |= {VALIDATION_PREFIX + name: higher for name, higher in suite_metrics.items()}
-    if metric is None:
-        metric = next(iter(valid)) if len(valid) == 1 else list(valid)[1]
+        suite = get_host().suite(protocol_suite(loaded.dataset, loaded.task))
+        scored = {VALIDATION_PREFIX + name: higher for name, higher in suite.metrics}
+        primary = VALIDATION_PREFIX + PRIMARY_METRICS.get(loaded.task, "")
+        default = primary if primary in scored else next(iter(scored))
+        valid |= scored
+    metric = metric or default
     if metric not in valid:
         raise ZooError(f"--metric {metric!r} is not a validation metric of {loaded.data!r} "
                        f"for {loaded.task}; valid: {', '.join(valid)} (the test split is "

@@ -84,7 +84,7 @@ class TuneResult:
     test_metrics: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "objective": asdict(self.objective)}
+        return asdict(self)
 
 
 def default_study_name(model: str, data: str, backbone: str | None) -> str:
