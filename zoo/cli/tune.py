@@ -126,7 +126,8 @@ def _start_worker(index: int) -> subprocess.Popen[bytes]:
 
 
 def _trial_line(trial: Any) -> None:
-    value = "" if trial.value is None else f"value={trial.value:.4g}  "
+    complete = trial.state.name == "COMPLETE"  # a pruned trial's value is its last report
+    value = f"value={trial.value:.4g}  " if complete else ""
     params = " ".join(f"{k}={_short(v)}" for k, v in trial.params.items())
     click.echo(f"[trial {trial.number:>3} {trial.state.name.lower():>8}] {value}{params}",
                err=True)

@@ -361,6 +361,10 @@ def study_history(location: str, name: str) -> dict[str, Any]:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if "://" not in location and not Path(location).is_file():  # reading creates nothing
+        journals = sorted(p.stem for p in Path(location).parent.glob("*.journal"))
+        raise ZooError(f"no study {name!r}: {location} does not exist; studies beside it: "
+                       f"{', '.join(journals) or '(none)'}")
     storage = open_storage(location)
     try:
         study = optuna.load_study(study_name=name, storage=storage)
@@ -368,7 +372,8 @@ def study_history(location: str, name: str) -> dict[str, Any]:
         names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
         raise ZooError(f"no study {name!r} in {location}; "
                        f"studies there: {', '.join(names) or '(none)'}") from None
-    trials = [{"number": t.number, "state": t.state.name.lower(), "value": t.value,
+    trials = [{"number": t.number, "state": t.state.name.lower(),
+               "value": t.value if t.state == optuna.trial.TrialState.COMPLETE else None,
                "params": t.params, "seconds": t.duration.total_seconds() if t.duration else None,
                "runs": t.user_attrs.get("runs", [])} for t in study.trials]
     return {"study": name, "storage": location, "direction": study.direction.name.lower(),
