@@ -335,3 +335,21 @@ def test_a_killed_study_resumes_without_losing_or_repeating_a_trial(tmp_path: Pa
     assert all(before[n] in {row.id for row in finished} for n in before)  # none lost
     assert all(row.error == "interrupted" for row in after if row.status != "ok")
     assert done["trials"]["complete"] == 4 and done["trials"]["fail"] <= 1
+
+
+def test_help_imports_neither_optuna_nor_torch() -> None:
+    probe = textwrap.dedent("""
+        import sys
+        import zoo.cli
+        for args in (["--help"], ["tune", "--help"], ["train", "--help"]):
+            sys.argv = ["zoo", *args]
+            try:
+                zoo.cli.main()
+            except SystemExit:
+                pass
+        print(sorted(m for m in ("optuna", "torch", "lightning") if m in sys.modules))
+    """)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
