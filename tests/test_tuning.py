@@ -14,8 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from zoo import plugins
+from zoo.cli import cli
 from zoo.data.preprocess import Standardizer
 from zoo.data.splits import cross_validation_folds, make_splits, sealed_test
 from zoo.data.types import Arrays, DataInfo, Dataset, Splits
@@ -292,8 +294,9 @@ def test_tune_stores_every_trial_and_fold_then_retrains_and_tests_once(tmp_path:
     assert trained[0].hparams["lr"] == result["best_params"]["lr"]
     assert [row.id for row in evaluated] == [result["evaluate_run"]]  # the test split, once
     assert evaluated[0].metrics == result["test_metrics"] and "auroc" in result["test_metrics"]
-    shown = json.loads(zoo("tune", "--show", result["study"], "--db", str(db),
-                           "--json").stdout)
+    shown = CliRunner().invoke(cli, ["tune", "--show", result["study"], "--db", str(db),
+                                     "--json"])
+    shown = json.loads(shown.output)
     assert [t["number"] for t in shown["trials"]] == [0, 1, 2]
     assert shown["final"]["evaluate_run"] == result["evaluate_run"]
     assert set(shown["importances"]) <= set(shown["trials"][0]["params"])
