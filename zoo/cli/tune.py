@@ -83,7 +83,7 @@ def tune_command(model: str | None, data: str | None, backbone: str | None, tria
     if not model or not data:
         raise ZooError("tune needs a MODEL and --data (or --show STUDY)")
     _check_names(model, data, {"backbone": backbone} if backbone else {})
-    from zoo.tuning.study import TuneRequest, tune
+    from zoo.tuning.study import TuneRequest, conclude, search
 
     request = TuneRequest(model=model, data=data, backbone=backbone, trials=trials,
                           sampler=sampler, pruner=pruner, space=space, metric=metric,
@@ -94,16 +94,17 @@ def tune_command(model: str | None, data: str | None, backbone: str | None, tria
     try:
         with _open_store(db) as store, _interrupted_by_sigterm():
             _use_trackers(store, trackers, wandb_project, wandb_entity)
-            result = tune(store, request, on_trial=None if worker or as_json else _trial_line)
-            failed = [process.wait() for process in workers]
-            if any(failed):
-                click.echo(f"{sum(map(bool, failed))} --jobs worker(s) failed", err=True)
+            search(store, request, on_trial=None if worker or as_json else _trial_line)
+            failed = sum(process.wait() != 0 for process in workers)
+            if failed:
+                click.echo(f"{failed} --jobs worker process(es) failed", err=True)
+            if worker:  # the first process concludes, once every process is done
+                return
+            result = conclude(store, request)
     finally:
         for process in workers:
             if process.poll() is None:
                 process.terminate()
-    if result is None:  # a worker: the first process reports
-        return
     if as_json:
         _echo_json(result.to_dict())
         return

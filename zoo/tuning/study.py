@@ -1,18 +1,19 @@
 """``zoo tune``: an Optuna study whose every trial is a stored run.
 
 - The study lives in Optuna's journal file (default ``tune/STUDY.journal`` beside the runs
-  store) or an RDB URL, so a killed ``zoo tune`` resumes where it stopped (a trial that was
-  running when its process died is marked failed and does not count; finished trials are
-  neither lost nor repeated), and several processes (``--jobs``) or machines sharing the
-  storage work on one study.
+  store) or an RDB URL, so a killed ``zoo tune`` resumes where it stopped (a trial whose
+  process died keeps the value of its runs that finished ``ok``, else is marked failed and
+  does not count: finished trials are neither lost nor repeated), and several processes
+  (``--jobs``) or machines sharing the storage work on one study (:func:`search`).
 - The first trial is the model's defaults (where they lie in the space), so the best trial
   is never worse on validation than the defaults.
 - Each trial is a ``tune`` run (``extra``: study, trial number, parameters), or one per fold
   with ``--cv K`` (the objective is then the folds' mean); trials are pruned on their epoch
   curve of the validation loss (:class:`zoo.tuning.pruning.ReportToTrial`).
-- At the end: the best parameters, a retrain with them exactly as ``zoo train`` trains
-  (on the training split, the validation split selecting the parameters kept), and one
-  evaluation of it on the test split, both stored; a study already finished prints them.
+- At the end (:func:`conclude`, once every process is done): the best parameters, a retrain
+  with them exactly as ``zoo train`` trains (on the training split, the validation split
+  selecting the parameters kept), and one evaluation of it on the test split, both stored;
+  a study already concluded gives the same two runs.
 """
 
 from __future__ import annotations
@@ -117,25 +118,49 @@ def open_storage(location: str) -> Any:
 
 
 def tune(store: Store, request: TuneRequest,
-         on_trial: Callable[[Any], None] | None = None) -> TuneResult | None:
-    """Run (or resume) the study of ``request`` until it has ``request.trials`` finished
-    (complete or pruned) trials or ``request.timeout`` seconds have passed; then, unless this
-    process is a ``--jobs`` worker (``request.worker > 0``: it returns ``None``), retrain the
-    best parameters and evaluate them once on the test split.
+         on_trial: Callable[[Any], None] | None = None) -> TuneResult:
+    """:func:`search`, then :func:`conclude`: the whole of ``zoo tune`` in one process."""
+    search(store, request, on_trial)
+    return conclude(store, request)
 
-    ``on_trial`` is called with each finished Optuna trial of this process.
-    """
+
+@dataclass
+class _Study:
+    """An opened study and what it is about."""
+
+    loaded: TrainingData
+    objective: Objective
+    location: str
+    study: Any
+
+
+def _open_study(store: Store, request: TuneRequest) -> _Study:
+    """Load the data, choose the objective and open (or create) the study of ``request``;
+    refuse a study started with other settings."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     loaded = training_data(request.model, request.data, request.backbone, request.seed)
     objective = choose_objective(loaded, request.metric)
-    space = _space(loaded, request.space)
     name = request.study or default_study_name(loaded.model, loaded.data, loaded.backbone)
     location = storage_location(store, name, request.storage)
     study = optuna.create_study(study_name=name, storage=open_storage(location),
                                 direction=objective.direction, load_if_exists=True)
     _check_settings(study, request, loaded, objective)
+    return _Study(loaded, objective, location, study)
+
+
+def search(store: Store, request: TuneRequest,
+           on_trial: Callable[[Any], None] | None = None) -> None:
+    """Run (or resume) the study of ``request`` until it holds ``request.trials`` finished
+    (complete or pruned) trials or ``request.timeout`` seconds have passed. Every process of
+    ``--jobs`` (and every machine sharing the storage) runs this.
+
+    ``on_trial`` is called with each finished Optuna trial of this process.
+    """
+    opened = _open_study(store, request)
+    study, loaded, objective = opened.study, opened.loaded, opened.objective
+    space = _space(loaded, request.space)
     _settle_dead_trials(study, store, request, objective)
     study.sampler = make_sampler(request, space, len(study.trials))
     study.pruner = make_pruner(request.pruner, request.trials)
@@ -143,13 +168,10 @@ def tune(store: Store, request: TuneRequest,
     if first and not study.trials and not request.worker:
         study.enqueue_trial(first, skip_if_exists=True)
     if _finished(study) < request.trials:
-        study.optimize(_objective(store, request, loaded, objective, space, name),
+        study.optimize(_objective(store, request, loaded, objective, space, study.study_name),
                        timeout=request.timeout, gc_after_trial=False,
                        callbacks=[_stop_when_done(request.trials),
                                   *([lambda _, trial: on_trial(trial)] if on_trial else [])])
-    if request.worker:
-        return None
-    return _conclude(store, request, study, objective, location)
 
 
 def _space(loaded: TrainingData, path: Path | None) -> SearchSpace:
@@ -316,10 +338,16 @@ def _trial_runs(store: Store, request: TuneRequest, loaded: TrainingData, splits
     return [scored_run(store, loaded, splits, hparams, callbacks=callbacks, **common)]
 
 
-def _conclude(store: Store, request: TuneRequest, study: Any, objective: Objective,
-              location: str) -> TuneResult:
-    """The best trial, retrained and evaluated once on the test split (or, when the study's
-    best trial already was, its stored result)."""
+def conclude(store: Store, request: TuneRequest) -> TuneResult:
+    """The study's best trial, retrained as ``zoo train`` trains and evaluated once on the
+    test split, both stored; when the best trial already was, its stored result. Run it
+    once every process working on the study is done.
+
+    Raises:
+        ZooError: The study has no complete trial, or the retrain did not end ``ok``.
+    """
+    opened = _open_study(store, request)
+    study, objective, location = opened.study, opened.objective, opened.location
     from optuna.trial import TrialState
 
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
