@@ -236,6 +236,19 @@ def test_too_many_folds_is_one_line() -> None:
         cross_validation_folds(splits, 5, seed=0)
 
 
+def test_train_cv_stores_a_run_per_fold_and_their_mean(tmp_path: Path) -> None:
+    done = CliRunner().invoke(cli, ["train", "mlp", "--data", "wine", "--cv", "3",
+                                    "--max-epochs", "1", "--db", str(tmp_path / "runs.db"),
+                                    "--json"])
+    assert done.exit_code == 0, done.output
+    result = json.loads(done.output)
+    assert [row["extra"]["cv"]["fold"] for row in result["folds"]] == [0, 1, 2]
+    accuracies = [row["metrics"]["val_accuracy"] for row in result["folds"]]
+    assert result["summary"]["val_accuracy"]["mean"] == pytest.approx(np.mean(accuracies))
+    assert all(row["checkpoint"] is None and "accuracy" not in row["metrics"]
+               for row in result["folds"])  # scored on validation folds; the test unread
+
+
 # -- studies in this process: pruning, and the sealed test split ---------------------------------
 @pytest.fixture
 def toy_plugins(tmp_path: Path):
