@@ -71,7 +71,8 @@ TOY_PLUGIN = """
             implementation="zoo_plugins_dir.toy:Toy",
             hparams=(HParam("quality", float, 1.0, low=0, high=1, search=(0.0, 1.0)),
                      HParam("peek", bool, False),
-                     HParam("optimizer", str, "adam"), HParam("lr", float, 0.01),
+                     HParam("optimizer", str, "adam"),
+                     HParam("lr", float, 0.01, low=0, search=(1e-3, 1e-1), log=True),
                      HParam("batch_size", int, 64))))
 """
 
@@ -281,6 +282,18 @@ def test_a_trial_that_reads_the_test_split_fails(tmp_path: Path, toy_plugins: Pa
     assert len(rows) == 2 and all(row.status == "failed" for row in rows)
     assert all("the test split is sealed: zoo tune chooses on validation rows only"
                in row.error for row in rows)
+
+
+def test_a_grid_tries_its_own_points(tmp_path: Path, toy_plugins: Path) -> None:
+    space = tmp_path / "space.yaml"
+    space.write_text("quality: {low: 0.2, high: 0.8}\n")  # the default 1.0 is off the grid
+    with Store(tmp_path / "runs.db") as store:
+        result = tune(store, TuneRequest("toy", "breast-cancer-ad", trials=2, max_epochs=1,
+                                         sampler="grid", pruner="none", space=space))
+    assert result.trials["complete"] == 2 and result.trials["fail"] == 0
+    for row in trial_rows(tmp_path / "runs.db"):
+        assert row.hparams["quality"] in (0.2, 0.5, 0.8)
+        assert row.hparams["lr"] in (1e-3, 1e-2, 1e-1)
 
 
 # -- the command line ---------------------------------------------------------------------------

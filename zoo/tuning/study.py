@@ -5,8 +5,8 @@
   process died keeps the value of its runs that finished ``ok``, else is marked failed and
   does not count: finished trials are neither lost nor repeated), and several processes
   (``--jobs``) or machines sharing the storage work on one study (:func:`search`).
-- The first trial is the model's defaults (where they lie in the space), so the best trial
-  is never worse on validation than the defaults.
+- The first trial is the model's defaults (where they lie in the space; not on a grid), so
+  the best trial is never worse on validation than the defaults.
 - Each trial is a ``tune`` run (``extra``: study, trial number, parameters), or one per fold
   with ``--cv K`` (the objective is then the folds' mean); trials are pruned on their epoch
   curve of the validation loss (:class:`zoo.tuning.pruning.ReportToTrial`).
@@ -165,7 +165,8 @@ def search(store: Store, request: TuneRequest,
     study.sampler = make_sampler(request, space, len(study.trials))
     study.pruner = make_pruner(request.pruner, request.trials)
     first = space.defaults_trial(_defaults(loaded))
-    if first and not study.trials and not request.worker:
+    # A grid tries its own points only (Optuna's GridSampler refuses a partial point).
+    if first and not study.trials and not request.worker and request.sampler != "grid":
         study.enqueue_trial(first, skip_if_exists=True)
     if _finished(study) < request.trials:
         study.optimize(_objective(store, request, loaded, objective, space, study.study_name),
