@@ -111,8 +111,8 @@ def test_filters_select_the_runs(store: dict[str, str], args: list[str],
 
 @pytest.mark.parametrize(("args", "said"), [
     (["--status", "done"], "unknown --status 'done'; valid: running, ok, failed, diverged, "
-                           "interrupted"),
-    (["--kind", "cell"], "unknown --kind 'cell'; valid: train, evaluate, bench"),
+                           "pruned, interrupted"),
+    (["--kind", "cell"], "unknown --kind 'cell'; valid: train, evaluate, bench, tune"),
 ])
 def test_an_unknown_status_or_kind_is_one_line_naming_the_valid_ones(
         store: dict[str, str], args: list[str], said: str) -> None:

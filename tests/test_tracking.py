@@ -453,3 +453,14 @@ def test_a_logged_curve_keeps_at_most_curve_points_with_both_ends(tmp_path: Path
     chart = _line(x, x**2, "x", "y", "a curve")
     data = chart.table.data
     assert len(data) == CURVE_POINTS and data[0] == [0.0, 0.0] and data[-1] == [1.0, 1.0]
+
+
+@pytest.mark.slow
+def test_tuning_trials_are_tune_runs_grouped_by_model_and_data(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    zoo("tune", "mlp", "--data", "wine", "--trials", "2", "--max-epochs", "1", "--db", str(db),
+        "--tracker", "wandb", "--json", env=wandb_env(tmp_path))
+    runs = wandb_runs(tmp_path)
+    trials = [run for run in runs if run.run.job_type == "tune"]
+    assert len(trials) == 2 and {run.run.run_group for run in trials} == {"tune/mlp/wine"}
+    assert sorted(run.run.job_type for run in runs) == ["eval", "train", "tune", "tune"]

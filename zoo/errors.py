@@ -14,6 +14,20 @@ class Diverged(ZooError):
     """Training produced a non-finite loss; the run is recorded as ``diverged``."""
 
 
+class Pruned(ZooError):
+    """A tuner stopped a trial whose epoch curve was worse than the other trials'; the run is
+    recorded as ``pruned``, with the metrics it had reached.
+
+    Args:
+        message: When and why, one line (``pruned at epoch 2: val_loss 0.9 ...``).
+        metrics: The scores at the epoch it was stopped, stored in its row.
+    """
+
+    def __init__(self, message: str, metrics: dict[str, float]) -> None:
+        super().__init__(message)
+        self.metrics = metrics
+
+
 class UnknownNameError(ZooError, KeyError):
     """An unknown model, dataset, suite or plugin name."""
 

@@ -5,14 +5,13 @@ train or evaluate. Errors in the user's input end the command with one line nami
 was wrong and what is valid (exit status 2).
 
 Owns: the command line, thin over the packages below. May import: zoo.errors, zoo.plugins,
-zoo.data, zoo.training, zoo.models, zoo.evaluation, zoo.runs, zoo.suites, zoo.reporting,
-zoo.serving (a test checks it; imports run downward only).
+zoo.data, zoo.training, zoo.models, zoo.evaluation, zoo.runs, zoo.tuning, zoo.suites,
+zoo.tracking, zoo.reporting, zoo.serving (a test checks it; imports run downward only).
 """
 
 from __future__ import annotations
 
 import difflib
-import signal
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -22,13 +21,27 @@ from typing import Any
 import click
 
 from zoo import plugins
-from zoo.cli.common import DB_OPTION, JSON_HELP, _echo_json, _open_store
+from zoo.cli.common import (
+    ACCELERATOR_HELP,
+    DB_OPTION,
+    JSON_HELP,
+    _check_names,
+    _echo_json,
+    _interrupted_by_sigterm,
+    _open_store,
+    _report,
+    _table,
+    _use_trackers,
+    tracker_options,
+)
+from zoo.cli.export import export_command
+from zoo.cli.serve import serve_command
+from zoo.cli.tune import tune_command
 from zoo.errors import ZooError
 from zoo.training import ACCELERATORS
 
 QUIET_OPTION = click.option("--quiet", "-q", is_flag=True,
                             help="No progress on stderr (a bar is drawn only on a terminal).")
-ACCELERATOR_HELP = "auto: the GPUs when there is one, else the CPU."
 DEVICES_HELP = ("Processes per node, one per device (GPU, or CPU core); more than one trains "
                 "with DDP. At most what the accelerator has.")
 
@@ -47,30 +60,6 @@ class UserError(click.ClickException):
     exit_code = 2
 
 
-@contextmanager
-def _interrupted_by_sigterm() -> Iterator[None]:
-    """Turn SIGTERM (``kill``, a scheduler's time limit) into ``SystemExit`` while training.
-
-    The runner then finishes the run's row as ``failed: interrupted`` instead of leaving it
-    ``running``, as it does on Ctrl-C.
-    """
-    def stop(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _table(rows: list[list[str]], headers: list[str]) -> str:
-    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=False)]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip()
-             for row in [headers, ["-" * w for w in widths], *rows]]
-    return "\n".join(lines)
-
-
 @click.group(cls=ZooGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="zoo")
 @click.option("--plugins-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -79,6 +68,11 @@ def cli(plugins_dir: Path | None) -> None:
     """zoo: train, evaluate and benchmark generative and anomaly-detection models."""
     if plugins_dir is not None:
         plugins.configure(plugins_dir=plugins_dir)
+
+
+# Commands in their own modules.
+for _command in (export_command, serve_command, tune_command):
+    cli.add_command(_command)
 
 
 # -- listing ---------------------------------------------------------------------------------
@@ -255,48 +249,11 @@ def _open_stores(dbs: tuple[Path, ...]) -> Iterator[list[Any]]:
         yield [stack.enter_context(_open_store(db, readonly=True)) for db in dbs or (None,)]
 
 
-def _check_names(model: str | None = None, data: str | None = None,
-                 hparams: dict[str, Any] | None = None) -> None:
-    """Fail fast on unknown names and bad hyperparameters (``hparams``, with the backbone of
-    ``vae[cnn]``), before torch is imported and any data is read."""
-    from zoo.data.loading import is_user_file
-    from zoo.models import check_hparams, split_model_name
-
-    host = plugins.get_host()
-    if model is not None:
-        base, backbone = split_model_name(model)
-        named = {"backbone": backbone} if backbone else {}
-        check_hparams(host.model(base), {**named, **(hparams or {})})
-    if data is not None and not is_user_file(data):
-        host.dataset(data)
-
-
 DBS_OPTION = click.option("--db", "dbs", multiple=True,
                           type=click.Path(dir_okay=False, path_type=Path),
                           help="Results database (default: $ZOO_DB or the user data dir); "
                                "repeatable: the stores' rows merge, each run and suite cell "
                                "counted once.")
-
-
-def tracker_options(command: Any) -> Any:
-    """``--tracker``, ``--wandb-project`` and ``--wandb-entity`` (docs/tracking.md)."""
-    for option in reversed((
-            click.option("--tracker", "trackers", envvar="ZOO_TRACKER", default="csv",
-                         show_default=True, metavar="NAME[,NAME]",
-                         help="Experiment trackers to log the runs to (default $ZOO_TRACKER "
-                              "or csv); 'zoo plugins --json' lists the trackers plugins register."),
-            click.option("--wandb-project", help="W&B project (default $WANDB_PROJECT or zoo)."),
-            click.option("--wandb-entity", help="W&B entity (default $WANDB_ENTITY)."))):
-        command = option(command)
-    return command
-
-
-def _use_trackers(store: Any, trackers: str, wandb_project: str | None,
-                  wandb_entity: str | None) -> None:
-    from zoo.tracking import use_trackers
-
-    use_trackers(trackers, store_path=store.path, wandb_project=wandb_project,
-                 wandb_entity=wandb_entity)
 
 
 @cli.command("train")
@@ -313,6 +270,9 @@ def _use_trackers(store: Any, trackers: str, wandb_project: str | None,
 @click.option("--max-epochs", type=click.IntRange(min=1))
 @click.option("--seed", type=click.IntRange(min=0),
               help="Seed of the split and the training (default 0).")
+@click.option("--cv", type=click.IntRange(min=2),
+              help="K-fold cross-validation on the non-test rows instead: one run per fold, "
+                   "scored on its validation fold; prints the mean +/- std.")
 @DB_OPTION
 @tracker_options
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
@@ -320,7 +280,7 @@ def _use_trackers(store: Any, trackers: str, wandb_project: str | None,
 def train_command(model: str | None, data: str | None, backbone: str | None,
                   sets: tuple[str, ...], config: Path | None, accelerator: str | None,
                   devices: int | None, max_epochs: int | None, seed: int | None,
-                  db: Path | None, trackers: str, wandb_project: str | None,
+                  cv: int | None, db: Path | None, trackers: str, wandb_project: str | None,
                   wandb_entity: str | None, as_json: bool, quiet: bool) -> None:
     """Train MODEL on --data and store the run.
 
@@ -341,18 +301,51 @@ def train_command(model: str | None, data: str | None, backbone: str | None,
     from zoo.training.progress import wanted
 
     check_devices(accelerator, devices)
+    seed = seed if seed is not None else options.get("seed", 0)
+    max_epochs = max_epochs or options.get("max_epochs", 20)
+    if cv and devices > 1:
+        raise ZooError(f"--cv trains its folds one at a time on one device; "
+                       f"devices={devices} is for a single run")
     with _open_store(db) as store, _interrupted_by_sigterm():
         _use_trackers(store, trackers, wandb_project, wandb_entity)
+        if cv:
+            _cross_validate(store, model, data, backbone, hparams, cv=cv, seed=seed,
+                            accelerator=accelerator, max_epochs=max_epochs, as_json=as_json)
+            return
         row = train_run(
-            store, model, data, backbone=backbone, hparams=hparams,
-            seed=seed if seed is not None else options.get("seed", 0),
-            accelerator=accelerator, devices=devices,
-            max_epochs=max_epochs or options.get("max_epochs", 20),
+            store, model, data, backbone=backbone, hparams=hparams, seed=seed,
+            accelerator=accelerator, devices=devices, max_epochs=max_epochs,
             progress_bar=wanted(quiet))
     if row is None:  # a non-zero DDP rank: rank 0 reports
         return
     _report(row, as_json)
     if row.status != "ok":
+        sys.exit(1)
+
+
+def _cross_validate(store: Any, model: str, data: str, backbone: str | None,
+                    hparams: dict[str, Any], *, cv: int, seed: int, accelerator: str,
+                    max_epochs: int, as_json: bool) -> None:
+    """``zoo train --cv K``: one stored run per fold, then each metric's mean +/- std; exit
+    status 1 unless every fold ended ok."""
+    from zoo.runs.single import training_data
+    from zoo.tuning.cv import cross_validate, fold_summary
+
+    rows = cross_validate(store, training_data(model, data, backbone, seed), hparams, k=cv,
+                          seed=seed, accelerator=accelerator, max_epochs=max_epochs)
+    summary = fold_summary([row for row in rows if row.status == "ok"])
+    if as_json:
+        _echo_json({"folds": [row.to_row() for row in rows],
+                    "summary": {name: {"mean": mean, "std": std}
+                                for name, (mean, std) in summary.items()}})
+    else:
+        for row in rows:
+            _report(row, as_json=False)
+        done = sum(row.status == "ok" for row in rows)
+        click.echo(f"{cv}-fold cross-validation ({done} of {cv} folds ok): " +
+                   ", ".join(f"{name}={mean:.4g} +/- {std:.2g}"
+                             for name, (mean, std) in summary.items()))
+    if len(rows) < cv or any(row.status != "ok" for row in rows):
         sys.exit(1)
 
 
@@ -379,23 +372,6 @@ def evaluate_command(run: str, data: str | None, db: Path | None, trackers: str,
     _report(row, as_json)
     if row.status != "ok":
         sys.exit(1)
-
-
-def _report(row: Any, as_json: bool) -> None:
-    if as_json:
-        _echo_json(row.to_row())
-        return
-    metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(row.metrics.items()))
-    click.echo(f"run {row.id}  {row.display_model} on {row.dataset}: {row.status}"
-               f"{'  ' + metrics if metrics else ''}"
-               f"{'  (' + row.error + ')' if row.error else ''}")
-    if row.checkpoint:
-        click.echo(f"checkpoint: {row.checkpoint}")
-        from zoo.evaluation.samples import SAMPLE_FILES
-
-        for name in SAMPLE_FILES if row.kind == "train" else ():
-            if (samples := Path(row.checkpoint).parent / name).exists():
-                click.echo(f"samples: {samples}")
 
 
 # -- benchmarks ------------------------------------------------------------------------------
@@ -631,10 +607,3 @@ def _configure_plugins_dir_early(args: list[str]) -> None:
             plugins.configure(plugins_dir=arg.split("=", 1)[1])
         elif not arg.startswith("-"):
             return
-
-
-# -- commands in their own modules -------------------------------------------------------------
-from zoo.cli import export, serve  # noqa: E402
-
-cli.add_command(export.export_command)
-cli.add_command(serve.serve_command)

@@ -4,10 +4,15 @@ own modules import them from here, so that no module imports the package that im
 from __future__ import annotations
 
 import json
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
+
+from zoo import plugins
 
 JSON_HELP = "Print machine-readable JSON (documented in docs/cli.md)."
 DB_OPTION = click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
@@ -22,3 +27,84 @@ def _open_store(db: Path | None, *, readonly: bool = False) -> Any:
     from zoo.runs.store import Store
 
     return Store(db, readonly=readonly)
+
+
+def tracker_options(command: Any) -> Any:
+    """``--tracker``, ``--wandb-project`` and ``--wandb-entity`` (docs/tracking.md)."""
+    for option in reversed((
+            click.option("--tracker", "trackers", envvar="ZOO_TRACKER", default="csv",
+                         show_default=True, metavar="NAME[,NAME]",
+                         help="Experiment trackers to log the runs to (default $ZOO_TRACKER "
+                              "or csv); 'zoo plugins --json' lists the trackers plugins register."),
+            click.option("--wandb-project", help="W&B project (default $WANDB_PROJECT or zoo)."),
+            click.option("--wandb-entity", help="W&B entity (default $WANDB_ENTITY)."))):
+        command = option(command)
+    return command
+
+
+def _use_trackers(store: Any, trackers: str, wandb_project: str | None,
+                  wandb_entity: str | None) -> None:
+    from zoo.tracking import use_trackers
+
+    use_trackers(trackers, store_path=store.path, wandb_project=wandb_project,
+                 wandb_entity=wandb_entity)
+
+
+def _report(row: Any, as_json: bool) -> None:
+    if as_json:
+        _echo_json(row.to_row())
+        return
+    metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(row.metrics.items()))
+    click.echo(f"run {row.id}  {row.display_model} on {row.dataset}: {row.status}"
+               f"{'  ' + metrics if metrics else ''}"
+               f"{'  (' + row.error + ')' if row.error else ''}")
+    if row.checkpoint:
+        click.echo(f"checkpoint: {row.checkpoint}")
+        from zoo.evaluation.samples import SAMPLE_FILES
+
+        for name in SAMPLE_FILES if row.kind == "train" else ():
+            if (samples := Path(row.checkpoint).parent / name).exists():
+                click.echo(f"samples: {samples}")
+
+
+ACCELERATOR_HELP = "auto: the GPUs when there is one, else the CPU."
+
+
+@contextmanager
+def _interrupted_by_sigterm() -> Iterator[None]:
+    """Turn SIGTERM (``kill``, a scheduler's time limit) into ``SystemExit`` while training.
+
+    The runner then finishes the run's row as ``failed: interrupted`` instead of leaving it
+    ``running``, as it does on Ctrl-C.
+    """
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _table(rows: list[list[str]], headers: list[str]) -> str:
+    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=False)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip()
+             for row in [headers, ["-" * w for w in widths], *rows]]
+    return "\n".join(lines)
+
+
+def _check_names(model: str | None = None, data: str | None = None,
+                 hparams: dict[str, Any] | None = None) -> None:
+    """Fail fast on unknown names and bad hyperparameters (``hparams``, with the backbone of
+    ``vae[cnn]``), before torch is imported and any data is read."""
+    from zoo.data.loading import is_user_file
+    from zoo.models import check_hparams, split_model_name
+
+    host = plugins.get_host()
+    if model is not None:
+        base, backbone = split_model_name(model)
+        named = {"backbone": backbone} if backbone else {}
+        check_hparams(host.model(base), {**named, **(hparams or {})})
+    if data is not None and not is_user_file(data):
+        host.dataset(data)

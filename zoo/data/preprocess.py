@@ -33,10 +33,10 @@ class Standardizer:
         return ((np.asarray(x, dtype=np.float64) - self.mean) / self.std).astype(np.float32)
 
     def arrays(self, arrays: Arrays | None) -> Arrays | None:
-        from zoo.data.types import Arrays
+        from zoo.data.types import Arrays, SealedArrays
 
-        if arrays is None:
-            return None
+        if arrays is None or isinstance(arrays, SealedArrays):  # nothing to scale: unread
+            return arrays
         return Arrays(self.transform(arrays.x), arrays.y)
 
     def splits(self, splits: Splits) -> Splits:

@@ -1,4 +1,5 @@
-"""Train / validation / test splits, reproducible from a seed, and train-only standardisation."""
+"""Train / validation / test splits, reproducible from a seed, train-only standardisation,
+cross-validation folds of the non-test rows, and sealed test splits for tuning."""
 
 from __future__ import annotations
 
@@ -66,14 +67,9 @@ def make_splits(dataset: Dataset, *, seed: int, task: str, val_fraction: float =
 
 def with_validation_in_training(splits: Splits) -> Splits:
     """The validation rows moved into training, for models that select nothing on them."""
-    import numpy as np
-
     if splits.val is None or not len(splits.val):
         return splits
-    y = None if splits.train.y is None or splits.val.y is None else \
-        np.concatenate([splits.train.y, splits.val.y])
-    train = Arrays(np.concatenate([splits.train.x, splits.val.x]), y)
-    return Splits(train, None, splits.test, splits.info)
+    return Splits(_concatenated(splits.train, splits.val), None, splits.test, splits.info)
 
 
 def standardize(splits: Splits) -> Splits:
@@ -235,3 +231,59 @@ def _stratify_by(labels: np.ndarray | None, task: str, n_keep: int,
     if counts.min() < 2 or min(n_keep, n_out) < len(counts):
         return None
     return labels
+
+
+def sealed_test(splits: Splits, why: str) -> Splits:
+    """``splits`` with its test split replaced by a :class:`SealedArrays` of as many rows, so
+    that whatever trains or chooses on them cannot read it (reading raises ``ZooError``)."""
+    from zoo.data.types import SealedArrays
+
+    return replace(splits, test=SealedArrays(len(splits.test), why))
+
+
+def cross_validation_folds(splits: Splits, k: int, seed: int) -> list[Splits]:
+    """``k`` train / validation folds of the non-test rows of ``splits`` (train and val
+    pooled), each with the test split sealed (:func:`sealed_test`).
+
+    - ``timeseries`` and ``text`` (ordered data): time-ordered expanding folds, scikit-learn's
+      ``TimeSeriesSplit``: the pool cut into ``k + 1`` consecutive blocks, fold ``i`` trains on
+      blocks ``0..i`` and validates on block ``i + 1``, so it never trains on the future;
+    - labelled ``classify`` and ``detect`` data: stratified folds (the labels only choose
+      the folds and score the validation rows; they never reach training beyond what the
+      protocol already gives it);
+    - anything else: shuffled folds.
+
+    Every pooled row is in exactly one validation fold (in at most one for ordered data,
+    whose first block only ever trains). Same seed, same folds.
+
+    Raises:
+        ZooError: ``k`` below 2 or more folds than the pool has rows for.
+    """
+    import numpy as np
+    from sklearn.model_selection import KFold, StratifiedKFold, TimeSeriesSplit
+
+    pool = splits.train if splits.val is None else _concatenated(splits.train, splits.val)
+    n = len(pool)
+    ordered = splits.info.modality in ORDERED_MODALITIES
+    needed = (k + 1) * MIN_TRAIN_ROWS if ordered else k * MIN_TRAIN_ROWS
+    if k < 2 or n < needed:
+        raise ZooError(f"--cv {k}: cross-validation needs 2 folds or more, and {needed} "
+                       f"non-test rows for {k} folds; the data has {n}")
+    rows = np.arange(n)
+    if ordered:
+        cuts = TimeSeriesSplit(n_splits=k).split(rows)
+    elif _stratify_by(pool.y, splits.info.task, n - n // k, n // k) is not None \
+            and np.unique(pool.y, return_counts=True)[1].min() >= k:
+        cuts = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(rows, pool.y)
+    else:
+        cuts = KFold(n_splits=k, shuffle=True, random_state=seed).split(rows)
+    sealed = sealed_test(splits, "cross-validation folds choose on validation rows only")
+    return [replace(sealed, train=pool.subset(np.sort(fit)), val=pool.subset(np.sort(held)))
+            for fit, held in cuts]
+
+
+def _concatenated(first: Arrays, second: Arrays) -> Arrays:
+    import numpy as np
+
+    y = None if first.y is None or second.y is None else np.concatenate([first.y, second.y])
+    return Arrays(np.concatenate([first.x, second.x]), y)

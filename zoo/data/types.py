@@ -73,6 +73,31 @@ class Arrays:
         return Arrays(self.x[index], None if self.y is None else self.y[index])
 
 
+class SealedArrays(Arrays):
+    """A split that may not be read: what tuning trials and cross-validation folds get as
+    their test split, so that nothing chosen while tuning can have looked at it.
+
+    Its length is known (rows are counted in run records); reading ``x`` or ``y`` raises.
+    """
+
+    def __init__(self, rows: int, why: str) -> None:  # no fields: there is nothing to read
+        self._rows, self._why = rows, why
+
+    def __len__(self) -> int:
+        return self._rows
+
+    def __repr__(self) -> str:
+        return f"SealedArrays({self._rows} rows: {self._why})"
+
+    def _refuse(self) -> Any:
+        from zoo.errors import ZooError
+
+        raise ZooError(f"the test split is sealed: {self._why}")
+
+    x = property(_refuse)  # type: ignore[assignment]
+    y = property(_refuse)  # type: ignore[assignment]
+
+
 @dataclass
 class Dataset:
     """A loaded dataset: all samples, or a fixed train/test split where the source has one.

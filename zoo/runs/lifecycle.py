@@ -7,7 +7,8 @@
     zoo_run_started       rank 0 only
     the work              its process's peak memory measured from here (Linux);
                           under the failure rules: ``ok``; ``diverged`` on a non-finite
-                          loss; ``failed`` with a one-line reason on any other error; an
+                          loss; ``pruned`` when a tuner stops it (the metrics it had);
+                          ``failed`` with a one-line reason on any other error; an
                           interrupt (Ctrl-C, SIGTERM) finishes the row as
                           ``failed: interrupted`` and goes on up
     finish the row        rank 0 only; ``extra[PEAK_MEMORY_KEY]`` holds the peak memory
@@ -26,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo.errors import Diverged, describe
+from zoo.errors import Diverged, Pruned, describe
 from zoo.plugins import get_host
 from zoo.runs.results import INTERRUPTED, Outcome, RunResult, environment
 
@@ -114,6 +115,8 @@ def execute_run(store: Store, row: RunResult, work: Work) -> RunResult | None:
         outcome = work(runs_dir(store) / row.id)
     except Diverged as exc:
         status, error = "diverged", describe(exc)
+    except Pruned as exc:
+        status, error, outcome = "pruned", describe(exc), Outcome(exc.metrics)
     except Exception as exc:  # one failing run must not stop the others
         status, error = "failed", describe(exc)
     except BaseException:  # interrupted: the row says so, never stays "running"

@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-RUN_KINDS = ("train", "evaluate", "bench")
-RUN_STATUSES = ("running", "ok", "failed", "diverged")
-FINISHED_STATUSES = ("ok", "failed", "diverged")
+RUN_KINDS = ("train", "evaluate", "bench", "tune")
+RUN_STATUSES = ("running", "ok", "failed", "diverged", "pruned")
+FINISHED_STATUSES = ("ok", "failed", "diverged", "pruned")
 #: The error of a run whose process was stopped (Ctrl-C, SIGTERM) or killed mid-run.
 INTERRUPTED = "interrupted"
 # Distributions whose versions change numbers; read from metadata so nothing heavy is imported.
@@ -41,7 +41,8 @@ class RunResult:
 
     Args:
         id: Unique run id, 32 hex characters; a unique prefix of 6 or more finds it.
-        kind: ``"train"``, ``"evaluate"`` or ``"bench"`` (one cell of a suite).
+        kind: ``"train"``, ``"evaluate"``, ``"bench"`` (one cell of a suite) or ``"tune"``
+            (a trial of ``zoo tune``, or one fold of a trial; ``extra`` names the study).
         model: Registered model name (``"vae"``).
         backbone: Backbone name for methods that take one (``"cnn"``), else None.
         plugin: Plugin that registered the model.
@@ -53,7 +54,8 @@ class RunResult:
         seed: Random seed of the run.
         budget: ``"smoke"``, ``"quick"`` or ``"full"`` for bench runs.
         hparams: Hyperparameters the model was built with.
-        status: ``"running"``, ``"ok"``, ``"failed"`` or ``"diverged"``.
+        status: ``"running"``, ``"ok"``, ``"failed"``, ``"diverged"`` or ``"pruned"`` (a
+            tuning trial stopped early by the pruner; its metrics are the last epoch's).
         metrics: Scores by metric name; only finite numbers are ever stored.
         seconds: Wall time of the run.
         device: Where it ran (``"cuda:0"``, ``"cpu"``).

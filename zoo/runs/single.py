@@ -9,6 +9,7 @@ dataset rebuilds that split and scores only its test part; on other data it scor
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,31 +75,64 @@ def _data_tasks(data: str, dataset: Dataset) -> tuple[str, ...]:
     return dataset.tasks
 
 
-def train_run(store: Store, model: str, data: str, *, backbone: str | None,
-              hparams: dict[str, Any], seed: int, accelerator: str, devices: int,
-              max_epochs: int, progress_bar: bool = False) -> RunResult | None:
-    """Train, save and store one run; ``None`` on non-zero DDP ranks.
+@dataclass
+class TrainingData:
+    """What a single run of a model trains on, before standardisation: the dataset as
+    referenced and loaded, the task chosen for the model, and the protocol's splits."""
 
-    ``progress_bar`` draws the training's progress on stderr (``TrainConfig.progress_bar``).
-    """
+    model: str
+    backbone: str | None
+    data: str
+    dataset: Dataset
+    task: str
+    splits: Splits
+
+    @property
+    def sha256(self) -> str | dict[str, str] | None:
+        return data_fingerprint(self.data)
+
+
+def training_data(model: str, data: str, backbone: str | None, seed: int) -> TrainingData:
+    """Load ``data`` and cut it for ``model`` (``vae[cnn]`` or ``vae`` with ``backbone``) as
+    ``zoo train`` does (:func:`task_splits`, seeded)."""
     base, named_backbone = split_model_name(model)
-    backbone = backbone or named_backbone
     spec = get_host().model(base)
     data = data_reference(data)
     dataset = load_dataset(data)
-    data_sha256 = data_fingerprint(data)
     task = choose_task(spec.tasks, dataset, _data_tasks(data, dataset), base)
-    splits = task_splits(dataset, task, seed)
-    standardizer = None
-    if splits.info.modality == "tabular":
-        standardizer = Standardizer.fit(splits.train.x)
-        splits = standardizer.splits(splits)
+    return TrainingData(base, backbone or named_backbone, data, dataset, task,
+                        task_splits(dataset, task, seed))
+
+
+def standardized(splits: Splits) -> tuple[Splits, Standardizer | None]:
+    """Tabular splits scaled by their training split's statistics (and the scaler, which the
+    card keeps); other splits as they are."""
+    if splits.info.modality != "tabular":
+        return splits, None
+    standardizer = Standardizer.fit(splits.train.x)
+    return standardizer.splits(splits), standardizer
+
+
+def train_run(store: Store, model: str, data: str, *, backbone: str | None,
+              hparams: dict[str, Any], seed: int, accelerator: str, devices: int,
+              max_epochs: int, progress_bar: bool = False,
+              tags: dict[str, Any] | None = None) -> RunResult | None:
+    """Train, save and store one run; ``None`` on non-zero DDP ranks.
+
+    ``progress_bar`` draws the training's progress on stderr (``TrainConfig.progress_bar``);
+    ``tags`` go into the row's ``extra`` (``zoo tune`` names the study and trial).
+    """
+    loaded = training_data(model, data, backbone, seed)
+    base, backbone, data, dataset, task = (loaded.model, loaded.backbone, loaded.data,
+                                           loaded.dataset, loaded.task)
+    data_sha256 = loaded.sha256
+    splits, standardizer = standardized(loaded.splits)
     if backbone is not None:
         hparams = {"backbone": backbone, **hparams}
     built = create_model(base, splits.info, seed=seed, **hparams)
     row = new_row("train", model=base, dataset=data, device=device_name(accelerator, devices),
                   backbone=built.hyperparameters().get("backbone"), seed=seed,
-                  hparams=built.hyperparameters())
+                  hparams=built.hyperparameters(), extra=dict(tags or {}))
 
     def train(run_dir: Path) -> Outcome:
         config = TrainConfig(seed=seed, accelerator=accelerator, devices=devices,

@@ -45,7 +45,7 @@ LEAN_SETTINGS = {"silent": True, "console": "off", "x_disable_stats": True,
                  "disable_job_creation": True}
 #: The most points a logged ROC or PR curve keeps (W&B draws each as a table).
 CURVE_POINTS = 200
-_JOB_TYPES = {"train": "train", "evaluate": "eval", "bench": "train"}
+_JOB_TYPES = {"train": "train", "evaluate": "eval", "bench": "train", "tune": "tune"}
 _state: dict[str, Any] = {"run": None, "offline": False, "sync_line_due": False}
 
 

@@ -59,6 +59,8 @@ class TrainConfig:
         progress_bar: Draw the run's progress (steps, epoch, training loss) on stderr, on
             rank 0 (:class:`zoo.training.callbacks.TrainingProgress`); the CLI turns it on when
             stderr is a terminal.
+        callbacks: The caller's own Lightning callbacks, added to the fit loop's (a tuner's
+            pruning callback, :mod:`zoo.tuning.pruning`).
     """
 
     seed: int = 0
@@ -73,13 +75,15 @@ class TrainConfig:
     run_dir: Path | None = None
     progress_bar: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    callbacks: tuple[Any, ...] = ()
 
     @property
     def world_size(self) -> int:
         return self.devices * self.num_nodes
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = asdict(replace(self, callbacks=()))  # callbacks are objects, not settings
+        del data["callbacks"]
         data["run_dir"] = str(self.run_dir) if self.run_dir else None
         return data
 
@@ -203,6 +207,7 @@ def fit_lightning(module: LightningModule, splits: Splits, config: TrainConfig,
     callbacks: list[Any] = [DivergenceGuard()] if best is None else [best, DivergenceGuard()]
     if config.progress_bar:
         callbacks.append(TrainingProgress())
+    callbacks.extend(config.callbacks)
     if config.patience is not None and has_validation:
         callbacks.append(pl.callbacks.EarlyStopping(monitor, patience=config.patience,
                                                     check_finite=False))

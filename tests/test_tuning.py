@@ -1,0 +1,384 @@
+"""``zoo tune`` and ``--cv K``: search spaces, folds, sealed test splits, and studies run by
+the real CLI in subprocesses (resumed after SIGKILL, shared by two processes, pruning)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from zoo import plugins
+from zoo.cli import cli
+from zoo.data.preprocess import Standardizer
+from zoo.data.splits import cross_validation_folds, make_splits, sealed_test
+from zoo.data.types import Arrays, DataInfo, Dataset, Splits
+from zoo.errors import ZooError
+from zoo.models import get_model_spec, resolve_hparams
+from zoo.runs.single import training_data
+from zoo.runs.store import Store
+from zoo.tuning.scoring import Objective, choose_objective
+from zoo.tuning.space import search_space
+from zoo.tuning.study import TuneRequest, tune
+
+TABLE = DataInfo(modality="tabular", shape=(6,), task="detect")
+#: A throwaway model whose validation loss is ``10 * (1 - quality)`` at every epoch, so
+#: that its trials rank (and prune) deterministically, and that reads the test split in
+#: ``fit`` when ``peek`` is set.
+TOY_PLUGIN = """
+    import torch
+    from zoo import HParam, ModelSpec, hookimpl
+    from zoo.models.module import ZooModule
+
+
+    class Toy(ZooModule):
+        def __init__(self, data_info, quality: float = 1.0, peek: bool = False,
+                     optimizer: str = "adam", lr: float = 0.01, batch_size: int = 64):
+            super().__init__(data_info)
+            self.save_hyperparameters(ignore=["data_info"])
+            self.weight = torch.nn.Parameter(torch.zeros(1))
+
+        def fit(self, splits, config):
+            if self.hparams.peek:
+                splits.test.x
+            return super().fit(splits, config)
+
+        def training_step(self, batch, batch_idx):
+            loss = (self.weight ** 2).sum() + 0 * batch[0].sum()
+            self.log_epoch_mean("train_loss", loss.detach(), len(batch[0]))
+            return loss
+
+        def validation_step(self, batch, batch_idx):
+            loss = 10 * (1 - self.hparams.quality) + 0 * self.weight.sum()
+            self.log("val_loss", loss, batch_size=len(batch[0]))
+
+        def score(self, x):
+            return torch.as_tensor(x).float().pow(2).sum(1)
+
+
+    @hookimpl
+    def zoo_register_models(register):
+        register(ModelSpec(
+            name="toy", kind="method", tasks=("detect",), modalities=("tabular",),
+            implementation="zoo_plugins_dir.toy:Toy",
+            hparams=(HParam("quality", float, 1.0, low=0, high=1, search=(0.0, 1.0)),
+                     HParam("peek", bool, False),
+                     HParam("optimizer", str, "adam"),
+                     HParam("lr", float, 0.01, low=0, search=(1e-3, 1e-1), log=True),
+                     HParam("batch_size", int, 64))))
+"""
+
+
+def zoo(*args: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([sys.executable, "-m", "zoo", *args], capture_output=True, text=True,
+                          timeout=300)
+    if done.returncode != 0:
+        raise AssertionError(f"zoo {' '.join(args)} failed:\n{done.stderr}")
+    return done
+
+
+def trial_rows(db: Path) -> list:
+    with Store(db, readonly=True) as store:
+        return [row for row in store.runs() if row.kind == "tune"]
+
+
+def trial_rows_so_far(db: Path) -> list:
+    """The trial rows of a store that another process may still be creating."""
+    try:
+        return trial_rows(db) if db.exists() else []
+    except ZooError:  # created, its schema not yet written
+        return []
+
+
+# -- the search space ---------------------------------------------------------------------------
+def autoencoder_space(path: Path | None = None):
+    spec = get_model_spec("autoencoder")
+    return search_space(spec, resolve_hparams(spec, TABLE, {}), path)
+
+
+def test_the_space_is_the_models_declaration() -> None:
+    space = autoencoder_space()
+    dimensions = {d.name: d for d in space.dimensions}
+    assert dimensions["lr"].hparam.search == (1e-5, 1e-1) and dimensions["lr"].hparam.log
+    assert dimensions["hidden"].keys() == ["hidden.0", "hidden.1"]  # the default's 2 layers
+    assert "reduction" not in dimensions  # declared without a search: kept at its default
+    assert space.defaults_trial(resolve_hparams(get_model_spec("autoencoder"), TABLE, {})) \
+        ["lr"] == 1e-3
+
+
+def test_a_space_file_narrows_fixes_and_keeps(tmp_path: Path) -> None:
+    import optuna
+
+    path = tmp_path / "space.yaml"
+    path.write_text("lr: {low: 1.0e-4, high: 1.0e-2, log: true}\noptimizer: [adam, adamw]\n"
+                    "dropout: 0.1\nweight_decay: default\nhidden: {low: 8, high: 16}\n")
+    space = autoencoder_space(path)
+    assert space.fixed == {"dropout": 0.1}
+    assert "weight_decay" not in {d.name for d in space.dimensions}
+    for _ in range(5):
+        hparams = space.suggest(optuna.create_study().ask())
+        assert 1e-4 <= hparams["lr"] <= 1e-2 and hparams["optimizer"] in ("adam", "adamw")
+        assert len(hparams["hidden"]) == 2 and all(8 <= h <= 16 for h in hparams["hidden"])
+
+
+def test_the_space_file_of_the_tuning_page_is_valid(tmp_path: Path) -> None:
+    page = (Path(__file__).resolve().parents[1] / "docs" / "tuning.md").read_text()
+    example = page.split("```yaml\n# space.yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "space.yaml").write_text(example)
+    space = autoencoder_space(tmp_path / "space.yaml")
+    assert space.fixed == {"dropout": 0.1}
+    searched = {d.name: d.hparam for d in space.dimensions}
+    assert searched["hidden"].search == (16, 128) and searched["hidden"].log
+    assert searched["optimizer"].search == ("adam", "adamw") and "weight_decay" not in searched
+
+
+def test_trials_are_grouped_by_model_and_data_in_wandb() -> None:
+    from zoo.runs.results import RunResult
+    from zoo.tracking.wandb_tracker import _group
+
+    trial = RunResult(kind="tune", model="autoencoder", backbone="mlp", plugin="p",
+                      dataset="cardio")
+    assert _group(trial) == "tune/autoencoder[mlp]/cardio"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("lrr: {low: 0.1, high: 0.2}", "unknown hyperparameter 'lrr' in search space"),
+    ("lr: {low: 0.1, high: 0.01}", "lr: search=(0.1, 0.01) must be (low, high), low < high"),
+    ("dropout: {low: 0.1, high: 1.5}", "dropout=1.5 must be a number in [0, 1)"),
+    ("lr: [0.1, 0.01]", "lr is a number, searched over a range"),
+    ("lr: {low: 0.1, top: 0.2}", "lr must be {low: L, high: H[, log: true]}"),
+    ("optimizer: [adam, sgdd]", "optimizer=sgdd must be one of"),
+    ("- lr", "must be a mapping"),
+])
+def test_a_bad_space_file_is_one_line(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "space.yaml"
+    path.write_text(text)
+    with pytest.raises(ZooError, match=None) as refused:
+        autoencoder_space(path)
+    assert message in str(refused.value) and "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize(("model", "data", "metric", "higher"), [
+    ("mlp", "wine", "val_accuracy", True),
+    ("mlp", "diabetes", "val_r2", True),
+    ("autoencoder", "breast-cancer-ad", "best_val_loss", False),  # semi: normal rows only
+])
+def test_the_objective_is_a_validation_metric(model: str, data: str, metric: str,
+                                              higher: bool) -> None:
+    loaded = training_data(model, data, None, seed=0)
+    assert choose_objective(loaded, None) == Objective(metric, higher)
+
+
+def test_a_detectors_objective_cannot_be_a_labelled_score_on_normal_rows() -> None:
+    loaded = training_data("autoencoder", "breast-cancer-ad", None, seed=0)
+    with pytest.raises(ZooError, match=r"--metric 'val_auroc' is not a validation metric .* "
+                                       r"valid: best_val_loss \("):
+        choose_objective(loaded, "val_auroc")
+
+
+# -- folds and the sealed test split ------------------------------------------------------------
+def numbered(n: int, y: np.ndarray | None) -> Arrays:
+    """Rows whose first feature is their number, so a row is known wherever it goes."""
+    return Arrays(np.tile(np.arange(n, dtype=np.float32)[:, None], (1, 6)), y)
+
+
+def test_classification_folds_are_stratified_and_validate_each_row_once() -> None:
+    y = np.array([0] * 60 + [1] * 30 + [2] * 15)
+    dataset = Dataset("numbered", DataInfo("tabular", (6,), "classify", n_classes=3),
+                      data=numbered(len(y), y))
+    splits = make_splits(dataset, seed=0, task="classify")
+    folds = cross_validation_folds(splits, 5, seed=0)
+    pool = {*splits.train.x[:, 0], *splits.val.x[:, 0]}
+    validated = [row for fold in folds for row in fold.val.x[:, 0]]
+    assert len(validated) == len(set(validated)) and set(validated) == pool
+    for fold in folds:
+        assert not set(fold.train.x[:, 0]) & set(fold.val.x[:, 0])
+        assert np.bincount(fold.val.y, minlength=3).min() >= 2  # every class in every fold
+        with pytest.raises(ZooError, match="the test split is sealed"):
+            fold.test.x  # noqa: B018
+    assert not pool & set(splits.test.x[:, 0])
+
+
+def test_series_folds_expand_forward_in_time() -> None:
+    series = DataInfo("timeseries", (6,), "detect")
+    splits = Splits(numbered(80, None), numbered(20, None), numbered(10, None), series)
+    splits.val.x += 80  # the validation part follows the training part in time
+    folds = cross_validation_folds(splits, 4, seed=0)
+    previous_end, seen = -1.0, set()
+    for fold in folds:
+        train, val = fold.train.x[:, 0], fold.val.x[:, 0]
+        assert train.max() < val.min() and train.min() == 0  # the past trains, the future
+        assert val.min() > previous_end and not seen & set(val)  # validates, once each
+        previous_end, seen = val.max(), seen | set(val)
+    assert [len(fold.train) for fold in folds] == sorted(len(fold.train) for fold in folds)
+
+
+def test_a_sealed_test_split_is_counted_but_never_read() -> None:
+    splits = Splits(numbered(10, None), None, numbered(5, None), TABLE)
+    sealed = sealed_test(splits, "tuning")
+    assert len(sealed.test) == 5 and sealed.shape()["test"] == 5
+    assert Standardizer.fit(splits.train.x).splits(sealed).test is sealed.test
+    with pytest.raises(ZooError, match="sealed: tuning"):
+        sealed.test.y  # noqa: B018
+
+
+def test_too_many_folds_is_one_line() -> None:
+    splits = Splits(numbered(8, None), None, numbered(2, None), TABLE)
+    with pytest.raises(ZooError, match=r"--cv 5: .* 15 non-test rows for 5 folds; the data "
+                                       r"has 8"):
+        cross_validation_folds(splits, 5, seed=0)
+
+
+def test_train_cv_stores_a_run_per_fold_and_their_mean(tmp_path: Path) -> None:
+    done = CliRunner().invoke(cli, ["train", "mlp", "--data", "wine", "--cv", "3",
+                                    "--max-epochs", "1", "--db", str(tmp_path / "runs.db"),
+                                    "--json"])
+    assert done.exit_code == 0, done.output
+    result = json.loads(done.output)
+    assert [row["extra"]["cv"]["fold"] for row in result["folds"]] == [0, 1, 2]
+    accuracies = [row["metrics"]["val_accuracy"] for row in result["folds"]]
+    assert result["summary"]["val_accuracy"]["mean"] == pytest.approx(np.mean(accuracies))
+    assert all(row["checkpoint"] is None and "accuracy" not in row["metrics"]
+               for row in result["folds"])  # scored on validation folds; the test unread
+
+
+# -- studies in this process: pruning, and the sealed test split ---------------------------------
+@pytest.fixture
+def toy_plugins(tmp_path: Path):
+    directory = tmp_path / "plugins"
+    directory.mkdir()
+    (directory / "toy.py").write_text(textwrap.dedent(TOY_PLUGIN))
+    plugins.configure(plugins_dir=directory)
+    yield directory
+    plugins.configure(plugins_dir=None)
+
+
+def test_a_trial_worse_than_the_median_is_pruned_and_stored_so(tmp_path: Path,
+                                                               toy_plugins: Path) -> None:
+    with Store(tmp_path / "runs.db") as store:
+        tune(store, TuneRequest("toy", "breast-cancer-ad", trials=3, max_epochs=3))
+    rows = {row.extra["study"]["trial"]: row for row in trial_rows(tmp_path / "runs.db")}
+    assert rows[0].status == "ok" and rows[0].hparams["quality"] == 1.0  # the defaults first
+    assert rows[1].status == rows[2].status == "pruned"
+    assert rows[1].error.startswith("pruned at epoch 1: val_loss=")
+    assert rows[1].metrics["epochs"] == 1
+
+
+def test_a_trial_that_reads_the_test_split_fails(tmp_path: Path, toy_plugins: Path) -> None:
+    space = tmp_path / "space.yaml"
+    space.write_text("peek: true\n")
+    with Store(tmp_path / "runs.db") as store, \
+            pytest.raises(ZooError, match="has no complete trial"):
+        tune(store, TuneRequest("toy", "breast-cancer-ad", trials=2, max_epochs=1, space=space))
+    rows = trial_rows(tmp_path / "runs.db")
+    assert len(rows) == 2 and all(row.status == "failed" for row in rows)
+    assert all("the test split is sealed: zoo tune chooses on validation rows only"
+               in row.error for row in rows)
+
+
+def test_a_grid_tries_its_own_points(tmp_path: Path, toy_plugins: Path) -> None:
+    space = tmp_path / "space.yaml"
+    space.write_text("quality: {low: 0.2, high: 0.8}\n")  # the default 1.0 is off the grid
+    with Store(tmp_path / "runs.db") as store:
+        result = tune(store, TuneRequest("toy", "breast-cancer-ad", trials=2, max_epochs=1,
+                                         sampler="grid", pruner="none", space=space))
+    assert result.trials["complete"] == 2 and result.trials["fail"] == 0
+    for row in trial_rows(tmp_path / "runs.db"):
+        assert row.hparams["quality"] in (0.2, 0.5, 0.8)
+        assert row.hparams["lr"] in (1e-3, 1e-2, 1e-1)
+
+
+# -- the command line ---------------------------------------------------------------------------
+def test_tune_stores_every_trial_and_fold_then_retrains_and_tests_once(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    result = json.loads(zoo("tune", "autoencoder", "--data", "breast-cancer-ad", "--trials", "3",
+                            "--max-epochs", "2", "--sampler", "random", "--cv", "2",
+                            "--db", str(db), "--json").stdout)
+    assert result["study"] == "autoencoder-breast-cancer-ad"
+    assert Path(result["storage"]) == tmp_path / "tune" / "autoencoder-breast-cancer-ad.journal"
+    assert result["objective"] == {"metric": "best_val_loss", "higher_is_better": False}
+    trials = trial_rows(db)
+    folds = [(row.extra["study"]["trial"], row.extra["cv"]["fold"]) for row in trials]
+    assert len(folds) == len(set(folds)) and {n for n, _ in folds} == {0, 1, 2}
+    for row in trials:  # one row per fold, the trial's parameters in its config
+        assert row.extra["study"]["name"] == result["study"] and row.extra["cv"]["folds"] == 2
+        assert row.hparams["lr"] == row.extra["study"]["params"]["lr"]
+        assert "auroc" not in row.metrics  # scored on validation rows only
+    with Store(db, readonly=True) as store:
+        trained = store.runs(kind="train")
+        evaluated = store.runs(kind="evaluate")
+    assert [row.id for row in trained] == [result["train_run"]]
+    assert trained[0].extra["study"]["best_trial"] == result["best_trial"]
+    assert trained[0].hparams["lr"] == result["best_params"]["lr"]
+    assert [row.id for row in evaluated] == [result["evaluate_run"]]  # the test split, once
+    assert evaluated[0].metrics == result["test_metrics"] and "auroc" in result["test_metrics"]
+    shown = CliRunner().invoke(cli, ["tune", "--show", result["study"], "--db", str(db),
+                                     "--json"])
+    shown = json.loads(shown.output)
+    assert [t["number"] for t in shown["trials"]] == [0, 1, 2]
+    assert shown["final"]["evaluate_run"] == result["evaluate_run"]
+    assert set(shown["importances"]) <= set(shown["trials"][0]["params"])
+
+
+@pytest.mark.slow
+def test_two_processes_tune_one_study(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    result = json.loads(zoo("tune", "autoencoder", "--data", "breast-cancer-ad", "--trials", "5",
+                            "--max-epochs", "30", "--sampler", "random", "--pruner", "none",
+                            "--cv", "2", "--jobs", "2", "--db", str(db), "--json").stdout)
+    trials = trial_rows(db)
+    assert {row.extra["study"]["worker"] for row in trials} == {0, 1}  # both processes
+    folds = [(row.extra["study"]["trial"], row.extra["cv"]["fold"]) for row in trials]
+    assert len(folds) == len(set(folds)) and {n for n, _ in folds} >= {0, 1, 2, 3, 4}
+    assert result["trials"]["complete"] >= 5
+    with Store(db, readonly=True) as store:
+        assert len(store.runs(kind="evaluate")) == 1
+
+
+@pytest.mark.slow
+def test_a_killed_study_resumes_without_losing_or_repeating_a_trial(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    command = [sys.executable, "-m", "zoo", "tune", "autoencoder", "--data", "breast-cancer-ad",
+               "--trials", "4", "--max-epochs", "30", "--pruner", "none", "--db", str(db)]
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not any(row.status == "ok" for row in trial_rows_so_far(db)):
+        assert time.monotonic() < deadline and first.poll() is None
+        time.sleep(0.1)
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    before = {row.extra["study"]["trial"]: row.id for row in trial_rows(db) if row.status == "ok"}
+    done = json.loads(zoo(*command[3:], "--json").stdout)
+    after = trial_rows(db)
+    finished = [row for row in after if row.status == "ok"]
+    numbers = [row.extra["study"]["trial"] for row in finished]
+    assert len(numbers) == len(set(numbers)) == 4  # none repeated, the study complete
+    assert all(before[n] in {row.id for row in finished} for n in before)  # none lost
+    assert all(row.error == "interrupted" for row in after if row.status != "ok")
+    assert done["trials"]["complete"] == 4 and done["trials"]["fail"] <= 1
+
+
+def test_help_imports_neither_optuna_nor_torch() -> None:
+    probe = textwrap.dedent("""
+        import sys
+        import zoo.cli
+        for args in (["--help"], ["tune", "--help"], ["train", "--help"]):
+            sys.argv = ["zoo", *args]
+            try:
+                zoo.cli.main()
+            except SystemExit:
+                pass
+        print(sorted(m for m in ("optuna", "torch", "lightning") if m in sys.modules))
+    """)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -1,0 +1,425 @@
+"""``zoo tune``: an Optuna study whose every trial is a stored run.
+
+- The study lives in Optuna's journal file (default ``tune/STUDY.journal`` beside the runs
+  store) or an RDB URL, so a killed ``zoo tune`` resumes where it stopped (a trial whose
+  process died keeps the value of its runs that finished ``ok``, else is marked failed and
+  does not count: finished trials are neither lost nor repeated), and several processes
+  (``--jobs``) or machines sharing the storage work on one study (:func:`search`).
+- The first trial is the model's defaults (where they lie in the space; not on a grid), so
+  the best trial is never worse on validation than the defaults.
+- Each trial is a ``tune`` run (``extra``: study, trial number, parameters), or one per fold
+  with ``--cv K`` (the objective is then the folds' mean); trials are pruned on their epoch
+  curve of the validation loss (:class:`zoo.tuning.pruning.ReportToTrial`).
+- At the end (:func:`conclude`, once every process is done): the best parameters, a retrain
+  with them exactly as ``zoo train`` trains (on the training split, the validation split
+  selecting the parameters kept), and one evaluation of it on the test split, both stored;
+  a study already concluded gives the same two runs.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zoo.data.splits import sealed_test
+from zoo.errors import ZooError
+from zoo.models import resolve_hparams
+from zoo.plugins import get_host
+from zoo.runs.lifecycle import runs_dir
+from zoo.runs.single import TrainingData, evaluate_run, train_run, training_data
+from zoo.runs.store import current_owner, owner_is_gone
+from zoo.tuning import PRUNERS, SAMPLERS
+from zoo.tuning.cv import cross_validate
+from zoo.tuning.scoring import Objective, choose_objective, scored_run
+from zoo.tuning.space import SearchSpace, search_space
+
+if TYPE_CHECKING:
+    from zoo.runs.results import RunResult
+    from zoo.runs.store import Store
+
+#: The ``extra`` key of a trial's rows: ``{"name": study, "trial": number, "worker": the
+#: ``--jobs`` process (0: the first), "params": {...}}``.
+STUDY_KEY = "study"
+_SETTINGS = ("model", "data", "backbone", "metric", "cv", "seed", "max_epochs")
+
+
+@dataclass(frozen=True)
+class TuneRequest:
+    """What ``zoo tune`` was asked (its options, checked by the CLI)."""
+
+    model: str
+    data: str
+    backbone: str | None = None
+    trials: int = 20
+    sampler: str = "tpe"
+    pruner: str = "median"
+    space: Path | None = None
+    metric: str | None = None
+    timeout: float | None = None
+    study: str | None = None
+    storage: str | None = None
+    cv: int | None = None
+    max_epochs: int = 20
+    seed: int = 0
+    accelerator: str = "auto"
+    worker: int = 0
+
+
+@dataclass
+class TuneResult:
+    """A study's outcome: its best trial, and the retrain and test evaluation of it."""
+
+    study: str
+    storage: str
+    objective: Objective
+    best_trial: int
+    best_value: float
+    best_params: dict[str, Any]
+    trials: dict[str, int] = field(default_factory=dict)
+    train_run: str | None = None
+    evaluate_run: str | None = None
+    test_metrics: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def default_study_name(model: str, data: str, backbone: str | None) -> str:
+    """``autoencoder-cardio``, ``vae-cnn-digits``: the model, its backbone and the data's
+    name (a file's stem), in the characters a file name keeps."""
+    stem = Path(data).stem if ("/" in data or "." in data) else data
+    name = "-".join(part for part in (model, backbone, stem) if part)
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name)
+
+
+def storage_location(store: Store, study: str, storage: str | None) -> str:
+    """``storage`` (a journal file's path or an RDB URL), by default the journal file
+    ``tune/STUDY.journal`` beside the runs store."""
+    if storage:
+        return storage
+    return str(runs_dir(store).parent / "tune" / f"{study}.journal")
+
+
+def open_storage(location: str) -> Any:
+    """Optuna's storage at ``location``: an RDB for a URL (``sqlite:///s.db``), else a journal
+    file (created with its folder)."""
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    if "://" in location:
+        return optuna.storages.RDBStorage(location)
+    path = Path(location)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+
+
+def tune(store: Store, request: TuneRequest,
+         on_trial: Callable[[Any], None] | None = None) -> TuneResult:
+    """:func:`search`, then :func:`conclude`: the whole of ``zoo tune`` in one process."""
+    search(store, request, on_trial)
+    return conclude(store, request)
+
+
+@dataclass
+class _Study:
+    """An opened study and what it is about."""
+
+    loaded: TrainingData
+    objective: Objective
+    location: str
+    study: Any
+
+
+def _open_study(store: Store, request: TuneRequest) -> _Study:
+    """Load the data, choose the objective and open (or create) the study of ``request``;
+    refuse a study started with other settings."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    loaded = training_data(request.model, request.data, request.backbone, request.seed)
+    objective = choose_objective(loaded, request.metric)
+    name = request.study or default_study_name(loaded.model, loaded.data, loaded.backbone)
+    location = storage_location(store, name, request.storage)
+    study = optuna.create_study(study_name=name, storage=open_storage(location),
+                                direction=objective.direction, load_if_exists=True)
+    _check_settings(study, request, loaded, objective)
+    return _Study(loaded, objective, location, study)
+
+
+def search(store: Store, request: TuneRequest,
+           on_trial: Callable[[Any], None] | None = None) -> None:
+    """Run (or resume) the study of ``request`` until it holds ``request.trials`` finished
+    (complete or pruned) trials or ``request.timeout`` seconds have passed. Every process of
+    ``--jobs`` (and every machine sharing the storage) runs this.
+
+    ``on_trial`` is called with each finished Optuna trial of this process.
+    """
+    opened = _open_study(store, request)
+    study, loaded, objective = opened.study, opened.loaded, opened.objective
+    space = _space(loaded, request.space)
+    _settle_dead_trials(study, store, request, objective)
+    study.sampler = make_sampler(request, space, len(study.trials))
+    study.pruner = make_pruner(request.pruner, request.trials)
+    first = space.defaults_trial(_defaults(loaded))
+    # A grid tries its own points only (Optuna's GridSampler refuses a partial point).
+    if first and not study.trials and not request.worker and request.sampler != "grid":
+        study.enqueue_trial(first, skip_if_exists=True)
+    if _finished(study) < request.trials:
+        study.optimize(_objective(store, request, loaded, objective, space, study.study_name),
+                       timeout=request.timeout, gc_after_trial=False,
+                       callbacks=[_stop_when_done(request.trials),
+                                  *([lambda _, trial: on_trial(trial)] if on_trial else [])])
+
+
+def _space(loaded: TrainingData, path: Path | None) -> SearchSpace:
+    spec = get_host().model(loaded.model)
+    return search_space(spec, _defaults(loaded), path)
+
+
+def _defaults(loaded: TrainingData) -> dict[str, Any]:
+    """The model's resolved defaults for the data (its modality, its backbone)."""
+    spec = get_host().model(loaded.model)
+    return resolve_hparams(spec, loaded.splits.info,
+                           {"backbone": loaded.backbone} if loaded.backbone else {})
+
+
+def _settings(request: TuneRequest, loaded: TrainingData, objective: Objective) -> dict[str, Any]:
+    return {"model": loaded.model, "data": loaded.data, "backbone": loaded.backbone,
+            "metric": objective.metric, "cv": request.cv, "seed": request.seed,
+            "max_epochs": request.max_epochs}
+
+
+def _check_settings(study: Any, request: TuneRequest, loaded: TrainingData,
+                    objective: Objective) -> None:
+    """Record the study's settings when it is new; refuse to resume it with others (its
+    trials would not be comparable)."""
+    wanted = _settings(request, loaded, objective)
+    stored = {key: study.user_attrs[key] for key in _SETTINGS if key in study.user_attrs}
+    if not stored:
+        for key, value in wanted.items():
+            study.set_user_attr(key, value)
+        return
+    different = [f"{key}={stored.get(key)!r} (asked: {wanted[key]!r})" for key in _SETTINGS
+                 if stored.get(key) != wanted[key]]
+    if different:
+        raise ZooError(f"study {study.study_name!r} was started with {', '.join(different)}; "
+                       f"give those, or another --study name")
+
+
+def _settle_dead_trials(study: Any, store: Store, request: TuneRequest,
+                        objective: Objective) -> None:
+    """Settle the trials left running by a process that is gone (killed, crashed): one whose
+    runs all finished ``ok`` before it died gets their value (a finished trial is never lost
+    or run again); any other is marked failed and does not count (its run was finished as
+    ``failed: interrupted`` by the store)."""
+    from optuna.trial import TrialState
+
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        owner = trial.user_attrs.get("owner")
+        if not owner or not owner_is_gone(owner["owner_host"], owner["owner_pid"],
+                                          owner["owner_started"]):
+            continue
+        rows = [row for row in store.runs(kind="tune")
+                if row.extra.get(STUDY_KEY, {}).get("name") == study.study_name
+                and row.extra[STUDY_KEY].get("trial") == trial.number and row.status == "ok"
+                and objective.metric in row.metrics]
+        if len(rows) == (request.cv or 1):
+            study.tell(trial.number, sum(row.metrics[objective.metric] for row in rows)
+                       / len(rows))
+        else:
+            study.tell(trial.number, state=TrialState.FAIL)
+
+
+def make_sampler(request: TuneRequest, space: SearchSpace, existing: int) -> Any:
+    """The sampler ``request.sampler``, seeded by the seed, the trials the study already has
+    and the worker's index, so that a resumed study or a second worker draws anew."""
+    import optuna
+
+    seed = request.seed + existing + 7919 * request.worker
+    if request.sampler == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, constant_liar=True,
+                                          n_startup_trials=max(2, min(10, request.trials // 3)))
+    if request.sampler == "gp":
+        return optuna.samplers.GPSampler(seed=seed)
+    if request.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if request.sampler == "grid":
+        return optuna.samplers.GridSampler(space.grid(), seed=seed)
+    raise ZooError(f"unknown sampler {request.sampler!r}; valid: {', '.join(SAMPLERS)}")
+
+
+def make_pruner(name: str, trials: int) -> Any:
+    """``median`` (pruning once a fifth of the trials, 1 to 5, have finished),
+    ``halving`` (successive halving) or ``none``."""
+    import optuna
+
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=max(1, min(5, trials // 5)),
+                                           n_warmup_steps=0)
+    if name == "halving":
+        return optuna.pruners.SuccessiveHalvingPruner()
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    raise ZooError(f"unknown pruner {name!r}; valid: {', '.join(PRUNERS)}")
+
+
+def _finished(study: Any) -> int:
+    from optuna.trial import TrialState
+
+    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,
+                                                         TrialState.PRUNED)))
+
+
+def _stop_when_done(trials: int) -> Callable[[Any, Any], None]:
+    """Stop once the study holds ``trials`` finished trials (counted over every process),
+    or once this process has had as many failures: a space where nothing trains."""
+    failures = []
+
+    def check(study: Any, trial: Any) -> None:
+        from optuna.trial import TrialState
+
+        if trial.state == TrialState.FAIL:
+            failures.append(trial.number)
+        if _finished(study) >= trials or len(failures) >= trials:
+            study.stop()
+
+    return check
+
+
+def _objective(store: Store, request: TuneRequest, loaded: TrainingData,
+               objective: Objective, space: SearchSpace,
+               name: str) -> Callable[[Any], float]:
+    """Optuna's objective: one trial = one stored run (or one per fold), scored on
+    validation rows only."""
+    import optuna
+
+    splits = sealed_test(loaded.splits, "zoo tune chooses on validation rows only")
+
+    def run_trial(trial: Any) -> float:
+        trial.set_user_attr("owner", current_owner())
+        hparams = space.suggest(trial)
+        trial.set_user_attr("hparams", {k: list(v) if isinstance(v, tuple) else v
+                                        for k, v in hparams.items()})
+        tags = {STUDY_KEY: {"name": name, "trial": trial.number, "worker": request.worker,
+                            "params": dict(trial.params)}}
+        rows = _trial_runs(store, request, loaded, splits, hparams, tags,
+                           _pruning(trial, request, objective))
+        trial.set_user_attr("runs", [row.id for row in rows])
+        if any(row.status == "pruned" for row in rows):
+            raise optuna.TrialPruned(rows[-1].error)
+        values = [row.metrics.get(objective.metric, math.nan) if row.status == "ok"
+                  else math.nan for row in rows]
+        return sum(values) / len(values)
+
+    return run_trial
+
+
+def _pruning(trial: Any, request: TuneRequest, objective: Objective) -> tuple[Any, ...]:
+    if request.pruner == "none":
+        return ()
+    from zoo.tuning.pruning import ReportToTrial
+
+    return (ReportToTrial(trial, maximize=objective.higher_is_better),)
+
+
+def _trial_runs(store: Store, request: TuneRequest, loaded: TrainingData, splits: Any,
+                hparams: dict[str, Any], tags: dict[str, Any],
+                callbacks: tuple[Any, ...]) -> list[RunResult]:
+    common = {"seed": request.seed, "accelerator": request.accelerator,
+              "max_epochs": request.max_epochs, "kind": "tune", "tags": tags}
+    if request.cv:
+        sealed = TrainingData(loaded.model, loaded.backbone, loaded.data, loaded.dataset,
+                              loaded.task, splits)
+        return cross_validate(store, sealed, hparams, k=request.cv,
+                              first_fold_callbacks=callbacks, **common)
+    return [scored_run(store, loaded, splits, hparams, callbacks=callbacks, **common)]
+
+
+def conclude(store: Store, request: TuneRequest) -> TuneResult:
+    """The study's best trial, retrained as ``zoo train`` trains and evaluated once on the
+    test split, both stored; when the best trial already was, its stored result. Run it
+    once every process working on the study is done.
+
+    Raises:
+        ZooError: The study has no complete trial, or the retrain did not end ``ok``.
+    """
+    opened = _open_study(store, request)
+    study, objective, location = opened.study, opened.objective, opened.location
+    from optuna.trial import TrialState
+
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not complete:
+        raise ZooError(f"study {study.study_name!r} has no complete trial (every one was "
+                       f"pruned or failed; `zoo tune --show {study.study_name}` lists them)")
+    best = study.best_trial
+    counts = {state.name.lower(): len(study.get_trials(deepcopy=False, states=(state,)))
+              for state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
+    result = TuneResult(study.study_name, location, objective, best.number, float(best.value),
+                        dict(best.user_attrs["hparams"]), counts)
+    final = study.user_attrs.get("final")
+    if final and final["best_trial"] == best.number:
+        result.train_run, result.evaluate_run = final["train_run"], final["evaluate_run"]
+        result.test_metrics = store.get(final["evaluate_run"]).metrics
+        return result
+    tags = {STUDY_KEY: {"name": study.study_name, "best_trial": best.number}}
+    trained = train_run(store, request.model, request.data, backbone=request.backbone,
+                        hparams=result.best_params, seed=request.seed,
+                        accelerator=request.accelerator, devices=1,
+                        max_epochs=request.max_epochs, tags=tags)
+    assert trained is not None
+    result.train_run = trained.id
+    if trained.status != "ok":
+        raise ZooError(f"the retrain with the best parameters ended {trained.status}: "
+                       f"{trained.error} (run {trained.id})")
+    evaluated = evaluate_run(store, trained.id)
+    assert evaluated is not None
+    result.evaluate_run, result.test_metrics = evaluated.id, evaluated.metrics
+    study.set_user_attr("final", {"best_trial": best.number, "train_run": trained.id,
+                                  "evaluate_run": evaluated.id})
+    return result
+
+
+def study_history(location: str, name: str) -> dict[str, Any]:
+    """A stored study as ``zoo tune --show`` prints it: settings, every trial (number, state,
+    value, parameters, seconds, runs), the parameters' importances (fANOVA, once two trials
+    are complete) and the final retrain and evaluation."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if "://" not in location and not Path(location).is_file():  # reading creates nothing
+        journals = sorted(p.stem for p in Path(location).parent.glob("*.journal"))
+        raise ZooError(f"no study {name!r}: {location} does not exist; studies beside it: "
+                       f"{', '.join(journals) or '(none)'}")
+    storage = open_storage(location)
+    try:
+        study = optuna.load_study(study_name=name, storage=storage)
+    except KeyError:
+        names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+        raise ZooError(f"no study {name!r} in {location}; "
+                       f"studies there: {', '.join(names) or '(none)'}") from None
+    trials = [{"number": t.number, "state": t.state.name.lower(),
+               "value": t.value if t.state == optuna.trial.TrialState.COMPLETE else None,
+               "params": t.params, "seconds": t.duration.total_seconds() if t.duration else None,
+               "runs": t.user_attrs.get("runs", [])} for t in study.trials]
+    return {"study": name, "storage": location, "direction": study.direction.name.lower(),
+            "settings": {key: study.user_attrs.get(key) for key in _SETTINGS},
+            "trials": trials, "importances": _importances(study),
+            "final": study.user_attrs.get("final")}
+
+
+def _importances(study: Any) -> dict[str, float]:
+    """fANOVA importances of the parameters, or none when the complete trials are too few
+    or their parameters do not vary."""
+    import optuna
+    from optuna.trial import TrialState
+
+    if len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))) < 2:
+        return {}
+    try:
+        return dict(optuna.importance.get_param_importances(study))
+    except (RuntimeError, ValueError):
+        return {}
