@@ -326,6 +326,17 @@ def _use_trackers(store: Any, trackers: str, wandb_project: str | None,
 @click.option("--max-epochs", type=click.IntRange(min=1))
 @click.option("--seed", type=click.IntRange(min=0),
               help="Seed of the split and the training (default 0).")
+@click.option("--ensemble", "ensemble_size", type=click.IntRange(min=2), metavar="N",
+              help="Train N members (seeds SEED, SEED+1000, ...) on one split and store them "
+                   "as one model too.")
+@click.option("--init-from", metavar="RUN|PACKAGE",
+              help="Start from the tensors of a trained run or package that match in name "
+                   "and shape.")
+@click.option("--freeze", type=click.Choice(["encoder", "backbone"]),
+              help="With --init-from: keep these parameters as loaded.")
+@click.option("--backbone-lr-scale", type=click.FloatRange(min=0, min_open=True),
+              default=1.0, show_default=True,
+              help="With --init-from: learning rate of all but the head, times lr.")
 @DB_OPTION
 @tracker_options
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
@@ -333,12 +344,16 @@ def _use_trackers(store: Any, trackers: str, wandb_project: str | None,
 def train_command(model: str | None, data: str | None, backbone: str | None,
                   sets: tuple[str, ...], config: Path | None, accelerator: str | None,
                   devices: int | None, max_epochs: int | None, seed: int | None,
-                  db: Path | None, trackers: str, wandb_project: str | None,
-                  wandb_entity: str | None, as_json: bool, quiet: bool) -> None:
+                  ensemble_size: int | None, init_from: str | None, freeze: str | None,
+                  backbone_lr_scale: float, db: Path | None, trackers: str,
+                  wandb_project: str | None, wandb_entity: str | None, as_json: bool,
+                  quiet: bool) -> None:
     """Train MODEL on --data and store the run.
 
     Models that select on validation keep their best-validation parameters.
     """
+    if (freeze or backbone_lr_scale != 1.0) and not init_from:
+        raise ZooError("--freeze and --backbone-lr-scale fine-tune a model; give --init-from")
     options = _read_config(config)
     model = model or options.get("model")
     data = data or options.get("data")
@@ -349,23 +364,35 @@ def train_command(model: str | None, data: str | None, backbone: str | None,
     _check_names(model, data, {**({"backbone": backbone} if backbone else {}), **hparams})
     accelerator = accelerator or options.get("accelerator", "auto")
     devices = devices or options.get("devices", 1)
-    from zoo.runs.single import train_run
+    from zoo.runs.single import FineTune, train_ensemble_run, train_run
     from zoo.training import check_devices
     from zoo.training.progress import wanted
 
     check_devices(accelerator, devices)
+    fine_tune = None if not init_from else FineTune(init_from, freeze, backbone_lr_scale)
+    train = {"model": model, "data": data, "backbone": backbone, "hparams": hparams,
+             "seed": seed if seed is not None else options.get("seed", 0),
+             "accelerator": accelerator, "devices": devices,
+             "max_epochs": max_epochs or options.get("max_epochs", 20),
+             "progress_bar": wanted(quiet), "fine_tune": fine_tune}
     with _open_store(db) as store, _interrupted_by_sigterm():
         _use_trackers(store, trackers, wandb_project, wandb_entity)
-        row = train_run(
-            store, model, data, backbone=backbone, hparams=hparams,
-            seed=seed if seed is not None else options.get("seed", 0),
-            accelerator=accelerator, devices=devices,
-            max_epochs=max_epochs or options.get("max_epochs", 20),
-            progress_bar=wanted(quiet))
-    if row is None:  # a non-zero DDP rank: rank 0 reports
+        if ensemble_size:
+            rows = train_ensemble_run(store, ensemble_size, **train)
+        else:
+            row = train_run(store, **train)
+            rows = [] if row is None else [row]
+    if not rows:  # a non-zero DDP rank: rank 0 reports
         return
-    _report(row, as_json)
-    if row.status != "ok":
+    if as_json:  # one row, or with --ensemble the list of them, members first
+        _echo_json([row.to_row() for row in rows] if ensemble_size else rows[0].to_row())
+    for row in rows if not as_json else ():
+        if "init_from" in row.extra:
+            from zoo.models.transfer import TransferReport
+
+            click.echo(TransferReport(**row.extra["init_from"]).summary())
+        _report(row, as_json=False)
+    if any(row.status != "ok" for row in rows):
         sys.exit(1)
 
 
@@ -622,6 +649,11 @@ def runs_show_command(run_id: str, db: Path | None, as_json: bool) -> None:
         _echo_json(detail)
     else:
         click.echo(format_detail(detail))
+
+
+from zoo.cli.ensemble import ensemble_command  # noqa: E402 (it imports the helpers above)
+
+cli.add_command(ensemble_command)
 
 
 def _add_plugin_commands() -> None:

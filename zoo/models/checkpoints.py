@@ -4,6 +4,9 @@ A checkpoint is a directory::
 
     card.json         model name, hyperparameters, data info, zoo version, metrics
     <state files>     written by the model's ``save_state`` (``weights.safetensors`` ...)
+
+An ensemble's card has an ``ensemble`` entry and its members' checkpoints are inside it
+(:mod:`zoo.models.ensemble`); :func:`load_model` loads both kinds.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ if TYPE_CHECKING:
 
 CARD = "card.json"
 CARD_VERSION = 1
+#: The card entry of an ensemble package (:mod:`zoo.models.ensemble`).
+ENSEMBLE = "ensemble"
 
 
 def save_model(model: Any, directory: str | Path, *, extra: dict[str, Any] | None = None) -> Path:
@@ -65,8 +70,12 @@ def load_model(directory: str | Path) -> Any:
     """
     directory = Path(directory)
     card = read_card(directory)
-    model = _build(directory, card)
+    model = None if ENSEMBLE in card else _build(directory, card)
     try:
+        if model is None:  # its members load through this function, each from its own card
+            from zoo.models.ensemble import load_ensemble
+
+            return load_ensemble(directory, card)
         model.load_state(directory)
     except ZooError:
         raise
