@@ -5,8 +5,11 @@ source's is copied from it; the rest keep their fresh initialisation. Names matc
 the families build their networks alike: ``network.encoder.*`` in ``autoencoder``, ``vae``
 and ``deep-svdd``; ``network.inputs.*`` and ``network.trunk.*`` in a ``transformer`` that
 generates text and in one that classifies it; the whole ``network.*`` of two ``cnn``
-classifiers. The report lists what was loaded, which source tensors were skipped (no tensor
-of that name, or another shape) and which new ones were left as initialised.
+classifiers. Where one model has layers the other lacks at the same place (an
+autoencoder's dropout layers, which shift the indices of Deep SVDD's ``network.encoder``),
+the layers holding tensors are paired in order (:func:`layer_renames`). The report lists
+what was loaded (and from which name, where it differs), which source tensors were skipped
+(no tensor of that name, or another shape) and which new ones were left as initialised.
 
 Optionally part of the model is frozen (its parameters get no gradient, so they never change;
 batch-norm running statistics in it still follow the new data):
@@ -41,6 +44,7 @@ class TransferReport:
     skipped: list[str] = field(default_factory=list)
     new: list[str] = field(default_factory=list)
     frozen: list[str] = field(default_factory=list)
+    renamed: dict[str, str] = field(default_factory=dict)
     freeze: str | None = None
     backbone_lr_scale: float = 1.0
 
@@ -49,7 +53,8 @@ class TransferReport:
 
     def summary(self) -> str:
         """One line: the counts, then the names skipped and left new."""
-        parts = [f"initialised from {self.source}: {len(self.loaded)} tensors loaded, "
+        parts = [f"initialised from {self.source}: {len(self.loaded)} tensors loaded"
+                 f"{f' ({len(self.renamed)} by layer order)' if self.renamed else ''}, "
                  f"{len(self.skipped)} skipped, {len(self.new)} newly initialised"]
         if self.frozen:
             parts.append(f"{len(self.frozen)} parameters frozen ({self.freeze})")
@@ -88,7 +93,7 @@ def initialize_from(model: Any, source: Any, source_name: str, *, freeze: str | 
     if backbone_lr_scale != 1.0 and not model.automatic_optimization:
         raise ZooError(f"model {model.zoo_name!r} runs its own optimisers; "
                        "--backbone-lr-scale works for models with one optimiser")
-    report = _copy_matching(model, source.state_dict(), source_name)
+    report = _copy_matching(model, source, source_name)
     if not report.loaded:
         raise ZooError(f"no tensor of {source_name} ({source.zoo_name}) matches model "
                        f"{model.zoo_name!r} in name and shape; nothing to initialise from")
@@ -100,15 +105,53 @@ def initialize_from(model: Any, source: Any, source_name: str, *, freeze: str | 
     return report
 
 
-def _copy_matching(model: nn.Module, state: dict[str, torch.Tensor],
-                   source_name: str) -> TransferReport:
-    own = model.state_dict()
-    matching = {name: tensor for name, tensor in state.items()
-                if name in own and own[name].shape == tensor.shape}
+def _copy_matching(model: nn.Module, source: nn.Module, source_name: str) -> TransferReport:
+    own, state = model.state_dict(), source.state_dict()
+    # where a parent's layers pair in order, that pairing is right even if an index of one
+    # model names another kind of layer in the other
+    names = {name: name for name in own if name in state} | layer_renames(source, model)
+    matching = {target: state[origin] for target, origin in names.items()
+                if own[target].shape == state[origin].shape}
     model.load_state_dict(matching, strict=False)
+    used = {names[target] for target in matching}
     return TransferReport(source=source_name, loaded=sorted(matching),
-                          skipped=sorted(set(state) - set(matching)),
-                          new=sorted(set(own) - set(matching)))
+                          skipped=sorted(set(state) - used),
+                          new=sorted(set(own) - set(matching)),
+                          renamed={t: names[t] for t in sorted(matching) if names[t] != t})
+
+
+def layer_renames(source: nn.Module, target: nn.Module) -> dict[str, str]:
+    """Target tensor name -> source tensor name for layers that sit at other positions.
+
+    Under one parent module (``network.encoder``), the layers holding tensors are paired in
+    order when both models have the same kinds of them in the same order (Linear,
+    BatchNorm1d, Linear ...) but at other indices: an autoencoder's encoder, with dropout
+    layers, into Deep SVDD's, without. A tensor maps to the one of the same kind in its
+    paired layer (``weight`` to ``weight``).
+    """
+    theirs, ours = _layers_by_parent(source), _layers_by_parent(target)
+    renames: dict[str, str] = {}
+    for parent, layers in ours.items():
+        paired = theirs.get(parent, [])
+        if [kind for _, kind, _ in paired] != [kind for _, kind, _ in layers]:
+            continue
+        for (origin, _, found), (name, _, leaves) in zip(paired, layers, strict=True):
+            renames.update({f"{name}.{leaf}": f"{origin}.{leaf}" for leaf in leaves
+                            if leaf in found})
+    return renames
+
+
+def _layers_by_parent(model: nn.Module) -> dict[str, list[tuple[str, str, list[str]]]]:
+    """Per parent module's name, its layers that hold tensors themselves, in order: name,
+    class name and the tensors' own names."""
+    layers: dict[str, list[tuple[str, str, list[str]]]] = {}
+    for name, module in model.named_modules():
+        leaves = [leaf for leaf, _ in (*module.named_parameters(recurse=False),
+                                       *module.named_buffers(recurse=False))]
+        if leaves and name:
+            parent = name.rpartition(".")[0]
+            layers.setdefault(parent, []).append((name, type(module).__name__, leaves))
+    return layers
 
 
 def head_parameters(model: nn.Module) -> list[str]:
