@@ -76,7 +76,7 @@ def test_a_saved_ensemble_loads_through_load_model_with_equal_outputs(
         tmp_path: Path, name: str, info: DataInfo, validation: Arrays | None) -> None:
     members = [create_model(name, info, seed=seed, **TINY) for seed in (0, 1)]
     ensemble = build_ensemble(members, [{"seed": 0}, {"seed": 1}], validation)
-    save_model(ensemble, tmp_path / "package", extra=ensemble.card())
+    save_model(ensemble, tmp_path / "package")
     loaded = load_model(tmp_path / "package")
     x = _rows(seed=3).x
     hook = "predict" if info.task == "classify" else "score"

@@ -5,14 +5,13 @@ train or evaluate. Errors in the user's input end the command with one line nami
 was wrong and what is valid (exit status 2).
 
 Owns: the command line, thin over the packages below. May import: zoo.errors, zoo.plugins,
-zoo.data, zoo.training, zoo.models, zoo.evaluation, zoo.runs, zoo.suites, zoo.reporting (a
-test checks it; imports run downward only).
+zoo.data, zoo.training, zoo.models, zoo.evaluation, zoo.runs, zoo.suites, zoo.tracking,
+zoo.reporting (a test checks it; imports run downward only).
 """
 
 from __future__ import annotations
 
 import difflib
-import json
 import signal
 import sys
 from collections.abc import Iterable, Iterator
@@ -23,10 +22,18 @@ from typing import Any
 import click
 
 from zoo import plugins
+from zoo.cli.common import (
+    DB_OPTION,
+    JSON_HELP,
+    _echo_json,
+    _open_store,
+    _report,
+    _use_trackers,
+    tracker_options,
+)
 from zoo.errors import ZooError
 from zoo.training import ACCELERATORS
 
-JSON_HELP = "Print machine-readable JSON (documented in docs/cli.md)."
 QUIET_OPTION = click.option("--quiet", "-q", is_flag=True,
                             help="No progress on stderr (a bar is drawn only on a terminal).")
 ACCELERATOR_HELP = "auto: the GPUs when there is one, else the CPU."
@@ -46,10 +53,6 @@ class ZooGroup(click.Group):
 
 class UserError(click.ClickException):
     exit_code = 2
-
-
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
 
 
 @contextmanager
@@ -252,12 +255,6 @@ def _config_value(path: Path, key: str, value: Any) -> Any:
         raise ZooError(f"config {path}: {key}: {exc.message}") from None
 
 
-def _open_store(db: Path | None, *, readonly: bool = False) -> Any:
-    from zoo.runs.store import Store
-
-    return Store(db, readonly=readonly)
-
-
 @contextmanager
 def _open_stores(dbs: tuple[Path, ...]) -> Iterator[list[Any]]:
     """Every ``--db`` given (the default store when none is), read-only; their rows merge
@@ -282,34 +279,11 @@ def _check_names(model: str | None = None, data: str | None = None,
         host.dataset(data)
 
 
-DB_OPTION = click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
-                         help="Results database (default: $ZOO_DB or the user data dir).")
 DBS_OPTION = click.option("--db", "dbs", multiple=True,
                           type=click.Path(dir_okay=False, path_type=Path),
                           help="Results database (default: $ZOO_DB or the user data dir); "
                                "repeatable: the stores' rows merge, each run and suite cell "
                                "counted once.")
-
-
-def tracker_options(command: Any) -> Any:
-    """``--tracker``, ``--wandb-project`` and ``--wandb-entity`` (docs/tracking.md)."""
-    for option in reversed((
-            click.option("--tracker", "trackers", envvar="ZOO_TRACKER", default="csv",
-                         show_default=True, metavar="NAME[,NAME]",
-                         help="Experiment trackers to log the runs to (default $ZOO_TRACKER "
-                              "or csv); 'zoo plugins --json' lists the trackers plugins register."),
-            click.option("--wandb-project", help="W&B project (default $WANDB_PROJECT or zoo)."),
-            click.option("--wandb-entity", help="W&B entity (default $WANDB_ENTITY)."))):
-        command = option(command)
-    return command
-
-
-def _use_trackers(store: Any, trackers: str, wandb_project: str | None,
-                  wandb_entity: str | None) -> None:
-    from zoo.tracking import use_trackers
-
-    use_trackers(trackers, store_path=store.path, wandb_project=wandb_project,
-                 wandb_entity=wandb_entity)
 
 
 @cli.command("train")
@@ -419,23 +393,6 @@ def evaluate_command(run: str, data: str | None, db: Path | None, trackers: str,
     _report(row, as_json)
     if row.status != "ok":
         sys.exit(1)
-
-
-def _report(row: Any, as_json: bool) -> None:
-    if as_json:
-        _echo_json(row.to_row())
-        return
-    metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(row.metrics.items()))
-    click.echo(f"run {row.id}  {row.display_model} on {row.dataset}: {row.status}"
-               f"{'  ' + metrics if metrics else ''}"
-               f"{'  (' + row.error + ')' if row.error else ''}")
-    if row.checkpoint:
-        click.echo(f"checkpoint: {row.checkpoint}")
-        from zoo.evaluation.samples import SAMPLE_FILES
-
-        for name in SAMPLE_FILES if row.kind == "train" else ():
-            if (samples := Path(row.checkpoint).parent / name).exists():
-                click.echo(f"samples: {samples}")
 
 
 # -- benchmarks ------------------------------------------------------------------------------
@@ -651,11 +608,6 @@ def runs_show_command(run_id: str, db: Path | None, as_json: bool) -> None:
         click.echo(format_detail(detail))
 
 
-from zoo.cli.ensemble import ensemble_command  # noqa: E402 (it imports the helpers above)
-
-cli.add_command(ensemble_command)
-
-
 def _add_plugin_commands() -> None:
     plugins.get_host().hook.zoo_register_commands(cli=cli)
 
@@ -676,3 +628,9 @@ def _configure_plugins_dir_early(args: list[str]) -> None:
             plugins.configure(plugins_dir=arg.split("=", 1)[1])
         elif not arg.startswith("-"):
             return
+
+
+# -- commands in their own modules -------------------------------------------------------------
+from zoo.cli import ensemble  # noqa: E402
+
+cli.add_command(ensemble.ensemble_command)

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import click
 
-from zoo.cli import DB_OPTION, JSON_HELP, _open_store, _report, _use_trackers, tracker_options
+from zoo.cli.common import (
+    DB_OPTION,
+    JSON_HELP,
+    _open_store,
+    _report,
+    _use_trackers,
+    tracker_options,
+)
 
 
 @click.command("ensemble")

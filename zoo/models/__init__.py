@@ -14,7 +14,9 @@ Every model, whatever trains it, implements:
 
 Owns: this module (the contract, its Protocols and building models from the registry),
 `module` (the Lightning base), `supervised` and `sequence` (the backbones' own models),
-`backbones` (the backbone interface) and `checkpoints` (save and load without unpickling).
+`backbones` (the backbone interface), `checkpoints` (save and load without unpickling),
+`ensemble` (trained models combined as one) and `transfer` (starting from another model's
+tensors).
 May import: zoo.errors, zoo.plugins, zoo.data, zoo.training (a test checks it; imports run
 downward only).
 """

@@ -25,15 +25,20 @@ if TYPE_CHECKING:
 
 CARD = "card.json"
 CARD_VERSION = 1
-#: The card entry of an ensemble package (:mod:`zoo.models.ensemble`).
-ENSEMBLE = "ensemble"
 
 
 def save_model(model: Any, directory: str | Path, *, extra: dict[str, Any] | None = None) -> Path:
     """Write ``model`` (built by :func:`zoo.create_model`) to ``directory``; return it."""
+    from zoo.models.ensemble import MEMBERS_DIR, Ensemble
+
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     model.save_state(directory)
+    if isinstance(model, Ensemble):  # each member a checkpoint of its own, inside this one
+        for index, (member, record) in enumerate(zip(model.members, model.records,
+                                                     strict=True)):
+            save_model(member, directory / MEMBERS_DIR / str(index), extra=record)
+        extra = {**model.card(), **(extra or {})}
     card = {
         "card_version": CARD_VERSION,
         "model": model.zoo_name,
@@ -68,20 +73,36 @@ def load_model(directory: str | Path) -> Any:
             missing, damaged, of another format or of other shapes than the card's model
             (one line naming the file and what is wrong).
     """
+    from zoo.models.ensemble import ENSEMBLE
+
     directory = Path(directory)
     card = read_card(directory)
-    model = None if ENSEMBLE in card else _build(directory, card)
+    if ENSEMBLE in card:
+        return _load_ensemble(directory, card)
+    model = _build(directory, card)
     try:
-        if model is None:  # its members load through this function, each from its own card
-            from zoo.models.ensemble import load_ensemble
-
-            return load_ensemble(directory, card)
         model.load_state(directory)
     except ZooError:
         raise
     except Exception as exc:  # every library raises its own error for a bad or foreign file
         raise ZooError(_state_problem(directory, exc)) from None
     return model
+
+
+def _load_ensemble(directory: Path, card: dict[str, Any]) -> Any:
+    """An ensemble package: each member through :func:`load_model`, then the ensemble."""
+    from zoo.models.ensemble import ENSEMBLE, MEMBER_KEYS, MEMBERS_DIR, restore_ensemble
+
+    folders = [directory / MEMBERS_DIR / str(i) for i in range(len(card[ENSEMBLE]["members"]))]
+    members = [load_model(folder) for folder in folders]
+    records = [{key: member[key] for key in MEMBER_KEYS if key in member}
+               for member in map(read_card, folders)]
+    try:
+        return restore_ensemble(directory, members, records)
+    except ZooError:
+        raise
+    except Exception as exc:  # a missing or damaged file of validation scores
+        raise ZooError(_state_problem(directory, exc)) from None
 
 
 def _build(directory: Path, card: dict[str, Any]) -> Any:

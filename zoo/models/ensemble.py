@@ -18,8 +18,8 @@ How the members' outputs combine, by task:
 A package is a checkpoint directory like any model's: ``card.json`` (with an ``ensemble``
 entry: the members' names, runs and seeds, and how they combine), each member's own
 checkpoint under ``members/<i>/``, and the detectors' validation scores in
-``ensemble.safetensors``. :func:`zoo.models.checkpoints.load_model` loads it; nothing is
-unpickled.
+``ensemble.safetensors``. :func:`zoo.models.checkpoints.save_model` writes it and
+:func:`~zoo.models.checkpoints.load_model` loads it; nothing is unpickled.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ import torch
 
 from zoo.errors import ZooError
 from zoo.models import ZooModel, display_name, ensemble_name, split_model_name
-from zoo.models.checkpoints import ENSEMBLE, load_model, read_card, save_model
 
 if TYPE_CHECKING:
     from zoo.data.types import Arrays, DataInfo, Splits
@@ -44,6 +43,8 @@ MEMBER_KEYS = ("run_id", "dataset", "data_sha256", "seed", "init_seed", "task", 
 #: What the package card's ``ensemble`` entry lists of each member besides its model (each
 #: member's own card, under ``members/<i>/``, keeps the rest).
 LISTED_KEYS = ("run_id", "seed", "init_seed")
+#: The card entry that makes a checkpoint an ensemble package.
+ENSEMBLE = "ensemble"
 MEMBERS_DIR = "members"
 #: The distance between the seeds of an ensemble's members (:func:`member_seed`).
 MEMBER_SEED_STRIDE = 1000
@@ -145,8 +146,8 @@ class Ensemble(ZooModel):
         return {ENSEMBLE: {"combine": COMBINE[self.data_info.task], "members": listed}}
 
     def save_state(self, directory: Path) -> None:
-        for index, (member, record) in enumerate(zip(self.members, self.records, strict=True)):
-            save_model(member, Path(directory) / MEMBERS_DIR / str(index), extra=record)
+        """The detectors' validation scores; :func:`zoo.models.checkpoints.save_model` saves
+        the members, each in ``members/<i>/``."""
         if self.references is not None:
             from safetensors.torch import save_file
 
@@ -154,7 +155,7 @@ class Ensemble(ZooModel):
                       str(Path(directory) / REFERENCES_FILE))
 
     def load_state(self, directory: Path) -> None:
-        """Nothing to do: :func:`load_ensemble` loads the members (they make the object)."""
+        """Nothing to do: :func:`restore_ensemble` makes the object of loaded members."""
 
 
 class LikelihoodEnsemble(Ensemble):
@@ -241,20 +242,17 @@ def _ensemble(members: list[Any], records: list[dict[str, Any]],
         members, records, references)
 
 
-def load_ensemble(directory: Path, card: dict[str, Any]) -> Ensemble:
-    """The ensemble saved in ``directory`` (its ``card``), each member through
-    :func:`zoo.models.checkpoints.load_model`."""
-    folders = [directory / MEMBERS_DIR / str(i) for i in range(len(card[ENSEMBLE]["members"]))]
-    members = [load_model(folder) for folder in folders]
-    records = [{key: member[key] for key in MEMBER_KEYS if key in member}
-               for member in map(read_card, folders)]
+def restore_ensemble(directory: Path, members: list[Any],
+                     records: list[dict[str, Any]]) -> Ensemble:
+    """The ensemble saved in ``directory`` of its loaded ``members``
+    (:func:`zoo.models.checkpoints.load_model` loads them, each from its own card)."""
     references = None
     if members[0].data_info.task == "detect":
         from safetensors.torch import load_file
 
         stored = load_file(str(directory / REFERENCES_FILE))
         references = [stored[str(i)] for i in range(len(members))]
-    check_compatible([str(f) for f in folders], [m.data_info for m in members])
+    check_compatible([str(i) for i in range(len(members))], [m.data_info for m in members])
     return _ensemble(members, records, references)
 
 

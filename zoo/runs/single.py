@@ -20,13 +20,7 @@ from zoo.errors import ZooError
 from zoo.evaluation import evaluate_model
 from zoo.evaluation.samples import save_run_samples
 from zoo.models import create_model, split_model_name
-from zoo.models.checkpoints import (
-    ENSEMBLE,
-    check_fits_model,
-    load_model,
-    read_card,
-    save_model,
-)
+from zoo.models.checkpoints import check_fits_model, load_model, read_card, save_model
 from zoo.plugins import get_host
 from zoo.runs.lifecycle import (
     DATA_SHAPE_KEY,
@@ -102,6 +96,7 @@ class FineTune:
 
     def apply(self, store: Store, model: Any) -> dict[str, Any]:
         """Initialise ``model`` from the source; the report as stored with the run."""
+        from zoo.models.ensemble import ENSEMBLE
         from zoo.models.transfer import initialize_from
 
         directory = _checkpoint_dir(store, self.source)
@@ -225,7 +220,7 @@ def ensemble_run(store: Store, runs: list[str],
 
     def save(run_dir: Path) -> Outcome:
         extra = {**{key: first[key] for key in CARD_DATA_KEYS if key in first},
-                 "run_id": row.id, **ensemble.card()}
+                 "run_id": row.id}
         checkpoint = save_model(ensemble, Path(out) if out else run_dir / "model", extra=extra)
         return Outcome({"members": float(len(members))}, extra={"ensemble_of": names},
                        checkpoint=str(checkpoint.resolve()))
