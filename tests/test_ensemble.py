@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import numpy as np
@@ -132,3 +133,12 @@ def test_runs_of_other_splits_make_no_ensemble() -> None:
         with pytest.raises(ZooError, match="at least 2 runs"):
             ensemble_run(store, runs[:1])
     assert "\n" not in str(caught.value)
+
+
+def test_the_toolbox_pages_python_example_runs(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    page = (Path(__file__).resolve().parents[1] / "docs" / "toolbox.md").read_text()
+    [example] = re.findall(r"^```python\n(.*?)^```", page, re.M | re.S)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(example, "docs/toolbox.md", "exec"), {})
+    assert (tmp_path / "my-ensemble" / "members" / "1" / "card.json").is_file()

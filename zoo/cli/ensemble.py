@@ -18,7 +18,7 @@ from zoo.cli.common import (
 
 
 @click.command("ensemble")
-@click.argument("runs", nargs=-1, required=True)
+@click.argument("runs", nargs=-1, required=True, metavar="RUN...")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Directory of the package (new or empty; default: the run's folder).")
 @DB_OPTION
@@ -27,7 +27,7 @@ from zoo.cli.common import (
 def ensemble_command(runs: tuple[str, ...], out: Path | None, db: Path | None, trackers: str,
                      wandb_project: str | None, wandb_entity: str | None,
                      as_json: bool) -> None:
-    """Make one model of trained RUNS (ids or checkpoint directories) and store it.
+    """Make one model of trained RUN... (ids or checkpoint directories) and store it.
 
     Members need the same task, data, split (--seed) and preprocessing. They combine by
     task: mean probabilities, mean values, mean rank-normalised scores (on their validation
