@@ -169,20 +169,20 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
 def train_ensemble_run(store: Store, size: int, **train: Any) -> list[RunResult]:
     """``zoo train --ensemble N``: ``size`` members trained by :func:`train_run` (keyword
     arguments ``train``) on one split, from the seeds :func:`~zoo.models.ensemble.member_seed`
-    gives, then :func:`ensemble_run` of them; every row, members first (fewer when a member
-    does not end ``ok``: no ensemble is made of it)."""
+    gives, then :func:`ensemble_run` of them; every row, members first. No ensemble is made
+    when a member does not end ``ok``; on the non-zero ranks of a distributed launch, which
+    train every member with rank 0, nothing is returned (rank 0 makes the ensemble)."""
     from zoo.models.ensemble import member_seed
 
-    rows = []
-    for index in range(size):
-        row = train_run(store, init_seed=member_seed(train["seed"], index), **train)
-        if row is None:  # a non-zero DDP rank: rank 0 makes the ensemble
-            return []
-        rows.append(row)
-        if row.status != "ok":
-            return rows
-    ensemble = ensemble_run(store, [row.id for row in rows])
-    return rows if ensemble is None else [*rows, ensemble]
+    rows = [train_run(store, init_seed=member_seed(train["seed"], index), **train)
+            for index in range(size)]
+    members = [row for row in rows if row is not None]
+    if len(members) < size:
+        return []
+    if any(row.status != "ok" for row in members):
+        return members
+    ensemble = ensemble_run(store, [row.id for row in members])
+    return members if ensemble is None else [*members, ensemble]
 
 
 def ensemble_run(store: Store, runs: list[str],
