@@ -119,6 +119,19 @@ def test_a_suite_runs_an_ensemble_cell_as_one_entry_with_its_members_scores() ->
     assert all("auroc" in metrics for metrics in row.extra["member_metrics"])
 
 
+def test_zoo_bench_takes_an_ensemble_cell_by_name(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from zoo.cli import cli
+
+    done = CliRunner().invoke(cli, ["bench", "tabular-ad", "--models", "autoencoder@2",
+                                    "--datasets", "breast-cancer-ad", "--setting", "semi",
+                                    "--budget", "smoke", "--seeds", "1", "--quiet", "--json",
+                                    "--db", str(tmp_path / "runs.db")])
+    assert done.exit_code == 0, done.output
+    assert "autoencoder@2" in done.output
+
+
 def test_runs_of_other_splits_make_no_ensemble() -> None:
     from zoo.runs.single import ensemble_run, train_run
     from zoo.runs.store import Store
