@@ -3,9 +3,9 @@
 Every tensor of the new model (parameters and buffers) whose name and shape match one of the
 source's is copied from it; the rest keep their fresh initialisation. Names match because
 the families build their networks alike: ``network.encoder.*`` in ``autoencoder``, ``vae``
-and ``deep-svdd``; ``network.inputs.*`` and ``network.trunk.*`` in a ``transformer`` that
-generates text and in one that classifies it; the whole ``network.*`` of two ``cnn``
-classifiers. Where one model has layers the other lacks at the same place (an
+and ``deep-svdd``; ``network.trunk.*`` in a ``transformer`` that generates text and in one
+that classifies it (the generator's token embedding has one more row, its start symbol, so
+it is skipped); the whole ``network.*`` of two ``cnn`` classifiers. Where one model has layers the other lacks at the same place (an
 autoencoder's dropout layers, which shift the indices of Deep SVDD's ``network.encoder``),
 the layers holding tensors are paired in order (:func:`layer_renames`). The report lists
 what was loaded (and from which name, where it differs), which source tensors were skipped
