@@ -5,9 +5,10 @@ source's is copied from it; the rest keep their fresh initialisation. Names matc
 the families build their networks alike: ``network.encoder.*`` in ``autoencoder``, ``vae``
 and ``deep-svdd``; ``network.trunk.*`` in a ``transformer`` that generates text and in one
 that classifies it (the generator's token embedding has one more row, its start symbol, so
-it is skipped); the whole ``network.*`` of two ``cnn`` classifiers. Where one model has layers the other lacks at the same place (an
-autoencoder's dropout layers, which shift the indices of Deep SVDD's ``network.encoder``),
-the layers holding tensors are paired in order (:func:`layer_renames`). The report lists
+it is skipped); the whole ``network.*`` of two ``cnn`` classifiers. Where one model has
+layers the other lacks at the same place (an autoencoder's dropout layers, which shift the
+indices of Deep SVDD's ``network.encoder``), the layers holding tensors are paired in order
+(:func:`layer_renames`). The report lists
 what was loaded (and from which name, where it differs), which source tensors were skipped
 (no tensor of that name, or another shape) and which new ones were left as initialised.
 
