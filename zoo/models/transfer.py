@@ -8,9 +8,9 @@ that classifies it (the generator's token embedding has one more row, its start 
 it is skipped); the whole ``network.*`` of two ``cnn`` classifiers. Where one model has
 layers the other lacks at the same place (an autoencoder's dropout layers, which shift the
 indices of Deep SVDD's ``network.encoder``), the layers holding tensors are paired in order
-(:func:`layer_renames`). The report lists
-what was loaded (and from which name, where it differs), which source tensors were skipped
-(no tensor of that name, or another shape) and which new ones were left as initialised.
+(:func:`layer_renames`). The report lists what was loaded (and from which name, where it
+differs), which source tensors were skipped (no tensor of that name, or another shape) and
+which new ones were left as initialised.
 
 Optionally part of the model is frozen (its parameters get no gradient, so they never change;
 batch-norm running statistics in it still follow the new data):
