@@ -34,6 +34,7 @@ from zoo.cli.common import (
     _use_trackers,
     tracker_options,
 )
+from zoo.cli.ensemble import ensemble_command
 from zoo.cli.export import export_command
 from zoo.cli.serve import serve_command
 from zoo.cli.tune import tune_command
@@ -71,7 +72,7 @@ def cli(plugins_dir: Path | None) -> None:
 
 
 # Commands in their own modules.
-for _command in (export_command, serve_command, tune_command):
+for _command in (ensemble_command, export_command, serve_command, tune_command):
     cli.add_command(_command)
 
 
@@ -273,6 +274,17 @@ DBS_OPTION = click.option("--db", "dbs", multiple=True,
 @click.option("--cv", type=click.IntRange(min=2),
               help="K-fold cross-validation on the non-test rows instead: one run per fold, "
                    "scored on its validation fold; prints the mean +/- std.")
+@click.option("--ensemble", "ensemble_size", type=click.IntRange(min=2), metavar="N",
+              help="Train N members (seeds SEED, SEED+1000, ...) on one split and store them "
+                   "as one model too.")
+@click.option("--init-from", metavar="RUN|PACKAGE",
+              help="Start from the tensors of a trained run or package that match in name "
+                   "and shape.")
+@click.option("--freeze", type=click.Choice(["encoder", "backbone"]),
+              help="With --init-from: keep these parameters as loaded.")
+@click.option("--backbone-lr-scale", type=click.FloatRange(min=0, min_open=True),
+              default=1.0, show_default=True,
+              help="With --init-from: learning rate of all but the head, times lr.")
 @DB_OPTION
 @tracker_options
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
@@ -280,12 +292,16 @@ DBS_OPTION = click.option("--db", "dbs", multiple=True,
 def train_command(model: str | None, data: str | None, backbone: str | None,
                   sets: tuple[str, ...], config: Path | None, accelerator: str | None,
                   devices: int | None, max_epochs: int | None, seed: int | None,
-                  cv: int | None, db: Path | None, trackers: str, wandb_project: str | None,
-                  wandb_entity: str | None, as_json: bool, quiet: bool) -> None:
+                  cv: int | None, ensemble_size: int | None, init_from: str | None,
+                  freeze: str | None, backbone_lr_scale: float, db: Path | None,
+                  trackers: str, wandb_project: str | None, wandb_entity: str | None,
+                  as_json: bool, quiet: bool) -> None:
     """Train MODEL on --data and store the run.
 
     Models that select on validation keep their best-validation parameters.
     """
+    if (freeze or backbone_lr_scale != 1.0) and not init_from:
+        raise ZooError("--freeze and --backbone-lr-scale fine-tune a model; give --init-from")
     options = _read_config(config)
     model = model or options.get("model")
     data = data or options.get("data")
@@ -296,7 +312,7 @@ def train_command(model: str | None, data: str | None, backbone: str | None,
     _check_names(model, data, {**({"backbone": backbone} if backbone else {}), **hparams})
     accelerator = accelerator or options.get("accelerator", "auto")
     devices = devices or options.get("devices", 1)
-    from zoo.runs.single import train_run
+    from zoo.runs.single import FineTune, train_ensemble_run, train_run
     from zoo.training import check_devices
     from zoo.training.progress import wanted
 
@@ -306,20 +322,35 @@ def train_command(model: str | None, data: str | None, backbone: str | None,
     if cv and devices > 1:
         raise ZooError(f"--cv trains its folds one at a time on one device; "
                        f"devices={devices} is for a single run")
+    if cv and (ensemble_size or init_from):
+        raise ZooError("--cv trains plain folds; it does not combine with --ensemble or "
+                       "--init-from")
+    fine_tune = None if not init_from else FineTune(init_from, freeze, backbone_lr_scale)
+    train = {"model": model, "data": data, "backbone": backbone, "hparams": hparams,
+             "seed": seed, "accelerator": accelerator, "devices": devices,
+             "max_epochs": max_epochs, "progress_bar": wanted(quiet), "fine_tune": fine_tune}
     with _open_store(db) as store, _interrupted_by_sigterm():
         _use_trackers(store, trackers, wandb_project, wandb_entity)
         if cv:
             _cross_validate(store, model, data, backbone, hparams, cv=cv, seed=seed,
                             accelerator=accelerator, max_epochs=max_epochs, as_json=as_json)
             return
-        row = train_run(
-            store, model, data, backbone=backbone, hparams=hparams, seed=seed,
-            accelerator=accelerator, devices=devices, max_epochs=max_epochs,
-            progress_bar=wanted(quiet))
-    if row is None:  # a non-zero DDP rank: rank 0 reports
+        if ensemble_size:
+            rows = train_ensemble_run(store, ensemble_size, **train)
+        else:
+            row = train_run(store, **train)
+            rows = [] if row is None else [row]
+    if not rows:  # a non-zero DDP rank: rank 0 reports
         return
-    _report(row, as_json)
-    if row.status != "ok":
+    if as_json:  # one row, or with --ensemble the list of them, members first
+        _echo_json([row.to_row() for row in rows] if ensemble_size else rows[0].to_row())
+    for row in rows if not as_json else ():
+        if "init_from" in row.extra:
+            from zoo.models.transfer import TransferReport
+
+            click.echo(TransferReport(**row.extra["init_from"]).summary())
+        _report(row, as_json=False)
+    if any(row.status != "ok" for row in rows):
         sys.exit(1)
 
 

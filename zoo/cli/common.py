@@ -97,13 +97,14 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
 def _check_names(model: str | None = None, data: str | None = None,
                  hparams: dict[str, Any] | None = None) -> None:
     """Fail fast on unknown names and bad hyperparameters (``hparams``, with the backbone of
-    ``vae[cnn]``), before torch is imported and any data is read."""
+    ``vae[cnn]``; an ensemble cell's ``autoencoder@5`` names ``autoencoder``), before torch is
+    imported and any data is read."""
     from zoo.data.loading import is_user_file
-    from zoo.models import check_hparams, split_model_name
+    from zoo.models import check_hparams, split_ensemble_name, split_model_name
 
     host = plugins.get_host()
     if model is not None:
-        base, backbone = split_model_name(model)
+        base, backbone = split_model_name(split_ensemble_name(model)[0])
         named = {"backbone": backbone} if backbone else {}
         check_hparams(host.model(base), {**named, **(hparams or {})})
     if data is not None and not is_user_file(data):

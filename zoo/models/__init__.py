@@ -14,8 +14,10 @@ Every model, whatever trains it, implements:
 
 Owns: this module (the contract, its Protocols and building models from the registry),
 `module` (the Lightning base), `supervised` and `sequence` (the backbones' own models),
-`backbones` (the backbone interface), `checkpoints` (save and load without unpickling) and
-`onnx` (ONNX export of the evaluate hooks with parity, and running it in ONNX Runtime).
+`backbones` (the backbone interface), `checkpoints` (save and load without unpickling),
+`ensemble` (trained models combined as one), `transfer` (starting from another model's
+tensors) and `onnx` (ONNX export of the evaluate hooks with parity, and running it in ONNX
+Runtime).
 May import: zoo.errors, zoo.plugins, zoo.data, zoo.training (a test checks it; imports run
 downward only).
 """
@@ -232,6 +234,44 @@ def seed_everything(seed: int) -> None:
         sys.modules["torch"].manual_seed(seed)
 
 
+#: Joins a model name and an ensemble size: ``autoencoder@5`` is five seeds of ``autoencoder``
+#: as one model (:mod:`zoo.models.ensemble`).
+ENSEMBLE_MARK = "@"
+
+
+def split_ensemble_name(name: str) -> tuple[str, int]:
+    """``"vae[cnn]@5"`` -> ``("vae[cnn]", 5)``; a name without a size is one model:
+    ``"mlp"`` -> ``("mlp", 1)``.
+
+    Raises:
+        ZooError: The size after ``@`` is not an integer of at least 2.
+    """
+    base, mark, size = name.rpartition(ENSEMBLE_MARK)
+    if not mark:
+        return name, 1
+    if not size.isdigit() or int(size) < 2:
+        raise ZooError(f"{name!r}: an ensemble is MODEL@N with N >= 2 members "
+                       f"(autoencoder@5), not @{size}")
+    return base, int(size)
+
+
+def ensemble_name(members: list[str]) -> str:
+    """The name of an ensemble of models named ``members``: ``autoencoder@5`` for five of one
+    model, ``autoencoder+deep-svdd@2`` for two models."""
+    distinct = list(dict.fromkeys(members))
+    return f"{'+'.join(distinct)}{ENSEMBLE_MARK}{len(members)}"
+
+
+def base_model(name: str) -> str:
+    """The registered model a run's model name stands for: ``vae`` for ``vae[cnn]``, and for
+    an ensemble its first member's (``autoencoder`` for ``autoencoder+deep-svdd@2``)."""
+    member = split_ensemble_name(name)[0].partition("+")[0]
+    return split_model_name(member)[0]
+
+
 def display_name(name: str, backbone: str | None) -> str:
-    """How leaderboards name a model: ``vae[cnn]`` for methods, ``mlp`` for backbones."""
-    return f"{name}[{backbone}]" if backbone else name
+    """How leaderboards name a model: ``vae[cnn]`` for methods, ``mlp`` for backbones, and
+    ``autoencoder[mlp]@5`` for an ensemble of five."""
+    base, size = split_ensemble_name(name)
+    shown = f"{base}[{backbone}]" if backbone else base
+    return shown if size == 1 else f"{shown}{ENSEMBLE_MARK}{size}"

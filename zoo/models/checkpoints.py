@@ -4,6 +4,9 @@ A checkpoint is a directory::
 
     card.json         model name, hyperparameters, data info, zoo version, metrics
     <state files>     written by the model's ``save_state`` (``weights.safetensors`` ...)
+
+An ensemble's card has an ``ensemble`` entry and its members' checkpoints are inside it
+(:mod:`zoo.models.ensemble`); :func:`load_model` loads both kinds.
 """
 
 from __future__ import annotations
@@ -26,9 +29,16 @@ CARD_VERSION = 1
 
 def save_model(model: Any, directory: str | Path, *, extra: dict[str, Any] | None = None) -> Path:
     """Write ``model`` (built by :func:`zoo.create_model`) to ``directory``; return it."""
+    from zoo.models.ensemble import MEMBERS_DIR, Ensemble
+
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     model.save_state(directory)
+    if isinstance(model, Ensemble):  # each member a checkpoint of its own, inside this one
+        for index, (member, record) in enumerate(zip(model.members, model.records,
+                                                     strict=True)):
+            save_model(member, directory / MEMBERS_DIR / str(index), extra=record)
+        extra = {**model.card(), **(extra or {})}
     card = {
         "card_version": CARD_VERSION,
         "model": model.zoo_name,
@@ -63,8 +73,12 @@ def load_model(directory: str | Path) -> Any:
             missing, damaged, of another format or of other shapes than the card's model
             (one line naming the file and what is wrong).
     """
+    from zoo.models.ensemble import ENSEMBLE
+
     directory = Path(directory)
     card = read_card(directory)
+    if ENSEMBLE in card:
+        return _load_ensemble(directory, card)
     model = _build(directory, card)
     try:
         model.load_state(directory)
@@ -73,6 +87,22 @@ def load_model(directory: str | Path) -> Any:
     except Exception as exc:  # every library raises its own error for a bad or foreign file
         raise ZooError(_state_problem(directory, exc)) from None
     return model
+
+
+def _load_ensemble(directory: Path, card: dict[str, Any]) -> Any:
+    """An ensemble package: each member through :func:`load_model`, then the ensemble."""
+    from zoo.models.ensemble import ENSEMBLE, MEMBER_KEYS, MEMBERS_DIR, restore_ensemble
+
+    folders = [directory / MEMBERS_DIR / str(i) for i in range(len(card[ENSEMBLE]["members"]))]
+    members = [load_model(folder) for folder in folders]
+    records = [{key: member[key] for key in MEMBER_KEYS if key in member}
+               for member in map(read_card, folders)]
+    try:
+        return restore_ensemble(directory, members, records)
+    except ZooError:
+        raise
+    except Exception as exc:  # a missing or damaged file of validation scores
+        raise ZooError(_state_problem(directory, exc)) from None
 
 
 def _build(directory: Path, card: dict[str, Any]) -> Any:

@@ -13,6 +13,7 @@ import torch
 
 from zoo.errors import ZooError
 from zoo.models import ZooModel
+from zoo.models.transfer import scale_learning_rate
 from zoo.training import build_optimizer, fit_lightning
 
 if TYPE_CHECKING:
@@ -49,6 +50,10 @@ class ZooModule(ZooModel, pl.LightningModule):
     """
 
     onnx_unsupported = ""  # the evaluate hooks trace (zoo.models.onnx)
+    #: Parameters (by name) that train at ``lr`` times :attr:`backbone_lr_scale`: set by
+    #: :func:`zoo.models.transfer.initialize_from` (``zoo train --backbone-lr-scale``).
+    scaled_parameters: frozenset[str] = frozenset()
+    backbone_lr_scale: float = 1.0
 
     def __init__(self, data_info: DataInfo) -> None:
         super().__init__()
@@ -86,8 +91,14 @@ class ZooModule(ZooModel, pl.LightningModule):
         Models that offer a schedule take one of: ``lr_schedule="cosine"``
         (:func:`cosine_with_warmup` over the run's estimated optimiser steps) or
         ``lr_milestone=E`` (:data:`MILESTONE_FACTOR` times ``lr`` from epoch ``E``). Without
-        them (``lr_schedule="constant"``, ``lr_milestone=0``) the rate stays ``lr``.
+        them (``lr_schedule="constant"``, ``lr_milestone=0``) the rate stays ``lr``. A
+        fine-tune's backbone trains at :attr:`backbone_lr_scale` times the rate, in a
+        parameter group of its own.
         """
+        if self.backbone_lr_scale != 1.0:  # before a scheduler reads the groups' rates
+            scale_learning_rate(optimizer, [p for name, p in self.named_parameters()
+                                            if name in self.scaled_parameters],
+                                self.backbone_lr_scale)
         cosine = self.hparams.get("lr_schedule", "constant") == "cosine"
         milestone = int(self.hparams.get("lr_milestone", 0))
         if cosine and milestone:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo.errors import Diverged, Pruned, describe
+from zoo.models import base_model
 from zoo.plugins import get_host
 from zoo.runs.results import INTERRUPTED, Outcome, RunResult, environment
 
@@ -78,11 +79,12 @@ def global_rank() -> int:
 
 def new_row(kind: str, *, model: str, dataset: str, device: str | None,
             **fields: Any) -> RunResult:
-    """A ``running`` row of ``model``, with its plugin, that plugin's version, the package
-    versions, ``device`` and the git commit filled in; ``fields`` are the rest
-    (``backbone``, ``seed``, ``hparams``, ``suite`` ...)."""
+    """A ``running`` row of ``model`` (an ensemble's ``autoencoder@5`` too), with its plugin
+    (an ensemble's first member's), that plugin's version, the package versions, ``device``
+    and the git commit filled in; ``fields`` are the rest (``backbone``, ``seed``,
+    ``hparams``, ``suite`` ...)."""
     host = get_host()
-    spec = host.model(model)
+    spec = host.model(base_model(model))
     plugin = host.plugins.get(spec.plugin)
     env = environment(device)
     return RunResult(kind=kind, model=model, dataset=dataset, plugin=spec.plugin,

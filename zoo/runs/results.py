@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from zoo.models import display_name
+
 RUN_KINDS = ("train", "evaluate", "bench", "tune")
 RUN_STATUSES = ("running", "ok", "failed", "diverged", "pruned")
 FINISHED_STATUSES = ("ok", "failed", "diverged", "pruned")
@@ -101,8 +103,9 @@ class RunResult:
 
     @property
     def display_model(self) -> str:
-        """The name leaderboards show: ``"vae[cnn]"`` for a method on a backbone, else the model."""
-        return f"{self.model}[{self.backbone}]" if self.backbone else self.model
+        """The name leaderboards show: ``"vae[cnn]"`` for a method on a backbone, else the model
+        (:func:`zoo.models.display_name`)."""
+        return display_name(self.model, self.backbone)
 
     def to_row(self) -> dict[str, Any]:
         """The stable JSON row printed by ``zoo bench --json``.

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from zoo.data.loading import data_fingerprint, data_reference, load_dataset, warn_if_changed
 from zoo.data.preprocess import Standardizer, preprocess_arrays
-from zoo.data.types import Dataset, Splits
+from zoo.data.types import Arrays, DataInfo, Dataset, Splits
 from zoo.errors import ZooError
 from zoo.evaluation import evaluate_model
 from zoo.evaluation.samples import save_run_samples
@@ -36,6 +36,11 @@ from zoo.training import TrainConfig, device_name
 if TYPE_CHECKING:
     from zoo.evaluation.reference_features import ReferenceClassifier
     from zoo.runs.store import Store
+
+
+#: What an ensemble's card takes from its first member's: the data, its split and how it was
+#: preprocessed (equal in every member), so that ``zoo evaluate`` cuts the same test rows.
+CARD_DATA_KEYS = ("dataset", "data_sha256", "seed", "task", "preprocess", "vocab")
 
 
 def choose_task(model_tasks: tuple[str, ...], dataset: Dataset, data_tasks: tuple[str, ...],
@@ -73,6 +78,35 @@ def _data_tasks(data: str, dataset: Dataset) -> tuple[str, ...]:
     if data in host.datasets():
         return host.dataset(data).tasks
     return dataset.tasks
+
+
+@dataclass(frozen=True)
+class FineTune:
+    """Where a run starts from (``zoo train --init-from``; :mod:`zoo.models.transfer`).
+
+    Args:
+        source: A stored run (id or unique prefix) or a checkpoint / package directory.
+        freeze: ``None``, ``"encoder"`` or ``"backbone"``.
+        backbone_lr_scale: Multiplier of ``lr`` for the parameters outside the head.
+    """
+
+    source: str
+    freeze: str | None = None
+    backbone_lr_scale: float = 1.0
+
+    def apply(self, store: Store, model: Any) -> dict[str, Any]:
+        """Initialise ``model`` from the source; the report as stored with the run."""
+        from zoo.models.ensemble import ENSEMBLE
+        from zoo.models.transfer import initialize_from
+
+        directory = checkpoint_dir(store, self.source)
+        card = read_card(directory)
+        if ENSEMBLE in card:
+            raise ZooError(f"{self.source} is an ensemble; --init-from takes one model's run "
+                           "or package (one of its members)")
+        name = card.get("run_id") or str(directory.resolve())
+        return initialize_from(model, load_model(directory), name, freeze=self.freeze,
+                               backbone_lr_scale=self.backbone_lr_scale).to_dict()
 
 
 @dataclass
@@ -116,11 +150,15 @@ def standardized(splits: Splits) -> tuple[Splits, Standardizer | None]:
 def train_run(store: Store, model: str, data: str, *, backbone: str | None,
               hparams: dict[str, Any], seed: int, accelerator: str, devices: int,
               max_epochs: int, progress_bar: bool = False,
-              tags: dict[str, Any] | None = None) -> RunResult | None:
+              tags: dict[str, Any] | None = None, init_seed: int | None = None,
+              fine_tune: FineTune | None = None) -> RunResult | None:
     """Train, save and store one run; ``None`` on non-zero DDP ranks.
 
     ``progress_bar`` draws the training's progress on stderr (``TrainConfig.progress_bar``);
     ``tags`` go into the row's ``extra`` (``zoo tune`` names the study and trial).
+    ``seed`` cuts the data; ``init_seed`` (default ``seed``) initialises and trains the model,
+    so that an ensemble's members share one split. ``fine_tune`` starts the model from
+    another's tensors; what it loaded is stored in the row's and the card's ``init_from``.
     """
     loaded = training_data(model, data, backbone, seed)
     base, backbone, data, dataset, task = (loaded.model, loaded.backbone, loaded.data,
@@ -129,13 +167,19 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
     splits, standardizer = standardized(loaded.splits)
     if backbone is not None:
         hparams = {"backbone": backbone, **hparams}
-    built = create_model(base, splits.info, seed=seed, **hparams)
+    init_seed = seed if init_seed is None else init_seed
+    built = create_model(base, splits.info, seed=init_seed, **hparams)
+    started: dict[str, Any] = {}
+    if init_seed != seed:
+        started["init_seed"] = init_seed
+    if fine_tune is not None:
+        started["init_from"] = fine_tune.apply(store, built)
     row = new_row("train", model=base, dataset=data, device=device_name(accelerator, devices),
                   backbone=built.hyperparameters().get("backbone"), seed=seed,
                   hparams=built.hyperparameters(), extra=dict(tags or {}))
 
     def train(run_dir: Path) -> Outcome:
-        config = TrainConfig(seed=seed, accelerator=accelerator, devices=devices,
+        config = TrainConfig(seed=init_seed, accelerator=accelerator, devices=devices,
                              max_epochs=max_epochs, run_dir=run_dir,
                              progress_bar=progress_bar)
         metrics = built.fit(built.training_splits(splits), config)
@@ -144,15 +188,88 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
         extra = {"dataset": data, "data_sha256": data_sha256, "seed": seed,
                  "task": task, "run_id": row.id,
                  "preprocess": {"standardize": standardizer.to_dict()} if standardizer else {},
-                 "metrics": metrics}
+                 "metrics": metrics, **started}
         if "vocab" in dataset.meta:  # so that token ids can be read back as text
             extra["vocab"] = dataset.meta["vocab"]
         checkpoint = save_model(built, run_dir / "model", extra=extra).resolve()
         save_run_samples(built, splits.info, run_dir, seed, vocab=dataset.meta.get("vocab"))
-        return Outcome(metrics, extra={DATA_SHAPE_KEY: splits.shape()},
+        return Outcome(metrics, extra={DATA_SHAPE_KEY: splits.shape(), **started},
                        checkpoint=str(checkpoint))
 
     return execute_run(store, row, train)
+
+
+def train_ensemble_run(store: Store, size: int, **train: Any) -> list[RunResult]:
+    """``zoo train --ensemble N``: ``size`` members trained by :func:`train_run` (keyword
+    arguments ``train``) on one split, from the seeds :func:`~zoo.models.ensemble.member_seed`
+    gives, then :func:`ensemble_run` of them; every row, members first. No ensemble is made
+    when a member does not end ``ok``; on the non-zero ranks of a distributed launch, which
+    train every member with rank 0, nothing is returned (rank 0 makes the ensemble)."""
+    from zoo.models.ensemble import member_seed
+
+    rows = [train_run(store, init_seed=member_seed(train["seed"], index), **train)
+            for index in range(size)]
+    members = [row for row in rows if row is not None]
+    if len(members) < size:
+        return []
+    if any(row.status != "ok" for row in members):
+        return members
+    ensemble = ensemble_run(store, [row.id for row in members])
+    return members if ensemble is None else [*members, ensemble]
+
+
+def ensemble_run(store: Store, runs: list[str],
+                 out: str | Path | None = None) -> RunResult | None:
+    """``zoo ensemble``: make one model of trained ``runs`` (ids or checkpoint directories),
+    save it as a package (``out``, default the row's folder) and store the row (kind ``train``,
+    model ``autoencoder@5``; ``zoo evaluate`` scores it like any run).
+
+    Raises:
+        ZooError: Fewer than 2 runs, ``out`` not empty, or members not of one task, data,
+            split and preprocessing (one line naming the first that differs).
+    """
+    from zoo.models.ensemble import MEMBER_KEYS, build_ensemble, check_compatible
+
+    if len(runs) < 2:
+        raise ZooError(f"an ensemble needs at least 2 runs, got {len(runs)}")
+    if out is not None and Path(out).exists() and any(Path(out).iterdir()):
+        raise ZooError(f"--out {out} exists and is not empty; give a new directory")
+    directories = [checkpoint_dir(store, run) for run in runs]
+    cards = [read_card(directory) for directory in directories]
+    names = [str(card.get("run_id") or directory)
+             for card, directory in zip(cards, directories, strict=True)]
+    check_compatible(names, [DataInfo.from_dict(card["data_info"]) for card in cards], cards)
+    first = cards[0]
+    if not first.get("dataset"):
+        raise ZooError(f"the card in {directories[0]} names no training data; ensembles are "
+                       "made of runs of zoo train")
+    members = [load_model(directory) for directory in directories]
+    ensemble = build_ensemble(members, [{key: card[key] for key in MEMBER_KEYS if key in card}
+                                        for card in cards], _validation_rows(first))
+    data = data_reference(str(first["dataset"]))
+    row = new_row("train", model=ensemble.zoo_name, dataset=data, device=device_name("auto"),
+                  backbone=ensemble.hyperparameters().get("backbone"), seed=first.get("seed"),
+                  hparams=ensemble.hyperparameters())
+
+    def save(run_dir: Path) -> Outcome:
+        extra = {**{key: first[key] for key in CARD_DATA_KEYS if key in first},
+                 "run_id": row.id}
+        checkpoint = save_model(ensemble, Path(out) if out else run_dir / "model", extra=extra)
+        return Outcome({"members": float(len(members))}, extra={"ensemble_of": names},
+                       checkpoint=str(checkpoint.resolve()))
+
+    return execute_run(store, row, save)
+
+
+def _validation_rows(card: dict[str, Any]) -> Arrays:
+    """The validation rows of a run's split, preprocessed as its model saw them (its training
+    rows where the protocol keeps none): what an ensemble may fit on, never test rows."""
+    dataset = load_dataset(data_reference(str(card["dataset"])))
+    splits = task_splits(dataset, DataInfo.from_dict(card["data_info"]).task,
+                         int(card.get("seed", 0)))
+    rows = splits.val if splits.val is not None and len(splits.val) else splits.train
+    standardize = card.get("preprocess", {}).get("standardize")
+    return Standardizer.from_dict(standardize).arrays(rows) if standardize else rows
 
 
 def checkpoint_dir(store: Store, run: str) -> Path:

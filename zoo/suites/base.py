@@ -10,7 +10,13 @@ from typing import ClassVar
 from zoo.data.loading import is_user_file
 from zoo.data.types import Dataset, Splits
 from zoo.errors import ZooError
-from zoo.models import display_name, split_model_name
+from zoo.models import (
+    ENSEMBLE_MARK,
+    base_model,
+    display_name,
+    split_ensemble_name,
+    split_model_name,
+)
 from zoo.plugins import get_host
 from zoo.plugins.specs import DatasetSpec, ModelSpec
 from zoo.runs.results import Outcome
@@ -102,16 +108,19 @@ class Suite:
         return name
 
     def select_models(self, requested: list[str] | None) -> list[tuple[str, str | None]]:
-        """``(model, backbone)`` pairs: the requested ones, or every fitting model."""
+        """``(model, backbone)`` pairs: the requested ones, or every fitting model. An ensemble
+        cell is asked for as ``MODEL@N`` (``autoencoder@5``, ``vae[cnn]@3``): its model is
+        ``autoencoder@5``, trained as N seeds and scored as one model."""
         if requested:
             pairs = []
             for name in requested:
-                base, backbone = split_model_name(name)
+                named, size = split_ensemble_name(name)
+                base, backbone = split_model_name(named)
                 spec = self.host.model(base)
                 if not any(t in spec.tasks for t in self.spec.tasks):
                     raise ZooError(f"model {base!r} ({', '.join(spec.tasks)}) does not fit suite "
                                    f"{self.name!r} ({', '.join(self.spec.tasks)})")
-                pairs.append((base, backbone))
+                pairs.append((base if size == 1 else f"{base}{ENSEMBLE_MARK}{size}", backbone))
             return pairs
         return [(name, None) for name, spec in sorted(self.host.models().items())
                 if any(t in spec.tasks for t in self.spec.tasks)]
@@ -128,7 +137,7 @@ class Suite:
             dspec = self.dataset_spec(dataset)
             fitting = []
             for base, backbone in model_pairs:
-                mspec = self.host.model(base)
+                mspec = self.host.model(base_model(base))
                 if self.fits(mspec, dspec):
                     fitting.append((base, mspec.backbone_for(dspec.modality, backbone)))
             if not fitting:

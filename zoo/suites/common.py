@@ -6,10 +6,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from zoo.models import create_model
+from zoo.models import create_model, split_ensemble_name
+from zoo.models.ensemble import Ensemble, build_ensemble, member_seed
 from zoo.runs.lifecycle import DATA_SHAPE_KEY, TEST_OUTPUTS_KEY, test_outputs_path
 from zoo.runs.results import Outcome
 from zoo.training import TrainConfig
+
+#: The ``extra`` key of an ensemble cell's members' own test metrics, member by member.
+MEMBER_METRICS_KEY = "member_metrics"
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -57,6 +61,9 @@ def train_and_evaluate(suite: Suite, cell: Cell, splits: Splits,
     metrics = evaluate_model(model, splits.info, splits.test, outputs_path=outputs_path)
     if outputs_path is not None:
         notes[TEST_OUTPUTS_KEY] = str(outputs_path)
+    if isinstance(model, Ensemble):  # so that a board can set it beside its mean member
+        notes[MEMBER_METRICS_KEY] = [evaluate_model(member, splits.info, splits.test)
+                                     for member in model.members]
     return Outcome(metrics, hparams, notes)
 
 
@@ -75,14 +82,32 @@ def train_model(suite: Suite, cell: Cell, splits: Splits, budget: Budget,
             (``None``: the defaults).
 
     Returns:
-        The trained model and the hyperparameters that rebuild it.
+        The trained model and the hyperparameters that rebuild it. For an ensemble cell
+        (``autoencoder@5``), an :class:`~zoo.models.ensemble.Ensemble` of that many members,
+        trained on the same splits from the seeds of
+        :func:`~zoo.models.ensemble.member_seed` (each member's logs in
+        ``run_dir/member<i>``), and the members' hyperparameters with the ensemble's.
     """
+    name, size = split_ensemble_name(cell.model)
     overrides = dict(hparams or {})
     if cell.backbone is not None:
         overrides["backbone"] = cell.backbone
-    model = create_model(cell.model, splits.info, seed=cell.seed, **overrides)
+    if size == 1:
+        return _trained(suite, name, cell.seed, splits, budget, run_dir, overrides)
+    seeds = [member_seed(cell.seed, index) for index in range(size)]
+    members = [_trained(suite, name, seed, splits, budget,
+                        None if run_dir is None else run_dir / f"member{index}", overrides)[0]
+               for index, seed in enumerate(seeds)]
+    validation = splits.val if splits.val is not None and len(splits.val) else splits.train
+    model = build_ensemble(members, [{"seed": seed} for seed in seeds], validation)
+    return model, {**members[0].hyperparameters(), **model.hyperparameters()}
+
+
+def _trained(suite: Suite, name: str, seed: int, splits: Splits, budget: Budget,
+             run_dir: Path | None, overrides: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    model = create_model(name, splits.info, seed=seed, **overrides)
     splits = model.training_splits(splits)
-    config = TrainConfig(seed=cell.seed, accelerator=suite.accelerator, devices=suite.devices,
+    config = TrainConfig(seed=seed, accelerator=suite.accelerator, devices=suite.devices,
                          max_epochs=budget.max_epochs, max_time=budget.max_time,
                          patience=budget.patience, run_dir=run_dir)
     model.fit(splits, config)

@@ -60,7 +60,7 @@ from zoo.errors import ZooError
 from zoo.evaluation.images import binarize
 from zoo.evaluation.reference_features import ReferenceClassifier, reference_classifier
 from zoo.evaluation.samples import distances, draw_samples, save_sample_grid
-from zoo.models import LikelihoodModel
+from zoo.models import LikelihoodModel, base_model
 from zoo.runs.results import Outcome
 from zoo.suites.base import Budget, Cell, Suite
 from zoo.suites.common import apply_budget, subsample, train_model
@@ -182,7 +182,7 @@ class ImageGenerationSuite(Suite):
     def model_splits(self, cell: Cell, splits: Splits) -> Splits:
         """The held-out images as validation for models that select on it, else nothing:
         ``train_model`` would otherwise train on them, and they are the floor's real set."""
-        if self.host.model(cell.model).load().uses_validation:
+        if self.host.model(base_model(cell.model)).load().uses_validation:
             return splits
         return replace(splits, val=None)
 

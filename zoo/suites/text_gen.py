@@ -58,7 +58,7 @@ import torch
 from zoo.data.types import Arrays, DataInfo, Dataset, Splits
 from zoo.errors import ZooError
 from zoo.evaluation.samples import draw_text, save_text
-from zoo.models import LikelihoodModel, Sampler
+from zoo.models import LikelihoodModel, Sampler, base_model
 from zoo.runs.results import Outcome
 from zoo.suites.base import Budget, Cell, Suite
 from zoo.suites.common import apply_budget, train_model
@@ -190,7 +190,7 @@ class TextGenerationSuite(Suite):
         return replace(splits, info=replace(splits.info, task=task))
 
     def run_cell(self, cell: Cell, run_dir: Path | None = None) -> Outcome:
-        require_hooks(self.host.model(cell.model).load(), cell.display_model)
+        require_hooks(self.host.model(base_model(cell.model)).load(), cell.display_model)
         budget = TEXT_BUDGETS[cell.budget]
         dataset = self.load(cell.dataset)
         ids = character_ids(dataset)
@@ -198,7 +198,7 @@ class TextGenerationSuite(Suite):
         splits = text_splits(ids, len(vocab), budget.context, cell.seed)
         splits, notes = apply_budget(splits, budget, cell.seed)
         model, hparams = train_model(self, cell, splits, budget, run_dir,
-                                     hparams=self.host.model(cell.model).recipe(self.name,
+                                     hparams=self.host.model(base_model(cell.model)).recipe(self.name,
                                                                                 cell.budget))
         metrics = character_metrics(model.log_likelihood(splits.test.x), len(splits.test),
                                     budget.context)
