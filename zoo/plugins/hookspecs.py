@@ -138,11 +138,18 @@ def zoo_run_finished(result: RunResult) -> None:
 
 
 @hookspec
-def zoo_suite_finished(suite: str, leaderboard: dict[str, Any]) -> None:
+def zoo_suite_finished(suite: str, leaderboard: dict[str, Any],
+                       figures: dict[str, Path]) -> None:
     """Called once after ``zoo bench`` ran a suite, on rank 0 only.
 
     ``leaderboard`` is the suite's leaderboard over the whole store, as
     ``zoo leaderboard SUITE --format json`` prints it (``zoo.reporting.render.to_json``).
+    ``figures`` are the leaderboard's figures as ``zoo report`` draws them (per section: the
+    critical-difference diagram, heat map and bars; ``zoo.reporting.report.board_figures``),
+    PNG files beside the store by name (``"setting-semi-budget-quick/cd"``). Drawing them
+    costs matplotlib's import, so they are drawn only when a called implementation takes
+    the ``figures`` argument; otherwise it is empty.
 
-    Built-in: ``builtin-wandb-tracker`` logs it as a table in a ``leaderboard`` run.
+    Built-in: ``builtin-wandb-tracker`` logs the leaderboard as a table and the figures as
+    images in a ``leaderboard`` run.
     """

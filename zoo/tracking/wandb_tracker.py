@@ -97,8 +97,10 @@ def zoo_run_finished(result: RunResult) -> None:
 
 
 @hookimpl
-def zoo_suite_finished(suite: str, leaderboard: dict[str, Any]) -> None:
-    """One ``leaderboard`` run logging the suite's leaderboard once, as a table."""
+def zoo_suite_finished(suite: str, leaderboard: dict[str, Any],
+                       figures: dict[str, Path]) -> None:
+    """One ``leaderboard`` run logging the suite's leaderboard once, as a table, and the
+    report's figures of it (critical-difference diagram, heat map, bars) as images."""
     import wandb
 
     config = {"suite": suite, "suite_version": leaderboard["suite_version"],
@@ -107,7 +109,9 @@ def zoo_suite_finished(suite: str, leaderboard: dict[str, Any]) -> None:
                 name=f"{suite}-leaderboard", tags=[suite], config=config)
     try:
         table = wandb.Table(columns=list(LEADERBOARD_COLUMNS), data=leaderboard_rows(leaderboard))
-        run.log({"leaderboard": table})
+        images = {f"figures/{name}": wandb.Image(str(path), caption=name)
+                  for name, path in figures.items()}
+        run.log({"leaderboard": table, **images})
     finally:
         run.finish()
 
