@@ -478,9 +478,11 @@ def test_every_suites_cell_logs_its_data_shape_and_media(
         media: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """In process (a suite run as ``zoo bench`` runs it, without the process start), so that
     every suite's cell costs only its smoke training."""
+    import wandb
+
     from zoo.runs.store import Store
     from zoo.suites.runner import run_suite
-    from zoo.tracking import use_trackers
+    from zoo.tracking import use_trackers, wandb_tracker
 
     for variable in [k for k in os.environ if k.startswith("WANDB_")]:
         monkeypatch.delenv(variable)
@@ -494,6 +496,8 @@ def test_every_suites_cell_logs_its_data_shape_and_media(
         spec = plugins.get_host().suite(suite)
         [row] = run_suite(spec.load()(), store, models=[model], datasets=[dataset], seeds=1,
                           budget="smoke", setting=setting, classes=classes)
+    wandb_tracker.flush()  # the W&B calls run on a writer thread
+    wandb.teardown()  # wandb's service writes the run's files out as it stops
     [run] = wandb_runs(tmp_path)
     assert row.status == "ok", row.error
     assert run.config["zoo_run_id"] == row.id

@@ -46,7 +46,7 @@ LEAN_SETTINGS = {"silent": True, "console": "off", "x_disable_stats": True,
 #: The most points a logged ROC or PR curve keeps (W&B draws each as a table).
 CURVE_POINTS = 200
 _JOB_TYPES = {"train": "train", "evaluate": "eval", "bench": "train"}
-_state: dict[str, Any] = {"run": None, "offline": False, "sync_line_due": False}
+_state: dict[str, Any] = {"run": None, "writer": None, "offline": False, "sync_line_due": False}
 
 
 @hookimpl
@@ -57,9 +57,12 @@ def zoo_register_trackers(register: Callable[[TrackerSpec], None]) -> None:
 
 @hookimpl
 def zoo_run_started(run: RunResult) -> None:
-    """Open the W&B run of a zoo run: grouped per suite cell over seeds, tagged, configured."""
-    _state["run"] = _init(group=_group(run), job_type=_JOB_TYPES[run.kind], name=_name(run),
-                          tags=_tags(run), config=run_config(run))
+    """Open the W&B run of a zoo run (on the writer thread): grouped per suite cell over
+    seeds, tagged, configured."""
+    handle = _Run()
+    _state["run"] = handle
+    _submit(handle.open, group=_group(run), job_type=_JOB_TYPES[run.kind], name=_name(run),
+            tags=_tags(run), config=run_config(run))
 
 
 @hookimpl
@@ -79,21 +82,11 @@ def zoo_trainer_callbacks(config: TrainConfig, run_dir: Path) -> list[Any]:
 @hookimpl
 def zoo_run_finished(result: RunResult) -> None:
     """Summary = the stored row's metrics; the data's shape in the config; media and the
-    model package; finish the run."""
-    run, _state["run"] = _state["run"], None
-    if run is None:  # the start failed, and was reported then
-        return
-    try:
-        run.summary.update({**result.metrics, "status": result.status,
-                            "seconds": result.seconds, "error": result.error})
-        if DATA_SHAPE_KEY in result.extra:  # known once the work has loaded the data
-            run.config.update({"data_shape": result.extra[DATA_SHAPE_KEY]},
-                              allow_val_change=True)
-        _log_media(run, result)
-        _log_test_outputs(run, result)
-        _log_model(run, result)
-    finally:
-        run.finish(exit_code=0 if result.status == "ok" else 1)
+    model package; finish the run (on the writer thread)."""
+    handle, _state["run"] = _state["run"], None
+    if handle is not None:
+        handle.end_epoch()
+        _submit(handle.finish, result)
 
 
 @hookimpl
@@ -101,6 +94,96 @@ def zoo_suite_finished(suite: str, leaderboard: dict[str, Any],
                        figures: dict[str, Path]) -> None:
     """One ``leaderboard`` run logging the suite's leaderboard once, as a table, and the
     report's figures of it (critical-difference diagram, heat map, bars) as images."""
+    _submit(_log_leaderboard, suite, leaderboard, dict(figures))
+
+
+def active_run() -> _Run | None:
+    """The W&B run of the zoo run in progress in this process, or None: what the training's
+    logger logs its curves to (:meth:`_Run.log`)."""
+    return _state["run"]
+
+
+def flush() -> None:
+    """Wait until the writer thread has made every W&B call asked of it so far.
+
+    A command need not call it: the writer is joined, its queue drained, when the
+    interpreter exits (Ctrl-C and ``SystemExit`` included), before wandb's own exit hooks.
+    """
+    if _state["writer"] is not None:
+        _state["writer"].submit(lambda: None).result()
+
+
+class _Run:
+    """One zoo run's W&B run, as the hooks and the training see it.
+
+    The W&B calls (init, log, finish) run in order on the writer thread (:func:`_submit`),
+    so that they overlap the training and the next suite cells instead of waiting on wandb's
+    service. The curves a training logs are merged per epoch (one W&B history row per
+    epoch, not one per Lightning call).
+    """
+
+    def __init__(self) -> None:
+        self.wandb_run: Any = None  # set on the writer thread; None if the init failed
+        self._epoch: dict[str, float] = {}
+
+    def log(self, metrics: dict[str, float]) -> None:
+        """Log ``metrics`` (curves: they carry their ``epoch``) to the run."""
+        if self._epoch and self._epoch.get("epoch") != metrics.get("epoch"):
+            self.end_epoch()
+        self._epoch.update(metrics)
+        if "epoch" not in metrics:
+            self.end_epoch()
+
+    def end_epoch(self) -> None:
+        """Send what was logged for the current epoch."""
+        if self._epoch:
+            _submit(self._send, self._epoch)
+            self._epoch = {}
+
+    def open(self, **fields: Any) -> None:
+        self.wandb_run = _init(**fields)
+
+    def _send(self, metrics: dict[str, float]) -> None:
+        if self.wandb_run is not None:
+            self.wandb_run.log(metrics)
+
+    def finish(self, result: RunResult) -> None:
+        run = self.wandb_run
+        if run is None:  # the start failed, and was reported then
+            return
+        try:
+            run.summary.update({**result.metrics, "status": result.status,
+                                "seconds": result.seconds, "error": result.error})
+            if DATA_SHAPE_KEY in result.extra:  # known once the work has loaded the data
+                run.config.update({"data_shape": result.extra[DATA_SHAPE_KEY]},
+                                  allow_val_change=True)
+            _log_media(run, result)
+            _log_test_outputs(run, result)
+            _log_model(run, result)
+        finally:
+            run.finish(exit_code=0 if result.status == "ok" else 1)
+
+
+def _submit(call: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+    """Make a W&B call on the writer thread, after those asked before it."""
+    if _state["writer"] is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        # A pool's threads are joined, their queues drained, as the interpreter exits.
+        _state["writer"] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zoo-wandb")
+    _state["writer"].submit(_warn_on_error, call, *args, **kwargs)
+
+
+def _warn_on_error(call: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+    """A W&B error is a warning: the row is stored whatever becomes of its W&B run."""
+    try:
+        call(*args, **kwargs)
+    except Exception as exc:
+        reason = " ".join(str(exc).split())[:300]
+        print(f"warning: W&B tracker: {type(exc).__name__}: {reason}", file=sys.stderr)
+
+
+def _log_leaderboard(suite: str, leaderboard: dict[str, Any], figures: dict[str, Path]) -> None:
     import wandb
 
     config = {"suite": suite, "suite_version": leaderboard["suite_version"],
@@ -114,11 +197,6 @@ def zoo_suite_finished(suite: str, leaderboard: dict[str, Any],
         run.log({"leaderboard": table, **images})
     finally:
         run.finish()
-
-
-def active_run() -> Any:
-    """The W&B run of the zoo run in progress in this process, or None."""
-    return _state["run"]
 
 
 def _group(run: RunResult) -> str:
