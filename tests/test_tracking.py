@@ -11,11 +11,13 @@ from __future__ import annotations
 import html
 import json
 import os
+import signal
 import sqlite3
 import struct
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -272,6 +274,8 @@ class WandbRun:
                                      for i in record.history.item})
             elif kind == "artifact":
                 self.artifacts.append(record.artifact)
+            elif kind == "exit":
+                self.exit_code: int | None = record.exit.exit_code
 
 
 def _key(item: Any) -> str:
@@ -364,6 +368,39 @@ def test_a_bench_makes_one_wandb_run_per_cell_and_one_leaderboard_run(tmp_path: 
     zoo(*args, env=wandb_env(tmp_path))  # resumed: every cell is stored, none runs again
     again = wandb_runs(tmp_path)
     assert sorted(run.run.job_type for run in again) == ["leaderboard"] * 2 + ["train"] * 4
+
+
+def test_a_bench_stopped_by_sigterm_writes_every_wandb_run_it_opened(
+        tmp_path: Path, sleepy_plugin_dir: Path) -> None:
+    """The W&B calls run on a writer thread: a SIGTERM while the second cell trains still
+    leaves the first cell's run whole and the second's closed, as failed."""
+    db = tmp_path / "runs.db"
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("WANDB_")},
+           **wandb_env(tmp_path), "ZOO_TRACKER": "wandb"}
+    bench = subprocess.Popen(
+        [sys.executable, "-m", "zoo", "--plugins-dir", str(sleepy_plugin_dir), "bench",
+         "embedded-ad", "--budget", "smoke", "--models", "iforest,sleepy", "--datasets",
+         "wine-ad", "--seeds", "1", "--db", str(db)], stderr=subprocess.PIPE, text=True,
+        env=env)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and stored(db) != [("iforest", "ok"), ("sleepy", "running")]:
+        time.sleep(0.2)
+    bench.send_signal(signal.SIGTERM)
+    assert bench.wait(timeout=120) == 128 + signal.SIGTERM
+    runs = {run.config["model"]: run for run in wandb_runs(tmp_path)}
+    assert sorted(runs) == ["iforest", "sleepy"] and stored(db) == [("iforest", "ok"),
+                                                                    ("sleepy", "failed")]
+    assert runs["iforest"].exit_code == 0 and "roc_curve_table._type" in runs["iforest"].summary
+    assert runs["sleepy"].exit_code != 0
+
+
+def stored(db: Path) -> list[tuple[str, str]]:
+    """The store's (model, status) rows, oldest first; none while it is being created."""
+    try:
+        with sqlite3.connect(db) as conn:
+            return conn.execute("SELECT model, status FROM runs ORDER BY created").fetchall()
+    except sqlite3.OperationalError:
+        return []
 
 
 def test_the_tracker_example_is_included_verbatim_in_tracking_md() -> None:

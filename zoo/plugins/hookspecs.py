@@ -130,7 +130,9 @@ def zoo_run_finished(result: RunResult) -> None:
     """Called once after a run (train, evaluate or a suite cell) is stored, on rank 0 only.
 
     ``result`` is the row as stored: status, metrics, seconds and where the model was saved.
-    ``result.id`` is the id :func:`zoo_run_started` got.
+    ``result.id`` is the id :func:`zoo_run_started` got. A run interrupted by Ctrl-C or
+    SIGTERM is stored ``failed`` with the error ``interrupted`` and the hook is called with
+    it, as the interrupt goes on up, so that a tracker closes its run as failed.
 
     Built-in: ``builtin-wandb-tracker``; the results store records every run itself, before
     this hook is called, so that a failing plugin never loses a row.
