@@ -5,6 +5,11 @@ An ordinary tracker plugin (see ``docs/tracking.md``): one W&B run per zoo run, 
 distributed run makes one W&B run), per-epoch curves from a trainer logger, and a
 ``leaderboard`` run after a suite. wandb is imported only when a run starts.
 
+The hooks only queue the W&B calls: one writer thread makes them in order (:class:`_Run`,
+:func:`_submit`), so that wandb's work and its waits on its service process overlap the
+next cells' training instead of adding to it. The writer's queue is drained as the
+interpreter exits (after Ctrl-C and SIGTERM too); :func:`flush` waits for it in-process.
+
 Offline first: without credentials (``WANDB_API_KEY`` or a netrc entry) the runs are written
 offline under ``WANDB_DIR`` and the command ends with the one ``wandb sync`` line that
 uploads them; online, a W&B that cannot be reached in :data:`INIT_TIMEOUT` seconds gives
