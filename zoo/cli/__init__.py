@@ -23,7 +23,7 @@ from typing import Any
 import click
 
 from zoo import plugins
-from zoo.errors import ZooError
+from zoo.errors import ZooError, describe
 from zoo.training import ACCELERATORS
 
 JSON_HELP = "Print machine-readable JSON (documented in docs/cli.md)."
@@ -510,7 +510,12 @@ def _suite_figures(host: plugins.PluginHost, board: Any, store: Any) -> dict[str
         return {}
     from zoo.reporting.report import board_figures
 
-    return board_figures(board, runs_dir(store) / "leaderboard-figures" / board.suite)
+    try:
+        return board_figures(board, runs_dir(store) / "leaderboard-figures" / board.suite)
+    except Exception as exc:  # an extra for trackers: the suite's rows are stored already
+        click.echo(f"warning: the leaderboard's figures were not drawn: {describe(exc)}",
+                   err=True)
+        return {}
 
 
 def _cell_line(row: Any, skipped: bool) -> str:
