@@ -157,12 +157,19 @@ def test_a_tracker_that_raises_never_fails_the_run(tmp_path: Path) -> None:
     plugins.mkdir()
     (plugins / "raising.py").write_text(textwrap.dedent(RAISING_TRACKER))
     db = tmp_path / "runs.db"
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
     done = zoo("--plugins-dir", str(plugins), "bench", "embedded-ad", "--budget", "smoke",
                "--models", "iforest", "--datasets", "wine-ad", "--seeds", "2",
-               "--tracker", "raising", "--db", str(db), "--json")
+               "--tracker", "raising,wandb", "--db", str(db), "--json",
+               env={**wandb_env(tmp_path), "WANDB_DIR": str(not_a_folder)})
     assert [row["status"] for row in json.loads(done.stdout)] == ["ok", "ok"]
     assert ("zoo plugin 'raising' is broken: zoo_run_started raised ConnectionError: "
             "the tracking server is down") in done.stderr
+    # W&B's calls fail on its writer thread (WANDB_DIR is a file): a warning per W&B run.
+    warned = [line for line in done.stderr.splitlines()
+              if line.startswith("warning: W&B tracker: FileExistsError")]
+    assert len(warned) == 3  # two cells and the leaderboard
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT status FROM runs").fetchall() == [("ok",), ("ok",)]
 
