@@ -23,7 +23,7 @@ from typing import Any
 import click
 
 from zoo import plugins
-from zoo.errors import ZooError, describe
+from zoo.errors import ZooError
 from zoo.training import ACCELERATORS
 
 JSON_HELP = "Print machine-readable JSON (documented in docs/cli.md)."
@@ -508,6 +508,7 @@ def _suite_figures(host: plugins.PluginHost, board: Any, store: Any) -> dict[str
     if not any("figures" in impl.argnames
                for impl in host.hook.zoo_suite_finished.get_hookimpls()):
         return {}
+    from zoo.errors import describe
     from zoo.reporting.report import board_figures
 
     try:
