@@ -131,6 +131,7 @@ class _Run:
     def __init__(self) -> None:
         self.wandb_run: Any = None  # set on the writer thread; None if the init failed
         self._epoch: dict[str, float] = {}
+        self._has_curves = False
 
     def log(self, metrics: dict[str, float]) -> None:
         """Log ``metrics`` (curves: they carry their ``epoch``) to the run."""
@@ -150,8 +151,13 @@ class _Run:
         self.wandb_run = _init(**fields)
 
     def _send(self, metrics: dict[str, float]) -> None:
-        if self.wandb_run is not None:
-            self.wandb_run.log(metrics)
+        if self.wandb_run is None:
+            return
+        if not self._has_curves:  # only runs with curves need the epoch axis defined
+            self.wandb_run.define_metric("epoch")
+            self.wandb_run.define_metric("*", step_metric="epoch")
+            self._has_curves = True
+        self.wandb_run.log(metrics)
 
     def finish(self, result: RunResult) -> None:
         run = self.wandb_run
@@ -245,7 +251,7 @@ def _init(**fields: Any) -> Any:
         run = _start(wandb, mode, **fields)
     if mode == "offline" and not _state["sync_line_due"]:
         _state["sync_line_due"] = True
-        atexit.register(_print_sync_line)
+        atexit.register(_print_sync_line, Path(os.environ.get("WANDB_DIR") or ".").resolve())
     return run
 
 
@@ -257,8 +263,6 @@ def _start(wandb: Any, mode: str, **fields: Any) -> Any:
                      mode=mode, reinit="create_new",
                      settings=wandb.Settings(**LEAN_SETTINGS, init_timeout=_init_timeout()),
                      **fields)
-    run.define_metric("epoch")
-    run.define_metric("*", step_metric="epoch")
     return run
 
 
@@ -276,10 +280,9 @@ def _has_credentials() -> bool:
         return False
 
 
-def _print_sync_line() -> None:
-    root = Path(os.environ.get("WANDB_DIR") or ".").resolve() / "wandb"
-    print(f"W&B runs written offline; upload them with: wandb sync {root}/offline-run-*",
-          file=sys.stderr)
+def _print_sync_line(directory: Path) -> None:
+    print("W&B runs written offline; upload them with: "
+          f"wandb sync {directory / 'wandb'}/offline-run-*", file=sys.stderr)
 
 
 def _log_media(run: Any, result: RunResult) -> None:
