@@ -100,6 +100,44 @@ def zoo_register_models(register):
 '''
 
 
+# A detector whose training sleeps for two minutes: long enough to be killed while training.
+SLEEPY_PLUGIN = """
+    import time
+
+    from zoo import DataInfo, ModelSpec, ZooModel, hookimpl
+
+
+    class Sleepy(ZooModel):
+        uses_validation = False
+
+        def __init__(self, data_info: DataInfo) -> None:
+            self.data_info = data_info
+
+        def fit(self, splits, config):
+            time.sleep(120)  # long enough to be killed while training
+            return {}
+
+        def score(self, x):
+            raise AssertionError("never reached")
+
+
+    @hookimpl
+    def zoo_register_models(register):
+        register(ModelSpec(name="sleepy", kind="method", tasks=("detect",),
+                           modalities=("tabular",), implementation=f"{__name__}:Sleepy"))
+"""
+
+
+@pytest.fixture
+def sleepy_plugin_dir(tmp_path: Path) -> Path:
+    """A ``--plugins-dir`` folder holding one plugin: the detector ``sleepy``, whose training
+    sleeps long enough to be killed while it trains."""
+    directory = tmp_path / "plugins-sleepy"
+    directory.mkdir()
+    (directory / "sleepy.py").write_text(textwrap.dedent(SLEEPY_PLUGIN))
+    return directory
+
+
 @pytest.fixture
 def recorder(throwaway_plugin: Callable[[str, str], ModuleType]) -> ModuleType:
     """A fresh plugin host with the built-in datasets and suites and only the recorder model."""

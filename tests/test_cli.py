@@ -328,40 +328,14 @@ def test_a_ddp_bench_prints_one_json_document_from_rank_0(tmp_path: Path) -> Non
     assert done.stderr.count("cells, 0 not ok") == 0  # --json: no summary line either
 
 
-SLEEPY_PLUGIN = """
-    import time
-
-    from zoo import DataInfo, ModelSpec, ZooModel, hookimpl
 
 
-    class Sleepy(ZooModel):
-        uses_validation = False
-
-        def __init__(self, data_info: DataInfo) -> None:
-            self.data_info = data_info
-
-        def fit(self, splits, config):
-            time.sleep(120)  # long enough to be killed while training
-            return {}
-
-        def score(self, x):
-            raise AssertionError("never reached")
-
-
-    @hookimpl
-    def zoo_register_models(register):
-        register(ModelSpec(name="sleepy", kind="method", tasks=("detect",),
-                           modalities=("tabular",), implementation=f"{__name__}:Sleepy"))
-"""
-
-
-def test_a_killed_bench_leaves_its_row_failed_not_running(tmp_path: Path) -> None:
+def test_a_killed_bench_leaves_its_row_failed_not_running(tmp_path: Path,
+                                                          sleepy_plugin_dir: Path) -> None:
     import signal
     import time
 
-    plugin_dir = tmp_path / "plugins"
-    plugin_dir.mkdir()
-    (plugin_dir / "sleepy.py").write_text(textwrap.dedent(SLEEPY_PLUGIN))
+    plugin_dir = sleepy_plugin_dir
     db = tmp_path / "runs.db"
     bench = subprocess.Popen(
         [sys.executable, "-m", "zoo", "--plugins-dir", str(plugin_dir), "bench", "embedded-ad",

@@ -79,7 +79,8 @@ def test_an_interrupted_run_is_stored_as_such_and_the_interrupt_goes_on(
             execute_run(store, row, raising(KeyboardInterrupt()))
         stored = store.get(row.id)
     assert (stored.status, stored.error) == ("failed", "interrupted")
-    assert tracker.calls == [("started", row.id, "running")]
+    # Trackers hear of it, so that they close the run they opened as failed.
+    assert tracker.calls == [("started", row.id, "running"), ("finished", row.id, "failed")]
 
 
 def test_a_non_zero_rank_stores_nothing_and_calls_no_hook(

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from zoo.reporting.leaderboard import suite_leaderboard
 from zoo.reporting.report import compare_models
 from zoo.runs.lifecycle import PEAK_MEMORY_KEY, SCORES_FILE
 from zoo.runs.store import Store
@@ -123,6 +124,21 @@ def test_markdown_report_links_the_same_figures(store: Path, report: Path) -> No
     assert all((store.parent / "md" / link).is_file() for link in linked)
     assert "| knn |" in page and "| iforest |" in page
     assert f"zoo report {SUITE} --db" in page  # the command that regenerates it
+
+
+def test_a_section_whose_runs_all_failed_gets_no_figures(tmp_path: Path) -> None:
+    from zoo import plugins
+    from zoo.reporting.report import StoredRuns, board_figures, write_report
+    from zoo.runs.results import RunResult
+
+    failed = RunResult(kind="bench", model="iforest", plugin="zoo-baselines", dataset="wine-ad",
+                       suite=SUITE, suite_version="1", setting="semi", budget="smoke", seed=0,
+                       status="failed", error="boom")
+    spec = plugins.get_host().suite(SUITE)
+    board = suite_leaderboard(spec, [failed])
+    assert len(board.sections) == 1 and board_figures(board, tmp_path / "figures") == {}
+    page = write_report(StoredRuns([failed], {}), spec, out=tmp_path / "report", fmt="md")
+    assert "No heat map or bars: no run has auroc." in page.read_text(encoding="utf-8")
 
 
 def test_compare_models_separates_a_clearly_better_model() -> None:

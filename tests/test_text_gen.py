@@ -257,7 +257,7 @@ def test_smoke_run_on_a_text_file(language_models: ModuleType, verse: Path,
     seen = language_models.SEEN
     assert seen["bigram"].val is not None and seen["uniform"].val is None  # selects nothing
     assert seen["bigram"].train.x.shape == (256, 16)  # smoke: 256 training windows of 16
-    assert bigram.extra["windows"] == {"train": 256, "val": 56, "test": 125}
+    assert bigram.extra["data_shape"] == {"train": 256, "val": 56, "test": 125, "sample": [16]}
     for row in (uniform, bigram):
         sample = Path(row.extra["sample"])
         text = sample.read_text(encoding="utf-8")

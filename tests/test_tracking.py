@@ -11,11 +11,13 @@ from __future__ import annotations
 import html
 import json
 import os
+import signal
 import sqlite3
 import struct
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_curve
 
-from zoo import hookimpl
+from zoo import hookimpl, plugins
 from zoo.errors import UnknownNameError
 from zoo.plugins import PluginHost
 from zoo.plugins.specs import TrackerSpec
@@ -89,11 +91,11 @@ def test_a_tracker_is_called_only_while_selected() -> None:
     host = host_with(tracker)
     assert host.selected_trackers() == ("csv",)
     host.hook.zoo_run_started(run=a_row())
-    host.hook.zoo_suite_finished(suite="s", leaderboard={})
+    host.hook.zoo_suite_finished(suite="s", leaderboard={}, figures={})
     assert tracker.started == [] and tracker.suites == []
     assert host.select_trackers(["csv", "counting"]) == ("csv", "counting")
     host.hook.zoo_run_started(run=a_row())
-    host.hook.zoo_suite_finished(suite="s", leaderboard={})
+    host.hook.zoo_suite_finished(suite="s", leaderboard={}, figures={})
     assert len(tracker.started) == 1 and tracker.suites == ["s"]
     assert host.plugins["counting"].trackers == ["counting"]
     assert {"csv", "wandb", "counting"} == set(host.trackers())
@@ -155,14 +157,58 @@ def test_a_tracker_that_raises_never_fails_the_run(tmp_path: Path) -> None:
     plugins.mkdir()
     (plugins / "raising.py").write_text(textwrap.dedent(RAISING_TRACKER))
     db = tmp_path / "runs.db"
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
     done = zoo("--plugins-dir", str(plugins), "bench", "embedded-ad", "--budget", "smoke",
                "--models", "iforest", "--datasets", "wine-ad", "--seeds", "2",
-               "--tracker", "raising", "--db", str(db), "--json")
+               "--tracker", "raising,wandb", "--db", str(db), "--json",
+               env={**wandb_env(tmp_path), "WANDB_DIR": str(not_a_folder)})
     assert [row["status"] for row in json.loads(done.stdout)] == ["ok", "ok"]
     assert ("zoo plugin 'raising' is broken: zoo_run_started raised ConnectionError: "
             "the tracking server is down") in done.stderr
+    # W&B's calls fail on its writer thread (WANDB_DIR is a file): a warning per W&B run.
+    warned = [line for line in done.stderr.splitlines()
+              if line.startswith("warning: W&B tracker: FileExistsError")]
+    assert len(warned) == 3  # two cells and the leaderboard
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT status FROM runs").fetchall() == [("ok",), ("ok",)]
+
+
+FIGURES_TRACKER = """
+    import json
+    import os
+
+    from zoo import TrackerSpec, hookimpl
+
+
+    @hookimpl
+    def zoo_register_trackers(register):
+        register(TrackerSpec("figures"))
+
+
+    @hookimpl
+    def zoo_suite_finished(suite, leaderboard, figures):
+        with open(os.environ["FIGURES_LOG"], "w") as log:
+            json.dump({name: str(path) for name, path in figures.items()}, log)
+"""
+
+
+def test_the_leaderboards_figures_reach_a_suite_finished_that_takes_them(
+        tmp_path: Path) -> None:
+    plugins_dir = tmp_path / "plugins"
+    plugins_dir.mkdir()
+    (plugins_dir / "figures.py").write_text(textwrap.dedent(FIGURES_TRACKER))
+    log = tmp_path / "figures.json"
+    db = tmp_path / "store" / "runs.db"
+    zoo("--plugins-dir", str(plugins_dir), "bench", "embedded-ad", "--budget", "smoke",
+        "--models", "iforest,knn", "--datasets", "wine-ad,breast-cancer-ad", "--seeds", "1",
+        "--tracker", "figures", "--db", str(db), env={"FIGURES_LOG": str(log)})
+    figures = {name: Path(path) for name, path in json.loads(log.read_text()).items()}
+    assert list(figures) == ["setting-semi-budget-smoke/cd", "setting-semi-budget-smoke/heatmap",
+                             "setting-semi-budget-smoke/bars"]
+    assert all(path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for path in figures.values())
+    assert {path.parent for path in figures.values()} == {
+        db.parent / "runs" / "leaderboard-figures" / "embedded-ad"}
 
 
 def test_the_jsonl_example_tracker_records_runs_epochs_and_the_leaderboard(
@@ -181,6 +227,8 @@ def test_the_jsonl_example_tracker_records_runs_epochs_and_the_leaderboard(
     assert [e["epoch"] for e in events[1:3]] == [0, 1]
     assert events[-1]["leaderboard"]["suite"] == "embedded-ad"
     assert not (Path(trained["checkpoint"]).parent / "metrics.csv").exists()  # csv not chosen
+    # Its zoo_suite_finished takes no figures, so none were drawn.
+    assert not (tmp_path / "runs" / "leaderboard-figures").exists()
 
 
 # -- W&B, offline, read back from its own run files ------------------------------------------
@@ -233,6 +281,8 @@ class WandbRun:
                                      for i in record.history.item})
             elif kind == "artifact":
                 self.artifacts.append(record.artifact)
+            elif kind == "exit":
+                self.exit_code: int | None = record.exit.exit_code
 
 
 def _key(item: Any) -> str:
@@ -316,9 +366,48 @@ def test_a_bench_makes_one_wandb_run_per_cell_and_one_leaderboard_run(tmp_path: 
                               "json").stdout)
     assert table["columns"] == list(LEADERBOARD_COLUMNS)
     assert table["data"] == json.loads(json.dumps(leaderboard_rows(expected)))
+    figures = tmp_path / "runs" / "leaderboard-figures" / "embedded-ad"  # one dataset: no CD
+    for name, drawn in (("heatmap", "section0-heatmap.png"), ("bars", "section0-bars.png")):
+        key = f"figures/setting-semi-budget-smoke/{name}"
+        assert board.summary[f"{key}._type"] == "image-file"
+        [image] = board.folder.glob(f"files/media/images/{key}_*.png")
+        assert image.read_bytes() == (figures / drawn).read_bytes()
     zoo(*args, env=wandb_env(tmp_path))  # resumed: every cell is stored, none runs again
     again = wandb_runs(tmp_path)
     assert sorted(run.run.job_type for run in again) == ["leaderboard"] * 2 + ["train"] * 4
+
+
+def test_a_bench_stopped_by_sigterm_writes_every_wandb_run_it_opened(
+        tmp_path: Path, sleepy_plugin_dir: Path) -> None:
+    """The W&B calls run on a writer thread: a SIGTERM while the second cell trains still
+    leaves the first cell's run whole and the second's closed, as failed."""
+    db = tmp_path / "runs.db"
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("WANDB_")},
+           **wandb_env(tmp_path), "ZOO_TRACKER": "wandb"}
+    bench = subprocess.Popen(
+        [sys.executable, "-m", "zoo", "--plugins-dir", str(sleepy_plugin_dir), "bench",
+         "embedded-ad", "--budget", "smoke", "--models", "iforest,sleepy", "--datasets",
+         "wine-ad", "--seeds", "1", "--db", str(db)], stderr=subprocess.PIPE, text=True,
+        env=env)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and stored(db) != [("iforest", "ok"), ("sleepy", "running")]:
+        time.sleep(0.2)
+    bench.send_signal(signal.SIGTERM)
+    assert bench.wait(timeout=120) == 128 + signal.SIGTERM
+    runs = {run.config["model"]: run for run in wandb_runs(tmp_path)}
+    assert sorted(runs) == ["iforest", "sleepy"] and stored(db) == [("iforest", "ok"),
+                                                                    ("sleepy", "failed")]
+    assert runs["iforest"].exit_code == 0 and "roc_curve_table._type" in runs["iforest"].summary
+    assert runs["sleepy"].exit_code != 0
+
+
+def stored(db: Path) -> list[tuple[str, str]]:
+    """The store's (model, status) rows, oldest first; none while it is being created."""
+    try:
+        with sqlite3.connect(db) as conn:
+            return conn.execute("SELECT model, status FROM runs ORDER BY created").fetchall()
+    except sqlite3.OperationalError:
+        return []
 
 
 def test_the_tracker_example_is_included_verbatim_in_tracking_md() -> None:
@@ -397,14 +486,81 @@ def test_an_evaluation_is_an_eval_run_under_wandb_dir(
     assert [artifact.type for artifact in run.artifacts] == ["run_table"]  # and no model
 
 
-def test_an_image_generation_cell_logs_its_sample_grid(tmp_path: Path) -> None:
-    [row] = json.loads(zoo("bench", "image-gen", "--budget", "smoke", "--datasets", "digits",
-                           "--models", "gan", "--seeds", "1", "--db", str(tmp_path / "runs.db"),
-                           "--tracker", "wandb", "--json", env=wandb_env(tmp_path)).stdout)
-    cell = next(run for run in wandb_runs(tmp_path) if run.run.job_type == "train")
-    assert cell.run.run_group == "image-gen/gan[cnn]/digits"
-    [grid] = cell.folder.glob("files/media/images/samples_*.png")
-    assert grid.read_bytes() == Path(row["extra"]["samples"]).read_bytes()
+#: The media a cell's W&B run has, as keys of its summary: a detector's, a classifier's, an
+#: image generator's and a text generator's.
+DETECTOR_MEDIA = ("roc_curve_table._type", "pr_curve_table._type", "test_scores/normal._type",
+                  "test_scores/anomalous._type")
+CLASSIFIER_MEDIA = ("confusion_matrix_table._type",)
+#: Per registered suite, a small smoke cell (model, dataset, setting, normal classes) and the
+#: media its W&B run must have. Suites whose cells go through the shared
+#: ``zoo.suites.common.train_and_evaluate`` that other tests here run already (embedded-ad,
+#: supervised) are marked slow.
+SUITE_CELLS = {
+    "embedded-ad": pytest.param("iforest", "wine-ad", None, None, DETECTOR_MEDIA,
+                                marks=pytest.mark.slow),
+    "tabular-ad": pytest.param("iforest", "wine-ad", "semi", None, DETECTOR_MEDIA,
+                               marks=pytest.mark.slow),
+    "image-ad": pytest.param("iforest", "digits", None, ["0"], DETECTOR_MEDIA,
+                             marks=pytest.mark.slow),
+    "supervised": pytest.param("logistic-regression", "wine", None, None, CLASSIFIER_MEDIA,
+                               marks=pytest.mark.slow),
+    "image-gen": pytest.param("gan", "digits", "default", None, ("samples._type",)),
+    "text-gen": pytest.param("rnn", "verse.txt", None, None, ("sample_text._type",)),
+    "ts-ad": pytest.param("iforest", "nab", "artificial", None, DETECTOR_MEDIA),
+}
+
+
+def test_every_suite_has_a_tracked_cell() -> None:
+    assert set(SUITE_CELLS) == set(plugins.get_host().suites())
+
+
+@pytest.mark.parametrize(("suite", "model", "dataset", "setting", "classes", "media"),
+                         [pytest.param(name, *param.values, marks=param.marks, id=name)
+                          for name, param in SUITE_CELLS.items()])
+def test_every_suites_cell_logs_its_data_shape_and_media(
+        suite: str, model: str, dataset: str, setting: str | None, classes: list[str] | None,
+        media: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In process (a suite run as ``zoo bench`` runs it, without the process start), so that
+    every suite's cell costs only its smoke training."""
+    import wandb
+
+    from zoo.runs.store import Store
+    from zoo.suites.runner import run_suite
+    from zoo.tracking import use_trackers, wandb_tracker
+
+    for variable in [k for k in os.environ if k.startswith("WANDB_")]:
+        monkeypatch.delenv(variable)
+    for variable, value in {**wandb_env(tmp_path), "WANDB_DIR": str(tmp_path)}.items():
+        monkeypatch.setenv(variable, value)
+    if dataset == "verse.txt":
+        dataset = str(tmp_path / dataset)
+        Path(dataset).write_text("to be, or not to be: that is the question. " * 60)
+    with Store(tmp_path / "runs.db") as store:
+        use_trackers("wandb", store_path=store.path)
+        spec = plugins.get_host().suite(suite)
+        [row] = run_suite(spec.load()(), store, models=[model], datasets=[dataset], seeds=1,
+                          budget="smoke", setting=setting, classes=classes)
+    wandb_tracker.flush()  # the W&B calls run on a writer thread
+    wandb.teardown()  # wandb's service writes the run's files out as it stops
+    [run] = wandb_runs(tmp_path)
+    assert row.status == "ok", row.error
+    assert run.config["zoo_run_id"] == row.id
+    assert run.config["data_shape"] == row.extra["data_shape"]
+    assert run.config["data_shape"]["test"] > 0 and run.config["data_shape"]["sample"]
+    assert {k: run.summary[k] for k in row.metrics} == row.metrics
+    assert set(media) <= set(run.summary), sorted(run.summary)
+    if "samples._type" in media:
+        [grid] = run.folder.glob("files/media/images/samples_*.png")
+        assert grid.read_bytes() == Path(row.extra["samples"]).read_bytes()
+    if "sample_text._type" in media:
+        page = next(run.folder.glob("files/media/html/sample_text_*")).read_text()
+        assert html.escape(Path(row.extra["sample"]).read_text()[:50]) in page
+    if media == DETECTOR_MEDIA:  # the curves and histograms of the scores the row kept
+        with np.load(row.extra["test_outputs"]) as saved:
+            labels = saved["labels"]
+        assert len(labels) == sum(run.summary["test_scores/normal.values"]) + sum(
+            run.summary["test_scores/anomalous.values"])
+        assert sum(run.summary["test_scores/anomalous.values"]) == labels.sum() > 0
 
 
 def media_table(run: WandbRun, key: str) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from zoo.suites.ts_ad import (
     minimum_length,
     normalise,
     pooled_metrics,
+    pooled_shape,
     runs,
     sliding_windows,
     step_scores,
@@ -142,19 +143,26 @@ def test_undefined_event_metrics_are_zero() -> None:
     assert (silent + EventCounts(windows=0, found=0, alarms=2, true_alarms=0)).alarms == 2
 
 
-def test_metrics_pool_every_step_of_every_series() -> None:
+def test_metrics_pool_every_step_of_every_series(tmp_path: Path) -> None:
     first = SeriesResult(np.array([0.1, 0.2, 3.0]), np.array([0, 0, 1]),
-                         EventCounts(1, 1, 1, 1), False)
-    second = SeriesResult(np.array([0.3, 0.0]), np.array([0, 0]), EventCounts(0, 0, 2, 0), False)
-    metrics = pooled_metrics([first, second])
+                         EventCounts(1, 1, 1, 1), False,
+                         {"train": 5, "val": 2, "test": 3, "sample": [WINDOW, 1]})
+    second = SeriesResult(np.array([0.3, 0.0]), np.array([0, 0]), EventCounts(0, 0, 2, 0), False,
+                          {"train": 4, "val": 1, "test": 2, "sample": [WINDOW, 1]})
+    metrics = pooled_metrics([first, second], tmp_path / "scores.npz")
     assert metrics["auroc"] == 1.0 and metrics["auprc"] == 1.0
     assert metrics["event_precision"] == pytest.approx(1 / 3) and metrics["event_recall"] == 1
+    with np.load(tmp_path / "scores.npz") as kept:  # for ROC curves in trackers and reports
+        assert kept["labels"].tolist() == [0, 0, 1, 0, 0]
+        assert kept["scores"].tolist() == [0.1, 0.2, 3.0, 0.3, 0.0]
+    assert pooled_shape([first, second]) == {"train": 9, "val": 3, "test": 5,
+                                             "sample": [WINDOW, 1], "series": 2}
 
 
 def test_pooled_scores_are_ranked_in_double_precision() -> None:
     # Float32 would tie the first two scores and overflow the third.
     result = SeriesResult(np.array([1.0, 1.0 + 1e-9, 1e39]), np.array([0, 1, 1]),
-                          EventCounts(), False)
+                          EventCounts(), False, {})
     assert pooled_metrics([result])["auroc"] == 1.0
 
 

@@ -481,8 +481,9 @@ def bench_command(suite: str, models: str | None, datasets: str | None, seeds: i
         from zoo.reporting.leaderboard import suite_leaderboard
         from zoo.reporting.render import to_json
 
-        host.hook.zoo_suite_finished(suite=suite, leaderboard=to_json(
-            suite_leaderboard(suite_spec, store.runs(suite=suite))))
+        board = suite_leaderboard(suite_spec, store.runs(suite=suite))
+        host.hook.zoo_suite_finished(suite=suite, leaderboard=to_json(board),
+                                     figures=_suite_figures(host, board, store))
     if as_json:
         _echo_json([row.to_row() for row in rows])
     else:
@@ -491,6 +492,25 @@ def bench_command(suite: str, models: str | None, datasets: str | None, seeds: i
         click.echo(f"{len(rows)} cells, {failed} not ok"
                    f"{f', {elsewhere} running in another process' if elsewhere else ''}. "
                    f"`zoo leaderboard {suite}` shows the table.", err=True)
+
+
+def _suite_figures(host: plugins.PluginHost, board: Any, store: Any) -> dict[str, Path]:
+    """The leaderboard's figures for ``zoo_suite_finished``, drawn (into the runs folder
+    beside the store) only when an implementation to be called takes ``figures``."""
+    from zoo.runs.lifecycle import runs_dir
+
+    if not any("figures" in impl.argnames
+               for impl in host.hook.zoo_suite_finished.get_hookimpls()):
+        return {}
+    from zoo.errors import describe
+    from zoo.reporting.report import board_figures
+
+    try:
+        return board_figures(board, runs_dir(store) / "leaderboard-figures" / board.suite)
+    except Exception as exc:  # an extra for trackers: the suite's rows are stored already
+        click.echo(f"warning: the leaderboard's figures were not drawn: {describe(exc)}",
+                   err=True)
+        return {}
 
 
 def _cell_line(row: Any, skipped: bool) -> str:

@@ -130,7 +130,9 @@ def zoo_run_finished(result: RunResult) -> None:
     """Called once after a run (train, evaluate or a suite cell) is stored, on rank 0 only.
 
     ``result`` is the row as stored: status, metrics, seconds and where the model was saved.
-    ``result.id`` is the id :func:`zoo_run_started` got.
+    ``result.id`` is the id :func:`zoo_run_started` got. A run interrupted by Ctrl-C or
+    SIGTERM is stored ``failed`` with the error ``interrupted`` and the hook is called with
+    it, as the interrupt goes on up, so that a tracker closes its run as failed.
 
     Built-in: ``builtin-wandb-tracker``; the results store records every run itself, before
     this hook is called, so that a failing plugin never loses a row.
@@ -138,11 +140,18 @@ def zoo_run_finished(result: RunResult) -> None:
 
 
 @hookspec
-def zoo_suite_finished(suite: str, leaderboard: dict[str, Any]) -> None:
+def zoo_suite_finished(suite: str, leaderboard: dict[str, Any],
+                       figures: dict[str, Path]) -> None:
     """Called once after ``zoo bench`` ran a suite, on rank 0 only.
 
     ``leaderboard`` is the suite's leaderboard over the whole store, as
     ``zoo leaderboard SUITE --format json`` prints it (``zoo.reporting.render.to_json``).
+    ``figures`` are the leaderboard's figures as ``zoo report`` draws them (per section: the
+    critical-difference diagram, heat map and bars; ``zoo.reporting.report.board_figures``),
+    PNG files beside the store by name (``"setting-semi-budget-quick/cd"``). Drawing them
+    costs matplotlib's import, so they are drawn only when a called implementation takes
+    the ``figures`` argument; otherwise it is empty.
 
-    Built-in: ``builtin-wandb-tracker`` logs it as a table in a ``leaderboard`` run.
+    Built-in: ``builtin-wandb-tracker`` logs the leaderboard as a table and the figures as
+    images in a ``leaderboard`` run.
     """

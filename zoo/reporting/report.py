@@ -311,21 +311,58 @@ def _mean(entry: Entry, dataset: str, metric: Metric) -> float | None:
     return stat.mean if stat else None
 
 
+def board_figures(board: Leaderboard, folder: Path) -> dict[str, Path]:
+    """Draw the leaderboard's figures, as the report draws them, into ``folder`` as PNG
+    files: per section, on the primary metric, the critical-difference diagram (where two or
+    more models share two or more columns), the heat map and the bars.
+
+    Returns:
+        The files by name, ``"{section title as a slug}/{cd|heatmap|bars}"``
+        (``"setting-semi-budget-quick/cd"``), in the report's order.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    drawn: dict[str, Path] = {}
+    for number, section in enumerate(board.sections):
+        stem = f"section{number}"
+        _, kinds = _draw_section(board, section, folder, stem)
+        drawn |= {f"{_slug(section.title)}/{kind}": folder / f"{stem}-{kind}.png"
+                  for kind in kinds}
+    return drawn
+
+
+def _draw_section(board: Leaderboard, section: Section, figures: Path,
+                  stem: str) -> tuple[Comparison | None, list[str]]:
+    """Draw the section's figures of its primary metric into ``figures``:
+    ``{stem}-cd.png`` when models can be compared, ``{stem}-heatmap.png`` and
+    ``{stem}-bars.png`` when a model has the metric. Returns the comparison (or None) and
+    the kinds drawn (``cd``, ``heatmap``, ``bars``)."""
+    metric = board.metrics[0]
+    datasets, means = _section_means(section, metric)
+    comparison, kinds = None, []
+    if len(means) >= 2 and len(datasets) >= 2:
+        comparison = compare_models(means, metric.higher_is_better)
+        _draw_cd(comparison, figures / f"{stem}-cd.png")
+        kinds.append("cd")
+    if _scored_entries(section, metric):  # every run failed: nothing to draw
+        _draw_heatmap(section, metric, figures / f"{stem}-heatmap.png")
+        _draw_bars(section, metric, figures / f"{stem}-bars.png")
+        kinds += ["heatmap", "bars"]
+    return comparison, kinds
+
+
 def _section_figures(board: Leaderboard, section: Section, figures: Path,
                      stem: str) -> list[Block]:
     metric = board.metrics[0]
-    datasets, means = _section_means(section, metric)
+    comparison, kinds = _draw_section(board, section, figures, stem)
     blocks: list[Block] = [Heading(f"{metric.name} over {board.columns}s", 4)]
-    if len(means) < 2 or len(datasets) < 2:
+    if comparison is None:
         blocks.append(Text(f"No critical-difference diagram: it needs two or more models with "
                            f"{metric.name} on two or more {board.columns}s."))
     else:
-        comparison = compare_models(means, metric.higher_is_better)
-        _draw_cd(comparison, figures / f"{stem}-cd.png")
         blocks += [Figure(f"{FIGURES}/{stem}-cd.png", _cd_caption(comparison, board.columns)),
                    _pairs_table(comparison)]
-    _draw_heatmap(section, metric, figures / f"{stem}-heatmap.png")
-    _draw_bars(section, metric, figures / f"{stem}-bars.png")
+    if "heatmap" not in kinds:
+        return [*blocks, Text(f"No heat map or bars: no run has {metric.name}.")]
     return [*blocks,
             Figure(f"{FIGURES}/{stem}-heatmap.png", f"{metric.name}: mean over seeds"),
             Figure(f"{FIGURES}/{stem}-bars.png", f"{metric.name}: mean ± std over seeds")]

@@ -10,7 +10,8 @@
                           loss; ``pruned`` when a tuner stops it (the metrics it had);
                           ``failed`` with a one-line reason on any other error; an
                           interrupt (Ctrl-C, SIGTERM) finishes the row as
-                          ``failed: interrupted`` and goes on up
+                          ``failed: interrupted``, calls zoo_run_finished with it (so
+                          trackers close their run as failed) and goes on up
     finish the row        rank 0 only; ``extra[PEAK_MEMORY_KEY]`` holds the peak memory
     zoo_run_finished      rank 0 only, with the row as stored
 
@@ -122,9 +123,10 @@ def execute_run(store: Store, row: RunResult, work: Work) -> RunResult | None:
     except Exception as exc:  # one failing run must not stop the others
         status, error = "failed", describe(exc)
     except BaseException:  # interrupted: the row says so, never stays "running"
-        if primary:
-            store.finish(row.id, status="failed", metrics={}, error=INTERRUPTED,
-                         seconds=time.perf_counter() - start)
+        if primary:  # and trackers close the run they opened for it, as failed
+            host.hook.zoo_run_finished(result=store.finish(
+                row.id, status="failed", metrics={}, error=INTERRUPTED,
+                seconds=time.perf_counter() - start))
         raise
     if not primary:
         return None

@@ -61,6 +61,7 @@ from zoo.evaluation.images import binarize
 from zoo.evaluation.reference_features import ReferenceClassifier, reference_classifier
 from zoo.evaluation.samples import distances, draw_samples, save_sample_grid
 from zoo.models import LikelihoodModel, base_model
+from zoo.runs.lifecycle import DATA_SHAPE_KEY
 from zoo.runs.results import Outcome
 from zoo.suites.base import Budget, Cell, Suite
 from zoo.suites.common import apply_budget, subsample, train_model
@@ -147,8 +148,9 @@ class ImageGenerationSuite(Suite):
         n = len(splits.test)
         held_out, _ = subsample(splits.val, n, cell.seed)  # as many as the test images
         splits = replace(splits, val=held_out)
-        model, hparams = train_model(self, cell, self.model_splits(cell, splits), budget,
-                                     run_dir)
+        model_splits = self.model_splits(cell, splits)
+        notes[DATA_SHAPE_KEY] = model_splits.shape()
+        model, hparams = train_model(self, cell, model_splits, budget, run_dir)
         samples = draw_samples(model, n, info.shape, cell.seed)
         real = torch.as_tensor(splits.test.x)
         metrics = distances(reference.features, real, samples, cell.seed)

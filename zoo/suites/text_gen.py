@@ -59,6 +59,7 @@ from zoo.data.types import Arrays, DataInfo, Dataset, Splits
 from zoo.errors import ZooError
 from zoo.evaluation.samples import draw_text, save_text
 from zoo.models import LikelihoodModel, Sampler, base_model
+from zoo.runs.lifecycle import DATA_SHAPE_KEY
 from zoo.runs.results import Outcome
 from zoo.suites.base import Budget, Cell, Suite
 from zoo.suites.common import apply_budget, train_model
@@ -204,10 +205,7 @@ class TextGenerationSuite(Suite):
                                     budget.context)
         text = draw_text(model, vocab, cell.seed)
         extra: dict[str, Any] = {
-            **notes, "context": budget.context,
-            "windows": {"train": len(splits.train),
-                        "val": 0 if splits.val is None else len(splits.val),
-                        "test": len(splits.test)},
+            **notes, "context": budget.context, DATA_SHAPE_KEY: splits.shape(),
             "sample_start": text[:SAMPLE_PREVIEW]}
         if run_dir is not None:
             extra["sample"] = str(save_text(text, run_dir / "sample.txt"))

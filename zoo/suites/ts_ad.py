@@ -71,6 +71,7 @@ import numpy as np
 from zoo.data.loading import is_user_file
 from zoo.data.types import Arrays, DataInfo, Dataset, Splits
 from zoo.errors import ZooError
+from zoo.runs.lifecycle import DATA_SHAPE_KEY, TEST_OUTPUTS_KEY, test_outputs_path
 from zoo.runs.results import Outcome
 from zoo.suites.base import Budget, Cell, Suite
 from zoo.suites.common import train_model
@@ -257,12 +258,14 @@ def _hit(spans: np.ndarray, marks: np.ndarray) -> int:
 
 @dataclass
 class SeriesResult:
-    """One series scored: scaled scores and labels per step, its event counts."""
+    """One series scored: scaled scores and labels per step, its event counts, and the
+    shape of its windows (:meth:`Splits.shape`)."""
 
     scores: np.ndarray
     labels: np.ndarray
     counts: EventCounts
     constant_probation: bool
+    shape: dict[str, Any]
 
 
 def series_splits(windows: np.ndarray, layout: Layout) -> Splits:
@@ -273,19 +276,31 @@ def series_splits(windows: np.ndarray, layout: Layout) -> Splits:
                   test=Arrays(windows), info=WINDOW_INFO)
 
 
-def pooled_metrics(results: list[SeriesResult]) -> dict[str, float]:
-    """AUROC and AUPRC over every step of ``results``, and the event-level metrics."""
+def pooled_metrics(results: list[SeriesResult],
+                   outputs_path: Path | None = None) -> dict[str, float]:
+    """AUROC and AUPRC over every step of ``results``, and the event-level metrics; given
+    ``outputs_path``, every step's label and scaled score are kept there
+    (:func:`zoo.evaluation.save_test_outputs`, in float64), as other detectors keep theirs."""
     import torch
 
-    from zoo.evaluation import detection_metrics, order_preserving_unit_scale
+    from zoo.evaluation import detection_metrics, order_preserving_unit_scale, save_test_outputs
 
+    scores = torch.as_tensor(np.concatenate([r.scores for r in results]))
+    labels = torch.as_tensor(np.concatenate([r.labels for r in results]))
+    if outputs_path is not None:
+        save_test_outputs(outputs_path, labels, scores=scores)
     # Ranked in float64: scaled scores span many orders of magnitude (a constant probation's
     # floored spread), which float32, where detection_metrics works, would tie or overflow.
-    ranks = order_preserving_unit_scale(torch.as_tensor(np.concatenate([r.scores
-                                                                        for r in results])))
-    labels = torch.as_tensor(np.concatenate([r.labels for r in results]))
+    ranks = order_preserving_unit_scale(scores)
     counts = sum((r.counts for r in results), EventCounts())
     return {**detection_metrics(ranks, labels), **counts.metrics()}
+
+
+def pooled_shape(results: list[SeriesResult]) -> dict[str, Any]:
+    """The data shape of a cell (as :meth:`Splits.shape`): windows per split summed over its
+    series, one window's shape, and how many series."""
+    return {**{split: sum(r.shape[split] for r in results) for split in ("train", "val", "test")},
+            "sample": list(WINDOW_INFO.shape), "series": len(results)}
 
 
 # -- the suite -------------------------------------------------------------------------------
@@ -402,8 +417,12 @@ class TimeSeriesAnomalySuite(Suite):
         if len(chosen) < len(every):
             extra["note"] = (f"{cell.budget} budget: {len(chosen)} of {len(every)} series, the "
                              f"first by name with labelled anomalies")
+        outputs_path = test_outputs_path(run_dir, "detect")
+        metrics = pooled_metrics(results, outputs_path)
+        if outputs_path is not None:
+            extra[TEST_OUTPUTS_KEY] = str(outputs_path)
         # Every series' model is built with the same hyperparameters: the last one's stand.
-        return Outcome(pooled_metrics(results), hparams, extra)
+        return Outcome(metrics, hparams, extra)
 
     def _budget_series(self, dataset: Dataset, keys: list[str],
                        budget: SeriesBudget) -> list[str]:
@@ -418,8 +437,8 @@ class TimeSeriesAnomalySuite(Suite):
         """Train a fresh model on one series' probation and score all of its steps; the
         result and the model's hyperparameters."""
         windows, layout, constant = prepare_series(series["values"])
-        model, hparams = train_model(self, cell, series_splits(windows, layout), budget,
-                                     run_dir)
+        splits = series_splits(windows, layout)
+        model, hparams = train_model(self, cell, splits, budget, run_dir)
         raw = np.asarray(model.score(windows), dtype=np.float64)
         if not np.isfinite(raw).all():
             raise ZooError(f"{cell.display_model} gave non-finite anomaly scores on series {key}")
@@ -427,7 +446,7 @@ class TimeSeriesAnomalySuite(Suite):
         scores = scale(step_scores(raw))
         labels = series["labels"]
         counts = EventCounts.of(labels, scores > ALARM_LEVEL)
-        return SeriesResult(scores, labels, counts, constant), hparams
+        return SeriesResult(scores, labels, counts, constant, splits.shape()), hparams
 
     def _extra(self, keys: list[str], results: list[SeriesResult]) -> dict[str, Any]:
         counts = sum((r.counts for r in results), EventCounts())
@@ -435,7 +454,7 @@ class TimeSeriesAnomalySuite(Suite):
             "series": len(results), "steps": sum(len(r.scores) for r in results),
             "anomaly_windows": counts.windows, "found_windows": counts.found,
             "alarm_events": counts.alarms, "true_alarm_events": counts.true_alarms,
-            "window": WINDOW}
+            "window": WINDOW, DATA_SHAPE_KEY: pooled_shape(results)}
         constant = [key for key, r in zip(keys, results, strict=True) if r.constant_probation]
         if constant:
             extra["constant_probation"] = constant

@@ -5,6 +5,11 @@ An ordinary tracker plugin (see ``docs/tracking.md``): one W&B run per zoo run, 
 distributed run makes one W&B run), per-epoch curves from a trainer logger, and a
 ``leaderboard`` run after a suite. wandb is imported only when a run starts.
 
+The hooks only queue the W&B calls: one writer thread makes them in order (:class:`_Run`,
+:func:`_submit`), so that wandb's work and its waits on its service process overlap the
+next cells' training instead of adding to it. The writer's queue is drained as the
+interpreter exits (after Ctrl-C and SIGTERM too); :func:`flush` waits for it in-process.
+
 Offline first: without credentials (``WANDB_API_KEY`` or a netrc entry) the runs are written
 offline under ``WANDB_DIR`` and the command ends with the one ``wandb sync`` line that
 uploads them; online, a W&B that cannot be reached in :data:`INIT_TIMEOUT` seconds gives
@@ -43,10 +48,11 @@ LEAN_SETTINGS = {"silent": True, "console": "off", "x_disable_stats": True,
                  "x_disable_meta": True, "x_disable_machine_info": True,
                  "x_save_requirements": False, "disable_git": True, "save_code": False,
                  "disable_job_creation": True}
-#: The most points a logged ROC or PR curve keeps (W&B draws each as a table).
-CURVE_POINTS = 200
+#: The most points a logged ROC or PR curve keeps: W&B draws each from a table, whose
+#: building, type checks and artifact cost time in proportion to its rows in every cell.
+CURVE_POINTS = 100
 _JOB_TYPES = {"train": "train", "evaluate": "eval", "bench": "train", "tune": "tune"}
-_state: dict[str, Any] = {"run": None, "offline": False, "sync_line_due": False}
+_state: dict[str, Any] = {"run": None, "writer": None, "offline": False, "sync_line_due": False}
 
 
 @hookimpl
@@ -57,9 +63,12 @@ def zoo_register_trackers(register: Callable[[TrackerSpec], None]) -> None:
 
 @hookimpl
 def zoo_run_started(run: RunResult) -> None:
-    """Open the W&B run of a zoo run: grouped per suite cell over seeds, tagged, configured."""
-    _state["run"] = _init(group=_group(run), job_type=_JOB_TYPES[run.kind], name=_name(run),
-                          tags=_tags(run), config=run_config(run))
+    """Open the W&B run of a zoo run (on the writer thread): grouped per suite cell over
+    seeds, tagged, configured."""
+    handle = _Run()
+    _state["run"] = handle
+    _submit(handle.open, group=_group(run), job_type=_JOB_TYPES[run.kind], name=_name(run),
+            tags=_tags(run), config=run_config(run))
 
 
 @hookimpl
@@ -79,26 +88,114 @@ def zoo_trainer_callbacks(config: TrainConfig, run_dir: Path) -> list[Any]:
 @hookimpl
 def zoo_run_finished(result: RunResult) -> None:
     """Summary = the stored row's metrics; the data's shape in the config; media and the
-    model package; finish the run."""
-    run, _state["run"] = _state["run"], None
-    if run is None:  # the start failed, and was reported then
-        return
-    try:
-        run.summary.update({**result.metrics, "status": result.status,
-                            "seconds": result.seconds, "error": result.error})
-        if DATA_SHAPE_KEY in result.extra:  # known once the work has loaded the data
-            run.config.update({"data_shape": result.extra[DATA_SHAPE_KEY]},
-                              allow_val_change=True)
-        _log_media(run, result)
-        _log_test_outputs(run, result)
-        _log_model(run, result)
-    finally:
-        run.finish(exit_code=0 if result.status == "ok" else 1)
+    model package; finish the run (on the writer thread)."""
+    handle, _state["run"] = _state["run"], None
+    if handle is not None:
+        handle.end_epoch()
+        _submit(handle.finish, result)
 
 
 @hookimpl
-def zoo_suite_finished(suite: str, leaderboard: dict[str, Any]) -> None:
-    """One ``leaderboard`` run logging the suite's leaderboard once, as a table."""
+def zoo_suite_finished(suite: str, leaderboard: dict[str, Any],
+                       figures: dict[str, Path]) -> None:
+    """One ``leaderboard`` run logging the suite's leaderboard once, as a table, and the
+    report's figures of it (critical-difference diagram, heat map, bars) as images."""
+    _submit(_log_leaderboard, suite, leaderboard, dict(figures))
+
+
+def active_run() -> _Run | None:
+    """The W&B run of the zoo run in progress in this process, or None: what the training's
+    logger logs its curves to (:meth:`_Run.log`)."""
+    return _state["run"]
+
+
+def flush() -> None:
+    """Wait until the writer thread has made every W&B call asked of it so far.
+
+    A command need not call it: the writer is joined, its queue drained, when the
+    interpreter exits (Ctrl-C and ``SystemExit`` included), before wandb's own exit hooks.
+    """
+    if _state["writer"] is not None:
+        _state["writer"].submit(lambda: None).result()
+
+
+class _Run:
+    """One zoo run's W&B run, as the hooks and the training see it.
+
+    The W&B calls (init, log, finish) run in order on the writer thread (:func:`_submit`),
+    so that they overlap the training and the next suite cells instead of waiting on wandb's
+    service. The curves a training logs are merged per epoch (one W&B history row per
+    epoch, not one per Lightning call).
+    """
+
+    def __init__(self) -> None:
+        self.wandb_run: Any = None  # set on the writer thread; None if the init failed
+        self._epoch: dict[str, float] = {}
+        self._has_curves = False
+
+    def log(self, metrics: dict[str, float]) -> None:
+        """Log ``metrics`` (curves: they carry their ``epoch``) to the run."""
+        if self._epoch and self._epoch.get("epoch") != metrics.get("epoch"):
+            self.end_epoch()
+        self._epoch.update(metrics)
+        if "epoch" not in metrics:
+            self.end_epoch()
+
+    def end_epoch(self) -> None:
+        """Send what was logged for the current epoch."""
+        if self._epoch:
+            _submit(self._send, self._epoch)
+            self._epoch = {}
+
+    def open(self, **fields: Any) -> None:
+        self.wandb_run = _init(**fields)
+
+    def _send(self, metrics: dict[str, float]) -> None:
+        if self.wandb_run is None:
+            return
+        if not self._has_curves:  # only runs with curves need the epoch axis defined
+            self.wandb_run.define_metric("epoch")
+            self.wandb_run.define_metric("*", step_metric="epoch")
+            self._has_curves = True
+        self.wandb_run.log(metrics)
+
+    def finish(self, result: RunResult) -> None:
+        run = self.wandb_run
+        if run is None:  # the start failed, and was reported then
+            return
+        try:
+            run.summary.update({**result.metrics, "status": result.status,
+                                "seconds": result.seconds, "error": result.error})
+            if DATA_SHAPE_KEY in result.extra:  # known once the work has loaded the data
+                run.config.update({"data_shape": result.extra[DATA_SHAPE_KEY]},
+                                  allow_val_change=True)
+            _log_media(run, result)
+            _log_test_outputs(run, result)
+            _log_model(run, result)
+        finally:
+            run.finish(exit_code=0 if result.status == "ok" else 1)
+
+
+def _submit(call: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+    """Make a W&B call on the writer thread, after those asked before it."""
+    if _state["writer"] is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        # A pool's threads are joined, their queues drained, as the interpreter exits.
+        _state["writer"] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zoo-wandb")
+    _state["writer"].submit(_warn_on_error, call, *args, **kwargs)
+
+
+def _warn_on_error(call: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+    """A W&B error is a warning: the row is stored whatever becomes of its W&B run."""
+    try:
+        call(*args, **kwargs)
+    except Exception as exc:
+        reason = " ".join(str(exc).split())[:300]
+        print(f"warning: W&B tracker: {type(exc).__name__}: {reason}", file=sys.stderr)
+
+
+def _log_leaderboard(suite: str, leaderboard: dict[str, Any], figures: dict[str, Path]) -> None:
     import wandb
 
     config = {"suite": suite, "suite_version": leaderboard["suite_version"],
@@ -107,14 +204,11 @@ def zoo_suite_finished(suite: str, leaderboard: dict[str, Any]) -> None:
                 name=f"{suite}-leaderboard", tags=[suite], config=config)
     try:
         table = wandb.Table(columns=list(LEADERBOARD_COLUMNS), data=leaderboard_rows(leaderboard))
-        run.log({"leaderboard": table})
+        images = {f"figures/{name}": wandb.Image(str(path), caption=name)
+                  for name, path in figures.items()}
+        run.log({"leaderboard": table, **images})
     finally:
         run.finish()
-
-
-def active_run() -> Any:
-    """The W&B run of the zoo run in progress in this process, or None."""
-    return _state["run"]
 
 
 def _group(run: RunResult) -> str:
@@ -157,7 +251,7 @@ def _init(**fields: Any) -> Any:
         run = _start(wandb, mode, **fields)
     if mode == "offline" and not _state["sync_line_due"]:
         _state["sync_line_due"] = True
-        atexit.register(_print_sync_line)
+        atexit.register(_print_sync_line, Path(os.environ.get("WANDB_DIR") or ".").resolve())
     return run
 
 
@@ -169,8 +263,6 @@ def _start(wandb: Any, mode: str, **fields: Any) -> Any:
                      mode=mode, reinit="create_new",
                      settings=wandb.Settings(**LEAN_SETTINGS, init_timeout=_init_timeout()),
                      **fields)
-    run.define_metric("epoch")
-    run.define_metric("*", step_metric="epoch")
     return run
 
 
@@ -188,10 +280,9 @@ def _has_credentials() -> bool:
         return False
 
 
-def _print_sync_line() -> None:
-    root = Path(os.environ.get("WANDB_DIR") or ".").resolve() / "wandb"
-    print(f"W&B runs written offline; upload them with: wandb sync {root}/offline-run-*",
-          file=sys.stderr)
+def _print_sync_line(directory: Path) -> None:
+    print("W&B runs written offline; upload them with: "
+          f"wandb sync {directory / 'wandb'}/offline-run-*", file=sys.stderr)
 
 
 def _log_media(run: Any, result: RunResult) -> None:
@@ -247,8 +338,10 @@ def _line(x: Any, y: Any, x_name: str, y_name: str, title: str) -> Any:
     import wandb
 
     keep = np.unique(np.linspace(0, len(x) - 1, min(len(x), CURVE_POINTS)).round().astype(int))
+    # Typed columns spare wandb inferring, row by row, a type per cell.
     table = wandb.Table(columns=[x_name, y_name],
-                        data=[[float(a), float(b)] for a, b in zip(x[keep], y[keep], strict=True)])
+                        data=[[float(a), float(b)] for a, b in zip(x[keep], y[keep], strict=True)],
+                        dtype=[float, float], optional=False)
     return wandb.plot.line(table, x_name, y_name, title=title)
 
 
