@@ -23,6 +23,7 @@ from typing import Any
 import click
 
 from zoo import plugins
+from zoo.cli.executor_options import executor_options, opened_executor
 from zoo.errors import ZooError
 from zoo.training import ACCELERATORS
 
@@ -32,6 +33,10 @@ QUIET_OPTION = click.option("--quiet", "-q", is_flag=True,
 ACCELERATOR_HELP = "auto: the GPUs when there is one, else the CPU."
 DEVICES_HELP = ("Processes per node, one per device (GPU, or CPU core); more than one trains "
                 "with DDP. At most what the accelerator has.")
+NUM_NODES_OPTION = click.option(
+    "--num-nodes", type=click.IntRange(min=1), default=1, show_default=True,
+    help="Machines taking part in each training run, --devices processes each, launched by "
+         "torchrun or SLURM (docs/scale.md).")
 
 
 class ZooGroup(click.Group):
@@ -323,6 +328,7 @@ def _use_trackers(store: Any, trackers: str, wandb_project: str | None,
                    "accelerator, devices.")
 @click.option("--accelerator", type=click.Choice(ACCELERATORS), help=ACCELERATOR_HELP)
 @click.option("--devices", type=click.IntRange(min=1), help=DEVICES_HELP)
+@NUM_NODES_OPTION
 @click.option("--max-epochs", type=click.IntRange(min=1))
 @click.option("--seed", type=click.IntRange(min=0),
               help="Seed of the split and the training (default 0).")
@@ -332,8 +338,8 @@ def _use_trackers(store: Any, trackers: str, wandb_project: str | None,
 @QUIET_OPTION
 def train_command(model: str | None, data: str | None, backbone: str | None,
                   sets: tuple[str, ...], config: Path | None, accelerator: str | None,
-                  devices: int | None, max_epochs: int | None, seed: int | None,
-                  db: Path | None, trackers: str, wandb_project: str | None,
+                  devices: int | None, num_nodes: int, max_epochs: int | None,
+                  seed: int | None, db: Path | None, trackers: str, wandb_project: str | None,
                   wandb_entity: str | None, as_json: bool, quiet: bool) -> None:
     """Train MODEL on --data and store the run.
 
@@ -359,7 +365,7 @@ def train_command(model: str | None, data: str | None, backbone: str | None,
         row = train_run(
             store, model, data, backbone=backbone, hparams=hparams,
             seed=seed if seed is not None else options.get("seed", 0),
-            accelerator=accelerator, devices=devices,
+            accelerator=accelerator, devices=devices, num_nodes=num_nodes,
             max_epochs=max_epochs or options.get("max_epochs", 20),
             progress_bar=wanted(quiet))
     if row is None:  # a non-zero DDP rank: rank 0 reports
@@ -439,15 +445,19 @@ def _split_list(value: str | None, option: str) -> list[str] | None:
 @click.option("--accelerator", type=click.Choice(ACCELERATORS), default="auto",
               help=ACCELERATOR_HELP)
 @click.option("--devices", type=click.IntRange(min=1), default=1, help=DEVICES_HELP)
+@NUM_NODES_OPTION
+@executor_options
 @DB_OPTION
 @tracker_options
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @QUIET_OPTION
 def bench_command(suite: str, models: str | None, datasets: str | None, seeds: int | None,
                   first_seed: int, budget: str, setting: str | None, classes: str | None,
-                  accelerator: str, devices: int, db: Path | None, trackers: str,
-                  wandb_project: str | None, wandb_entity: str | None, as_json: bool,
-                  quiet: bool) -> None:
+                  accelerator: str, devices: int, num_nodes: int, executor: str,
+                  jobs: int | None, ray_address: str | None, cpus_per_cell: float | None,
+                  gpus_per_cell: float | None, runs_dir: Path | None, db: Path | None,
+                  trackers: str, wandb_project: str | None, wandb_entity: str | None,
+                  as_json: bool, quiet: bool) -> None:
     """Run SUITE: every cell not already stored; one result row per cell."""
     from zoo.runs.lifecycle import global_rank
     from zoo.suites.runner import run_suite
@@ -467,7 +477,7 @@ def bench_command(suite: str, models: str | None, datasets: str | None, seeds: i
     for name in dataset_names or []:
         _check_names(data=name)
     check_devices(accelerator, devices)
-    suite_obj = suite_spec.load()(accelerator=accelerator, devices=devices)
+    suite_obj = suite_spec.load()(accelerator=accelerator, devices=devices, num_nodes=num_nodes)
     # Under DDP every rank runs this command; rank 0 alone prints, draws and reports.
     primary = global_rank() == 0
 
@@ -479,9 +489,13 @@ def bench_command(suite: str, models: str | None, datasets: str | None, seeds: i
             progress.advance(ran=not skipped)
 
         _use_trackers(store, trackers, wandb_project, wandb_entity)
-        rows = run_suite(suite_obj, store, models=model_names, datasets=dataset_names,
-                         seeds=seeds, first_seed=first_seed, budget=budget, setting=setting,
-                         classes=normal_classes, on_plan=progress.plan, on_result=cell_done)
+        with opened_executor(executor, jobs=jobs, ray_address=ray_address,
+                             cpus_per_cell=cpus_per_cell, gpus_per_cell=gpus_per_cell,
+                             devices=devices * num_nodes) as workers:
+            rows = run_suite(suite_obj, store, models=model_names, datasets=dataset_names,
+                             seeds=seeds, first_seed=first_seed, budget=budget,
+                             setting=setting, classes=normal_classes, on_plan=progress.plan,
+                             on_result=cell_done, executor=workers, root=runs_dir)
         if not primary:
             return
         from zoo.reporting.leaderboard import suite_leaderboard

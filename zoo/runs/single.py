@@ -76,10 +76,12 @@ def _data_tasks(data: str, dataset: Dataset) -> tuple[str, ...]:
 
 def train_run(store: Store, model: str, data: str, *, backbone: str | None,
               hparams: dict[str, Any], seed: int, accelerator: str, devices: int,
-              max_epochs: int, progress_bar: bool = False) -> RunResult | None:
+              max_epochs: int, progress_bar: bool = False,
+              num_nodes: int = 1) -> RunResult | None:
     """Train, save and store one run; ``None`` on non-zero DDP ranks.
 
-    ``progress_bar`` draws the training's progress on stderr (``TrainConfig.progress_bar``).
+    ``progress_bar`` draws the training's progress on stderr (``TrainConfig.progress_bar``);
+    ``devices`` processes on each of ``num_nodes`` machines train together (DDP).
     """
     base, named_backbone = split_model_name(model)
     backbone = backbone or named_backbone
@@ -96,13 +98,14 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
     if backbone is not None:
         hparams = {"backbone": backbone, **hparams}
     built = create_model(base, splits.info, seed=seed, **hparams)
-    row = new_row("train", model=base, dataset=data, device=device_name(accelerator, devices),
+    row = new_row("train", model=base, dataset=data,
+                  device=device_name(accelerator, devices * num_nodes),
                   backbone=built.hyperparameters().get("backbone"), seed=seed,
                   hparams=built.hyperparameters())
 
     def train(run_dir: Path) -> Outcome:
         config = TrainConfig(seed=seed, accelerator=accelerator, devices=devices,
-                             max_epochs=max_epochs, run_dir=run_dir,
+                             num_nodes=num_nodes, max_epochs=max_epochs, run_dir=run_dir,
                              progress_bar=progress_bar)
         metrics = built.fit(built.training_splits(splits), config)
         if global_rank() != 0:  # rank 0 saves what every rank trained

@@ -66,7 +66,7 @@ def train_model(suite: Suite, cell: Cell, splits: Splits, budget: Budget,
     """Build the cell's model for the splits' data and train it under the budget.
 
     Args:
-        suite: The running suite (its accelerator and devices).
+        suite: The running suite (its accelerator, devices and nodes).
         cell: The cell: model, backbone and seed.
         splits: The data; ``splits.val`` goes into training for models that select nothing.
         budget: Epochs, time and patience.
@@ -83,6 +83,7 @@ def train_model(suite: Suite, cell: Cell, splits: Splits, budget: Budget,
     model = create_model(cell.model, splits.info, seed=cell.seed, **overrides)
     splits = model.training_splits(splits)
     config = TrainConfig(seed=cell.seed, accelerator=suite.accelerator, devices=suite.devices,
+                         num_nodes=suite.num_nodes,
                          max_epochs=budget.max_epochs, max_time=budget.max_time,
                          patience=budget.patience, run_dir=run_dir)
     model.fit(splits, config)
