@@ -3,8 +3,10 @@ run's rows, the driver alone writes the store, a dead worker's cell runs once mo
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -15,11 +17,22 @@ from typing import Any
 import pytest
 
 from zoo.errors import ZooError
-from zoo.runs.executors import LocalExecutor, WorkerSetup, check_writable, make_executor
+from zoo.runs.executors import (
+    Executor,
+    LocalExecutor,
+    RayExecutor,
+    WorkerSetup,
+    check_writable,
+    make_executor,
+    run_tasks,
+)
+from zoo.runs.lifecycle import new_row
+from zoo.runs.results import Outcome, RunResult
+from zoo.runs.store import Store
 
-# Detectors that kill their own process the first N times they train on wine-ad (13
-# features), counting their starts in files in $ZOO_TEST_MARKER_DIR (which the driver
-# forwards to its workers); on other data they train at once.
+# A detector that kills its own process the first time it trains on wine-ad (13 features),
+# counting its starts in files in $ZOO_TEST_MARKER_DIR (which the driver forwards to its
+# workers); on other data it trains at once.
 DYING_PLUGIN = """
     import os
     import signal
@@ -30,9 +43,8 @@ DYING_PLUGIN = """
     from zoo import DataInfo, ModelSpec, ZooModel, hookimpl
 
 
-    class Dying(ZooModel):
+    class DiesOnce(ZooModel):
         uses_validation = False
-        deaths = 0
 
         def __init__(self, data_info: DataInfo) -> None:
             self.data_info = data_info
@@ -42,7 +54,7 @@ DYING_PLUGIN = """
             marker = Path(os.environ["ZOO_TEST_MARKER_DIR"]) / f"{self.zoo_name}-{features}"
             with marker.open("a") as file:
                 file.write("started\\n")
-            if features == 13 and len(marker.read_text().splitlines()) <= self.deaths:
+            if features == 13 and len(marker.read_text().splitlines()) == 1:
                 os.kill(os.getpid(), signal.SIGKILL)
             return {}
 
@@ -55,19 +67,10 @@ DYING_PLUGIN = """
             return torch.as_tensor(np.asarray(x)).float().pow(2).sum(1)
 
 
-    class DiesOnce(Dying):
-        deaths = 1
-
-
-    class DiesAlways(Dying):
-        deaths = 99
-
-
     @hookimpl
     def zoo_register_models(register):
-        for name, kind in (("dies-once", "DiesOnce"), ("dies-always", "DiesAlways")):
-            register(ModelSpec(name=name, kind="method", tasks=("detect",),
-                               modalities=("tabular",), implementation=f"{__name__}:{kind}"))
+        register(ModelSpec(name="dies-once", kind="method", tasks=("detect",),
+                           modalities=("tabular",), implementation=f"{__name__}:DiesOnce"))
 """
 CELLS = ("--budget", "smoke", "--datasets", "wine-ad,breast-cancer-ad", "--seeds", "1")
 
@@ -124,38 +127,80 @@ def assert_same_scores(ran: dict[str, Any], serial: dict[str, Any]) -> None:
 
 
 def test_two_local_workers_equal_the_serial_run_and_a_rerun_runs_nothing(
-        tmp_path: Path, serial: dict[tuple[str, str], dict[str, Any]],
-        dying: tuple[Path, dict[str, str]]) -> None:
-    plugins, env = dying
+        tmp_path: Path, serial: dict[tuple[str, str], dict[str, Any]]) -> None:
     db = tmp_path / "runs.db"
-    rows = by_cell(zoo_bench(db, "--models",
-                             "autoencoder,dies-once,dies-always", "--executor", "local",
-                             "--jobs", "2", "--runs-dir", str(tmp_path / "folders"),
-                             plugins=plugins, env=env))
+    local = ("--models", "autoencoder", "--executor", "local", "--jobs", "2")
+    rows = by_cell(zoo_bench(db, *local, "--runs-dir", str(tmp_path / "folders")))
+    assert rows.keys() == serial.keys()
     for cell, row in serial.items():
         assert_same_scores(rows[cell], row)
         assert Path(rows[cell]["extra"]["run_dir"]).parent == tmp_path / "folders"
-    # On wine-ad each worker killed rerun exactly once; breast-cancer-ad's cells ran once.
-    assert starts(env) == {"dies-once-13": 2, "dies-always-13": 2, "dies-once-30": 1,
-                           "dies-always-30": 1}
-    assert rows["dies-once", "wine-ad"]["status"] == "ok"
-    assert rows["dies-always", "wine-ad"]["status"] == "failed"
-    assert rows["dies-always", "wine-ad"]["error"] == (
-        "worker died: exit code -9, on each of 2 attempts")
-    assert len(stored_rows(db)) == 6  # one row per cell, the reruns included
-
-    again = zoo_bench(db, "--models", "autoencoder,dies-once",
-                      "--executor", "local", "--jobs", "2", plugins=plugins, env=env)
-    assert {row["id"] for row in again} == {rows[cell]["id"] for cell in by_cell(again)}
-    assert starts(env)["dies-once-13"] == 2  # nothing ran again
-    assert len(stored_rows(db)) == 6
+        assert (tmp_path / "folders" / rows[cell]["id"] / "metrics.csv").exists()
+    again = zoo_bench(db, *local)
+    assert {row["id"] for row in again} == {row["id"] for row in rows.values()}
+    assert len(stored_rows(db)) == 2
 
 
-def test_a_two_node_ray_cluster_equals_the_serial_run(
+# -- a worker killed mid-run, on cheap work (no training) -------------------------------------
+def die_then_work(markers: Path, deaths: int, folder: Path) -> Outcome:
+    """Kill this process the first ``deaths`` times it runs for ``folder``'s run."""
+    marker = markers / folder.name
+    with marker.open("a") as file:
+        file.write("started\n")
+    if len(marker.read_text().splitlines()) <= deaths:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return Outcome({"auroc": 0.5})
+
+
+def dying_tasks(markers: Path, deaths: tuple[int, ...]) -> list[tuple[RunResult, Any]]:
+    """One suite cell per seed, whose work dies ``deaths[seed]`` times."""
+    return [(new_row("bench", model="iforest", dataset="wine-ad", device="cpu",
+                     suite="embedded-ad", suite_version="2", setting="semi", seed=seed,
+                     budget="smoke"), functools.partial(die_then_work, markers, count))
+            for seed, count in enumerate(deaths)]
+
+
+def check_one_rerun(tmp_path: Path, executor: Executor, failure: str) -> None:
+    """Cells whose work dies 1, 0 and 99 times: the first runs twice and is ok, the third
+    runs twice and fails; the store, written by this process alone, holds one row each."""
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    with Store(tmp_path / "runs.db") as store:
+        rows = run_tasks(store, dying_tasks(markers, (1, 0, 99)), executor,
+                         root=tmp_path / "folders")
+        starts = [len((markers / row.id).read_text().splitlines()) for row in rows]
+        assert starts == [2, 1, 2]
+        assert [row.status for row in rows] == ["ok", "ok", "failed"]
+        assert rows[2].error == f"worker died: {failure}, on each of 2 attempts"
+        assert [(row.status, row.metrics) for row in store.runs()] == [
+            (row.status, row.metrics) for row in rows]
+        held = run_tasks(store, dying_tasks(markers, (1, 0)), executor,
+                         root=tmp_path / "folders")  # done: nothing runs again
+        assert [row.id for row in held] == [row.id for row in rows[:2]]
+        assert len(store.runs()) == 3
+
+
+def test_a_dead_local_worker_s_run_starts_once_more(tmp_path: Path) -> None:
+    with LocalExecutor(2, WorkerSetup()) as executor:
+        check_one_rerun(tmp_path, executor, "exit code -9")
+
+
+def test_a_ray_task_whose_worker_dies_is_retried_once(tmp_path: Path) -> None:
+    """A local Ray cluster started by the executor (``ray.init()`` without an address)."""
+    pytest.importorskip("ray")
+    # Ray's workers import this module to run die_then_work.
+    setup = WorkerSetup({"PYTHONPATH": str(Path(__file__).parent)})
+    with RayExecutor(setup) as executor:
+        check_one_rerun(tmp_path, executor, "WorkerCrashedError")
+
+
+@pytest.mark.slow
+def test_a_two_node_ray_cluster_runs_a_bench_as_the_serial_run(
         tmp_path: Path, serial: dict[tuple[str, str], dict[str, Any]],
         dying: tuple[Path, dict[str, str]]) -> None:
     """A real Ray cluster on this machine: a head and a second node of one CPU each; the
-    driver (``zoo bench``) joins it by address. A killed worker's task is retried once."""
+    driver (``zoo bench``) joins it by address. A model whose worker is killed on wine-ad
+    is retried once there."""
     cluster_utils = pytest.importorskip("ray.cluster_utils")
     plugins, env = dying
     cluster = cluster_utils.Cluster(initialize_head=True, head_node_args={
@@ -163,10 +208,8 @@ def test_a_two_node_ray_cluster_equals_the_serial_run(
     try:
         cluster.add_node(num_cpus=1, object_store_memory=80 * 2**20)
         db = tmp_path / "runs.db"
-        rows = by_cell(zoo_bench(db, "--models",
-                                 "autoencoder,dies-once", "--executor", "ray",
-                                 "--ray-address", cluster.address, plugins=plugins,
-                                 env=env))
+        rows = by_cell(zoo_bench(db, "--models", "autoencoder,dies-once", "--executor", "ray",
+                                 "--ray-address", cluster.address, plugins=plugins, env=env))
     finally:
         cluster.shutdown()
     for cell, row in serial.items():

@@ -72,25 +72,19 @@ class Task:
 
 @dataclass(frozen=True)
 class WorkerSetup:
-    """What a worker process takes from its driver before its first run.
-
-    Args:
-        env: Environment variables to set (see :func:`worker_setup`).
-        threads: Torch's intra-op threads in the worker (None: torch's default).
-    """
+    """What a worker process takes from its driver before its first run: environment
+    variables (see :func:`worker_setup`), set before the worker imports anything heavy."""
 
     env: dict[str, str] = field(default_factory=dict)
-    threads: int | None = None
 
     def apply(self) -> None:
         os.environ.update(self.env)
-        if self.threads is not None:
-            import torch
 
-            torch.set_num_threads(self.threads)
+    def with_env(self, **env: str) -> WorkerSetup:
+        return WorkerSetup({**self.env, **env})
 
 
-def worker_setup(threads: int | None = None) -> WorkerSetup:
+def worker_setup() -> WorkerSetup:
     """This process's settings for its workers: the ``ZOO_*`` and ``WANDB_*`` variables, the
     plugins directory (``--plugins-dir``) and the trackers selected (``--tracker``)."""
     env = {name: value for name, value in os.environ.items()
@@ -99,7 +93,7 @@ def worker_setup(threads: int | None = None) -> WorkerSetup:
     if plugins_dir is not None:
         env["ZOO_PLUGINS_DIR"] = str(plugins_dir.resolve())
     env["ZOO_TRACKER"] = ",".join(get_host().selected_trackers())
-    return WorkerSetup(env, threads)
+    return WorkerSetup(env)
 
 
 def run_task(task: Task, setup: WorkerSetup | None = None) -> RunResult:
@@ -230,8 +224,8 @@ class LocalExecutor:
 
     Args:
         jobs: Worker processes, at most the cores available.
-        setup: The driver's settings for the workers (:func:`worker_setup`; its threads are
-            replaced by the cores' share of each worker).
+        setup: The driver's settings for the workers (:func:`worker_setup`); each worker's
+            torch threads (``OMP_NUM_THREADS``) are its share of the cores.
         gpus: Visible GPU ids; worker ``i`` sees ``gpus[i % len(gpus)]`` alone.
 
     Raises:
@@ -260,12 +254,12 @@ class LocalExecutor:
     def _start(self, index: int) -> _Worker:
         import multiprocessing
 
-        env = dict(self.setup.env)
+        setup = self.setup.with_env(OMP_NUM_THREADS=str(self.threads))
         if self.gpus:
-            env["CUDA_VISIBLE_DEVICES"] = self.gpus[index % len(self.gpus)]
+            setup = setup.with_env(CUDA_VISIBLE_DEVICES=self.gpus[index % len(self.gpus)])
         context = multiprocessing.get_context("spawn")
         ours, theirs = context.Pipe()
-        process = context.Process(target=_serve, args=(theirs, WorkerSetup(env, self.threads)),
+        process = context.Process(target=_serve, args=(theirs, setup),
                                   name=f"zoo-worker-{index}", daemon=True)
         process.start()
         theirs.close()  # so that a dead worker's pipe reads as closed
@@ -367,7 +361,8 @@ class RayExecutor:
                            f"--gpus-per-cell {gpus_per_task} at least 0")
         ray = import_ray()
         self.ray = ray
-        self.setup = WorkerSetup(setup.env, max(1, int(cpus_per_task)))
+        # Ray sets a task's OMP_NUM_THREADS (torch's threads) to its CPUs itself.
+        self.setup = setup
         # Ray prints its cluster's messages (a worker died ...) on stdout, where a command's
         # --json output goes; they are diagnostics, for stderr.
         self.stdout = contextlib.redirect_stdout(sys.stderr)
