@@ -80,7 +80,9 @@ class ZooModule(ZooModel, pl.LightningModule):
             summed = self.trainer.strategy.reduce(
                 torch.stack([total, torch.tensor(float(count), device=total.device)]),
                 reduce_op="sum")
-            self.log(name, summed[0] / summed[1])
+            # The same value on every rank now: syncing it again changes nothing (and keeps
+            # Lightning from warning that an epoch value is not synced).
+            self.log(name, summed[0] / summed[1], sync_dist=True)
 
     # -- train hook ----------------------------------------------------------------------------
     def fit(self, splits: Splits, config: TrainConfig) -> dict[str, float]:
