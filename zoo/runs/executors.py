@@ -145,6 +145,7 @@ def run_tasks(store: Store, tasks: Iterable[tuple[RunResult, Work]], executor: E
     elsewhere, ``True``); each finished row is stored here and passed to ``on_result``
     (``False``). ``root`` holds the run folders and is checked before anything starts.
     """
+    root = root.absolute()  # the workers' working folders are not the driver's
     executor.check_root(root)
     waiting = deque(enumerate(tasks))
     rows: dict[int, RunResult] = {}
