@@ -34,7 +34,6 @@ import socket
 import sys
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,20 +139,26 @@ def run_tasks(store: Store, tasks: Iterable[tuple[RunResult, Work]], executor: E
               root: Path, on_result: OnResult | None = None) -> list[RunResult]:
     """Run ``tasks`` (rows and their work) on ``executor``; every task's row, in order.
 
-    Each row is opened in ``store`` only when a slot is free for it (a suite cell claimed:
-    one done, or running in another live process, is passed to ``on_result`` as held
-    elsewhere, ``True``); each finished row is stored here and passed to ``on_result``
-    (``False``). ``root`` holds the run folders and is checked before anything starts.
+    ``tasks`` is read lazily, one task as a slot frees, so a generator may choose the next
+    run from the rows already passed to ``on_result`` (a study's next trial). Each row is
+    opened in ``store`` only then (a suite cell claimed: one done, or running in another
+    live process, is passed to ``on_result`` as held elsewhere, ``True``); each finished row
+    is stored here and passed to ``on_result`` (``False``). ``root`` holds the run folders
+    and is checked before anything starts.
     """
     root = root.absolute()  # the workers' working folders are not the driver's
     executor.check_root(root)
-    waiting = deque(enumerate(tasks))
+    waiting = enumerate(tasks)
+    more = True
     rows: dict[int, RunResult] = {}
     running: dict[str, tuple[int, float]] = {}  # row id -> (index, start)
     try:
-        while waiting or running:
-            while waiting and len(running) < executor.slots:
-                index, (row, work) = waiting.popleft()
+        while more or running:
+            while more and len(running) < executor.slots:
+                if (task := next(waiting, None)) is None:
+                    more = False
+                    break
+                index, (row, work) = task
                 held = open_run(store, row)
                 if held is not None:
                     rows[index] = held
@@ -178,9 +183,9 @@ def run_tasks(store: Store, tasks: Iterable[tuple[RunResult, Work]], executor: E
 def check_writable(root: Path, token: str | None = None) -> str:
     """Refuse a root of run folders this process cannot write; this host's name.
 
-    With ``token``, also refuse one where the driver's probe file (:func:`probe_root`)
-    holding ``token`` is not found: a folder of this machine, not the storage the driver
-    writes.
+    With ``token``, also refuse one where the driver's probe file holding ``token``
+    (:meth:`RayExecutor.check_root`) is not found: a folder of this machine, not the storage
+    the driver writes.
     """
     host = socket.gethostname()
     try:

@@ -125,7 +125,7 @@ def execute_run(store: Store, row: RunResult, work: Work, *,
         return run_opened(row, work, (root or runs_dir(store)) / row.id,
                           record=partial(store_finished, store) if primary else None)
     except BaseException:  # interrupted: the row says so, never stays "running"
-        if primary:
+        if primary and store.get(row.id).status == "running":  # not yet finished
             store.finish(row.id, status="failed", metrics={}, error=INTERRUPTED,
                          seconds=time.perf_counter() - start)
         raise
