@@ -25,6 +25,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.mark.slow  # about 40 s; tests/test_ddp.py runs a torchrun group by default
 def test_two_torchrun_nodes_equal_one_process_and_store_one_row(tmp_path: Path) -> None:
     """``torchrun --nnodes 2 --nproc-per-node 1`` twice, node ranks 0 and 1, rendezvous on
     127.0.0.1 (gloo): each "node" runs ``zoo train --num-nodes 2`` with half the global batch.
