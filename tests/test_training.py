@@ -45,7 +45,7 @@ def test_best_weights_keeps_the_lowest_validation_loss() -> None:
             module.weight.add_(1.0)
         snapshots.append(module.weight.detach().clone())
         trainer.callback_metrics = {"val_loss": torch.tensor(loss)}
-        best.on_validation_epoch_end(trainer, module)
+        best.on_validation_end(trainer, module)
     best.restore(module)
     assert best.best_score == pytest.approx(0.4)
     assert torch.equal(module.weight, snapshots[1])

@@ -35,6 +35,7 @@ from zoo.cli.common import (
     tracker_options,
 )
 from zoo.cli.ensemble import ensemble_command
+from zoo.cli.executor_options import executor_options, opened_executor
 from zoo.cli.export import export_command
 from zoo.cli.serve import serve_command
 from zoo.cli.tune import tune_command
@@ -45,6 +46,10 @@ QUIET_OPTION = click.option("--quiet", "-q", is_flag=True,
                             help="No progress on stderr (a bar is drawn only on a terminal).")
 DEVICES_HELP = ("Processes per node, one per device (GPU, or CPU core); more than one trains "
                 "with DDP. At most what the accelerator has.")
+NUM_NODES_OPTION = click.option(
+    "--num-nodes", type=click.IntRange(min=1), default=1, show_default=True,
+    help="Machines taking part in each training run, --devices processes each, launched by "
+         "torchrun or SLURM (docs/scale.md).")
 
 
 class ZooGroup(click.Group):
@@ -268,6 +273,7 @@ DBS_OPTION = click.option("--db", "dbs", multiple=True,
                    "accelerator, devices.")
 @click.option("--accelerator", type=click.Choice(ACCELERATORS), help=ACCELERATOR_HELP)
 @click.option("--devices", type=click.IntRange(min=1), help=DEVICES_HELP)
+@NUM_NODES_OPTION
 @click.option("--max-epochs", type=click.IntRange(min=1))
 @click.option("--seed", type=click.IntRange(min=0),
               help="Seed of the split and the training (default 0).")
@@ -291,11 +297,11 @@ DBS_OPTION = click.option("--db", "dbs", multiple=True,
 @QUIET_OPTION
 def train_command(model: str | None, data: str | None, backbone: str | None,
                   sets: tuple[str, ...], config: Path | None, accelerator: str | None,
-                  devices: int | None, max_epochs: int | None, seed: int | None,
-                  cv: int | None, ensemble_size: int | None, init_from: str | None,
-                  freeze: str | None, backbone_lr_scale: float, db: Path | None,
-                  trackers: str, wandb_project: str | None, wandb_entity: str | None,
-                  as_json: bool, quiet: bool) -> None:
+                  devices: int | None, num_nodes: int, max_epochs: int | None,
+                  seed: int | None, cv: int | None, ensemble_size: int | None,
+                  init_from: str | None, freeze: str | None, backbone_lr_scale: float,
+                  db: Path | None, trackers: str, wandb_project: str | None,
+                  wandb_entity: str | None, as_json: bool, quiet: bool) -> None:
     """Train MODEL on --data and store the run.
 
     Models that select on validation keep their best-validation parameters.
@@ -319,16 +325,17 @@ def train_command(model: str | None, data: str | None, backbone: str | None,
     check_devices(accelerator, devices)
     seed = seed if seed is not None else options.get("seed", 0)
     max_epochs = max_epochs or options.get("max_epochs", 20)
-    if cv and devices > 1:
+    if cv and devices * num_nodes > 1:
         raise ZooError(f"--cv trains its folds one at a time on one device; "
-                       f"devices={devices} is for a single run")
+                       f"{devices * num_nodes} devices are for a single run")
     if cv and (ensemble_size or init_from):
         raise ZooError("--cv trains plain folds; it does not combine with --ensemble or "
                        "--init-from")
     fine_tune = None if not init_from else FineTune(init_from, freeze, backbone_lr_scale)
     train = {"model": model, "data": data, "backbone": backbone, "hparams": hparams,
              "seed": seed, "accelerator": accelerator, "devices": devices,
-             "max_epochs": max_epochs, "progress_bar": wanted(quiet), "fine_tune": fine_tune}
+             "num_nodes": num_nodes, "max_epochs": max_epochs, "progress_bar": wanted(quiet),
+             "fine_tune": fine_tune}
     with _open_store(db) as store, _interrupted_by_sigterm():
         _use_trackers(store, trackers, wandb_project, wandb_entity)
         if cv:
@@ -433,15 +440,19 @@ def _split_list(value: str | None, option: str) -> list[str] | None:
 @click.option("--accelerator", type=click.Choice(ACCELERATORS), default="auto",
               help=ACCELERATOR_HELP)
 @click.option("--devices", type=click.IntRange(min=1), default=1, help=DEVICES_HELP)
+@NUM_NODES_OPTION
+@executor_options
 @DB_OPTION
 @tracker_options
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @QUIET_OPTION
 def bench_command(suite: str, models: str | None, datasets: str | None, seeds: int | None,
                   first_seed: int, budget: str, setting: str | None, classes: str | None,
-                  accelerator: str, devices: int, db: Path | None, trackers: str,
-                  wandb_project: str | None, wandb_entity: str | None, as_json: bool,
-                  quiet: bool) -> None:
+                  accelerator: str, devices: int, num_nodes: int, executor: str,
+                  jobs: int | None, ray_address: str | None, cpus_per_cell: float | None,
+                  gpus_per_cell: float | None, runs_dir: Path | None, db: Path | None,
+                  trackers: str, wandb_project: str | None, wandb_entity: str | None,
+                  as_json: bool, quiet: bool) -> None:
     """Run SUITE: every cell not already stored; one result row per cell."""
     from zoo.runs.lifecycle import global_rank
     from zoo.suites.runner import run_suite
@@ -461,7 +472,7 @@ def bench_command(suite: str, models: str | None, datasets: str | None, seeds: i
     for name in dataset_names or []:
         _check_names(data=name)
     check_devices(accelerator, devices)
-    suite_obj = suite_spec.load()(accelerator=accelerator, devices=devices)
+    suite_obj = suite_spec.load()(accelerator=accelerator, devices=devices, num_nodes=num_nodes)
     # Under DDP every rank runs this command; rank 0 alone prints, draws and reports.
     primary = global_rank() == 0
 
@@ -473,9 +484,13 @@ def bench_command(suite: str, models: str | None, datasets: str | None, seeds: i
             progress.advance(ran=not skipped)
 
         _use_trackers(store, trackers, wandb_project, wandb_entity)
-        rows = run_suite(suite_obj, store, models=model_names, datasets=dataset_names,
-                         seeds=seeds, first_seed=first_seed, budget=budget, setting=setting,
-                         classes=normal_classes, on_plan=progress.plan, on_result=cell_done)
+        with opened_executor(executor, jobs=jobs, ray_address=ray_address,
+                             cpus_per_cell=cpus_per_cell, gpus_per_cell=gpus_per_cell,
+                             devices=devices * num_nodes) as workers:
+            rows = run_suite(suite_obj, store, models=model_names, datasets=dataset_names,
+                             seeds=seeds, first_seed=first_seed, budget=budget,
+                             setting=setting, classes=normal_classes, on_plan=progress.plan,
+                             on_result=cell_done, executor=workers, root=runs_dir)
         if not primary:
             return
         from zoo.reporting.leaderboard import suite_leaderboard

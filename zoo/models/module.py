@@ -58,23 +58,38 @@ class ZooModule(ZooModel, pl.LightningModule):
     def __init__(self, data_info: DataInfo) -> None:
         super().__init__()
         self.data_info = data_info
-        self._epoch_sums: dict[str, tuple[torch.Tensor, int]] = {}
+        # Running sums of the epoch means, by mode (training: True, validation: False).
+        self._epoch_sums: dict[bool, dict[str, tuple[torch.Tensor, int]]] = {}
 
-    # -- cheap training-epoch logging ----------------------------------------------------------
+    # -- epoch means, over every sample of every rank ------------------------------------------
     def log_epoch_mean(self, name: str, value: torch.Tensor, weight: int = 1) -> None:
-        """Add ``value`` (weighted) to a mean that is logged once, at the end of the epoch.
+        """Add ``value``, the mean over ``weight`` samples, to a mean logged once, at the end
+        of the training or validation epoch.
 
         ``self.log`` in every ``training_step`` costs more than a small network's step; this
-        keeps a running sum on the device instead. Subclasses overriding
-        ``on_train_epoch_end`` call ``super().on_train_epoch_end()``.
+        keeps a running sum on the device instead. Under DDP the sums and counts of all ranks
+        are added before dividing, so the mean is over every sample once however unevenly
+        the ranks' shares fall, as one process's would be. Subclasses overriding
+        ``on_train_epoch_end`` or ``on_validation_epoch_end`` call ``super()``'s.
         """
-        total, count = self._epoch_sums.get(name, (torch.zeros((), device=value.device), 0))
-        self._epoch_sums[name] = (total + value.detach() * weight, count + weight)
+        sums = self._epoch_sums.setdefault(self.training, {})
+        total, count = sums.get(name, (torch.zeros((), device=value.device), 0))
+        sums[name] = (total + value.detach().float() * weight, count + weight)
 
     def on_train_epoch_end(self) -> None:
-        for name, (total, count) in self._epoch_sums.items():
-            self.log(name, total / count, sync_dist=True)
-        self._epoch_sums.clear()
+        self._log_epoch_means(training=True)
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch_means(training=False)
+
+    def _log_epoch_means(self, *, training: bool) -> None:
+        for name, (total, count) in self._epoch_sums.pop(training, {}).items():
+            summed = self.trainer.strategy.reduce(
+                torch.stack([total, torch.tensor(float(count), device=total.device)]),
+                reduce_op="sum")
+            # The same value on every rank now: syncing it again changes nothing (and keeps
+            # Lightning from warning that an epoch value is not synced).
+            self.log(name, summed[0] / summed[1], sync_dist=True)
 
     # -- train hook ----------------------------------------------------------------------------
     def fit(self, splits: Splits, config: TrainConfig) -> dict[str, float]:

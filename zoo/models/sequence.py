@@ -176,8 +176,7 @@ class SequenceModule(SupervisedModule):
             super().validation_step(batch, batch_idx)  # type: ignore[arg-type]
             return
         x = batch[0]
-        self.log("val_loss", -self.step_log_likelihood(x).mean(), sync_dist=True,
-                 batch_size=len(x))
+        self.log_epoch_mean("val_loss", -self.step_log_likelihood(x).mean(), len(x))
 
     def on_train_epoch_end(self) -> None:
         if self.next_step:

@@ -92,7 +92,8 @@ class SupervisedModule(ZooModule):
     def on_train_epoch_end(self) -> None:
         super().on_train_epoch_end()
         if self.train_metric.update_called:
-            self.log("train_metric", self.train_metric.compute())
+            # compute() syncs the ranks' states already: the same value on each
+            self.log("train_metric", self.train_metric.compute(), sync_dist=True)
             self.train_metric.reset()
 
     def _mixup_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -104,7 +105,7 @@ class SupervisedModule(ZooModule):
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         x, y = batch
         outputs = self(x)
-        self.log("val_loss", self._loss(outputs, y), sync_dist=True)
+        self.log_epoch_mean("val_loss", self._loss(outputs, y), len(x))
         self.val_metric(*self._metric_inputs(outputs, y))
         self.log("val_metric", self.val_metric)
 

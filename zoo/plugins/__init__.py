@@ -543,6 +543,12 @@ def configure(*, plugins_dir: str | Path | None = None) -> None:
         reset()
 
 
+def configured_plugins_dir() -> Path | None:
+    """The plugins directory :func:`configure` set (``--plugins-dir``), if any: a worker
+    process of an executor loads the same plugins from it."""
+    return Path(_plugins_dir) if _plugins_dir is not None else None
+
+
 def reset() -> None:
     """Forget the loaded plugins; the next :func:`get_host` loads them afresh."""
     global _host

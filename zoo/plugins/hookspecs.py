@@ -121,7 +121,9 @@ def zoo_run_started(run: RunResult) -> None:
     metrics yet. A tracker opens its run here and closes it in :func:`zoo_run_finished`.
 
     Built-in: ``builtin-wandb-tracker``; the results store records every run itself, before
-    this hook is called, so that a failing plugin never loses a row.
+    this hook is called, so that a failing plugin never loses a row. On an executor's worker
+    the hook runs in the worker (with the training's trackers) on the finished row, which the
+    driver stores just after, as given.
     """
 
 
@@ -135,7 +137,9 @@ def zoo_run_finished(result: RunResult) -> None:
     it, as the interrupt goes on up, so that a tracker closes its run as failed.
 
     Built-in: ``builtin-wandb-tracker``; the results store records every run itself, before
-    this hook is called, so that a failing plugin never loses a row.
+    this hook is called, so that a failing plugin never loses a row. On an executor's worker
+    the hook runs in the worker (with the training's trackers) on the finished row, which the
+    driver stores just after, as given.
     """
 
 

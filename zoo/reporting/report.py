@@ -48,7 +48,7 @@ from zoo.reporting.render import (
 )
 from zoo.reporting.runs import CURVES_FILE, read_curves
 from zoo.reporting.significance import ALPHA, holm
-from zoo.runs.lifecycle import PEAK_MEMORY_KEY, SCORES_FILE, runs_dir
+from zoo.runs.lifecycle import PEAK_MEMORY_KEY, SCORES_FILE, run_folder
 from zoo.runs.results import RunResult
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ def read_stores(paths: Sequence[Path | None], *, suite: str) -> StoredRuns:
         with Store(path, readonly=True) as store:
             rows = store.runs(suite=suite)
             for row in rows:
-                folders.setdefault(row.id, runs_dir(store) / row.id)
+                folders.setdefault(row.id, run_folder(store, row))
             per_store.append(rows)
     merged = merge_runs(per_store)
     return StoredRuns(list(merged.rows), folders, list(merged.notes))

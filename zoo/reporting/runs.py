@@ -2,7 +2,7 @@
 (``zoo runs show``): its config, metrics, per-epoch curves, files and tracker links.
 
 Everything here reads: the store is opened read-only by the caller, and the run's folder
-(:func:`zoo.runs.lifecycle.runs_dir`) is only listed and its ``metrics.csv`` (the built-in CSV
+(:func:`zoo.runs.lifecycle.run_folder`) is only listed and its ``metrics.csv`` (the built-in CSV
 tracker's per-epoch log) parsed. Nothing heavy is imported, so browsing a store starts fast.
 
 A tracker that wants its link shown stores it in the row's ``extra`` under its own name;
@@ -22,7 +22,7 @@ from typing import Any
 
 from zoo.errors import ZooError
 from zoo.plugins import get_host
-from zoo.runs.lifecycle import runs_dir
+from zoo.runs.lifecycle import run_folder
 from zoo.runs.merge import MergedRuns, merge_runs
 from zoo.runs.results import INTERRUPTED, RUN_KINDS, RUN_STATUSES, RunResult
 from zoo.runs.store import MIN_ID_PREFIX, Store
@@ -242,7 +242,7 @@ def run_detail(store: Store, run_id: str) -> dict[str, Any]:
         "files"}, "trackers": {name: link}}``; ``owner`` is ``{"host", "pid"}`` or None.
     """
     row = find_run(store, run_id)
-    folder = (runs_dir(store) / row.id).resolve()
+    folder = run_folder(store, row).resolve()
     entry = listing_entry(row)
     owner = store.owner(row.id)
     return {"run": dataclasses.asdict(row), "display_model": entry["display_model"],

@@ -151,10 +151,11 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
               hparams: dict[str, Any], seed: int, accelerator: str, devices: int,
               max_epochs: int, progress_bar: bool = False,
               tags: dict[str, Any] | None = None, init_seed: int | None = None,
-              fine_tune: FineTune | None = None) -> RunResult | None:
+              fine_tune: FineTune | None = None, num_nodes: int = 1) -> RunResult | None:
     """Train, save and store one run; ``None`` on non-zero DDP ranks.
 
     ``progress_bar`` draws the training's progress on stderr (``TrainConfig.progress_bar``);
+    ``devices`` processes on each of ``num_nodes`` machines train together (DDP);
     ``tags`` go into the row's ``extra`` (``zoo tune`` names the study and trial).
     ``seed`` cuts the data; ``init_seed`` (default ``seed``) initialises and trains the model,
     so that an ensemble's members share one split. ``fine_tune`` starts the model from
@@ -174,13 +175,14 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
         started["init_seed"] = init_seed
     if fine_tune is not None:
         started["init_from"] = fine_tune.apply(store, built)
-    row = new_row("train", model=base, dataset=data, device=device_name(accelerator, devices),
+    row = new_row("train", model=base, dataset=data,
+                  device=device_name(accelerator, devices * num_nodes),
                   backbone=built.hyperparameters().get("backbone"), seed=seed,
                   hparams=built.hyperparameters(), extra=dict(tags or {}))
 
     def train(run_dir: Path) -> Outcome:
         config = TrainConfig(seed=init_seed, accelerator=accelerator, devices=devices,
-                             max_epochs=max_epochs, run_dir=run_dir,
+                             num_nodes=num_nodes, max_epochs=max_epochs, run_dir=run_dir,
                              progress_bar=progress_bar)
         metrics = built.fit(built.training_splits(splits), config)
         if global_rank() != 0:  # rank 0 saves what every rank trained

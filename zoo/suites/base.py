@@ -72,12 +72,14 @@ class Suite:
     default_seeds: ClassVar[int] = 3
     budgets: ClassVar[dict[str, Budget]]
 
-    def __init__(self, *, accelerator: str = "auto", devices: int = 1) -> None:
+    def __init__(self, *, accelerator: str = "auto", devices: int = 1,
+                 num_nodes: int = 1) -> None:
         # The process-wide registry, as create_model uses: tests swap it, never pass one.
         self.host = get_host()
         self.spec = self.host.suite(self.name)
         self.accelerator = accelerator
         self.devices = devices
+        self.num_nodes = num_nodes
         self._loaded: dict[str, Dataset] = {}
 
     # -- what to run ---------------------------------------------------------------------------

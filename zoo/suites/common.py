@@ -73,7 +73,7 @@ def train_model(suite: Suite, cell: Cell, splits: Splits, budget: Budget,
     """Build the cell's model for the splits' data and train it under the budget.
 
     Args:
-        suite: The running suite (its accelerator and devices).
+        suite: The running suite (its accelerator, devices and nodes).
         cell: The cell: model, backbone and seed.
         splits: The data; ``splits.val`` goes into training for models that select nothing.
         budget: Epochs, time and patience.
@@ -108,6 +108,7 @@ def _trained(suite: Suite, name: str, seed: int, splits: Splits, budget: Budget,
     model = create_model(name, splits.info, seed=seed, **overrides)
     splits = model.training_splits(splits)
     config = TrainConfig(seed=seed, accelerator=suite.accelerator, devices=suite.devices,
+                         num_nodes=suite.num_nodes,
                          max_epochs=budget.max_epochs, max_time=budget.max_time,
                          patience=budget.patience, run_dir=run_dir)
     model.fit(splits, config)

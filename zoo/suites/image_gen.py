@@ -131,8 +131,9 @@ class ImageGenerationSuite(Suite):
         "full": Budget(max_epochs=100),
     }
 
-    def __init__(self, *, accelerator: str = "auto", devices: int = 1) -> None:
-        super().__init__(accelerator=accelerator, devices=devices)
+    def __init__(self, *, accelerator: str = "auto", devices: int = 1,
+                 num_nodes: int = 1) -> None:
+        super().__init__(accelerator=accelerator, devices=devices, num_nodes=num_nodes)
         # Made once per suite run and shared by its cells:
         self._splits: dict[tuple[str, str], tuple[Arrays, Arrays]] = {}
         self._classifiers: dict[tuple[str, str], ReferenceClassifier] = {}

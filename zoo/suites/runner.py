@@ -1,20 +1,27 @@
 """Running a suite: one stored row per cell, resumable, failures recorded, never fatal.
 
-Every cell goes through the run lifecycle (:func:`zoo.runs.lifecycle.execute_run`): claimed in the
-store by its content key, run under the failure rules, finished, announced to the hooks.
+Every cell goes through the run lifecycle (:mod:`zoo.runs.lifecycle`): claimed in the store
+by its content key, run under the failure rules, finished, announced to the hooks. Cells run
+in this process one after the other (every rank of a DDP run takes part in each), or on an
+executor's workers (:mod:`zoo.runs.executors`: local processes, a Ray cluster), this
+process alone writing the store.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from zoo.errors import ZooError
-from zoo.runs.lifecycle import execute_run, new_row
-from zoo.runs.results import RunResult
+from zoo.plugins import get_host
+from zoo.runs.lifecycle import Work, execute_run, new_row, runs_dir
+from zoo.runs.results import Outcome, RunResult
 from zoo.suites.base import Cell, Suite
 
 if TYPE_CHECKING:
+    from zoo.runs.executors import Executor
     from zoo.runs.store import Store
 
 OnResult = Callable[[RunResult, bool], None]
@@ -24,7 +31,8 @@ def run_suite(suite: Suite, store: Store, *, models: list[str] | None = None,
               datasets: list[str] | None = None, seeds: int | None = None,
               first_seed: int = 0, budget: str = "quick", setting: str | None = None,
               classes: list[str] | None = None, on_result: OnResult | None = None,
-              on_plan: Callable[[int], None] | None = None) -> list[RunResult]:
+              on_plan: Callable[[int], None] | None = None, executor: Executor | None = None,
+              root: Path | None = None) -> list[RunResult]:
     """Run every cell not already in ``store``; return all the cells' rows.
 
     Each cell is claimed in the store before it runs (:meth:`~zoo.runs.store.Store.claim`): a
@@ -37,7 +45,8 @@ def run_suite(suite: Suite, store: Store, *, models: list[str] | None = None,
     can be spread over processes or machines. ``classes`` chooses the normal classes of a
     one-class suite (image-ad; default every class). ``on_plan`` is told the number of
     cells before the first runs, ``on_result`` each cell's row (and whether it was already
-    stored) as it ends.
+    stored) as it ends. ``executor`` runs the cells on its workers (None: in this process,
+    one after the other); ``root`` holds the run folders (default: beside the store).
     """
     if first_seed < 0:
         raise ZooError(f"first_seed={first_seed} must be >= 0")
@@ -52,16 +61,39 @@ def run_suite(suite: Suite, store: Store, *, models: list[str] | None = None,
 
     if on_plan:
         on_plan(len(cells))
-    device = device_name(suite.accelerator, suite.devices)
+    device = device_name(suite.accelerator, suite.devices * suite.num_nodes)
+    if executor is not None:
+        from zoo.runs.executors import run_tasks
+
+        tasks = [(_cell_row(suite, cell, device), cell_work(suite, cell)) for cell in cells]
+        return run_tasks(store, tasks, executor, root=root or runs_dir(store),
+                         on_result=on_result)
     rows = []
     for cell in cells:
         row = _cell_row(suite, cell, device)
-        ran = execute_run(store, row, lambda run_dir, cell=cell: suite.run_cell(cell, run_dir))
+        ran = execute_run(store, row, lambda run_dir, cell=cell: suite.run_cell(cell, run_dir),
+                          root=root)
         result = ran or row  # a non-zero DDP rank stores nothing; rank 0 reports
         rows.append(result)
         if on_result:
             on_result(result, result.id != row.id)  # another row holds the cell: not run here
     return rows
+
+
+def cell_work(suite: Suite, cell: Cell) -> Work:
+    """The work of ``cell`` as a picklable function of its folder, for an executor's worker:
+    it runs the cell on that process's own copy of ``suite`` (its data loaded once)."""
+    return functools.partial(_run_cell, suite.name, suite.accelerator, suite.devices, cell)
+
+
+def _run_cell(suite: str, accelerator: str, devices: int, cell: Cell, run_dir: Path) -> Outcome:
+    return _suite(suite, accelerator, devices).run_cell(cell, run_dir)
+
+
+@functools.cache
+def _suite(name: str, accelerator: str, devices: int) -> Suite:
+    suite: Suite = get_host().suite(name).load()(accelerator=accelerator, devices=devices)
+    return suite
 
 
 def _cell_row(suite: Suite, cell: Cell, device: str) -> RunResult:

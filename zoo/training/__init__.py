@@ -1,6 +1,7 @@
 """One trainer factory and the Lightning fit loop every gradient-trained model uses.
 
-- accelerator / devices / nodes, DDP whenever more than one process takes part;
+- accelerator / devices / nodes, DDP whenever more than one process takes part (batch norm
+  synchronised across GPUs);
 - a seed for everything, a budget in epochs, steps or wall time;
 - early stopping on the validation loss and the parameters with the lowest validation loss
   restored at the end (:class:`BestWeights`), unless the model opts out (``keep_best=False``,
@@ -117,10 +118,11 @@ def make_trainer(config: TrainConfig, *, callbacks: list[Any] | None = None,
     import lightning.pytorch as pl
 
     check_devices(config.accelerator, config.devices)
+    backend = _ddp_backend(config)
     if config.world_size > 1:
         from lightning.pytorch.strategies import DDPStrategy
 
-        strategy: Any = DDPStrategy(process_group_backend=_ddp_backend(config))
+        strategy: Any = DDPStrategy(process_group_backend=backend)
     else:
         strategy = "auto"
     max_time = None if config.max_time is None else {"seconds": config.max_time}
@@ -129,6 +131,9 @@ def make_trainer(config: TrainConfig, *, callbacks: list[Any] | None = None,
         devices=config.devices,
         num_nodes=config.num_nodes,
         strategy=strategy,
+        # Batch norm over the whole global batch, as one process normalises it; torch has
+        # SyncBatchNorm for GPUs only, so on CPUs each rank normalises its own share.
+        sync_batchnorm=config.world_size > 1 and backend == "nccl",
         precision=config.precision,  # type: ignore[arg-type]
         max_epochs=config.max_epochs if config.max_epochs is not None else -1,
         max_steps=config.max_steps,

@@ -1,8 +1,15 @@
 """Mini-batches as index slices of tensors that live on the training device whole.
 
 Small datasets (every suite's tables, MNIST) fit in device memory, so there is no DataLoader,
-no worker process and no per-sample collation: each batch is one indexing operation. Under
-DDP each rank takes its own interleaved share of every epoch's permutation.
+no worker process and no per-sample collation: each batch is one indexing operation.
+
+Under DDP the ranks share each *global* batch of one permutation (the same on every rank):
+rank ``r`` of ``w`` takes the global batch's samples ``r, r + w, ...``. So ``w`` processes of
+batch ``b`` take the same optimiser steps on the same samples as one process of batch
+``w * b``: in an epoch no sample is seen twice and none is dropped that one process would
+see (training drops the last, partial global batch when there is more than one, as one
+process does; validation drops nothing, the ranks' shares of its last batch differing by
+one sample at most).
 """
 
 from __future__ import annotations
@@ -31,11 +38,12 @@ class IndexBatches:
 
     Args:
         tensors: Tensors with the same first dimension.
-        batch_size: Samples per batch (per rank under DDP).
+        batch_size: Samples per batch per rank; a global batch is ``batch_size * world_size``.
         shuffle: Draw a new permutation each epoch (training) or keep the order.
         seed: Base seed of the permutations; epoch ``e`` uses ``seed + e``.
-        rank: This process's rank; ``world_size`` processes share each epoch.
-        drop_last: Drop the last, smaller batch (training, so batch norm never sees one sample).
+        rank: This process's rank; ``world_size`` processes share each global batch.
+        drop_last: Drop the last, smaller global batch (training, so batch norm never sees
+            one sample).
     """
 
     def __init__(self, tensors: tuple[torch.Tensor, ...], batch_size: int, *, shuffle: bool,
@@ -50,27 +58,28 @@ class IndexBatches:
         self.drop_last = drop_last
         self.epoch = 0
 
-    def _indices(self) -> torch.Tensor:
+    @property
+    def global_batch(self) -> int:
+        return self.batch_size * self.world_size
+
+    def _order(self) -> torch.Tensor:
         n = len(self.tensors[0])
         device = self.tensors[0].device
         if self.shuffle:
             generator = torch.Generator().manual_seed(self.seed + self.epoch)
-            order = torch.randperm(n, generator=generator).to(device)
-        else:
-            order = torch.arange(n, device=device)
-        per_rank = n // self.world_size if self.world_size > 1 else n
-        return order[self.rank::self.world_size][:per_rank]
+            return torch.randperm(n, generator=generator).to(device)
+        return torch.arange(n, device=device)
 
     def __len__(self) -> int:
-        n = len(self.tensors[0]) // self.world_size if self.world_size > 1 else len(self.tensors[0])
-        full, rest = divmod(n, self.batch_size)
+        full, rest = divmod(len(self.tensors[0]), self.global_batch)
         return full if (self.drop_last and full > 0) or rest == 0 else full + 1
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
-        indices = self._indices()
+        order = self._order()
         self.epoch += 1
         for b in range(len(self)):
-            index = indices[b * self.batch_size:(b + 1) * self.batch_size]
+            index = order[b * self.global_batch:(b + 1) * self.global_batch][
+                self.rank::self.world_size]
             yield tuple(t[index] for t in self.tensors)
 
 
@@ -98,9 +107,9 @@ class TensorDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> IndexBatches:
         rank, world = self._rank()
-        batch_size = min(self.batch_size, max(1, len(self.train[0]) // world))
-        return IndexBatches(self.train, batch_size, shuffle=True, seed=self.seed, rank=rank,
-                            world_size=world, drop_last=len(self.train[0]) > batch_size)
+        return IndexBatches(self.train, self.batch_size, shuffle=True, seed=self.seed,
+                            rank=rank, world_size=world,
+                            drop_last=len(self.train[0]) > self.batch_size * world)
 
     def val_dataloader(self) -> IndexBatches:
         rank, world = self._rank()

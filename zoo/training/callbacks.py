@@ -17,7 +17,8 @@ class BestWeights(Checkpoint):
 
     Kept in memory rather than as a checkpoint file: loading it back needs no unpickling, and
     every DDP rank holds the same copy. A ``Checkpoint`` so that Lightning calls it after the
-    module's ``on_train_epoch_end``, where epoch means are logged.
+    module's ``on_train_epoch_end`` and ``on_validation_epoch_end``, where epoch means are
+    logged.
     """
 
     def __init__(self, monitor: str = "val_loss") -> None:
@@ -34,7 +35,8 @@ class BestWeights(Checkpoint):
             self.best_score = score
             self.best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
 
-    def on_validation_epoch_end(self, trainer: Trainer, module: LightningModule) -> None:
+    def on_validation_end(self, trainer: Trainer, module: LightningModule) -> None:
+        # After the module's on_validation_epoch_end, where epoch means are logged.
         if not trainer.sanity_checking and self.monitor.startswith("val"):
             self._consider(trainer, module)
 

@@ -157,7 +157,7 @@ class AutoEncoderDetector(ZooModule):
 
     def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
         x = batch[0]
-        self.log("val_loss", self.errors(x).mean(), batch_size=len(x), sync_dist=True)
+        self.log_epoch_mean("val_loss", self.errors(x).mean(), len(x))
 
     def score(self, x: Any) -> torch.Tensor:
         """Anomaly scores ``(N,)``: the squared reconstruction error of each sample (mean or
@@ -371,7 +371,7 @@ class DeepSVDD(ZooModule):
 
     def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
         x = batch[0]
-        self.log("val_loss", self._loss(self.network(x)), batch_size=len(x), sync_dist=True)
+        self.log_epoch_mean("val_loss", self._loss(self.network(x)), len(x))
 
     # -- evaluate hook -------------------------------------------------------------------------
     def anomaly_scores(self, x: torch.Tensor) -> torch.Tensor:

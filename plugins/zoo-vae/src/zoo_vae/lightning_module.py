@@ -152,7 +152,7 @@ class VAE(ZooModule):
 
     def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
         x = batch[0]
-        self.log("val_loss", self.objective(x).mean(), batch_size=len(x), sync_dist=True)
+        self.log_epoch_mean("val_loss", self.objective(x).mean(), len(x))
 
     # -- evaluate hooks ------------------------------------------------------------------------
     @torch.no_grad()
