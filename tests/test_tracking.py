@@ -166,7 +166,7 @@ def test_a_tracker_that_raises_never_fails_the_run(tmp_path: Path) -> None:
     assert [row["status"] for row in json.loads(done.stdout)] == ["ok", "ok"]
     assert ("zoo plugin 'raising' is broken: zoo_run_started raised ConnectionError: "
             "the tracking server is down") in done.stderr
-    # W&B's calls fail on its writer thread (WANDB_DIR is a file): a warning per W&B run.
+    # W&B's calls fail in its writer process (WANDB_DIR is a file): a warning per W&B run.
     warned = [line for line in done.stderr.splitlines()
               if line.startswith("warning: W&B tracker: FileExistsError")]
     assert len(warned) == 3  # two cells and the leaderboard
@@ -377,10 +377,16 @@ def test_a_bench_makes_one_wandb_run_per_cell_and_one_leaderboard_run(tmp_path: 
     assert sorted(run.run.job_type for run in again) == ["leaderboard"] * 2 + ["train"] * 4
 
 
-def test_a_bench_stopped_by_sigterm_writes_every_wandb_run_it_opened(
-        tmp_path: Path, sleepy_plugin_dir: Path) -> None:
-    """The W&B calls run on a writer thread: a SIGTERM while the second cell trains still
-    leaves the first cell's run whole and the second's closed, as failed."""
+#: How ``zoo`` exits when stopped: SIGTERM's conventional status, click's ``Aborted!`` on Ctrl-C.
+STOPPED_EXIT_CODES = {"sigterm": 128 + signal.SIGTERM, "ctrl-c": 1}
+
+
+@pytest.mark.parametrize("stop", list(STOPPED_EXIT_CODES))
+def test_a_stopped_bench_writes_every_wandb_run_it_opened(
+        stop: str, tmp_path: Path, sleepy_plugin_dir: Path) -> None:
+    """The W&B calls run in a writer process: a SIGTERM to zoo, or a terminal's Ctrl-C (a
+    SIGINT to the whole process group, the writer included), while the second cell trains
+    still leaves the first cell's run whole and the second's closed, as failed."""
     db = tmp_path / "runs.db"
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("WANDB_")},
            **wandb_env(tmp_path), "ZOO_TRACKER": "wandb"}
@@ -388,17 +394,47 @@ def test_a_bench_stopped_by_sigterm_writes_every_wandb_run_it_opened(
         [sys.executable, "-m", "zoo", "--plugins-dir", str(sleepy_plugin_dir), "bench",
          "embedded-ad", "--budget", "smoke", "--models", "iforest,sleepy", "--datasets",
          "wine-ad", "--seeds", "1", "--db", str(db)], stderr=subprocess.PIPE, text=True,
-        env=env)
+        env=env, start_new_session=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and stored(db) != [("iforest", "ok"), ("sleepy", "running")]:
         time.sleep(0.2)
-    bench.send_signal(signal.SIGTERM)
-    assert bench.wait(timeout=120) == 128 + signal.SIGTERM
+    if stop == "sigterm":
+        bench.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(bench.pid, signal.SIGINT)
+    assert bench.wait(timeout=120) == STOPPED_EXIT_CODES[stop]
     runs = {run.config["model"]: run for run in wandb_runs(tmp_path)}
     assert sorted(runs) == ["iforest", "sleepy"] and stored(db) == [("iforest", "ok"),
                                                                     ("sleepy", "failed")]
     assert runs["iforest"].exit_code == 0 and "roc_curve_table._type" in runs["iforest"].summary
     assert runs["sleepy"].exit_code != 0
+    assert "W&B writer" not in bench.stderr.read()
+
+
+def test_a_writer_that_died_is_one_warning_and_the_rows_are_stored(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from zoo.runs.store import Store
+    from zoo.suites.runner import run_suite
+    from zoo.tracking import use_trackers, wandb_tracker
+
+    for variable in [k for k in os.environ if k.startswith("WANDB_")]:
+        monkeypatch.delenv(variable)
+    for variable, value in {**wandb_env(tmp_path), "WANDB_DIR": str(tmp_path)}.items():
+        monkeypatch.setenv(variable, value)
+    with Store(tmp_path / "runs.db") as store:
+        use_trackers("wandb", store_path=store.path)
+        wandb_tracker._submit("log", -1, {})  # starts the writer, as a run's start does
+        writer = wandb_tracker._state["writer"]._process
+        os.kill(writer.pid, signal.SIGKILL)
+        writer.join()
+        rows = run_suite(plugins.get_host().suite("embedded-ad").load()(), store,
+                         models=["iforest"], datasets=["wine-ad"], seeds=2, budget="smoke")
+    wandb_tracker.flush()
+    assert [row.status for row in rows] == ["ok", "ok"]
+    warned = [line for line in capsys.readouterr().err.splitlines() if "W&B writer" in line]
+    assert warned == ["warning: W&B tracker: the W&B writer process stopped with exit code -9; "
+                      "the runs' rows are stored, their W&B runs may be incomplete"]
 
 
 def stored(db: Path) -> list[tuple[str, str]]:
@@ -522,8 +558,6 @@ def test_every_suites_cell_logs_its_data_shape_and_media(
         media: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """In process (a suite run as ``zoo bench`` runs it, without the process start), so that
     every suite's cell costs only its smoke training."""
-    import wandb
-
     from zoo.runs.store import Store
     from zoo.suites.runner import run_suite
     from zoo.tracking import use_trackers, wandb_tracker
@@ -540,8 +574,7 @@ def test_every_suites_cell_logs_its_data_shape_and_media(
         spec = plugins.get_host().suite(suite)
         [row] = run_suite(spec.load()(), store, models=[model], datasets=[dataset], seeds=1,
                           budget="smoke", setting=setting, classes=classes)
-    wandb_tracker.flush()  # the W&B calls run on a writer thread
-    wandb.teardown()  # wandb's service writes the run's files out as it stops
+    wandb_tracker.flush()  # the W&B calls run in a writer process, stopped here
     [run] = wandb_runs(tmp_path)
     assert row.status == "ok", row.error
     assert run.config["zoo_run_id"] == row.id
@@ -603,7 +636,7 @@ def test_detection_and_classification_cells_log_curves_histograms_and_confusion_
 
 
 def test_a_logged_curve_keeps_at_most_curve_points_with_both_ends(tmp_path: Path) -> None:
-    from zoo.tracking.wandb_tracker import CURVE_POINTS, _line
+    from zoo.tracking._wandb_writer import CURVE_POINTS, _line
 
     x = np.linspace(0.0, 1.0, 5000)
     chart = _line(x, x**2, "x", "y", "a curve")
