@@ -426,8 +426,8 @@ def test_a_writer_that_died_is_one_warning_and_the_rows_are_stored(
         use_trackers("wandb", store_path=store.path)
         wandb_tracker._submit("log", -1, {})  # starts the writer, as a run's start does
         writer = wandb_tracker._state["writer"]._process
-        os.kill(writer.pid, signal.SIGKILL)
-        writer.join()
+        writer.kill()
+        writer.wait()
         rows = run_suite(plugins.get_host().suite("embedded-ad").load()(), store,
                          models=["iforest"], datasets=["wine-ad"], seeds=2, budget="smoke")
     wandb_tracker.flush()
@@ -636,11 +636,10 @@ def test_detection_and_classification_cells_log_curves_histograms_and_confusion_
 
 
 def test_a_logged_curve_keeps_at_most_curve_points_with_both_ends(tmp_path: Path) -> None:
-    from zoo.tracking._wandb_writer import CURVE_POINTS, _line
+    from zoo.tracking.wandb_tracker import CURVE_POINTS, _curve_points
 
     x = np.linspace(0.0, 1.0, 5000)
-    chart = _line(x, x**2, "x", "y", "a curve")
-    data = chart.table.data
+    data = _curve_points(x, x**2)
     assert len(data) == CURVE_POINTS and data[0] == [0.0, 0.0] and data[-1] == [1.0, 1.0]
 
 

@@ -1,7 +1,7 @@
 """The W&B writer process: every wandb call of the W&B tracker, made in order, in a child process.
 
-The tracker's hooks (:mod:`zoo.tracking.wandb_tracker`) send it picklable requests over a
-queue (configs, metric dicts, paths of files the zoo process wrote), never live objects, so
+The tracker's hooks (:mod:`zoo.tracking.wandb_tracker`) send it picklable requests on its
+stdin (configs, metric dicts, paths of files the zoo process wrote), never live objects, so
 that wandb's Python work (import, run setup, records, tables, artifacts) runs on another core
 instead of between the training's steps under the zoo process's GIL. Only this process
 imports wandb. It ignores SIGINT, so a Ctrl-C in the terminal cannot cut a run's files short:
@@ -12,8 +12,10 @@ A request is a tuple ``(verb, *args)``:
 - ``("open", key, fields)``: ``wandb.init(**fields)`` with zoo's defaults, as run ``key``;
 - ``("log", key, metrics)``: one epoch's curves;
 - ``("finish", key, outcome)``: summary, data shape, media, test curves, model; finish;
-- ``("leaderboard", fields, columns, rows, figures)``: one run logging a suite's leaderboard;
-- ``None``: stop (wandb's service writes the runs out; the ``wandb sync`` line is printed).
+- ``("leaderboard", fields, columns, rows, figures)``: one run logging a suite's leaderboard.
+
+Its stdin closing stops it: wandb's service writes the runs out, and the ``wandb sync`` line
+is printed when a run went offline.
 """
 
 from __future__ import annotations
@@ -21,14 +23,11 @@ from __future__ import annotations
 import html
 import netrc
 import os
-import queue
+import pickle
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    import multiprocessing
+from typing import Any, BinaryIO
 
 #: Seconds wandb may take to reach its server before the runs go offline
 #: (``WANDB_INIT_TIMEOUT`` overrides it).
@@ -41,36 +40,27 @@ LEAN_SETTINGS = {"silent": True, "console": "off", "x_disable_stats": True,
                  "x_disable_meta": True, "x_disable_machine_info": True,
                  "x_save_requirements": False, "disable_git": True, "save_code": False,
                  "disable_job_creation": True}
-#: The most points a logged ROC or PR curve keeps: W&B draws each from a table, whose
-#: building, type checks and artifact cost time in proportion to its rows in every cell.
-CURVE_POINTS = 100
-#: Seconds between checks that the zoo process is still there while no request comes.
-_POLL_SECONDS = 1.0
 
 
-def serve(requests: multiprocessing.Queue) -> None:
-    """Make the W&B calls ``requests`` asks for, in order, until ``None`` or until the zoo
-    process is gone and the queue empty (the process's target)."""
+def serve() -> None:
+    """Make the W&B calls asked on stdin (pickled requests), in order, until it closes: the
+    zoo process closes it to stop the writer, or its end closes as the zoo process dies."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.dup2(2, 1)  # whatever wandb prints joins zoo's messages, never a command's --json
     writer = _Writer()
     try:
-        while (request := _next(requests)) is not None:
+        while (request := _next(sys.stdin.buffer)) is not None:
             verb, *args = request
             _warn_on_error(getattr(writer, verb), *args)
     finally:
         writer.close()
 
 
-def _next(requests: multiprocessing.Queue) -> tuple[Any, ...] | None:
-    from multiprocessing import parent_process
-
-    parent = parent_process()
-    while True:
-        try:
-            return requests.get(timeout=_POLL_SECONDS)
-        except queue.Empty:
-            if parent is not None and not parent.is_alive():
-                return None
+def _next(requests: BinaryIO) -> tuple[Any, ...] | None:
+    try:
+        return pickle.load(requests)
+    except EOFError:
+        return None
 
 
 def _warn_on_error(call: Any, *args: Any) -> None:
@@ -115,8 +105,7 @@ class _Writer:
             if outcome["data_shape"] is not None:  # known once the work has loaded the data
                 run.config.update({"data_shape": outcome["data_shape"]}, allow_val_change=True)
             _log_media(run, [Path(p) for p in outcome["media"]])
-            if outcome["test_outputs"]:
-                _log_test_outputs(run, Path(outcome["test_outputs"]))
+            _log_test_charts(run, outcome["test_charts"])
             if outcome["model"]:
                 _log_model(run, **outcome["model"])
         finally:
@@ -201,54 +190,40 @@ def _log_media(run: Any, places: list[Path]) -> None:
             run.log({"sample_text": wandb.Html(f"<pre>{html.escape(text)}</pre>")})
 
 
-def _log_test_outputs(run: Any, path: Path) -> None:
+def _log_test_charts(run: Any, charts: dict[str, Any]) -> None:
     """A detector's ROC and PR curves and its normal and anomalous test rows' scores as
-    histograms, or a classifier's confusion matrix, from the test outputs the run kept."""
-    import numpy as np
-
-    if not path.is_file():
-        return
-    with np.load(path) as saved:
-        outputs = dict(saved)
-    if "scores" in outputs:
-        _log_detection(run, outputs["labels"], outputs["scores"])
-    if "predictions" in outputs:
-        _log_confusion_matrix(run, outputs["labels"], outputs["predictions"])
+    histograms, or a classifier's confusion matrix (computed by the zoo process)."""
+    if "detection" in charts:
+        _log_detection(run, **charts["detection"])
+    if "classification" in charts:
+        _log_confusion_matrix(run, **charts["classification"])
 
 
-def _log_detection(run: Any, labels: Any, scores: Any) -> None:
-    import wandb
-    from sklearn.metrics import precision_recall_curve, roc_curve
-
-    fpr, tpr, _ = roc_curve(labels, scores)
-    precision, recall, _ = precision_recall_curve(labels, scores)
-    run.log({"roc_curve": _line(fpr, tpr, "false positive rate", "true positive rate", "ROC"),
-             "pr_curve": _line(recall, precision, "recall", "precision", "precision-recall"),
-             "test_scores/normal": wandb.Histogram(scores[labels == 0]),
-             "test_scores/anomalous": wandb.Histogram(scores[labels == 1])})
-
-
-def _line(x: Any, y: Any, x_name: str, y_name: str, title: str) -> Any:
-    """A W&B line plot of at most :data:`CURVE_POINTS` of the points ``(x, y)``, evenly
-    spaced along the curve and keeping both ends."""
-    import numpy as np
+def _log_detection(run: Any, roc: list[list[float]], pr: list[list[float]], normal: Any,
+                   anomalous: Any) -> None:
     import wandb
 
-    keep = np.unique(np.linspace(0, len(x) - 1, min(len(x), CURVE_POINTS)).round().astype(int))
+    run.log({"roc_curve": _line(roc, "false positive rate", "true positive rate", "ROC"),
+             "pr_curve": _line(pr, "recall", "precision", "precision-recall"),
+             "test_scores/normal": wandb.Histogram(normal),
+             "test_scores/anomalous": wandb.Histogram(anomalous)})
+
+
+def _line(points: list[list[float]], x_name: str, y_name: str, title: str) -> Any:
+    import wandb
+
     # Typed columns spare wandb inferring, row by row, a type per cell.
-    table = wandb.Table(columns=[x_name, y_name],
-                        data=[[float(a), float(b)] for a, b in zip(x[keep], y[keep], strict=True)],
-                        dtype=[float, float], optional=False)
+    table = wandb.Table(columns=[x_name, y_name], data=points, dtype=[float, float],
+                        optional=False)
     return wandb.plot.line(table, x_name, y_name, title=title)
 
 
-def _log_confusion_matrix(run: Any, labels: Any, predictions: Any) -> None:
+def _log_confusion_matrix(run: Any, labels: list[int], predictions: list[int]) -> None:
     import wandb
 
-    n_classes = int(max(labels.max(), predictions.max())) + 1
+    n_classes = max(*labels, *predictions) + 1
     run.log({"confusion_matrix": wandb.plot.confusion_matrix(
-        y_true=labels.tolist(), preds=predictions.tolist(),
-        class_names=[str(label) for label in range(n_classes)])})
+        y_true=labels, preds=predictions, class_names=[str(label) for label in range(n_classes)])})
 
 
 def _log_model(run: Any, name: str, package: str, metadata: dict[str, Any]) -> None:
@@ -258,3 +233,7 @@ def _log_model(run: Any, name: str, package: str, metadata: dict[str, Any]) -> N
     artifact = wandb.Artifact(name, type="model", metadata=metadata)
     artifact.add_dir(package)
     run.log_artifact(artifact, aliases=["best", "latest"])
+
+
+if __name__ == "__main__":
+    serve()

@@ -5,8 +5,9 @@ An ordinary tracker plugin (see ``docs/tracking.md``): one W&B run per zoo run, 
 distributed run makes one W&B run), per-epoch curves from a trainer logger, and a
 ``leaderboard`` run after a suite.
 
-The hooks only send requests (configs, metrics, paths of the files a run wrote) to one
-writer process (:mod:`zoo.tracking._wandb_writer`), started on the first tracked run, which
+The hooks only send picklable requests (configs, metrics, paths of the files a run wrote)
+to one writer process (:mod:`zoo.tracking._wandb_writer`), started on the first tracked run,
+which
 imports wandb and makes the W&B calls in order on another core, so that wandb's work and its
 waits on its service overlap the training instead of adding to it. The zoo process drains
 and joins the writer as it exits (after Ctrl-C and SIGTERM too), waiting at most
@@ -25,8 +26,11 @@ import atexit
 import contextlib
 import itertools
 import os
+import pickle
+import queue
 import re
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,14 +39,14 @@ from zoo.plugins import hookimpl
 from zoo.plugins.specs import TrackerSpec
 from zoo.runs.lifecycle import DATA_SHAPE_KEY, TEST_OUTPUTS_KEY
 from zoo.tracking import LEADERBOARD_COLUMNS, leaderboard_rows, run_config
-from zoo.tracking._wandb_writer import serve
 
 if TYPE_CHECKING:
-    import multiprocessing
-
     from zoo.runs.results import RunResult
     from zoo.training import TrainConfig
 
+#: The most points a logged ROC or PR curve keeps: W&B draws each from a table, whose
+#: building, type checks and artifact cost time in proportion to its rows in every cell.
+CURVE_POINTS = 100
 #: The longest the zoo process waits, as it exits, for the writer to finish the W&B runs
 #: asked of it; then the writer is stopped, with one warning.
 WRITER_EXIT_TIMEOUT = 120.0
@@ -150,43 +154,59 @@ class _Run:
 
 
 class _Writer:
-    """The writer process and the queue of requests it serves (:func:`_wandb_writer.serve`).
+    """The writer process (:mod:`zoo.tracking._wandb_writer`, a fresh interpreter: wandb is
+    imported only there) and the thread feeding it.
 
-    Started with ``spawn``, so that the child is a fresh interpreter (no copy of the
-    training's threads or tensors) and wandb is imported only there.
+    The feeder thread pickles the requests to the writer's stdin, so that a hook never
+    waits on a full pipe while wandb is busy; closing the pipe is what stops the writer.
     """
 
     def __init__(self) -> None:
-        import multiprocessing
+        import subprocess
+        import threading
 
-        context = multiprocessing.get_context("spawn")
-        self._requests: multiprocessing.Queue = context.Queue()
-        self._process = context.Process(target=serve, args=(self._requests,),
-                                        name="zoo-wandb-writer")
-        self._process.start()
+        self._process = subprocess.Popen([sys.executable, "-m", "zoo.tracking._wandb_writer"],
+                                         stdin=subprocess.PIPE)
+        self._pending: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
+        # A daemon: the interpreter's exit must not wait for it before the atexit hooks run.
+        self._feeder = threading.Thread(target=self._feed, name="zoo-wandb-feeder", daemon=True)
+        self._feeder.start()
         self._lost = False
 
     def submit(self, request: tuple[Any, ...]) -> None:
-        if not self._lost and not self._process.is_alive():
-            self._warn_lost(f"stopped with exit code {self._process.exitcode}")
+        if not self._lost and self._process.poll() is not None:
+            self._warn_lost(f"stopped with exit code {self._process.returncode}")
         if not self._lost:
-            self._requests.put(request)
+            self._pending.put(request)
 
     def close(self) -> None:
-        """Ask the writer to stop after the requests before; wait for it, a bounded time."""
-        if self._process.is_alive():
-            self._requests.put(None)
-        self._requests.close()
-        with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C: stop waiting
-            self._process.join(WRITER_EXIT_TIMEOUT)
-        if self._process.is_alive():
+        """Stop the writer after the requests before; wait for it, a bounded time."""
+        import subprocess
+
+        self._pending.put(None)
+        deadline = time.monotonic() + WRITER_EXIT_TIMEOUT
+        with contextlib.suppress(KeyboardInterrupt, subprocess.TimeoutExpired):  # a 2nd Ctrl-C
+            self._feeder.join(WRITER_EXIT_TIMEOUT)
+            self._process.wait(max(deadline - time.monotonic(), 0.0))
+        if self._process.poll() is None:
             self._warn_lost(f"did not finish in {WRITER_EXIT_TIMEOUT:g} s and was stopped")
-            self._process.terminate()
-            self._process.join()
-        elif self._process.exitcode and not self._lost:
-            self._warn_lost(f"stopped with exit code {self._process.exitcode}")
-        if self._lost:  # what it never read must not hold up the interpreter's exit
-            self._requests.cancel_join_thread()
+            self._process.kill()
+            self._process.wait()
+        elif self._process.returncode and not self._lost:
+            self._warn_lost(f"stopped with exit code {self._process.returncode}")
+
+    def _feed(self) -> None:
+        pipe = self._process.stdin
+        assert pipe is not None
+        try:
+            while (request := self._pending.get()) is not None:
+                pipe.write(pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL))
+                pipe.flush()
+        except OSError:  # the writer is gone: submit() or close() says so
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                pipe.close()
 
     def _warn_lost(self, why: str) -> None:
         self._lost = True
@@ -198,20 +218,20 @@ def _submit(*request: Any) -> None:
     """Send a request to the writer, after those sent before it; start it on the first."""
     if _state["writer"] is None:
         _state["writer"] = _Writer()
-        atexit.unregister(flush)  # once, and before multiprocessing's own exit handler
+        atexit.unregister(flush)  # registered once
         atexit.register(flush)
     _state["writer"].submit(request)
 
 
 def _outcome(result: RunResult) -> dict[str, Any]:
     """What the writer records of a finished run: the stored row's metrics as the summary,
-    the data's shape, the files of its media, test outputs and model package."""
+    the data's shape, the files of its media and model package, its test charts' data."""
     return {"summary": {**result.metrics, "status": result.status, "seconds": result.seconds,
                         "error": result.error},
             "exit_code": 0 if result.status == "ok" else 1,
             "data_shape": result.extra.get(DATA_SHAPE_KEY),
             "media": [str(path) for path in _media(result)],
-            "test_outputs": result.extra.get(TEST_OUTPUTS_KEY),
+            "test_charts": _test_charts(Path(result.extra.get(TEST_OUTPUTS_KEY) or "")),
             "model": _model(result)}
 
 
@@ -224,6 +244,41 @@ def _media(result: RunResult) -> list[Path]:
 
         places += [Path(result.checkpoint).parent / name for name in SAMPLE_FILES]
     return list(dict.fromkeys(places))
+
+
+def _test_charts(path: Path) -> dict[str, Any]:
+    """From the test outputs a run kept: a detector's ROC and PR curves and its normal and
+    anomalous test rows' scores, or a classifier's labels and predictions. Computed here,
+    where scikit-learn is loaded already, rather than in the writer."""
+    import numpy as np
+
+    if not path.is_file():
+        return {}
+    with np.load(path) as saved:
+        outputs = dict(saved)
+    labels, charts = outputs["labels"], {}
+    if "scores" in outputs:
+        from sklearn.metrics import precision_recall_curve, roc_curve
+
+        scores = outputs["scores"]
+        fpr, tpr, _ = roc_curve(labels, scores)
+        precision, recall, _ = precision_recall_curve(labels, scores)
+        charts["detection"] = {"roc": _curve_points(fpr, tpr),
+                               "pr": _curve_points(recall, precision),
+                               "normal": scores[labels == 0], "anomalous": scores[labels == 1]}
+    if "predictions" in outputs:
+        charts["classification"] = {"labels": labels.tolist(),
+                                    "predictions": outputs["predictions"].tolist()}
+    return charts
+
+
+def _curve_points(x: Any, y: Any) -> list[list[float]]:
+    """At most :data:`CURVE_POINTS` of the points ``(x, y)``, evenly spaced along the curve
+    and keeping both ends."""
+    import numpy as np
+
+    keep = np.unique(np.linspace(0, len(x) - 1, min(len(x), CURVE_POINTS)).round().astype(int))
+    return [[float(a), float(b)] for a, b in zip(x[keep], y[keep], strict=True)]
 
 
 def _model(result: RunResult) -> dict[str, Any] | None:
