@@ -636,10 +636,10 @@ def test_detection_and_classification_cells_log_curves_histograms_and_confusion_
 
 
 def test_a_logged_curve_keeps_at_most_curve_points_with_both_ends(tmp_path: Path) -> None:
-    from zoo.tracking.wandb_tracker import CURVE_POINTS, _curve_points
+    from zoo.tracking._wandb_writer import CURVE_POINTS, _line
 
     x = np.linspace(0.0, 1.0, 5000)
-    data = _curve_points(x, x**2)
+    data = _line(x, x**2, "x", "y", "a curve").table.data
     assert len(data) == CURVE_POINTS and data[0] == [0.0, 0.0] and data[-1] == [1.0, 1.0]
 
 

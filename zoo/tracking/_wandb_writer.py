@@ -40,6 +40,9 @@ LEAN_SETTINGS = {"silent": True, "console": "off", "x_disable_stats": True,
                  "x_disable_meta": True, "x_disable_machine_info": True,
                  "x_save_requirements": False, "disable_git": True, "save_code": False,
                  "disable_job_creation": True}
+#: The most points a logged ROC or PR curve keeps: W&B draws each from a table, whose
+#: building, type checks and artifact cost time in proportion to its rows in every cell.
+CURVE_POINTS = 100
 
 
 def serve() -> None:
@@ -105,7 +108,8 @@ class _Writer:
             if outcome["data_shape"] is not None:  # known once the work has loaded the data
                 run.config.update({"data_shape": outcome["data_shape"]}, allow_val_change=True)
             _log_media(run, [Path(p) for p in outcome["media"]])
-            _log_test_charts(run, outcome["test_charts"])
+            if outcome["test_outputs"]:
+                _log_test_outputs(run, Path(outcome["test_outputs"]))
             if outcome["model"]:
                 _log_model(run, **outcome["model"])
         finally:
@@ -190,40 +194,54 @@ def _log_media(run: Any, places: list[Path]) -> None:
             run.log({"sample_text": wandb.Html(f"<pre>{html.escape(text)}</pre>")})
 
 
-def _log_test_charts(run: Any, charts: dict[str, Any]) -> None:
+def _log_test_outputs(run: Any, path: Path) -> None:
     """A detector's ROC and PR curves and its normal and anomalous test rows' scores as
-    histograms, or a classifier's confusion matrix (computed by the zoo process)."""
-    if "detection" in charts:
-        _log_detection(run, **charts["detection"])
-    if "classification" in charts:
-        _log_confusion_matrix(run, **charts["classification"])
+    histograms, or a classifier's confusion matrix, from the test outputs the run kept."""
+    import numpy as np
+
+    if not path.is_file():
+        return
+    with np.load(path) as saved:
+        outputs = dict(saved)
+    if "scores" in outputs:
+        _log_detection(run, outputs["labels"], outputs["scores"])
+    if "predictions" in outputs:
+        _log_confusion_matrix(run, outputs["labels"], outputs["predictions"])
 
 
-def _log_detection(run: Any, roc: list[list[float]], pr: list[list[float]], normal: Any,
-                   anomalous: Any) -> None:
+def _log_detection(run: Any, labels: Any, scores: Any) -> None:
+    import wandb
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    fpr, tpr, _ = roc_curve(labels, scores)
+    precision, recall, _ = precision_recall_curve(labels, scores)
+    run.log({"roc_curve": _line(fpr, tpr, "false positive rate", "true positive rate", "ROC"),
+             "pr_curve": _line(recall, precision, "recall", "precision", "precision-recall"),
+             "test_scores/normal": wandb.Histogram(scores[labels == 0]),
+             "test_scores/anomalous": wandb.Histogram(scores[labels == 1])})
+
+
+def _line(x: Any, y: Any, x_name: str, y_name: str, title: str) -> Any:
+    """A W&B line plot of at most :data:`CURVE_POINTS` of the points ``(x, y)``, evenly
+    spaced along the curve and keeping both ends."""
+    import numpy as np
     import wandb
 
-    run.log({"roc_curve": _line(roc, "false positive rate", "true positive rate", "ROC"),
-             "pr_curve": _line(pr, "recall", "precision", "precision-recall"),
-             "test_scores/normal": wandb.Histogram(normal),
-             "test_scores/anomalous": wandb.Histogram(anomalous)})
-
-
-def _line(points: list[list[float]], x_name: str, y_name: str, title: str) -> Any:
-    import wandb
-
+    keep = np.unique(np.linspace(0, len(x) - 1, min(len(x), CURVE_POINTS)).round().astype(int))
     # Typed columns spare wandb inferring, row by row, a type per cell.
-    table = wandb.Table(columns=[x_name, y_name], data=points, dtype=[float, float],
-                        optional=False)
+    table = wandb.Table(columns=[x_name, y_name],
+                        data=[[float(a), float(b)] for a, b in zip(x[keep], y[keep], strict=True)],
+                        dtype=[float, float], optional=False)
     return wandb.plot.line(table, x_name, y_name, title=title)
 
 
-def _log_confusion_matrix(run: Any, labels: list[int], predictions: list[int]) -> None:
+def _log_confusion_matrix(run: Any, labels: Any, predictions: Any) -> None:
     import wandb
 
-    n_classes = max(*labels, *predictions) + 1
+    n_classes = int(max(labels.max(), predictions.max())) + 1
     run.log({"confusion_matrix": wandb.plot.confusion_matrix(
-        y_true=labels, preds=predictions, class_names=[str(label) for label in range(n_classes)])})
+        y_true=labels.tolist(), preds=predictions.tolist(),
+        class_names=[str(label) for label in range(n_classes)])})
 
 
 def _log_model(run: Any, name: str, package: str, metadata: dict[str, Any]) -> None:

@@ -44,9 +44,6 @@ if TYPE_CHECKING:
     from zoo.runs.results import RunResult
     from zoo.training import TrainConfig
 
-#: The most points a logged ROC or PR curve keeps: W&B draws each from a table, whose
-#: building, type checks and artifact cost time in proportion to its rows in every cell.
-CURVE_POINTS = 100
 #: The longest the zoo process waits, as it exits, for the writer to finish the W&B runs
 #: asked of it; then the writer is stopped, with one warning.
 WRITER_EXIT_TIMEOUT = 120.0
@@ -225,13 +222,13 @@ def _submit(*request: Any) -> None:
 
 def _outcome(result: RunResult) -> dict[str, Any]:
     """What the writer records of a finished run: the stored row's metrics as the summary,
-    the data's shape, the files of its media and model package, its test charts' data."""
+    the data's shape, the files of its media, test outputs and model package."""
     return {"summary": {**result.metrics, "status": result.status, "seconds": result.seconds,
                         "error": result.error},
             "exit_code": 0 if result.status == "ok" else 1,
             "data_shape": result.extra.get(DATA_SHAPE_KEY),
             "media": [str(path) for path in _media(result)],
-            "test_charts": _test_charts(Path(result.extra.get(TEST_OUTPUTS_KEY) or "")),
+            "test_outputs": result.extra.get(TEST_OUTPUTS_KEY),
             "model": _model(result)}
 
 
@@ -244,41 +241,6 @@ def _media(result: RunResult) -> list[Path]:
 
         places += [Path(result.checkpoint).parent / name for name in SAMPLE_FILES]
     return list(dict.fromkeys(places))
-
-
-def _test_charts(path: Path) -> dict[str, Any]:
-    """From the test outputs a run kept: a detector's ROC and PR curves and its normal and
-    anomalous test rows' scores, or a classifier's labels and predictions. Computed here,
-    where scikit-learn is loaded already, rather than in the writer."""
-    import numpy as np
-
-    if not path.is_file():
-        return {}
-    with np.load(path) as saved:
-        outputs = dict(saved)
-    labels, charts = outputs["labels"], {}
-    if "scores" in outputs:
-        from sklearn.metrics import precision_recall_curve, roc_curve
-
-        scores = outputs["scores"]
-        fpr, tpr, _ = roc_curve(labels, scores)
-        precision, recall, _ = precision_recall_curve(labels, scores)
-        charts["detection"] = {"roc": _curve_points(fpr, tpr),
-                               "pr": _curve_points(recall, precision),
-                               "normal": scores[labels == 0], "anomalous": scores[labels == 1]}
-    if "predictions" in outputs:
-        charts["classification"] = {"labels": labels.tolist(),
-                                    "predictions": outputs["predictions"].tolist()}
-    return charts
-
-
-def _curve_points(x: Any, y: Any) -> list[list[float]]:
-    """At most :data:`CURVE_POINTS` of the points ``(x, y)``, evenly spaced along the curve
-    and keeping both ends."""
-    import numpy as np
-
-    keep = np.unique(np.linspace(0, len(x) - 1, min(len(x), CURVE_POINTS)).round().astype(int))
-    return [[float(a), float(b)] for a, b in zip(x[keep], y[keep], strict=True)]
 
 
 def _model(result: RunResult) -> dict[str, Any] | None:
