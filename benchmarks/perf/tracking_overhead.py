@@ -3,11 +3,12 @@
 Runs ``zoo bench SUITE --budget BUDGET --seeds N`` (default: embedded-ad, quick, 3 seeds) as
 fresh processes, each on a fresh database, alternating ``--tracker csv`` (the default) and
 ``--tracker csv,wandb`` for ``--rounds`` rounds, so that a machine busy with other work slows
-both alike. W&B runs offline (HOME without credentials, ``WANDB_MODE=offline``). One torch
-thread per process. Prints Markdown (each run's wall and CPU time, the medians, and the
-ratio of the wall medians against the 1.10x goal; the CPU ratio is the steadier figure on a
-machine shared with other work) and exits 0 when it could measure; ``--json PATH`` keeps
-the figures.
+both alike. W&B runs offline (HOME without credentials, ``WANDB_MODE=offline``); a
+``csv,wandb`` run that did not write one W&B run per cell plus the leaderboard's fails the
+measurement. One torch thread per process. Prints Markdown (each run's wall and CPU time,
+the medians, and the ratio of the wall medians against the 1.10x goal; the CPU ratio is the
+steadier figure on a machine shared with other work) and exits 0 when it could measure;
+``--json PATH`` keeps the figures.
 """
 
 from __future__ import annotations
@@ -46,7 +47,11 @@ def bench_seconds(args: argparse.Namespace, trackers: str,
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         sys.exit(f"zoo bench failed ({trackers}):\n{done.stderr[-2000:]}")
-    return seconds, cpu, len(json.loads(done.stdout))
+    cells = len(json.loads(done.stdout))
+    written = len(list((folder / "wandb").glob("offline-run-*")))
+    if "wandb" in trackers and written != cells + 1:  # a cell's run each, and the leaderboard's
+        sys.exit(f"W&B wrote {written} runs for {cells} cells:\n{done.stderr[-2000:]}")
+    return seconds, cpu, cells
 
 
 def main() -> None:
