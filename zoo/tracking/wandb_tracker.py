@@ -7,12 +7,11 @@ distributed run makes one W&B run), per-epoch curves from a trainer logger, and 
 
 The hooks only send picklable requests (configs, metrics, paths of the files a run wrote)
 to one writer process (:mod:`zoo.tracking._wandb_writer`), started on the first tracked run,
-which
-imports wandb and makes the W&B calls in order on another core, so that wandb's work and its
-waits on its service overlap the training instead of adding to it. The zoo process drains
-and joins the writer as it exits (after Ctrl-C and SIGTERM too), waiting at most
-:data:`WRITER_EXIT_TIMEOUT` seconds; :func:`flush` does the same in-process. A writer that
-died is one warning line; the runs' rows are stored as usual.
+which imports wandb and makes the W&B calls in order, so that wandb's work and its waits on
+its service can run on another core beside the training instead of between its steps. The
+zoo process drains and joins the writer as it exits (after Ctrl-C and SIGTERM too), waiting
+at most :data:`WRITER_EXIT_TIMEOUT` seconds; :func:`flush` does the same in-process. A
+writer that died is one warning line; the runs' rows are stored as usual.
 
 Offline first: without credentials (``WANDB_API_KEY`` or a netrc entry) the runs are written
 offline under ``WANDB_DIR`` and the command ends with the one ``wandb sync`` line that
