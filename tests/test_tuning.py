@@ -167,6 +167,17 @@ def test_a_bad_space_file_is_one_line(tmp_path: Path, text: str, message: str) -
     assert message in str(refused.value) and "\n" not in str(refused.value)
 
 
+def test_a_refused_space_file_leaves_no_study_behind(tmp_path: Path) -> None:
+    # Otherwise the empty study keeps the refused command's settings and refuses the next one.
+    (tmp_path / "space.yaml").write_text("lr: {low: 0.1, high: 0.01}")
+    done = subprocess.run([sys.executable, "-m", "zoo", "tune", "autoencoder", "--data",
+                           "breast-cancer-ad", "--space", str(tmp_path / "space.yaml"),
+                           "--db", str(tmp_path / "runs.db")], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 2 and "must be (low, high)" in done.stderr
+    assert not (tmp_path / "tune").exists()
+
+
 @pytest.mark.parametrize(("model", "data", "metric", "higher"), [
     ("mlp", "wine", "val_accuracy", True),
     ("mlp", "diabetes", "val_r2", True),
