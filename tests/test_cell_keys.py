@@ -18,7 +18,7 @@ from zoo.data.types import DataInfo
 from zoo.models import create_model, modality_hparams
 from zoo.plugins import get_host
 from zoo.runs.lifecycle import new_row
-from zoo.runs.store import CELL_KEY_FIELDS, cell_key_of, key_hparams
+from zoo.runs.store import CELL_KEY_FIELDS, Store, cell_key_of, key_hparams
 
 # knn under another name, its default k read from $ZOO_TEST_K when the plugins load: a
 # model whose defaults change between two benches, as after a plugin upgrade.
@@ -69,6 +69,14 @@ def stored(db: Path) -> int:
         return conn.execute("SELECT count(*) FROM runs").fetchone()[0]
 
 
+def assert_keys_kept(db: Path) -> None:
+    """Each row's key, made when its cell was claimed, is the key of the row as finished."""
+    with sqlite3.connect(db) as conn:
+        claimed = dict(conn.execute("SELECT id, cell_key FROM runs").fetchall())
+    with Store(db, readonly=True) as store:
+        assert {run.id: cell_key_of(run) for run in store.runs()} == claimed
+
+
 def as_version_2(db: Path) -> None:
     """Turn ``db`` into the store version 2 of zoo would have written for the same runs: no
     fingerprints, and its claim key (the cell's fields only)."""
@@ -102,9 +110,9 @@ def test_a_bench_reruns_the_cells_whose_hyperparameters_or_data_changed_and_only
     db, table = tmp_path / "runs.db", write_table(tmp_path / "table.csv")
     bench = ("--models", "knn-tuned", "--datasets", str(table))
     first = zoo_bench(db, *bench, plugins=plugins)
-    assert ids(zoo_bench(db, *bench, plugins=plugins)) == ids(first)  # unchanged: skipped
+    assert_keys_kept(db)
     as_version_2(db)  # upgraded from a zoo that keyed cells without their content
-    assert ids(zoo_bench(db, *bench, plugins=plugins)) == ids(first)
+    assert ids(zoo_bench(db, *bench, plugins=plugins)) == ids(first)  # unchanged: skipped
     tuned = zoo_bench(db, *bench, plugins=plugins, env={"ZOO_TEST_K": "1"})
     assert not ids(tuned) & ids(first) and stored(db) == 4
     # The board shows the latest configuration's seeds, never a mean mixing both.
@@ -125,6 +133,7 @@ def test_a_cell_finished_by_one_executor_is_skipped_by_the_other(tmp_path: Path)
     serial = zoo_bench(db, *bench)  # seeds 0 and 1
     local = zoo_bench(db, *bench, "--seeds", "4", "--executor", "local", "--jobs", "2")
     assert ids(serial) < ids(local) and stored(db) == 4  # seeds 2 and 3 ran on the workers
+    assert_keys_kept(db)
     assert ids(zoo_bench(db, *bench, "--seeds", "4")) == ids(local)
 
 
