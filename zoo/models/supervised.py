@@ -77,8 +77,7 @@ class SupervisedModule(ZooModule):
         target = (y.reshape(len(y), -1).float() - self.target_mean) / self.target_std
         return F.mse_loss(outputs, target)
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor],
-                      batch_idx: int) -> torch.Tensor:
+    def training_loss(self, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         x, y = batch
         if self.classifies and self.mixup > 0:
             loss = self._mixup_loss(x, y)
