@@ -107,8 +107,9 @@ class ZooModule(ZooModel, pl.LightningModule):
         ``on_train_epoch_end`` or ``on_validation_epoch_end`` call ``super()``'s.
         """
         sums = self._epoch_sums.setdefault(self.training, {})
-        total, count = sums.get(name, (torch.zeros((), device=value.device), 0))
-        sums[name] = (total + value.detach().float() * weight, count + weight)
+        total, count = sums.get(name) or (torch.zeros((), device=value.device), 0)
+        total.add_(value.detach(), alpha=weight)  # in place: one small kernel per call
+        sums[name] = (total, count + weight)
 
     def on_train_epoch_end(self) -> None:
         self._log_epoch_means(training=True)
@@ -119,13 +120,17 @@ class ZooModule(ZooModel, pl.LightningModule):
         self._log_epoch_means(training=False)
 
     def _log_epoch_means(self, *, training: bool) -> None:
-        for name, (total, count) in self._epoch_sums.pop(training, {}).items():
-            summed = self.trainer.strategy.reduce(
-                torch.stack([total, torch.tensor(float(count), device=total.device)]),
-                reduce_op="sum")
+        sums = self._epoch_sums.pop(training, {})
+        if not sums:
+            return
+        totals = torch.stack([total for total, _ in sums.values()])
+        counts = torch.tensor([float(count) for _, count in sums.values()], device=totals.device)
+        # One all-reduce of every mean's sum and count under DDP.
+        summed = self.trainer.strategy.reduce(torch.stack([totals, counts]), reduce_op="sum")
+        for name, total, count in zip(sums, summed[0], summed[1], strict=True):
             # The same value on every rank now: syncing it again changes nothing (and keeps
             # Lightning from warning that an epoch value is not synced).
-            self.log(name, summed[0] / summed[1], sync_dist=True)
+            self.log(name, total / count, sync_dist=True)
 
     # -- train hook ----------------------------------------------------------------------------
     def fit(self, splits: Splits, config: TrainConfig) -> dict[str, float]:

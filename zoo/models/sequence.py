@@ -178,12 +178,6 @@ class SequenceModule(SupervisedModule):
         x = batch[0]
         self.log_epoch_mean("val_loss", -self.step_log_likelihood(x).mean(), len(x))
 
-    def on_train_epoch_end(self) -> None:
-        if self.next_step:
-            ZooModule.on_train_epoch_end(self)  # no supervised metric to log
-        else:
-            super().on_train_epoch_end()
-
     # -- evaluate hooks ------------------------------------------------------------------------
     def predict(self, x: Any) -> torch.Tensor:
         self._require(not self.next_step, "predict", "classify or regress")
