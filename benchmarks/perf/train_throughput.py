@@ -30,6 +30,8 @@ Timing: each run is the whole fit call from a built model to trained weights, in
 every repetition; reported are the median steps/s of ``--repeats``, the ratio zoo / hand of
 the medians and paired per repetition, the ratio per CPU second, and zoo / dataloader.
 ``--profile CASE`` then prints cProfile's top functions (self time) of one zoo run.
+``--accelerator gpu`` runs all three on the first CUDA device (data on the device whole, as
+zoo keeps it; the clock read after a synchronisation); it has not been run on a GPU here.
 """
 
 from __future__ import annotations
@@ -228,32 +230,43 @@ class Measurement:
         return self.steps / self.wall_s
 
 
+def _device(args: argparse.Namespace) -> torch.device:
+    return torch.device("cuda" if args.accelerator == "gpu" else "cpu")
+
+
+def _sync(args: argparse.Namespace) -> None:
+    if args.accelerator == "gpu":
+        torch.cuda.synchronize()
+
+
 def zoo_run(case: Case, splits: Splits, args: argparse.Namespace,
             profiler: cProfile.Profile | None = None) -> Measurement:
     model = zoo_model(case, splits)
     model.network.load_state_dict(case.state)
     config = TrainConfig(seed=args.seed, max_epochs=case.epochs, patience=None,
-                         accelerator="cpu")
+                         accelerator=args.accelerator)
+    _sync(args)
     c0, t0 = time.process_time(), time.perf_counter()
     if profiler is not None:
         profiler.enable()
     result = model.fit(splits, config)
     if profiler is not None:
         profiler.disable()
+    _sync(args)
     t1, c1 = time.perf_counter(), time.process_time()
     return Measurement(int(result["steps"]), t1 - t0, c1 - c0, float(result["best_val_loss"]))
 
 
-def _tensors(arrays: Arrays) -> tuple[torch.Tensor, ...]:
-    x = torch.from_numpy(arrays.x)
-    return (x,) if arrays.y is None else (x, torch.from_numpy(arrays.y))
+def _tensors(arrays: Arrays, device: torch.device) -> tuple[torch.Tensor, ...]:
+    x = torch.from_numpy(arrays.x).to(device)
+    return (x,) if arrays.y is None else (x, torch.from_numpy(arrays.y).to(device))
 
 
 def index_batches(train: tuple[torch.Tensor, ...], batch_size: int,
                   seed: int) -> Iterator[tuple[torch.Tensor, ...]]:
     """zoo's batches: one seeded permutation, index slices, the last partial batch dropped."""
     n = len(train[0])
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).to(train[0].device)
     for b in range(n // batch_size if n > batch_size else 1):
         index = order[b * batch_size:(b + 1) * batch_size]
         yield tuple(t[index] for t in train)
@@ -265,11 +278,14 @@ def hand_run(case: Case, splits: Splits, args: argparse.Namespace, *,
     from torch.utils.data import DataLoader, TensorDataset
 
     assert splits.val is not None
+    device = _device(args)
     net = case.network(splits.info)
     net.load_state_dict(case.state)
+    _sync(args)
     c0, t0 = time.process_time(), time.perf_counter()
+    net.to(device)
     optimizer = case.optimizer(net)
-    train, val = _tensors(splits.train), _tensors(splits.val)
+    train, val = _tensors(splits.train, device), _tensors(splits.val, device)
     val_batch = max(case.batch_size, 1024)
     if dataloader:
         train_loader = DataLoader(TensorDataset(*train), batch_size=case.batch_size,
@@ -278,7 +294,8 @@ def hand_run(case: Case, splits: Splits, args: argparse.Namespace, *,
     best_loss, best_state, steps = math.inf, None, 0
     for epoch in range(case.epochs):
         net.train()
-        loss_sum, correct, seen = torch.zeros(()), torch.zeros((), dtype=torch.long), 0
+        loss_sum, seen = torch.zeros((), device=device), 0
+        correct = torch.zeros((), dtype=torch.long, device=device)
         batches = train_loader if dataloader else index_batches(train, case.batch_size,
                                                                   args.seed + epoch)
         for batch in batches:
@@ -297,7 +314,7 @@ def hand_run(case: Case, splits: Splits, args: argparse.Namespace, *,
             raise RuntimeError(f"{case.name}: the training loss diverged in epoch {epoch}")
         net.eval()
         with torch.inference_mode():
-            val_sum = torch.zeros(())
+            val_sum = torch.zeros((), device=device)
             parts = val_loader if dataloader else (
                 tuple(t[i:i + val_batch] for t in val) for i in range(0, len(val[0]), val_batch))
             for batch in parts:
@@ -309,6 +326,7 @@ def hand_run(case: Case, splits: Splits, args: argparse.Namespace, *,
             best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
     if best_state is not None:
         net.load_state_dict(best_state)
+    _sync(args)
     t1, c1 = time.perf_counter(), time.process_time()
     return Measurement(steps, t1 - t0, c1 - c0, best_loss)
 
@@ -381,6 +399,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=5, help="median of this many runs")
     parser.add_argument("--epochs-scale", type=float, default=1.0,
                         help="multiply every case's epochs (longer, steadier runs)")
+    parser.add_argument("--accelerator", choices=["cpu", "gpu"], default="cpu",
+                        help="gpu: data, network and all three loops on the first CUDA device")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch.set_num_threads (0: leave torch's default)")
     parser.add_argument("--seed", type=int, default=0,
@@ -393,6 +413,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def environment() -> dict[str, Any]:
+    """Versions, the machine, its load, and the command line."""
     import lightning
 
     return {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "python": platform.python_version(),
@@ -400,7 +421,9 @@ def environment() -> dict[str, Any]:
             "zoo": zoo.__version__, "machine": platform.machine(), "cpus": os.cpu_count(),
             "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
             else None, "torch_threads": torch.get_num_threads(),
-            "load_avg_at_start": [round(v, 2) for v in os.getloadavg()], "argv": sys.argv[1:]}
+            "load_avg_at_start": [round(v, 2) for v in os.getloadavg()],
+            "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+            "argv": sys.argv[1:]}
 
 
 def main(argv: list[str] | None = None) -> int:
