@@ -156,3 +156,23 @@ def test_a_model_with_its_own_training_step_trains_the_lightning_way() -> None:
     assert model.automatic_optimization and not model.trains_in_blocks
     assert fit(model, max_epochs=1)["steps"] == model.batches == N // BATCH
     assert create_model("mlp", tiny_splits("tabular", "classify").info).trains_in_blocks
+
+
+def test_grad_clip_acts_on_unscaled_gradients_under_a_gradient_scaler() -> None:
+    """Under 16-mixed the loss is scaled; Lightning's own step unscales the gradients before
+    the model's ``on_before_optimizer_step`` clips them."""
+    import lightning.pytorch as pl
+    from lightning.pytorch.plugins import MixedPrecision
+
+    from zoo.training.batches import TensorDataModule
+
+    model = Line(lr=1.0, grad_clip=1e-3)
+    scaler = torch.amp.GradScaler("cpu")
+    trainer = pl.Trainer(accelerator="cpu", max_steps=1, logger=False, limit_val_batches=0,
+                         enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False,
+                         plugins=[MixedPrecision("16-mixed", "cpu", scaler)])
+    trainer.fit(model, datamodule=TensorDataModule(tiny_splits("tabular", "detect", n=N),
+                                                   batch_size=BATCH, blocks=True))
+    assert trainer.global_step == 1 and scaler.get_scale() > 1
+    assert abs(float(model.weight.detach()) - 5.0) == pytest.approx(1e-3, rel=1e-3)

@@ -179,7 +179,12 @@ class ZooModule(ZooModel, pl.LightningModule):
 
     def on_train_start(self) -> None:
         if self.trains_in_blocks:
-            self._steps = OptimizerSteps(self.trainer, self)
+            self._steps = OptimizerSteps(self.trainer, self, ZooModule)
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        # Lightning's own step (DDP, a gradient scaler) calls this after unscaling: clip here.
+        if self._steps is not None:
+            self._steps.clip(optimizer)
 
     def on_train_end(self) -> None:
         self._steps = None

@@ -31,15 +31,17 @@ from lightning.pytorch.utilities.model_helpers import is_overridden
 STEP_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step")
 
 
-def plain_steps_possible(trainer: Trainer, module: LightningModule) -> bool:
-    """Whether a step may bypass Lightning's ``manual_backward`` and optimiser wrapper."""
+def plain_steps_possible(trainer: Trainer, module: LightningModule, base: type) -> bool:
+    """Whether a step may bypass Lightning's ``manual_backward`` and optimiser wrapper: one
+    process, no gradient scaler, and no callback (nor subclass of ``base``, the model's base
+    class) implementing a hook of the backward or the optimiser step."""
     if not isinstance(trainer.strategy, SingleDeviceStrategy):
         return False
     if getattr(trainer.precision_plugin, "scaler", None) is not None:
         return False
-    listeners = [module, *trainer.callbacks]
-    return not any(is_overridden(hook, listener) for hook in STEP_HOOKS
-                   for listener in listeners)
+    return not any(is_overridden(hook, module, base)
+                   or any(is_overridden(hook, callback) for callback in trainer.callbacks)
+                   for hook in STEP_HOOKS)
 
 
 def planned_batches(trainer: Trainer) -> float:
@@ -59,17 +61,20 @@ class OptimizerSteps:
 
     Args:
         trainer: The running trainer (its optimisers and schedulers are set up).
-        module: The model, under manual optimisation.
+        module: The model, under manual optimisation; its ``on_before_optimizer_step`` calls
+            :meth:`clip` (Lightning's own step calls it after unscaling the gradients).
+        base: The model's base class, whose own implementations of the step hooks do not
+            count as listeners.
     """
 
-    def __init__(self, trainer: Trainer, module: LightningModule) -> None:
+    def __init__(self, trainer: Trainer, module: LightningModule, base: type) -> None:
         self.trainer = trainer
         self.module = module
         optimizers = module.optimizers()
         self.optimizers: list[LightningOptimizer] = (
             list(optimizers) if isinstance(optimizers, list) else [optimizers])
-        self.plain = plain_steps_possible(trainer, module)
-        self.clip = float(module.hparams.get("grad_clip", 0.0) or 0.0)
+        self.plain = plain_steps_possible(trainer, module, base)
+        self.max_norm = float(module.hparams.get("grad_clip", 0.0) or 0.0)
         self.step_schedulers = [
             [config for config in trainer.lr_scheduler_configs
              if config.interval == "step" and config.scheduler.optimizer is opt.optimizer]
@@ -85,7 +90,7 @@ class OptimizerSteps:
         if self.plain:
             optimizer.optimizer.zero_grad()
             loss.backward()
-            self._clip(optimizer)
+            self.clip(optimizer.optimizer)
             # The manual-optimisation loop's step counters (trainer.global_step), which
             # LightningOptimizer.step would call.
             optimizer._on_before_step()
@@ -94,15 +99,18 @@ class OptimizerSteps:
         else:
             optimizer.zero_grad()
             self.module.manual_backward(loss)
-            self._clip(optimizer)
+            # Unscales the gradients (16-mixed), calls the model's on_before_optimizer_step
+            # (which clips), then steps.
             optimizer.step()
         for config in self.step_schedulers[index]:
             if self.trainer.global_step % config.frequency == 0:
                 config.scheduler.step()
 
-    def _clip(self, optimizer: LightningOptimizer) -> None:
-        if self.clip > 0:
-            self.module.clip_gradients(optimizer, gradient_clip_val=self.clip,
+    def clip(self, optimizer: torch.optim.Optimizer) -> None:
+        """Clip the gradient norm of ``optimizer``'s parameters to the model's ``grad_clip``
+        (nothing when it is 0)."""
+        if self.max_norm > 0:
+            self.module.clip_gradients(optimizer, gradient_clip_val=self.max_norm,
                                        gradient_clip_algorithm="norm")
 
     def block_over(self) -> bool:
