@@ -158,6 +158,7 @@ def test_a_model_with_its_own_training_step_trains_the_lightning_way() -> None:
     assert create_model("mlp", tiny_splits("tabular", "classify").info).trains_in_blocks
 
 
+@pytest.mark.filterwarnings("ignore:.*LeafSpec")
 def test_grad_clip_acts_on_unscaled_gradients_under_a_gradient_scaler() -> None:
     """Under 16-mixed the loss is scaled; Lightning's own step unscales the gradients before
     the model's ``on_before_optimizer_step`` clips them."""
