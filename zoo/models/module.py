@@ -173,7 +173,7 @@ class ZooModule(ZooModel, pl.LightningModule):
         for batch in block:
             losses.append(self.optimization_step(batch))
             steps.append(self.trainer.global_step)
-            if self._steps.block_over():
+            if self._steps.block_over(steps[-1]):
                 break
         return {"loss": torch.stack(losses), "steps": steps}
 

@@ -113,10 +113,10 @@ class OptimizerSteps:
             self.module.clip_gradients(optimizer, gradient_clip_val=self.max_norm,
                                        gradient_clip_algorithm="norm")
 
-    def block_over(self) -> bool:
-        """``max_steps`` reached or ``max_time`` spent: the block ends here (the trainer then
-        stops at the block's end)."""
-        if 0 <= self.max_steps <= self.trainer.global_step:
+    def block_over(self, global_step: int) -> bool:
+        """``max_steps`` reached (``global_step``: the steps taken) or ``max_time`` spent: the
+        block ends here (the trainer then stops at the block's end)."""
+        if 0 <= self.max_steps <= global_step:
             return True
         remaining = self.timer.time_remaining() if self.timer is not None else None
         return remaining is not None and remaining <= 0
