@@ -112,7 +112,7 @@ def test_the_space_is_the_models_declaration() -> None:
     assert dimensions["hidden"].keys() == ["hidden.0", "hidden.1"]  # the default's 2 layers
     assert "reduction" not in dimensions  # declared without a search: kept at its default
     assert space.defaults_trial(resolve_hparams(get_model_spec("autoencoder"), TABLE, {})) \
-        ["lr"] == 1e-3
+        ["lr"] == 1e-2  # the tabular default, not the declaration's 1e-3
 
 
 def test_a_space_file_narrows_fixes_and_keeps(tmp_path: Path) -> None:
