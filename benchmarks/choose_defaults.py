@@ -65,11 +65,17 @@ def rank(losses: dict[str, float]) -> dict[str, float]:
             for point, loss in losses.items()}
 
 
-def choose(tables: dict[str, dict[str, float]]) -> list[tuple[str, float, float]]:
-    """Points scored on every table, best first: (point, mean rank, geometric mean of the loss
-    relative to each table's best)."""
+def shared_ranks(tables: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Each table's :func:`rank` of the points scored on every table."""
     shared = set.intersection(*(set(losses) for losses in tables.values()))
-    ranks = {table: rank({p: losses[p] for p in shared}) for table, losses in tables.items()}
+    return {table: rank({p: losses[p] for p in shared}) for table, losses in tables.items()}
+
+
+def choose(tables: dict[str, dict[str, float]],
+           ranks: dict[str, dict[str, float]]) -> list[tuple[str, float, float]]:
+    """The points of ``ranks`` (:func:`shared_ranks`), best first: (point, mean rank,
+    geometric mean of the loss relative to each table's best)."""
+    shared = next(iter(ranks.values()))
     best = {table: min(losses[p] for p in shared) for table, losses in tables.items()}
     scored = []
     for point in shared:
@@ -81,12 +87,12 @@ def choose(tables: dict[str, dict[str, float]]) -> list[tuple[str, float, float]
 
 
 def markdown(model: str, tables: dict[str, dict[str, float]],
-             scored: list[tuple[str, float, float]], former: str | None, top: int) -> str:
+             ranks: dict[str, dict[str, float]], scored: list[tuple[str, float, float]],
+             former: str | None, top: int) -> str:
     names = list(tables)
     lines = [f"### `{model}`: {len(scored)} grid points scored on all {len(names)} tables",
              "", "| # | point | mean rank | loss / table's best | " + " | ".join(names) + " |",
              "|---:|---|---:|---:|" + "---:|" * len(names)]
-    ranks = {t: rank({p: tables[t][p] for p, _, _ in scored}) for t in names}
     shown = [(i, item) for i, item in enumerate(scored, 1) if i <= top or item[0] == former]
     for i, (point, mean_rank, relative) in shown:
         label = ", ".join(f"{k}={v}" for k, v in json.loads(point).items())
@@ -113,7 +119,8 @@ def main() -> None:
     args = parser.parse_args()
     tables = {table: losses_by_point(tune(args.model, table, args)) for table in args.tables}
     former = point_key(args.former) if args.former else None
-    print(markdown(args.model, tables, choose(tables), former, args.top))
+    ranks = shared_ranks(tables)
+    print(markdown(args.model, tables, ranks, choose(tables, ranks), former, args.top))
 
 
 if __name__ == "__main__":
