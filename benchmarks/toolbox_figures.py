@@ -21,7 +21,9 @@ import subprocess
 import sys
 from typing import Any
 
-TABLES = ("cardio", "wbc", "thyroid", "pima")
+#: The four tables of the `zoo tune` comparison (benchmarks/tune_acceptance.sh), none of them
+#: among the six the tabular defaults were chosen on.
+TABLES = ("wbc", "cardio", "glass", "cardiotocography")
 EPOCHS = (1, 3)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -185,3 +186,33 @@ def _write_mat(path: Path, arrays: dict[str, Any], *, v73: bool = False) -> Path
 def write_mat() -> Callable[..., Path]:
     """``write_mat(path, {"X": x, "y": y}, v73=False)``: a real MATLAB file of either flavour."""
     return _write_mat
+
+
+def _imported_by_commands(commands: list[list[str]], modules: tuple[str, ...],
+                          env: dict[str, str] | None = None) -> list[str]:
+    """Which of ``modules`` a fresh interpreter has imported after running each of
+    ``commands`` (``zoo`` arguments) through the real ``zoo`` entry point; every command
+    must exit with status 0."""
+    probe = textwrap.dedent(f"""
+        import json
+        import sys
+        import zoo.cli
+        for args in {commands!r}:
+            sys.argv = ["zoo", *args]
+            try:
+                zoo.cli.main()
+            except SystemExit as done:
+                assert not done.code, (args, done.code)
+        print(json.dumps(sorted(m for m in {modules!r} if m in sys.modules)))
+    """)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def imported_by_commands() -> Callable[..., list[str]]:
+    """``imported_by_commands([["--help"], ["models"]], ("torch",))``: the heavy modules that
+    listing or parsing commands import (none, by the project's rule)."""
+    return _imported_by_commands

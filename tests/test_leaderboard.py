@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import statistics
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -79,6 +80,31 @@ def test_a_seed_stored_twice_counts_once() -> None:
     stat = entry(board_of(rows), "iforest").cells["cardio"].stats["auroc"]
     assert (stat.seeds, stat.mean) == (2, pytest.approx(0.8))
     assert stat.std == pytest.approx(statistics.stdev([0.7, 0.9]))
+
+
+def on_day(day: int, row: RunResult, **fields: object) -> RunResult:
+    return replace(row, created=f"2026-01-{day:02d}T00:00:00.000+00:00", **fields)
+
+
+def test_a_cell_run_again_with_other_hyperparameters_or_data_shows_its_latest_only() -> None:
+    old = [on_day(1, run("iforest", "cardio", 0.9, seed=seed), hparams={"n_estimators": 100})
+           for seed in range(3)]
+    # The latest configuration: an ok seed (the model's report of every hyperparameter) and
+    # a failed one (only those it was to be built with beyond the defaults): one cell.
+    new = [on_day(2, run("iforest", "cardio", 0.5), hparams={"n_estimators": 50,
+                                                              "max_samples": None}),
+           on_day(3, run("iforest", "cardio", seed=1, status="failed"),
+                  hparams={"n_estimators": 50})]
+    board = board_of([*old, *new, run("knn", "cardio", 0.8)])
+    cell = entry(board, "iforest").cells["cardio"]
+    assert (cell.stats["auroc"].seeds, cell.stats["auroc"].mean, cell.failed) == (
+        1, pytest.approx(0.5), 1)
+    assert entry(board, "knn").cells["cardio"].stats["auroc"].seeds == 1
+    assert "3 runs of earlier hyperparameters or data of their cell not shown; each cell " \
+           "shows its latest configuration" in board.notes
+    other_data = on_day(4, new[0], id="f" * 32, metrics={"auroc": 0.7}, data_sha256="f" * 64)
+    stat = entry(board_of([*old, *new, other_data]), "iforest").cells["cardio"].stats["auroc"]
+    assert (stat.seeds, stat.mean) == (1, pytest.approx(0.7))
 
 
 def test_a_seed_that_failed_then_succeeded_is_not_counted_as_failed() -> None:

@@ -88,11 +88,22 @@ def test_the_row_kept_for_a_shared_cell_is_its_latest_ok_one() -> None:
     assert [row.id for row in merged.rows] == ["b"]
 
 
-def test_rows_of_a_cell_in_one_store_and_other_hyperparameters_are_all_kept() -> None:
+@pytest.mark.parametrize("other", [{"hparams": {"n_neighbors": 3}},
+                                   {"data_sha256": "f" * 64}], ids=["hparams", "data"])
+def test_rows_of_a_cell_in_one_store_and_other_content_are_all_kept(
+        other: dict[str, object]) -> None:
     one_store = [cell("failed", "2026-01-01", "a"), cell("ok", "2026-01-02", "b")]
-    other_hparams = cell("ok", "2026-01-03", "c", hparams={"k": 3})
-    merged = merge_runs([one_store, [other_hparams]])
+    other_content = cell("ok", "2026-01-03", "c", **other)
+    merged = merge_runs([one_store, [other_content]])
     assert [row.id for row in merged.rows] == ["a", "b", "c"] and merged.notes == []
+
+
+def test_a_cell_stored_with_its_declared_defaults_spelt_out_is_the_same_cell() -> None:
+    # A row stores what the model reports (every argument), a running row what it is
+    # built with (only what differs from the defaults): one cell either way.
+    merged = merge_runs([[cell("ok", "2026-01-01", "a", hparams={"n_neighbors": 5})],
+                         [cell("ok", "2026-01-02", "b")]])
+    assert [row.id for row in merged.rows] == ["b"]
 
 
 def test_a_cell_failed_on_one_machine_and_ok_on_another_is_not_listed_as_failed(

@@ -10,13 +10,15 @@ import signal
 import sqlite3
 import subprocess
 from collections.abc import Callable
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from zoo.data.loading import dataset_fingerprint
 from zoo.errors import ZooError
+from zoo.plugins import get_host
 from zoo.runs.results import RunResult, environment, git_commit
 from zoo.runs.store import (
     COLUMNS,
@@ -27,6 +29,8 @@ from zoo.runs.store import (
     Store,
     default_db_path,
 )
+from zoo.suites.base import Cell, Suite
+from zoo.suites.runner import cell_row
 
 if TYPE_CHECKING:
     from multiprocessing.synchronize import Barrier, Event
@@ -70,7 +74,7 @@ def test_new_database_has_current_schema_wal_and_busy_timeout(store: Store) -> N
 
 def test_table_has_a_column_for_every_field(store: Store) -> None:
     columns = [row[1] for row in store._conn.execute("PRAGMA table_info(runs)")]
-    assert columns == [*COLUMNS, *STORE_COLUMNS]
+    assert sorted(columns) == sorted([*COLUMNS, *STORE_COLUMNS])  # later fields come last
     assert list(COLUMNS) == [f.name for f in fields(RunResult)]
 
 
@@ -184,20 +188,19 @@ def test_completed_finds_only_ok_or_diverged_cells(store: Store, seed: int, stat
                                                   found: bool) -> None:
     cell = make_result(seed=seed, status=status, backbone=None, setting=None)
     store.start(cell) if status == "running" else store.record(cell)
-    hit = store.completed("image-gen", "1", "vae", None, "mnist", None, seed, "smoke")
+    hit = store.completed(make_result(seed=seed, backbone=None, status="running"))
     assert (hit.id if hit else None) == (cell.id if found else None)
 
 
 @pytest.mark.parametrize("change", [
     {"suite_version": "2"}, {"backbone": "mlp"}, {"setting": "semi"}, {"budget": "full"},
-    {"dataset": "digits"},
-])
+    {"dataset": "digits"}, {"hparams": {"latent_dim": 8}}, {"data_sha256": "f" * 64},
+], ids=lambda change: next(iter(change)))
 def test_completed_matches_the_whole_cell(store: Store, change: dict[str, str]) -> None:
     store.record(make_result())
-    cell = {"suite": "image-gen", "suite_version": "1", "model": "vae", "backbone": "cnn",
-            "dataset": "mnist", "setting": None, "seed": 0, "budget": "smoke"}
-    assert store.completed(**cell) is not None
-    assert store.completed(**{**cell, **change}) is None
+    assert store.completed(make_result(status="running")) is not None
+    assert store.completed(make_result(status="running", **change)) is None
+    assert store.claim(make_result(**change)) is None  # another cell, claimed at once
 
 
 def test_database_from_a_newer_zoo_is_refused(tmp_path: Path) -> None:
@@ -456,15 +459,26 @@ def test_only_an_owner_gone_from_this_host_is_interrupted(tmp_path: Path, owner:
         assert store.get(cell.id).status == ("failed" if gone else "running")
 
 
-# -- migration from version 1 -------------------------------------------------------------------
-def write_v1(path: Path, rows: list[RunResult]) -> None:
+# -- migration from older versions ---------------------------------------------------------------
+# The claim key of schema version 2, as that version's zoo computed it.
+V2_KEY_FIELDS = ("suite", "suite_version", "model", "backbone", "dataset", "setting", "seed",
+                 "budget")
+
+
+def write_old(path: Path, version: int, rows: list[RunResult]) -> None:
+    """A store of schema ``version`` holding ``rows`` as that version's zoo stored them: only
+    the columns it had and, from version 2, its claim key."""
     with sqlite3.connect(path) as conn:
         conn.row_factory = sqlite3.Row
-        MIGRATIONS[1](conn)
-        conn.execute("PRAGMA user_version = 1")
+        for step in range(1, version + 1):
+            MIGRATIONS[step](conn)
+        conn.execute(f"PRAGMA user_version = {version}")
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
         for row in rows:
             values = {name: json.dumps(getattr(row, name)) if name in JSON_COLUMNS
-                      else getattr(row, name) for name in COLUMNS}
+                      else getattr(row, name) for name in COLUMNS if name in columns}
+            if "cell_key" in columns:
+                values["cell_key"] = json.dumps([getattr(row, name) for name in V2_KEY_FIELDS])
             conn.execute(f"INSERT INTO runs ({', '.join(values)}) "
                          f"VALUES ({', '.join(f':{name}' for name in values)})", values)
 
@@ -474,17 +488,44 @@ def test_a_version_1_store_with_duplicate_cells_migrates_and_keeps_every_row(
     path = tmp_path / "runs.db"
     old = [make_result(created=f"2025-01-0{day}T00:00:00.000+00:00", status=status)
            for day, status in enumerate(("ok", "ok", "failed", "running"), start=1)]
-    write_v1(path, old)
+    write_old(path, 1, old)
     with Store(path, readonly=True) as reader:  # read as it is, not migrated
         assert len(reader.runs()) == 4
     assert pragma(path, "user_version") == 1
+    mnist = dataset_fingerprint("mnist")  # the registry's checksums of its files
     with Store(path) as store:
-        assert store.runs() == old
-        assert store.completed("image-gen", "1", "vae", "cnn", "mnist", None, 0,
-                               "smoke").id == old[1].id
-        assert store.claim(make_result()).id == old[1].id
-        assert store.claim(make_result(seed=1)) is None
+        assert store.runs() == [replace(row, data_sha256=mnist) for row in old]
+        assert store.completed(make_result(data_sha256=mnist)).id == old[1].id
+        assert store.claim(make_result(data_sha256=mnist)).id == old[1].id
+        assert store.claim(make_result(seed=1, data_sha256=mnist)) is None
     assert pragma(path, "user_version") == SCHEMA_VERSION
+
+
+def bench_row(suite: Suite, cell: Cell, **fields: Any) -> RunResult:
+    """The running row a bench opens for ``cell``: hyperparameters and fingerprint included."""
+    return replace(cell_row(suite, cell, "cpu"), **fields)
+
+
+def test_a_version_2_store_keys_its_cells_by_content_so_an_unchanged_bench_skips_them(
+        tmp_path: Path) -> None:
+    table = tmp_path / "table.csv"
+    table.write_text("a,b,label\n" + "".join(f"{i},{i % 3},{int(i == 7)}\n" for i in range(20)))
+    suite = get_host().suite("embedded-ad").load()()
+    cells = [Cell("knn", None, dataset, "default", 0, "smoke")
+             for dataset in ("wine-ad", str(table))]
+    # As version 2 stored them: what the model reported, no fingerprint, the old key.
+    old = [replace(bench_row(suite, cell), status="ok", data_sha256=None,
+                   hparams={"n_neighbors": 5, "method": "largest"}) for cell in cells]
+    path = tmp_path / "runs.db"
+    write_old(path, 2, old)
+    with Store(path) as store:
+        assert [row.data_sha256 for row in store.runs()] == [None, dataset_fingerprint(
+            str(table))]
+        assert [store.claim(bench_row(suite, cell)).id for cell in cells] == [
+            row.id for row in old]  # unchanged: skipped
+        assert store.claim(bench_row(suite, cells[0], hparams={"n_neighbors": 3})) is None
+        table.write_text(table.read_text() + "20,2,0\n")
+        assert store.claim(bench_row(suite, cells[1])) is None  # the file changed: it runs
 
 
 # -- read-only stores and damaged files ---------------------------------------------------------
@@ -527,8 +568,7 @@ def corrupt_middle_page(path: Path) -> bytes:
 @pytest.mark.parametrize("use", [
     lambda store: store.runs(),
     lambda store: [store.get(f"{seed:032x}") for seed in SEEDS_STORED],
-    lambda store: [store.completed("image-gen", "1", "vae", "cnn", "mnist", None, seed,
-                                   "smoke") for seed in SEEDS_STORED],
+    lambda store: [store.completed(make_result(seed=seed)) for seed in SEEDS_STORED],
 ], ids=["runs", "get", "completed"])
 def test_a_corrupt_page_read_is_one_error_naming_the_file(tmp_path: Path,
                                                           use: Callable) -> None:

@@ -67,7 +67,10 @@ def test_the_backbone_trains_at_a_scaled_rate_in_its_own_parameter_group() -> No
 
 def test_an_autoencoders_encoder_loads_into_deep_svdd_by_layer_order() -> None:
     info = DataInfo("tabular", (6,), "detect")
-    autoencoder = create_model("autoencoder", info, seed=0, hidden=(8, 4), bias=False)
+    # Layers in the same order as Deep SVDD's (batch norm: the tabular autoencoder has none by
+    # default), with dropout between them that Deep SVDD lacks.
+    autoencoder = create_model("autoencoder", info, seed=0, hidden=(8, 4), bias=False,
+                               batch_norm=True, dropout=0.2)
     svdd = create_model("deep-svdd", info, seed=1, hidden=(8, 4))
     report = initialize_from(svdd, autoencoder, "ae")
     theirs, ours = autoencoder.state_dict(), svdd.state_dict()

@@ -68,6 +68,24 @@ def data_fingerprint(name_or_path: str) -> str | None:
     return hashlib.sha256(listing.encode()).hexdigest()
 
 
+def dataset_fingerprint(name_or_path: str) -> str | None:
+    """What identifies the content of a dataset, for a suite cell's key: a user's file's
+    :func:`data_fingerprint`; for a registered dataset, the sha256 of its files' paths and
+    registered checksums (the files it loads are verified against them), which changes when
+    a plugin ships new files; ``None`` for data embedded in a package (scikit-learn's
+    tables, generators), for a missing user file and for a name no plugin registers."""
+    if is_user_file(name_or_path):
+        return data_fingerprint(name_or_path)
+    host = get_host()
+    if name_or_path not in host.datasets():
+        return None
+    files = sorted((file.path, file.sha256) for file in host.dataset(name_or_path).files)
+    if not files:
+        return None
+    listing = "".join(f"{path}\t{digest}\n" for path, digest in files)
+    return hashlib.sha256(listing.encode()).hexdigest()
+
+
 def _file_sha256(path: Path) -> str:
     """A file's sha256, hashed once per process while its size and mtime stay the same (a
     bench's cells, its tracker and evaluate all ask for the same user file's)."""

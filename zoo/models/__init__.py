@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from zoo.errors import ZooError, unknown_name_message
 from zoo.plugins import get_host
-from zoo.plugins.specs import ModelSpec
+from zoo.plugins.specs import HParam, ModelSpec
 
 if TYPE_CHECKING:
     import torch
@@ -182,15 +182,44 @@ def resolve_hparams(spec: ModelSpec, info: DataInfo,
                     overrides: Mapping[str, Any]) -> dict[str, Any]:
     """The spec's defaults for the data's modality (and backbone), then ``overrides``, checked
     by :func:`check_hparams`; a method's backbone is chosen per modality when not given."""
-    if info.modality not in spec.modalities:
-        raise ZooError(f"model {spec.name!r} does not support {info.modality} data; "
+    return modality_hparams(spec, info.modality, overrides)
+
+
+def modality_hparams(spec: ModelSpec, modality: str,
+                     overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`resolve_hparams` knowing only the data's modality: what a model will be built
+    with, before its data is loaded (a suite cell's key is made before the cell runs)."""
+    if modality not in spec.modalities:
+        raise ZooError(f"model {spec.name!r} does not support {modality} data; "
                        f"it supports: {', '.join(spec.modalities)}")
     hparams = check_hparams(spec, overrides)
-    backbone = spec.backbone_for(info.modality, hparams.get("backbone"))
+    backbone = spec.backbone_for(modality, hparams.get("backbone"))
     if backbone is not None:
-        get_backbone_spec(backbone, info.modality)
+        get_backbone_spec(backbone, modality)
         hparams["backbone"] = backbone
-    return {**spec.defaults_for(info.modality, backbone), **hparams}
+    return {**spec.defaults_for(modality, backbone), **hparams}
+
+
+def declared_hparams(spec: ModelSpec, hparams: Mapping[str, Any]) -> dict[str, Any]:
+    """Every hyperparameter ``spec`` declares, with its value in ``hparams`` (else its
+    declared default) as the declared type; keys ``spec`` does not declare (an ensemble's
+    own ``members``) are left out.
+
+    The same dict whether ``hparams`` is what a model is built from (:func:`resolve_hparams`:
+    only what differs from the defaults) or what it reports (``hyperparameters()``: every
+    argument, or only those it was given), so that a run is identified alike before and
+    after it runs. A value its declaration refuses (a row from an older plugin) is kept as
+    it is.
+    """
+    return {declared.name: _as_declared(declared, hparams.get(declared.name, declared.default))
+            for declared in spec.hparams}
+
+
+def _as_declared(declared: HParam, value: Any) -> Any:
+    try:
+        return declared.parse(value)
+    except ZooError:
+        return value
 
 
 def create_model(name: str, data_info: DataInfo, *, seed: int | None = None,

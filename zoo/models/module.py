@@ -15,10 +15,12 @@ from zoo.errors import ZooError
 from zoo.models import ZooModel
 from zoo.models.transfer import scale_learning_rate
 from zoo.training import build_optimizer, fit_lightning
+from zoo.training.steps import OptimizerSteps, planned_batches
 
 if TYPE_CHECKING:
     from zoo.data.types import DataInfo, Splits
     from zoo.training import TrainConfig
+    from zoo.training.batches import Block
 
 WEIGHTS = "weights.safetensors"
 #: ``lr_schedule="cosine"`` as nanoGPT: a linear warmup over at most this many steps (and at
@@ -44,9 +46,27 @@ class ZooModule(ZooModel, pl.LightningModule):
     Subclasses take ``data_info`` first, then explicit typed hyperparameters with defaults,
     including ``optimizer``, ``lr``, ``weight_decay`` and ``batch_size`` (and, to offer a
     learning-rate schedule, ``lr_schedule`` or ``lr_milestone``: :meth:`scheduled`), and call
-    ``self.save_hyperparameters(ignore=["data_info"])``. They implement ``training_step`` and
-    ``validation_step`` (logging ``train_loss`` and ``val_loss``) and the evaluate hooks of
-    their tasks, usually through :meth:`batched`.
+    ``self.save_hyperparameters(ignore=["data_info"])``. They implement
+    :meth:`training_loss` and ``validation_step`` (logging ``train_loss`` and ``val_loss``
+    with :meth:`log_epoch_mean`) and the evaluate hooks of their tasks, usually through
+    :meth:`batched`. A ``grad_clip`` hyperparameter above 0 clips the gradient norm of every
+    step.
+
+    The training loop: each Lightning training step hands :meth:`training_step` a block of
+    consecutive mini-batches (:class:`zoo.training.batches.Blocks`: up to
+    :data:`zoo.training.batches.BLOCK_STEPS` in one process, one under DDP), and the model takes
+    one :meth:`optimization_step` per batch under manual optimisation, each at the cost of a
+    hand-written PyTorch step (:mod:`zoo.training.steps`). ``max_steps``, ``max_time``,
+    step- and epoch-interval schedulers, clipping, the divergence check of every batch's loss
+    and the progress bar keep their per-step meaning; callbacks and loggers see one
+    ``on_train_batch_end`` per block (its ``outputs["loss"]`` holds every batch's loss).
+
+    - Most models implement :meth:`training_loss` (one batch's loss; the base class takes the
+      step).
+    - A model with several optimisers (a GAN) overrides :meth:`optimization_step` and takes
+      each step with :meth:`take_step`.
+    - A model that overrides Lightning's ``training_step`` itself trains the Lightning way
+      instead: automatic optimisation, one batch per Trainer step (and its per-step cost).
     """
 
     onnx_unsupported = ""  # the evaluate hooks trace (zoo.models.onnx)
@@ -60,6 +80,20 @@ class ZooModule(ZooModel, pl.LightningModule):
         self.data_info = data_info
         # Running sums of the epoch means, by mode (training: True, validation: False).
         self._epoch_sums: dict[bool, dict[str, tuple[torch.Tensor, int]]] = {}
+        self._steps: OptimizerSteps | None = None  # while training in blocks
+        self.automatic_optimization = not self.trains_in_blocks
+
+    @property
+    def trains_in_blocks(self) -> bool:
+        """Whether the model trains a block of batches per Lightning step (it keeps the base
+        class's ``training_step``)."""
+        return type(self).training_step is ZooModule.training_step
+
+    @property
+    def runs_own_optimisers(self) -> bool:
+        """Whether the model takes its optimiser steps itself (:meth:`optimization_step`
+        overridden: several optimisers)."""
+        return type(self).optimization_step is not ZooModule.optimization_step
 
     # -- epoch means, over every sample of every rank ------------------------------------------
     def log_epoch_mean(self, name: str, value: torch.Tensor, weight: int = 1) -> None:
@@ -73,27 +107,87 @@ class ZooModule(ZooModel, pl.LightningModule):
         ``on_train_epoch_end`` or ``on_validation_epoch_end`` call ``super()``'s.
         """
         sums = self._epoch_sums.setdefault(self.training, {})
-        total, count = sums.get(name, (torch.zeros((), device=value.device), 0))
-        sums[name] = (total + value.detach().float() * weight, count + weight)
+        total, count = sums.get(name) or (torch.zeros((), device=value.device), 0)
+        total.add_(value.detach(), alpha=weight)  # in place: one small kernel per call
+        sums[name] = (total, count + weight)
 
     def on_train_epoch_end(self) -> None:
         self._log_epoch_means(training=True)
+        if self._steps is not None:
+            self._steps.epoch_end()
 
     def on_validation_epoch_end(self) -> None:
         self._log_epoch_means(training=False)
 
     def _log_epoch_means(self, *, training: bool) -> None:
-        for name, (total, count) in self._epoch_sums.pop(training, {}).items():
-            summed = self.trainer.strategy.reduce(
-                torch.stack([total, torch.tensor(float(count), device=total.device)]),
-                reduce_op="sum")
+        sums = self._epoch_sums.pop(training, {})
+        if not sums:
+            return
+        totals = torch.stack([total for total, _ in sums.values()])
+        counts = torch.tensor([float(count) for _, count in sums.values()], device=totals.device)
+        # One all-reduce of every mean's sum and count under DDP.
+        summed = self.trainer.strategy.reduce(torch.stack([totals, counts]), reduce_op="sum")
+        for name, total, count in zip(sums, summed[0], summed[1], strict=True):
             # The same value on every rank now: syncing it again changes nothing (and keeps
             # Lightning from warning that an epoch value is not synced).
-            self.log(name, summed[0] / summed[1], sync_dist=True)
+            self.log(name, total / count, sync_dist=True)
 
     # -- train hook ----------------------------------------------------------------------------
     def fit(self, splits: Splits, config: TrainConfig) -> dict[str, float]:
         return fit_lightning(self, splits, config, batch_size=int(self.hparams["batch_size"]))
+
+    def training_loss(self, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """The loss of one training mini-batch ``(x,)`` or ``(x, y)``, to minimise; log epoch
+        means here (:meth:`log_epoch_mean`)."""
+        raise NotImplementedError(f"{type(self).__name__} implements neither training_loss "
+                                  "nor optimization_step")
+
+    def optimization_step(self, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """Train on one mini-batch: :meth:`training_loss`, then :meth:`take_step`.
+
+        Returns:
+            The batch's loss, detached: the fit loop stops with ``Diverged`` when it is not
+            finite.
+        """
+        loss = self.training_loss(batch)
+        self.take_step(loss)
+        return loss.detach()
+
+    def take_step(self, loss: torch.Tensor, optimizer: int = 0) -> None:
+        """One step of optimiser ``optimizer`` (its index in ``configure_optimizers``) on
+        ``loss``: zero the gradients, back-propagate, clip, step, step-interval schedulers."""
+        assert self._steps is not None, "take_step is for optimization_step, while training"
+        self._steps.step(loss, optimizer)
+
+    def training_step(self, block: Block, block_idx: int) -> dict[str, Any]:
+        """One :meth:`optimization_step` per batch of ``block``, ending early at ``max_steps``
+        or ``max_time``.
+
+        Returns:
+            ``loss``: every batch's loss, stacked; ``steps``: ``trainer.global_step`` after
+            each batch.
+        """
+        assert self._steps is not None
+        losses: list[torch.Tensor] = []
+        steps: list[int] = []
+        for batch in block:
+            losses.append(self.optimization_step(batch))
+            steps.append(self.trainer.global_step)
+            if self._steps.block_over(steps[-1]):
+                break
+        return {"loss": torch.stack(losses), "steps": steps}
+
+    def on_train_start(self) -> None:
+        if self.trains_in_blocks:
+            self._steps = OptimizerSteps(self.trainer, self, ZooModule)
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        # Lightning's own step (DDP, a gradient scaler) calls this after unscaling: clip here.
+        if self._steps is not None:
+            self._steps.clip(optimizer)
+
+    def on_train_end(self) -> None:
+        self._steps = None
 
     def configure_optimizers(self) -> Any:
         return self.scheduled(build_optimizer(self.hparams["optimizer"], self.parameters(),
@@ -124,7 +218,7 @@ class ZooModule(ZooModel, pl.LightningModule):
                 optimizer, milestones=[milestone], gamma=MILESTONE_FACTOR)}
         if not cosine:
             return optimizer
-        total = self.trainer.estimated_stepping_batches
+        total = planned_batches(self.trainer)
         if not math.isfinite(total):
             raise ZooError("lr_schedule=cosine needs a bound on epochs or steps to decay over; "
                            "set max_epochs or max_steps")

@@ -163,9 +163,9 @@ class SequenceModule(SupervisedModule):
             return ZooModule.fit(self, splits, config)  # no targets to standardise
         return super().fit(splits, config)
 
-    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
+    def training_loss(self, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         if not self.next_step:
-            return super().training_step(batch, batch_idx)  # type: ignore[arg-type]
+            return super().training_loss(batch)
         x = batch[0]  # detection data may carry labels in validation: never used
         loss = -self.step_log_likelihood(x).mean()
         self.log_epoch_mean("train_loss", loss, len(x))
@@ -177,21 +177,6 @@ class SequenceModule(SupervisedModule):
             return
         x = batch[0]
         self.log_epoch_mean("val_loss", -self.step_log_likelihood(x).mean(), len(x))
-
-    def on_train_epoch_end(self) -> None:
-        if self.next_step:
-            ZooModule.on_train_epoch_end(self)  # no supervised metric to log
-        else:
-            super().on_train_epoch_end()
-
-    def configure_gradient_clipping(self, optimizer: torch.optim.Optimizer,
-                                    gradient_clip_val: float | None = None,
-                                    gradient_clip_algorithm: str | None = None) -> None:
-        # Recurrent networks (and small-batch transformers) need their gradient norm bounded.
-        clip = float(self.hparams.get("grad_clip", 0.0))
-        if clip > 0:
-            self.clip_gradients(optimizer, gradient_clip_val=clip,
-                                gradient_clip_algorithm="norm")
 
     # -- evaluate hooks ------------------------------------------------------------------------
     def predict(self, x: Any) -> torch.Tensor:

@@ -1,9 +1,12 @@
 """``SupervisedModule``: classification and regression for any network a backbone builds.
 
 Classification trains with cross-entropy (optionally on mixup-blended pairs), regression
-with mean squared error on targets standardised with training-split statistics. Each stage
-keeps its own torchmetrics object; the validation loss drives early stopping and the
-best-parameters rule.
+with mean squared error on targets standardised with training-split statistics. Each epoch
+logs ``train_metric`` and ``val_metric`` (accuracy, or the mean squared error in the targets'
+units) beside the losses, as epoch means over every sample (:meth:`ZooModule.log_epoch_mean`:
+a running sum per step rather than a torchmetrics update, whose argument checks cost as much
+as a small network's step); the validation loss drives early stopping and the best-parameters
+rule.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
-import torchmetrics
 from torch import nn
 
 from zoo.errors import ZooError
@@ -41,17 +43,12 @@ class SupervisedModule(ZooModule):
             if not data_info.n_classes or data_info.n_classes < 2:
                 raise ZooError("classification needs data with at least 2 classes")
             self.output_dim = data_info.n_classes
-            metric: Any = torchmetrics.classification.MulticlassAccuracy(
-                num_classes=data_info.n_classes, average="micro")
         elif data_info.task == "regress":
             self.output_dim = data_info.target_dim or 1
-            metric = torchmetrics.MeanSquaredError()
         else:
             raise ZooError(f"task {data_info.task!r} is not supervised; this model does "
                            "classify or regress")
         self.mixup = mixup
-        self.train_metric = metric
-        self.val_metric = metric.clone()
         self.register_buffer("target_mean", torch.zeros(self.output_dim))
         self.register_buffer("target_std", torch.ones(self.output_dim))
         self.network: nn.Module
@@ -77,24 +74,16 @@ class SupervisedModule(ZooModule):
         target = (y.reshape(len(y), -1).float() - self.target_mean) / self.target_std
         return F.mse_loss(outputs, target)
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor],
-                      batch_idx: int) -> torch.Tensor:
+    def training_loss(self, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         x, y = batch
         if self.classifies and self.mixup > 0:
             loss = self._mixup_loss(x, y)
         else:
             outputs = self(x)
             loss = self._loss(outputs, y)
-            self.train_metric.update(*self._metric_inputs(outputs, y))
+            self.log_epoch_mean("train_metric", self._metric(outputs.detach(), y), len(x))
         self.log_epoch_mean("train_loss", loss, len(x))
         return loss
-
-    def on_train_epoch_end(self) -> None:
-        super().on_train_epoch_end()
-        if self.train_metric.update_called:
-            # compute() syncs the ranks' states already: the same value on each
-            self.log("train_metric", self.train_metric.compute(), sync_dist=True)
-            self.train_metric.reset()
 
     def _mixup_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         lam = float(torch.distributions.Beta(self.mixup, self.mixup).sample())
@@ -106,14 +95,13 @@ class SupervisedModule(ZooModule):
         x, y = batch
         outputs = self(x)
         self.log_epoch_mean("val_loss", self._loss(outputs, y), len(x))
-        self.val_metric(*self._metric_inputs(outputs, y))
-        self.log("val_metric", self.val_metric)
+        self.log_epoch_mean("val_metric", self._metric(outputs, y), len(x))
 
-    def _metric_inputs(self, outputs: torch.Tensor,
-                       y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _metric(self, outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The batch's accuracy, or mean squared error in the targets' units."""
         if self.classifies:
-            return outputs, y
-        return self._unstandardize(outputs), y.reshape(len(y), -1).float()
+            return (outputs.argmax(1) == y).float().mean()
+        return F.mse_loss(self._unstandardize(outputs), y.reshape(len(y), -1).float())
 
     def _unstandardize(self, outputs: torch.Tensor) -> torch.Tensor:
         return outputs * self.target_std + self.target_mean

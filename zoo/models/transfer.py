@@ -91,7 +91,7 @@ def initialize_from(model: Any, source: Any, source_name: str, *, freeze: str | 
         if not isinstance(which, nn.Module):
             raise ZooError(f"the {role} {getattr(which, 'zoo_name', '')!r} has no tensors to "
                            "transfer; --init-from works between gradient-trained models")
-    if backbone_lr_scale != 1.0 and not model.automatic_optimization:
+    if backbone_lr_scale != 1.0 and getattr(model, "runs_own_optimisers", False):
         raise ZooError(f"model {model.zoo_name!r} runs its own optimisers; "
                        "--backbone-lr-scale works for models with one optimiser")
     report = _copy_matching(model, source, source_name)

@@ -12,6 +12,10 @@ The rules, each visible in the output:
   standard deviation over its ``ok`` seeds, with the seed count; failed and diverged seeds are
   counted in the cell, not dropped. Seeds are counted, never rows: a seed stored twice counts
   once (its latest ``ok`` row), and a seed that failed and later succeeded counts as ``ok``.
+- One configuration per cell: a cell run again with other hyperparameters or other data (a
+  model's changed defaults, a replaced file: another key in the store) shows only the runs
+  of its latest configuration, that of its most recent run; the earlier ones are left out
+  and counted in a note, never mixed into its mean.
 - Per section and metric, each model's mean over datasets and average rank over datasets
   (ties share the average of their ranks). A model without a result on some dataset is
   ranked over the datasets it has, and a note says which are missing.
@@ -39,6 +43,7 @@ from __future__ import annotations
 import csv
 import importlib.resources
 import io
+import json
 import math
 import re
 import statistics
@@ -53,6 +58,7 @@ from zoo.errors import ZooError
 from zoo.reporting.significance import over_datasets, paired_over_seeds
 from zoo.runs.merge import standing
 from zoo.runs.results import RunResult
+from zoo.runs.store import key_hparams
 
 if TYPE_CHECKING:
     from zoo.plugins.specs import SuiteSpec
@@ -258,7 +264,8 @@ def build_leaderboard(rows: Iterable[RunResult], *, suite: str,
     suite_rows = [row for row in rows if row.suite == suite]
     version = suite_version if suite_version is not None else _newest_version(suite_rows)
     shown = [row for row in suite_rows if row.suite_version == version]
-    finished = [row for row in shown if row.status != "running"]
+    finished, superseded = _latest_configurations(
+        [row for row in shown if row.status != "running"])
     references = list(references)
     transposed = columns == "setting"
     if transposed:  # the same rules with the two axes exchanged; undone on the sections
@@ -275,9 +282,31 @@ def build_leaderboard(rows: Iterable[RunResult], *, suite: str,
             section.dataset, section.setting = section.setting, None
     board = Leaderboard(suite, version, board_metrics, sections, _typical_seeds(sections),
                         columns=columns)
-    board.notes = [*_board_notes(board, suite_rows, version, len(shown) - len(finished)),
+    board.notes = [*_board_notes(board, suite_rows, version,
+                                 sum(row.status == "running" for row in shown), superseded),
                    *notes]
     return board
+
+
+def _latest_configurations(runs: list[RunResult]) -> tuple[list[RunResult], int]:
+    """The runs of each cell's latest configuration (:func:`_configuration`), and how many
+    runs of earlier ones were left out."""
+    def cell(run: RunResult) -> tuple[Any, ...]:
+        return run.setting, run.budget, run.display_model, run.dataset
+
+    latest: dict[tuple[Any, ...], RunResult] = {}
+    for run in runs:
+        held = latest.get(cell(run))
+        if held is None or (run.created, run.id) > (held.created, held.id):
+            latest[cell(run)] = run
+    kept = [run for run in runs if _configuration(run) == _configuration(latest[cell(run)])]
+    return kept, len(runs) - len(kept)
+
+
+def _configuration(run: RunResult) -> str:
+    """What a run of a cell was run with, as its key in the runs store holds it: its
+    hyperparameters and its data's fingerprint."""
+    return json.dumps([key_hparams(run), run.data_sha256], sort_keys=True, default=str)
 
 
 def suite_leaderboard(spec: SuiteSpec, rows: Iterable[RunResult], *,
@@ -613,7 +642,7 @@ def _typical_seeds(sections: list[Section]) -> int | None:
 
 
 def _board_notes(board: Leaderboard, suite_rows: list[RunResult], version: str | None,
-                 running: int) -> list[str]:
+                 running: int, superseded: int) -> list[str]:
     notes = []
     if board.typical_seeds is not None:
         notes.append(f"mean ± sample std over seeds ({board.typical_seeds} per cell; [n] marks "
@@ -625,6 +654,9 @@ def _board_notes(board: Leaderboard, suite_rows: list[RunResult], version: str |
                      "not shown; versions are never mixed")
     if running:
         notes.append(f"{_count(running, 'run')} still running not shown")
+    if superseded:
+        notes.append(f"{_count(superseded, 'run')} of earlier hyperparameters or data of their "
+                     "cell not shown; each cell shows its latest configuration")
     if any(entry.reported for section in board.sections for entry in section.entries):
         notes.append("(reported) rows are published numbers, not ranked; see their sources")
     return notes

@@ -150,8 +150,7 @@ def open_run(store: Store, row: RunResult, *, primary: bool = True) -> RunResult
         return None
     if primary:
         return store.claim(row)
-    return store.completed(row.suite or "", row.suite_version, row.model, row.backbone,
-                           row.dataset, row.setting, row.seed, row.budget)
+    return store.completed(row)
 
 
 def run_opened(row: RunResult, work: Work, folder: Path, *,

@@ -6,8 +6,9 @@ returned notes when it left a row out:
 
 - A row whose id an earlier store already holds is the same run, copied (a store duplicated
   into two files): it counts once, as the first store has it.
-- A suite cell (:func:`cell_of`: suite version, model, backbone, dataset, setting, budget,
-  seed and hyperparameters) with rows in more than one store keeps one row, the one that
+- A suite cell (its key, :func:`~zoo.runs.store.cell_key_of`: suite version, model,
+  backbone, dataset, setting, budget, seed, hyperparameters and the data's fingerprint) with
+  rows in more than one store keeps one row, the one that
   stands for the cell: its latest ``ok`` row, else its latest ``diverged`` one, else its
   latest ``failed`` one, else its latest ``running`` one (latest by start time, then id).
   This is the rule a leaderboard applies to a seed stored twice in one store, so merged and
@@ -17,13 +18,12 @@ returned notes when it left a row out:
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from zoo.runs.results import RunResult
-from zoo.runs.store import CELL_KEY_FIELDS
+from zoo.runs.store import cell_key_of
 
 #: Which row of a cell stands for it, from least to most telling.
 STATUS_PREFERENCE = ("running", "failed", "diverged", "ok")
@@ -35,15 +35,6 @@ class MergedRuns:
 
     rows: list[RunResult]
     notes: list[str] = field(default_factory=list)
-
-
-def cell_of(row: RunResult) -> str | None:
-    """The identity of a suite cell (None for a train or evaluate run): its
-    :data:`~zoo.runs.store.CELL_KEY_FIELDS` and hyperparameters, as JSON."""
-    if row.kind != "bench":
-        return None
-    return json.dumps([*(getattr(row, name) for name in CELL_KEY_FIELDS), row.hparams],
-                      sort_keys=True)
 
 
 def standing(row: RunResult) -> tuple[int, str, str]:
@@ -88,7 +79,7 @@ def _one_row_per_shared_cell(
     """The rows kept, the rows left out and the number of cells held by several stores."""
     by_cell: dict[str, list[tuple[int, RunResult]]] = defaultdict(list)
     for index, row in rows:
-        key = cell_of(row)
+        key = cell_key_of(row)
         if key is not None:
             by_cell[key].append((index, row))
     left_out: set[str] = set()

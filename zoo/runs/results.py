@@ -55,6 +55,9 @@ class RunResult:
         setting: Protocol variant within a suite (``"semi"``), None for the default.
         seed: Random seed of the run.
         budget: ``"smoke"``, ``"quick"`` or ``"full"`` for bench runs.
+        data_sha256: For bench runs, what identifies the content of the dataset
+            (:func:`zoo.data.loading.dataset_fingerprint`: a user's file's sha256), part of
+            the cell's key; None for embedded data and for other runs.
         hparams: Hyperparameters the model was built with.
         status: ``"running"``, ``"ok"``, ``"failed"``, ``"diverged"`` or ``"pruned"`` (a
             tuning trial stopped early by the pruner; its metrics are the last epoch's).
@@ -82,6 +85,7 @@ class RunResult:
     setting: str | None = None
     seed: int | None = None
     budget: str | None = None
+    data_sha256: str | None = None
     hparams: dict[str, Any] = field(default_factory=dict)
     status: str = "running"
     metrics: dict[str, float] = field(default_factory=dict)

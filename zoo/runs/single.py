@@ -270,8 +270,7 @@ def _validation_rows(card: dict[str, Any]) -> Arrays:
     splits = task_splits(dataset, DataInfo.from_dict(card["data_info"]).task,
                          int(card.get("seed", 0)))
     rows = splits.val if splits.val is not None and len(splits.val) else splits.train
-    standardize = card.get("preprocess", {}).get("standardize")
-    return Standardizer.from_dict(standardize).arrays(rows) if standardize else rows
+    return preprocess_arrays(card.get("preprocess", {}), rows)
 
 
 def checkpoint_dir(store: Store, run: str) -> Path:

@@ -8,9 +8,12 @@ Scores are finite numbers or nothing: a run that reports NaN or inf is stored as
 
 A suite cell is *claimed* (:meth:`Store.claim`): in one transaction its row is stored as
 ``running`` unless the cell is done (``ok`` or ``diverged``) or running in a live process. A
-unique index on the cell's key (suite, suite version, model, backbone, dataset, setting, seed,
-budget) over ``running``, ``ok`` and ``diverged`` bench rows backs the rule, so any number of
-identical benches together run each cell once.
+unique index on the cell's key over ``running``, ``ok`` and ``diverged`` bench rows backs the
+rule, so any number of identical benches together run each cell once. The key is the cell's
+content (:func:`cell_key_of`): suite, suite version, model, backbone, dataset, setting, seed,
+budget, the model's hyperparameters (every declared one, defaults included) and the dataset's
+fingerprint (``data_sha256``); a cell whose model's defaults, recipe or data changed is
+another cell, and runs.
 
 A ``running`` row records its owner: host name, pid and the process's start time (so a reused
 pid is not taken for the owner). Opening a store read-write finishes the ``running`` rows whose
@@ -46,6 +49,8 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import platformdirs
 
 from zoo.errors import ZooError
+from zoo.models import base_model, declared_hparams
+from zoo.plugins import get_host
 from zoo.runs.results import FINISHED_STATUSES, INTERRUPTED, RunResult
 
 BUSY_TIMEOUT_S = 30.0
@@ -55,6 +60,7 @@ COLUMNS = tuple(f.name for f in fields(RunResult))
 # The store's own columns, beside one per RunResult field: the claim key and the owner.
 OWNER_COLUMNS = ("owner_host", "owner_pid", "owner_started")
 STORE_COLUMNS = ("cell_key", *OWNER_COLUMNS)
+# The fields that name a suite cell; its key adds its hyperparameters and data_sha256.
 CELL_KEY_FIELDS = ("suite", "suite_version", "model", "backbone", "dataset", "setting", "seed",
                    "budget")
 DONE_STATUSES = ("ok", "diverged")  # a diverged cell is done: the same seed diverges again
@@ -113,19 +119,38 @@ def _create_v1(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX runs_by_created ON runs (created)")
 
 
-def cell_key(values: Sequence[Any]) -> str:
-    """The claim key of a suite cell: its :data:`CELL_KEY_FIELDS` values, in order, as JSON.
-
-    Never NULL, so a backbone or setting of None still makes two equal cells collide in the
-    unique index (SQLite treats NULLs in a unique index as distinct).
-    """
+def _v2_cell_key(values: Sequence[Any]) -> str:
+    """The claim key of schema version 2 (its :data:`CELL_KEY_FIELDS` values as JSON), for
+    that version's migration."""
     return json.dumps(list(values))
 
 
-def _cell_key_of(result: RunResult) -> str | None:
+def cell_key_of(result: RunResult) -> str | None:
+    """The claim key of a bench run's suite cell, None for other runs: its
+    :data:`CELL_KEY_FIELDS`, its hyperparameters as :func:`key_hparams` gives them and its
+    ``data_sha256``, as JSON with sorted keys.
+
+    The same before the cell runs (its row holds the hyperparameters the model will be built
+    with) and after (the model's own report of them), so that rows of one cell from any
+    executor, store or version of zoo meet. Never NULL, so a backbone or setting of None
+    still makes two equal cells collide in the unique index (SQLite treats NULLs in a unique
+    index as distinct).
+    """
     if result.kind != "bench":
         return None
-    return cell_key([getattr(result, name) for name in CELL_KEY_FIELDS])
+    return json.dumps([*(getattr(result, name) for name in CELL_KEY_FIELDS),
+                       key_hparams(result), result.data_sha256], sort_keys=True, default=str)
+
+
+def key_hparams(result: RunResult) -> dict[str, Any]:
+    """A run's hyperparameters as its cell's key holds them: every one its model declares,
+    defaults included (:func:`zoo.models.declared_hparams`); as stored for a model no
+    installed plugin registers."""
+    try:
+        spec = get_host().model(base_model(result.model))
+    except ZooError:
+        return dict(result.hparams)
+    return declared_hparams(spec, result.hparams)
 
 
 def _add_claims_and_owners_v2(conn: sqlite3.Connection) -> None:
@@ -146,7 +171,7 @@ def _v1_cell_keys(conn: sqlite3.Connection) -> list[tuple[str, int]]:
     latest_done: dict[str, int] = {}
     for row in conn.execute(f"SELECT rowid, status, {', '.join(CELL_KEY_FIELDS)} FROM runs"
                             " WHERE kind = 'bench' ORDER BY created, rowid"):
-        key = cell_key([row[name] for name in CELL_KEY_FIELDS])
+        key = _v2_cell_key([row[name] for name in CELL_KEY_FIELDS])
         if row["status"] in DONE_STATUSES:
             latest_done[key] = row["rowid"]
         elif row["status"] == "failed":
@@ -154,9 +179,32 @@ def _v1_cell_keys(conn: sqlite3.Connection) -> list[tuple[str, int]]:
     return failed + list(latest_done.items())
 
 
+def _key_cells_by_content_v3(conn: sqlite3.Connection) -> None:
+    # Rows from before fingerprints take their data's fingerprint as it is now (the registry's
+    # checksums, a user's file at its path), and keys from the hyperparameters they stored:
+    # so an unchanged bench resumed after the upgrade skips them, and a changed one runs.
+    # Rows outside the unique rule (older copies of a cell) stay outside.
+    from zoo.data.loading import dataset_fingerprint
+
+    conn.execute("ALTER TABLE runs ADD COLUMN data_sha256 TEXT")
+    fingerprints: dict[str, str | None] = {}
+    updates = []
+    for row in conn.execute("SELECT rowid, * FROM runs WHERE kind = 'bench'").fetchall():
+        dataset = row["dataset"]
+        if dataset not in fingerprints:
+            fingerprints[dataset] = dataset_fingerprint(dataset)
+        # Only the columns of this version: a later one may add fields.
+        run = RunResult(kind="bench", plugin=row["plugin"], hparams=json.loads(row["hparams"]),
+                        data_sha256=fingerprints[dataset],
+                        **{name: row[name] for name in CELL_KEY_FIELDS})
+        key = cell_key_of(run) if row["cell_key"] is not None else None
+        updates.append((run.data_sha256, key, row["rowid"]))
+    conn.executemany("UPDATE runs SET data_sha256 = ?, cell_key = ? WHERE rowid = ?", updates)
+
+
 # MIGRATIONS[v] turns a version v-1 database into version v. Append; never edit a released one.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
-    1: _create_v1, 2: _add_claims_and_owners_v2}
+    1: _create_v1, 2: _add_claims_and_owners_v2, 3: _key_cells_by_content_v3}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
@@ -234,8 +282,10 @@ def _encode(name: str, value: Any) -> Any:
 
 
 def _decode(row: sqlite3.Row) -> RunResult:
+    # A read-only store of an older version lacks the later columns: their fields default.
+    present = set(row.keys())
     return RunResult(**{name: json.loads(row[name]) if name in JSON_COLUMNS else row[name]
-                        for name in COLUMNS})
+                        for name in COLUMNS if name in present})
 
 
 def _enable_wal(conn: sqlite3.Connection) -> None:
@@ -398,7 +448,7 @@ class Store:
         status, metrics, error = checked_scores(result.status, result.metrics, result.error)
         row = replace(result, status=status, metrics=metrics, error=error)
         values = {name: _encode(name, getattr(row, name)) for name in COLUMNS}
-        values["cell_key"] = _cell_key_of(row)
+        values["cell_key"] = cell_key_of(row)
         values.update(current_owner() if status == "running" else dict.fromkeys(OWNER_COLUMNS))
         try:
             conn.execute(f"INSERT INTO runs ({', '.join(values)})"
@@ -433,7 +483,7 @@ class Store:
         Raises:
             ValueError: ``result`` is not a bench run.
         """
-        key = _cell_key_of(result)
+        key = cell_key_of(result)
         if key is None:
             raise ValueError(f"claim() takes suite cells (bench runs), not {result.kind!r} runs")
         with _transaction(self._conn) as conn:
@@ -549,16 +599,21 @@ class Store:
         return [_decode(row) for row in rows]
 
     @_reported
-    def completed(self, suite: str, suite_version: str | None, model: str,
-                  backbone: str | None, dataset: str, setting: str | None, seed: int | None,
-                  budget: str | None) -> RunResult | None:
-        """The ``ok`` or ``diverged`` run of one suite cell, or None if it must run.
+    def completed(self, cell: RunResult) -> RunResult | None:
+        """The ``ok`` or ``diverged`` run of the suite cell of bench run ``cell`` (the cell
+        of its :func:`cell_key_of`), or None if it must run.
 
         A diverged cell counts as done: re-running the same seed would diverge again. Failed
         and unfinished cells are run again. To run a cell, :meth:`claim` it.
+
+        Raises:
+            ValueError: ``cell`` is not a bench run.
         """
-        held = self._holder(cell_key([suite, suite_version, model, backbone, dataset, setting,
-                                      seed, budget]))
+        key = cell_key_of(cell)
+        if key is None:
+            raise ValueError(f"completed() takes suite cells (bench runs), not {cell.kind!r} "
+                             "runs")
+        held = self._holder(key)
         return _decode(held) if held is not None and held["status"] in DONE_STATUSES else None
 
     def _holder(self, key: str) -> sqlite3.Row | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from zoo.data.loading import is_user_file
 from zoo.data.types import Dataset, Splits
@@ -14,6 +14,7 @@ from zoo.models import (
     ENSEMBLE_MARK,
     base_model,
     display_name,
+    modality_hparams,
     split_ensemble_name,
     split_model_name,
 )
@@ -194,6 +195,23 @@ class Suite:
         """How this suite's protocol cuts ``dataset`` for ``task`` outside a cell (``zoo
         train``, ``zoo evaluate``): train / validation / test, seeded by ``seed``."""
         raise ZooError(f"suite {cls.name!r} does not cut data for single runs")
+
+    def cell_overrides(self, cell: Cell) -> dict[str, Any]:
+        """What the cell's model is built with beyond its defaults: its spec's recipe for this
+        suite and budget (:meth:`~zoo.plugins.specs.ModelSpec.recipe`) and the cell's
+        backbone."""
+        overrides = self.host.model(base_model(cell.model)).recipe(self.name, cell.budget)
+        if cell.backbone is not None:
+            overrides["backbone"] = cell.backbone
+        return overrides
+
+    def cell_hparams(self, cell: Cell) -> dict[str, Any]:
+        """The hyperparameters the cell's model will be built with (its spec's defaults for
+        the dataset's modality, then :meth:`cell_overrides`), known before anything is
+        trained: part of the cell's key in the runs store."""
+        return modality_hparams(self.host.model(base_model(cell.model)),
+                                self.dataset_spec(cell.dataset).modality,
+                                self.cell_overrides(cell))
 
     # -- running -------------------------------------------------------------------------------
     def run_cell(self, cell: Cell, run_dir: Path | None = None) -> Outcome:

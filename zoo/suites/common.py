@@ -68,9 +68,10 @@ def train_and_evaluate(suite: Suite, cell: Cell, splits: Splits,
 
 
 def train_model(suite: Suite, cell: Cell, splits: Splits, budget: Budget,
-                run_dir: Path | None,
-                hparams: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
-    """Build the cell's model for the splits' data and train it under the budget.
+                run_dir: Path | None) -> tuple[Any, dict[str, Any]]:
+    """Build the cell's model for the splits' data (with the suite's
+    :meth:`~zoo.suites.base.Suite.cell_overrides`, such as a recipe for the budget, so that
+    it is the model the cell's key names) and train it under the budget.
 
     Args:
         suite: The running suite (its accelerator, devices and nodes).
@@ -78,8 +79,6 @@ def train_model(suite: Suite, cell: Cell, splits: Splits, budget: Budget,
         splits: The data; ``splits.val`` goes into training for models that select nothing.
         budget: Epochs, time and patience.
         run_dir: Where training logs go (``None``: nowhere kept).
-        hparams: Overrides of the spec's defaults, such as a suite's recipe for the budget
-            (``None``: the defaults).
 
     Returns:
         The trained model and the hyperparameters that rebuild it. For an ensemble cell
@@ -89,9 +88,7 @@ def train_model(suite: Suite, cell: Cell, splits: Splits, budget: Budget,
         ``run_dir/member<i>``), and the members' hyperparameters with the ensemble's.
     """
     name, size = split_ensemble_name(cell.model)
-    overrides = dict(hparams or {})
-    if cell.backbone is not None:
-        overrides["backbone"] = cell.backbone
+    overrides = suite.cell_overrides(cell)
     if size == 1:
         return _trained(suite, name, cell.seed, splits, budget, run_dir, overrides)
     seeds = [member_seed(cell.seed, index) for index in range(size)]

@@ -65,12 +65,12 @@ def run_suite(suite: Suite, store: Store, *, models: list[str] | None = None,
     if executor is not None:
         from zoo.runs.executors import run_tasks
 
-        tasks = [(_cell_row(suite, cell, device), cell_work(suite, cell)) for cell in cells]
+        tasks = [(cell_row(suite, cell, device), cell_work(suite, cell)) for cell in cells]
         return run_tasks(store, tasks, executor, root=root or runs_dir(store),
                          on_result=on_result)
     rows = []
     for cell in cells:
-        row = _cell_row(suite, cell, device)
+        row = cell_row(suite, cell, device)
         ran = execute_run(store, row, lambda run_dir, cell=cell: suite.run_cell(cell, run_dir),
                           root=root)
         result = ran or row  # a non-zero DDP rank stores nothing; rank 0 reports
@@ -96,7 +96,13 @@ def _suite(name: str, accelerator: str, devices: int) -> Suite:
     return suite
 
 
-def _cell_row(suite: Suite, cell: Cell, device: str) -> RunResult:
+def cell_row(suite: Suite, cell: Cell, device: str) -> RunResult:
+    """The cell's ``running`` row, with what its key needs before it runs: the
+    hyperparameters its model will be built with and its data's fingerprint."""
+    from zoo.data.loading import dataset_fingerprint
+
     return new_row("bench", model=cell.model, dataset=cell.dataset, device=device,
                    backbone=cell.backbone, suite=suite.name, suite_version=suite.spec.version,
-                   setting=cell.setting, seed=cell.seed, budget=cell.budget)
+                   setting=cell.setting, seed=cell.seed, budget=cell.budget,
+                   hparams=suite.cell_hparams(cell),
+                   data_sha256=dataset_fingerprint(cell.dataset))

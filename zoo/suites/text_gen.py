@@ -198,9 +198,7 @@ class TextGenerationSuite(Suite):
         vocab = dataset.meta["vocab"]
         splits = text_splits(ids, len(vocab), budget.context, cell.seed)
         splits, notes = apply_budget(splits, budget, cell.seed)
-        model, hparams = train_model(self, cell, splits, budget, run_dir,
-                                     hparams=self.host.model(base_model(cell.model)).recipe(self.name,
-                                                                                cell.budget))
+        model, hparams = train_model(self, cell, splits, budget, run_dir)
         metrics = character_metrics(model.log_likelihood(splits.test.x), len(splits.test),
                                     budget.context)
         text = draw_text(model, vocab, cell.seed)

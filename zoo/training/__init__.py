@@ -10,9 +10,9 @@
 - optimisers by name (:func:`build_optimizer`).
 
 Owns: this module (trainer factory, fit loop, optimisers, device checks), `callbacks` (best
-weights, divergence, the progress bar), `batches` (in-memory batches) and `progress`
-(progress bars on stderr). May import: zoo.errors, zoo.plugins, zoo.data (a test checks it;
-imports run downward only).
+weights, divergence, the progress bar), `batches` (in-memory batches and blocks of them),
+`steps` (optimiser steps inside a block) and `progress` (progress bars on stderr). May import:
+zoo.errors, zoo.plugins, zoo.data (a test checks it; imports run downward only).
 """
 
 from __future__ import annotations
@@ -225,7 +225,8 @@ def fit_lightning(module: LightningModule, splits: Splits, config: TrainConfig,
             loggers.extend(extra)
         trainer = make_trainer(replace(config, run_dir=run_dir), callbacks=callbacks,
                                loggers=loggers or False, has_validation=has_validation)
-        data = TensorDataModule(splits, batch_size=batch_size, seed=config.seed)
+        data = TensorDataModule(splits, batch_size=batch_size, seed=config.seed,
+                                blocks=getattr(module, "trains_in_blocks", False))
         trainer.fit(module, datamodule=data)
     progress = {"epochs": float(trainer.current_epoch), "steps": float(trainer.global_step)}
     if best is None:

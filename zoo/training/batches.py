@@ -10,11 +10,17 @@ batch ``b`` take the same optimiser steps on the same samples as one process of 
 see (training drops the last, partial global batch when there is more than one, as one
 process does; validation drops nothing, the ranks' shares of its last batch differing by
 one sample at most).
+
+zoo's own models (:class:`zoo.models.module.ZooModule`) take their training batches in
+:class:`Blocks` of up to :data:`BLOCK_STEPS` consecutive batches, one Lightning training step
+per block, so that the Trainer's per-step work (hooks, progress, batch transfer) is paid once
+per block rather than once per optimiser step (``benchmarks/perf/RESULTS.md``). Under DDP a
+block is one batch: DDP expects one backward per wrapped forward.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import lightning.pytorch as pl
@@ -23,6 +29,12 @@ import torch
 
 if TYPE_CHECKING:
     from zoo.data.types import Arrays, Splits
+
+#: Optimiser steps per Lightning training step for a one-process run (at most: an epoch's last
+#: block holds what is left, and a block ends early at ``max_steps`` or ``max_time``). The
+#: Trainer costs 0.5 to 1 ms per training step on a CPU, as much as a small network's step;
+#: over 32 steps it is 2 to 3 % of one.
+BLOCK_STEPS = 32
 
 
 def to_tensors(arrays: Arrays) -> tuple[torch.Tensor, ...]:
@@ -75,22 +87,84 @@ class IndexBatches:
         return full if (self.drop_last and full > 0) or rest == 0 else full + 1
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        take = self.epoch_batches()
+        for b in range(len(self)):
+            yield take(b)
+
+    def epoch_batches(self) -> Callable[[int], tuple[torch.Tensor, ...]]:
+        """Start the next epoch: its batch ``b`` (this rank's share), for ``b`` below
+        ``len(self)``."""
         order = self._order()
         self.epoch += 1
-        for b in range(len(self)):
+
+        def take(b: int) -> tuple[torch.Tensor, ...]:
             index = order[b * self.global_batch:(b + 1) * self.global_batch][
                 self.rank::self.world_size]
-            yield tuple(t[index] for t in self.tensors)
+            return tuple(t[index] for t in self.tensors)
+
+        return take
+
+
+class Block:
+    """Consecutive mini-batches of one epoch, sliced only when iterated (each just before its
+    optimiser step). Not a tensor collection, so Lightning hands it over untouched."""
+
+    def __init__(self, take: Callable[[int], tuple[torch.Tensor, ...]], batches: range) -> None:
+        self._take = take
+        self.batches = batches
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        return map(self._take, self.batches)
+
+
+class Blocks:
+    """An epoch of :class:`IndexBatches` in :class:`Block` s of up to ``steps`` batches.
+
+    Args:
+        batches: The epoch's batches, in order.
+        steps: Batches per block.
+    """
+
+    def __init__(self, batches: IndexBatches, steps: int) -> None:
+        self.batches = batches
+        self.steps = steps
+
+    @property
+    def batch_count(self) -> int:
+        """Mini-batches (optimiser steps of a one-optimiser model) per epoch."""
+        return len(self.batches)
+
+    def __len__(self) -> int:
+        return -(-len(self.batches) // self.steps)
+
+    def __iter__(self) -> Iterator[Block]:
+        take, count = self.batches.epoch_batches(), len(self.batches)
+        for start in range(0, count, self.steps):
+            yield Block(take, range(start, min(start + self.steps, count)))
 
 
 class TensorDataModule(pl.LightningDataModule):
-    """Train and validation splits as in-memory batches on the trainer's device."""
+    """Train and validation splits as in-memory batches on the trainer's device.
 
-    def __init__(self, splits: Splits, *, batch_size: int, seed: int = 0) -> None:
+    Args:
+        splits: The data; ``train`` is shuffled each epoch.
+        batch_size: Samples per mini-batch per process.
+        seed: Base seed of the per-epoch permutations.
+        blocks: Training batches come in :class:`Blocks` (of :data:`BLOCK_STEPS`, one batch
+            under DDP) for a model that trains a block per Lightning step; otherwise one batch
+            per step.
+    """
+
+    def __init__(self, splits: Splits, *, batch_size: int, seed: int = 0,
+                 blocks: bool = False) -> None:
         super().__init__()
         self.splits = splits
         self.batch_size = batch_size
         self.seed = seed
+        self.blocks = blocks
         self.train: tuple[torch.Tensor, ...] = ()
         self.val: tuple[torch.Tensor, ...] = ()
 
@@ -105,11 +179,14 @@ class TensorDataModule(pl.LightningDataModule):
             return 0, 1
         return self.trainer.global_rank, self.trainer.world_size
 
-    def train_dataloader(self) -> IndexBatches:
+    def train_dataloader(self) -> IndexBatches | Blocks:
         rank, world = self._rank()
-        return IndexBatches(self.train, self.batch_size, shuffle=True, seed=self.seed,
-                            rank=rank, world_size=world,
-                            drop_last=len(self.train[0]) > self.batch_size * world)
+        batches = IndexBatches(self.train, self.batch_size, shuffle=True, seed=self.seed,
+                               rank=rank, world_size=world,
+                               drop_last=len(self.train[0]) > self.batch_size * world)
+        if not self.blocks:
+            return batches
+        return Blocks(batches, BLOCK_STEPS if world == 1 else 1)
 
     def val_dataloader(self) -> IndexBatches:
         rank, world = self._rank()

@@ -10,6 +10,7 @@ from lightning.pytorch.callbacks import Callback, Checkpoint
 
 from zoo.errors import Diverged
 from zoo.training.progress import StepBar
+from zoo.training.steps import planned_batches
 
 
 class BestWeights(Checkpoint):
@@ -49,29 +50,38 @@ class BestWeights(Checkpoint):
             module.load_state_dict(self.best_state)
 
 
-def step_loss(outputs: Any) -> Any:
-    """The loss a ``training_step`` returned (a tensor, or ``None`` under manual
-    optimisation), from what Lightning hands to ``on_train_batch_end``."""
+def step_losses(outputs: Any) -> Any:
+    """The losses a ``training_step`` returned, from what Lightning hands to
+    ``on_train_batch_end``: one per batch of a block (a 1-d tensor), one scalar, or
+    ``None``."""
     return outputs.get("loss") if isinstance(outputs, dict) else outputs
 
 
 class DivergenceGuard(Callback):
-    """Stops training with :class:`Diverged` as soon as the training loss is not finite."""
+    """Stops training with :class:`Diverged` when a training loss is not finite: any batch's
+    of a block (checked once per block, naming the batch's step)."""
 
     def on_train_batch_end(self, trainer: Trainer, module: LightningModule, outputs: Any,
                            batch: Any, batch_idx: int) -> None:
-        loss = step_loss(outputs)
-        if loss is not None and not bool(loss.detach().isfinite().all()):
-            raise Diverged(f"training loss became {float(loss.detach().reshape(-1)[0])} at "
-                           f"step {trainer.global_step}, epoch {trainer.current_epoch}")
+        losses = step_losses(outputs)
+        if losses is None:
+            return
+        finite = losses.detach().reshape(-1).isfinite()
+        if bool(finite.all()):
+            return
+        first = int((~finite).nonzero()[0])
+        steps = outputs.get("steps") if isinstance(outputs, dict) else None
+        step = steps[first] if steps else trainer.global_step
+        raise Diverged(f"training loss became {float(losses.reshape(-1)[first])} at "
+                       f"step {step}, epoch {trainer.current_epoch}")
 
 
 class TrainingProgress(Callback):
     """Draws the run's :class:`zoo.training.progress.StepBar` on stderr: steps, epoch, losses.
 
-    Only rank 0 draws. ``loss`` is the latest step's, and the last epoch's mean
-    ``train_loss`` at each new epoch (the only one a model under manual optimisation, a GAN,
-    shows); ``val_loss`` is the last validation's.
+    Only rank 0 draws; the bar counts mini-batches. ``loss`` is the latest batch's (a block's
+    last), and the last epoch's mean ``train_loss`` at each new epoch; ``val_loss`` is the last
+    validation's.
     """
 
     def __init__(self) -> None:
@@ -81,11 +91,8 @@ class TrainingProgress(Callback):
         if not trainer.is_global_zero:
             return
         epochs = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else None
-        total = trainer.num_training_batches * epochs if epochs else None
-        if trainer.max_steps > 0:
-            total = min(total or math.inf, trainer.max_steps)
-        self._bar = StepBar(total if total is not None and math.isfinite(total) else None,
-                            epochs)
+        total = planned_batches(trainer)
+        self._bar = StepBar(total if math.isfinite(total) else None, epochs)
 
     def on_train_epoch_start(self, trainer: Trainer, module: LightningModule) -> None:
         if self._bar is not None:
@@ -95,9 +102,12 @@ class TrainingProgress(Callback):
     def on_train_batch_end(self, trainer: Trainer, module: LightningModule, outputs: Any,
                            batch: Any, batch_idx: int) -> None:
         if self._bar is not None:
-            loss = step_loss(outputs)
-            self._bar.step(loss if loss is not None
-                           else trainer.callback_metrics.get("train_loss"))
+            losses = step_losses(outputs)
+            if losses is None:
+                self._bar.step(trainer.callback_metrics.get("train_loss"))
+            else:
+                losses = losses.detach().reshape(-1)
+                self._bar.step(losses[-1], batches=len(losses))
 
     def on_train_end(self, trainer: Trainer, module: LightningModule) -> None:
         if self._bar is not None:

@@ -141,10 +141,10 @@ class StepBar:
         planned = f"/{self.epochs}" if self.epochs else ""
         self._bar.set_description_str(f"epoch {index + 1}{planned}", refresh=False)
 
-    def step(self, loss: Any = None) -> None:
-        """One step is done; its ``loss`` (a number or a scalar tensor) is shown now and
-        then."""
-        self._bar.update(1)
+    def step(self, loss: Any = None, batches: int = 1) -> None:
+        """``batches`` steps are done; the last one's ``loss`` (a number or a scalar tensor)
+        is shown now and then."""
+        self._bar.update(batches)
         now = time.monotonic()
         if loss is not None and now - self._loss_read >= self.LOSS_EVERY_SECONDS:
             self._loss_read = now

@@ -130,24 +130,27 @@ class _Study:
 
     loaded: TrainingData
     objective: Objective
+    space: SearchSpace
     location: str
     study: Any
 
 
 def _open_study(store: Store, request: TuneRequest) -> _Study:
-    """Load the data, choose the objective and open (or create) the study of ``request``;
-    refuse a study started with other settings."""
+    """Load the data, choose the objective, read the search space and open (or create) the
+    study of ``request``; refuse a study started with other settings. Bad input is refused
+    before the study is created, so it leaves no study behind."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     loaded = training_data(request.model, request.data, request.backbone, request.seed)
     objective = choose_objective(loaded, request.metric)
+    space = _space(loaded, request.space)
     name = request.study or default_study_name(loaded.model, loaded.data, loaded.backbone)
     location = storage_location(store, name, request.storage)
     study = optuna.create_study(study_name=name, storage=open_storage(location),
                                 direction=objective.direction, load_if_exists=True)
     _check_settings(study, request, loaded, objective)
-    return _Study(loaded, objective, location, study)
+    return _Study(loaded, objective, space, location, study)
 
 
 def search(store: Store, request: TuneRequest,
@@ -159,8 +162,7 @@ def search(store: Store, request: TuneRequest,
     ``on_trial`` is called with each finished Optuna trial of this process.
     """
     opened = _open_study(store, request)
-    study, loaded, objective = opened.study, opened.loaded, opened.objective
-    space = _space(loaded, request.space)
+    study, loaded, objective, space = opened.study, opened.loaded, opened.objective, opened.space
     _settle_dead_trials(study, store, request, objective)
     study.sampler = make_sampler(request, space, len(study.trials))
     study.pruner = make_pruner(request.pruner, request.trials)

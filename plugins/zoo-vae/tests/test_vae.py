@@ -133,7 +133,7 @@ def test_dynamic_binarization_draws_binary_training_batches(dynamic: bool) -> No
     model.objective = recording_objective
     model.log_epoch_mean = lambda *args: None  # no trainer to log to
     grey = torch.full((64, 1, 8, 8), 0.5)
-    model.training_step((grey,), 0)
+    model.training_loss((grey,))
     binary = bool(torch.all((seen[0] == 0) | (seen[0] == 1)))
     assert binary == dynamic
     if dynamic:  # one with probability the grey level

@@ -149,7 +149,7 @@ class AutoEncoderDetector(ZooModule):
         """Per-sample squared reconstruction error of a batch on the module's device."""
         return reconstruction_error(x, self.network(x), self.hparams["reduction"])
 
-    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
+    def training_loss(self, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         x = batch[0]
         loss = self.errors(x).mean()
         self.log_epoch_mean("train_loss", loss, len(x))
@@ -339,7 +339,7 @@ class DeepSVDD(ZooModule):
             return soft_boundary_loss(distance, self.network.radius, self.hparams["nu"])
         return one_class_loss(distance)
 
-    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
+    def training_loss(self, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         x = batch[0]
         loss = self._loss(self.network(x))
         self.log_epoch_mean("train_loss", loss, len(x))

@@ -32,6 +32,11 @@ DEEP_SVDD_IMAGE = {"rep_dim": 32, "hidden": (8, 4), "lr": 1e-4, "lr_milestone": 
                    "weight_decay": 5e-7, "batch_size": 200, "pretrain_epochs": 150,
                    "pretrain_weight_decay": 5e-4, "decoder_stem": "reshape",
                    "batch_norm_eps": 1e-4, "uses_validation": False}
+#: The tabular defaults, chosen on validation data only: the grid point with the lowest mean
+#: rank of validation loss over six tables (``benchmarks/choose_defaults.py``; the grids,
+#: the tables and the ranking in ``benchmarks/results/tabular-ad.md``).
+AUTOENCODER_TABULAR = {"dropout": 0.0, "batch_norm": False, "lr": 1e-2, "weight_decay": 1e-5}
+DEEP_SVDD_TABULAR = {"batch_norm": True, "lr": 1e-2, "weight_decay": 1e-8}
 #: Sequence backbones normalise with layer norm or none: batch norm (the mlp default) is off.
 SEQUENCE_BACKBONES = {f"timeseries[{name}]": {"batch_norm": False}
                       for name in ("rnn", "transformer")}
@@ -93,7 +98,8 @@ def zoo_register_models(register: Callable[[ModelSpec], None]) -> None:
         implementation="zoo_autoencoder.lightning_module:AutoEncoderDetector",
         default_backbones={"tabular": "mlp", "image": "cnn", "timeseries": "mlp"},
         defaults={"image[cnn]": {"latent_dim": 32, "hidden": (32, 64), "dropout": 0.0,
-                                 "batch_size": 128}, **SEQUENCE_BACKBONES},
+                                 "batch_size": 128},
+                  "tabular[mlp]": AUTOENCODER_TABULAR, **SEQUENCE_BACKBONES},
         hparams=AUTOENCODER_HPARAMS,
         paper="https://doi.org/10.1145/2689746.2689747",
         summary="Undercomplete autoencoder; anomaly score = reconstruction error"))
@@ -102,7 +108,8 @@ def zoo_register_models(register: Callable[[ModelSpec], None]) -> None:
         modalities=("tabular", "image", "timeseries"),
         implementation="zoo_autoencoder.lightning_module:DeepSVDD",
         default_backbones={"tabular": "mlp", "image": "cnn", "timeseries": "mlp"},
-        defaults={"image[cnn]": DEEP_SVDD_IMAGE, **SEQUENCE_BACKBONES},
+        defaults={"image[cnn]": DEEP_SVDD_IMAGE, "tabular[mlp]": DEEP_SVDD_TABULAR,
+                  **SEQUENCE_BACKBONES},
         hparams=DEEP_SVDD_HPARAMS,
         paper="http://proceedings.mlr.press/v80/ruff18a.html",
         summary="Deep SVDD (Ruff et al. 2018): one-class / soft-boundary hypersphere"))

@@ -52,6 +52,8 @@ COLLAPSE_SAMPLES = 500
 
 #: Batches of latent vectors that set the generator's batch-norm statistics after training.
 STANDING_BATCHES = 16
+#: The optimisers' places in ``configure_optimizers``.
+GENERATOR, DISCRIMINATOR = 0, 1
 
 
 class GAN(ZooModule):
@@ -120,7 +122,6 @@ class GAN(ZooModule):
         _check_hyperparameters(latent_dim, n_critic, gp_weight, lr, betas, batch_size,
                                collapse_threshold)
         self.save_hyperparameters(ignore=["data_info"])
-        self.automatic_optimization = False
         paper = PAPER_SETTINGS[loss]
         self.n_critic: int = paper["n_critic"] if n_critic is None else n_critic
         self.lr: float = paper["lr"] if lr is None else lr
@@ -215,26 +216,21 @@ class GAN(ZooModule):
         return torch.randn(n, self.hparams["latent_dim"], generator=self._noise,
                            device=self.device)
 
-    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
+    def optimization_step(self, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         """One discriminator step; one generator step every ``n_critic`` batches.
 
         Returns the sum of the losses computed, so that the fit loop's divergence guard stops
         the run when either becomes non-finite.
         """
         real = batch[0]
-        generator_opt, discriminator_opt = self.optimizers()
         d_loss = self.discriminator_loss(real)
-        discriminator_opt.zero_grad()
-        self.manual_backward(d_loss)
-        discriminator_opt.step()
+        self.take_step(d_loss, DISCRIMINATOR)
         self.log_epoch_mean("d_loss", d_loss, len(real))
         self._batches += 1
         if self._batches % self.n_critic:
             return d_loss.detach()
         g_loss = self.generator_loss(len(real))
-        generator_opt.zero_grad()
-        self.manual_backward(g_loss)
-        generator_opt.step()
+        self.take_step(g_loss, GENERATOR)
         self.log_epoch_mean("g_loss", g_loss, len(real))
         return (d_loss + g_loss).detach()
 

@@ -142,7 +142,7 @@ class VAE(ZooModule):
         _, log_px = next(self._draws(x, mean, log_var, samples=1, generator=None))
         return negative_elbo(log_px[0], gaussian_kl(mean, log_var), self.hparams["beta"])
 
-    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
+    def training_loss(self, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         x = batch[0]
         if self.hparams["dynamic_binarization"]:
             x = torch.bernoulli(x)
