@@ -116,6 +116,7 @@ def test_a_plugins_dir_that_does_not_exist_is_refused(tmp_path: Path) -> None:
     ("seed: -1", "seed: -1 is not in the range x>=0"),
     ("accelerator: tpu", "accelerator: 'tpu' is not one of 'auto', 'cpu', 'gpu'"),
     ("backbone: [mlp]", "backbone must be one value"),
+    ("precision: 8-true", "precision: '8-true' is not one of '32-true', 'bf16-mixed', '16-mixed'"),
 ])
 def test_a_config_value_is_checked_as_its_option_is(tmp_path: Path, line: str,
                                                    said: str) -> None:
@@ -178,6 +179,17 @@ def test_train_from_a_config_then_evaluate_on_the_untouched_test_split(tmp_path:
     assert 0.5 < evaluated["metrics"]["accuracy"] <= 1
     by_default = zoo_json("evaluate", trained["id"][:8], "--db", db)  # the run's own data
     assert (by_default["dataset"], by_default["metrics"]) == ("wine", evaluated["metrics"])
+
+
+def test_a_run_trained_in_bf16_mixed_says_so_and_evaluates(tmp_path: Path) -> None:
+    db = str(tmp_path / "runs.db")
+    trained = zoo_json("train", "mlp", "--data", "wine", "--precision", "bf16-mixed",
+                       "--max-epochs", "3", "--db", db)
+    assert trained["status"] == "ok" and trained["extra"]["precision"] == "bf16-mixed"
+    evaluated = zoo_json("evaluate", trained["id"][:8], "--db", db)
+    assert evaluated["status"] == "ok" and 0 < evaluated["metrics"]["accuracy"] <= 1
+    in_float32 = zoo_json("train", "mlp", "--data", "wine", "--max-epochs", "1", "--db", db)
+    assert "precision" not in in_float32["extra"]
 
 
 def test_a_gan_leaves_a_sample_grid_and_is_evaluated_by_fid_and_kid(tmp_path: Path) -> None:
@@ -374,6 +386,8 @@ TRAIN_WINE = ["train", "mlp", "--data", "wine"]
      "devices=99: accelerator 'cpu' has "),
     pytest.param([*TRAIN_WINE, "--accelerator", "gpu"], "accelerator 'gpu' asked for, but no GPU",
                  marks=pytest.mark.skipif(gpu_visible(), reason="a GPU is visible here")),
+    ([*TRAIN_WINE, "--accelerator", "cpu", "--precision", "16-mixed"],
+     "precision '16-mixed' needs a GPU"),
 ])
 def test_more_devices_than_there_are_is_refused_before_anything_starts(
         tmp_path: Path, args: list[str], said: str) -> None:

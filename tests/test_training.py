@@ -35,6 +35,30 @@ def test_unknown_optimizer_is_a_clear_error() -> None:
         build_optimizer("lbfgs", [torch.zeros(1, requires_grad=True)], lr=0.1)
 
 
+def test_bf16_mixed_trains_the_steps_of_a_block_under_bfloat16_autocast() -> None:
+    splits = tiny_splits("tabular", "classify")
+    model = create_model("mlp", splits.info, seed=0)
+    first = next(m for m in model.modules() if isinstance(m, torch.nn.Linear))
+    seen: list[tuple[bool, torch.dtype]] = []
+    first.register_forward_hook(lambda module, _, out: seen.append((module.training, out.dtype)))
+    metrics = model.fit(splits, TrainConfig(max_epochs=2, accelerator="cpu", patience=None,
+                                            precision="bf16-mixed"))
+    assert np.isfinite(metrics["best_val_loss"]) and metrics["steps"] >= 2
+    assert (True, torch.bfloat16) in seen and (False, torch.bfloat16) in seen
+    assert {p.dtype for p in model.parameters()} == {torch.float32}  # autocast, not a cast
+
+
+@pytest.mark.parametrize(("precision", "said"), [
+    ("64-true", "unknown precision '64-true'; valid: 32-true, bf16-mixed, 16-mixed"),
+    ("16-mixed", "precision '16-mixed' needs a GPU"),
+])
+def test_a_precision_zoo_does_not_train_in_is_refused(precision: str, said: str) -> None:
+    splits = tiny_splits("tabular", "classify")
+    model = create_model("mlp", splits.info, seed=0)
+    with pytest.raises(ZooError, match=said):
+        model.fit(splits, TrainConfig(max_epochs=1, accelerator="cpu", precision=precision))
+
+
 def test_best_weights_keeps_the_lowest_validation_loss() -> None:
     module = torch.nn.Linear(2, 1)
     best = BestWeights("val_loss")

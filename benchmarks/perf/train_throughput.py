@@ -30,13 +30,16 @@ Timing: each run is the whole fit call from a built model to trained weights, in
 every repetition; reported are the median steps/s of ``--repeats``, the ratio zoo / hand of
 the medians and paired per repetition, the ratio per CPU second, and zoo / dataloader.
 ``--profile CASE`` then prints cProfile's top functions (self time) of one zoo run.
-``--accelerator gpu`` runs all three on the first CUDA device (data on the device whole, as
-zoo keeps it; the clock read after a synchronisation); it has not been run on a GPU here.
+``--precision bf16-mixed`` trains every runner with bfloat16 autocast (zoo through
+``TrainConfig.precision``, the hand loops under ``torch.autocast``). ``--accelerator gpu``
+runs all three on the first CUDA device (data on the device whole, as zoo keeps it; the
+clock read after a synchronisation); it has not been run on a GPU here.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import cProfile
 import io
@@ -234,6 +237,14 @@ def _device(args: argparse.Namespace) -> torch.device:
     return torch.device("cuda" if args.accelerator == "gpu" else "cpu")
 
 
+def _autocast(args: argparse.Namespace) -> Any:
+    """The hand loops' forward context for ``--precision``: Lightning's own for
+    ``bf16-mixed`` (bfloat16 autocast in training and validation), none for ``32-true``."""
+    if args.precision == "bf16-mixed":
+        return torch.autocast(_device(args).type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 def _sync(args: argparse.Namespace) -> None:
     if args.accelerator == "gpu":
         torch.cuda.synchronize()
@@ -244,7 +255,7 @@ def zoo_run(case: Case, splits: Splits, args: argparse.Namespace,
     model = zoo_model(case, splits)
     model.network.load_state_dict(case.state)
     config = TrainConfig(seed=args.seed, max_epochs=case.epochs, patience=None,
-                         accelerator=args.accelerator)
+                         accelerator=args.accelerator, precision=args.precision)
     _sync(args)
     c0, t0 = time.process_time(), time.perf_counter()
     if profiler is not None:
@@ -299,7 +310,8 @@ def hand_run(case: Case, splits: Splits, args: argparse.Namespace, *,
         batches = train_loader if dataloader else index_batches(train, case.batch_size,
                                                                   args.seed + epoch)
         for batch in batches:
-            loss, right = case.loss(net, batch)
+            with _autocast(args):
+                loss, right = case.loss(net, batch)
             optimizer.zero_grad()
             loss.backward()
             if case.clip:
@@ -318,7 +330,8 @@ def hand_run(case: Case, splits: Splits, args: argparse.Namespace, *,
             parts = val_loader if dataloader else (
                 tuple(t[i:i + val_batch] for t in val) for i in range(0, len(val[0]), val_batch))
             for batch in parts:
-                loss, _ = case.loss(net, batch)
+                with _autocast(args):
+                    loss, _ = case.loss(net, batch)
                 val_sum += loss * len(batch[0])
         val_loss = float(val_sum) / len(val[0])
         if math.isfinite(val_loss) and val_loss < best_loss:
@@ -404,6 +417,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="multiply every case's epochs (longer, steadier runs)")
     parser.add_argument("--accelerator", choices=["cpu", "gpu"], default="cpu",
                         help="gpu: data, network and all three loops on the first CUDA device")
+    parser.add_argument("--precision", choices=["32-true", "bf16-mixed"], default="32-true",
+                        help="every runner in this precision (bf16-mixed: bfloat16 autocast)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch.set_num_threads (0: leave torch's default)")
     parser.add_argument("--seed", type=int, default=0,

@@ -40,7 +40,7 @@ from zoo.cli.export import export_command
 from zoo.cli.serve import serve_command
 from zoo.cli.tune import tune_command
 from zoo.errors import ZooError
-from zoo.training import ACCELERATORS
+from zoo.training import ACCELERATORS, PRECISIONS
 
 QUIET_OPTION = click.option("--quiet", "-q", is_flag=True,
                             help="No progress on stderr (a bar is drawn only on a terminal).")
@@ -224,7 +224,8 @@ def _read_config(path: Path | None) -> dict[str, Any]:
         raise ZooError(f"cannot read config {path}: {' '.join(str(exc).split())}") from None
     if not isinstance(data, dict):
         raise ZooError(f"config {path} must be a mapping of options")
-    valid = {"model", "data", "backbone", "set", "seed", "max_epochs", "accelerator", "devices"}
+    valid = {"model", "data", "backbone", "set", "seed", "max_epochs", "accelerator", "devices",
+             "precision"}
     unknown = set(data) - valid
     if unknown:
         raise ZooError(f"config {path}: unknown keys {sorted(unknown)}; valid: {sorted(valid)}")
@@ -270,10 +271,13 @@ DBS_OPTION = click.option("--db", "dbs", multiple=True,
               help="Hyperparameter override; repeatable.")
 @click.option("--config", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="YAML file with any of: model, data, backbone, set, seed, max_epochs, "
-                   "accelerator, devices.")
+                   "accelerator, devices, precision.")
 @click.option("--accelerator", type=click.Choice(ACCELERATORS), help=ACCELERATOR_HELP)
 @click.option("--devices", type=click.IntRange(min=1), help=DEVICES_HELP)
 @NUM_NODES_OPTION
+@click.option("--precision", type=click.Choice(PRECISIONS),
+              help="Train in float32 (32-true, the default), with bfloat16 autocast "
+                   "(bf16-mixed) or float16 autocast (16-mixed, GPUs only).")
 @click.option("--max-epochs", type=click.IntRange(min=1))
 @click.option("--seed", type=click.IntRange(min=0),
               help="Seed of the split and the training (default 0).")
@@ -297,9 +301,10 @@ DBS_OPTION = click.option("--db", "dbs", multiple=True,
 @QUIET_OPTION
 def train_command(model: str | None, data: str | None, backbone: str | None,
                   sets: tuple[str, ...], config: Path | None, accelerator: str | None,
-                  devices: int | None, num_nodes: int, max_epochs: int | None,
-                  seed: int | None, cv: int | None, ensemble_size: int | None,
-                  init_from: str | None, freeze: str | None, backbone_lr_scale: float,
+                  devices: int | None, num_nodes: int, precision: str | None,
+                  max_epochs: int | None, seed: int | None, cv: int | None,
+                  ensemble_size: int | None, init_from: str | None, freeze: str | None,
+                  backbone_lr_scale: float,
                   db: Path | None, trackers: str, wandb_project: str | None,
                   wandb_entity: str | None, as_json: bool, quiet: bool) -> None:
     """Train MODEL on --data and store the run.
@@ -319,10 +324,12 @@ def train_command(model: str | None, data: str | None, backbone: str | None,
     accelerator = accelerator or options.get("accelerator", "auto")
     devices = devices or options.get("devices", 1)
     from zoo.runs.single import FineTune, train_ensemble_run, train_run
-    from zoo.training import check_devices
+    from zoo.training import check_devices, check_precision
     from zoo.training.progress import wanted
 
+    precision = precision or options.get("precision", PRECISIONS[0])
     check_devices(accelerator, devices)
+    check_precision(accelerator, precision)
     seed = seed if seed is not None else options.get("seed", 0)
     max_epochs = max_epochs or options.get("max_epochs", 20)
     if cv and devices * num_nodes > 1:
@@ -335,12 +342,13 @@ def train_command(model: str | None, data: str | None, backbone: str | None,
     train = {"model": model, "data": data, "backbone": backbone, "hparams": hparams,
              "seed": seed, "accelerator": accelerator, "devices": devices,
              "num_nodes": num_nodes, "max_epochs": max_epochs, "progress_bar": wanted(quiet),
-             "fine_tune": fine_tune}
+             "fine_tune": fine_tune, "precision": precision}
     with _open_store(db) as store, _interrupted_by_sigterm():
         _use_trackers(store, trackers, wandb_project, wandb_entity)
         if cv:
             _cross_validate(store, model, data, backbone, hparams, cv=cv, seed=seed,
-                            accelerator=accelerator, max_epochs=max_epochs, as_json=as_json)
+                            accelerator=accelerator, max_epochs=max_epochs,
+                            precision=precision, as_json=as_json)
             return
         if ensemble_size:
             rows = train_ensemble_run(store, ensemble_size, **train)
@@ -363,14 +371,15 @@ def train_command(model: str | None, data: str | None, backbone: str | None,
 
 def _cross_validate(store: Any, model: str, data: str, backbone: str | None,
                     hparams: dict[str, Any], *, cv: int, seed: int, accelerator: str,
-                    max_epochs: int, as_json: bool) -> None:
+                    max_epochs: int, precision: str, as_json: bool) -> None:
     """``zoo train --cv K``: one stored run per fold, then each metric's mean +/- std; exit
     status 1 unless every fold ended ok."""
     from zoo.runs.single import training_data
     from zoo.tuning.cv import cross_validate, fold_summary
 
     rows = cross_validate(store, training_data(model, data, backbone, seed), hparams, k=cv,
-                          seed=seed, accelerator=accelerator, max_epochs=max_epochs)
+                          seed=seed, accelerator=accelerator, max_epochs=max_epochs,
+                          precision=precision)
     summary = fold_summary([row for row in rows if row.status == "ok"])
     if as_json:
         _echo_json({"folds": [row.to_row() for row in rows],

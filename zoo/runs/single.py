@@ -31,7 +31,7 @@ from zoo.runs.lifecycle import (
     test_outputs_path,
 )
 from zoo.runs.results import Outcome, RunResult
-from zoo.training import TrainConfig, device_name
+from zoo.training import TrainConfig, device_name, precision_record
 
 if TYPE_CHECKING:
     from zoo.evaluation.reference_features import ReferenceClassifier
@@ -151,7 +151,8 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
               hparams: dict[str, Any], seed: int, accelerator: str, devices: int,
               max_epochs: int, progress_bar: bool = False,
               tags: dict[str, Any] | None = None, init_seed: int | None = None,
-              fine_tune: FineTune | None = None, num_nodes: int = 1) -> RunResult | None:
+              fine_tune: FineTune | None = None, num_nodes: int = 1,
+              precision: str = "32-true") -> RunResult | None:
     """Train, save and store one run; ``None`` on non-zero DDP ranks.
 
     ``progress_bar`` draws the training's progress on stderr (``TrainConfig.progress_bar``);
@@ -160,6 +161,8 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
     ``seed`` cuts the data; ``init_seed`` (default ``seed``) initialises and trains the model,
     so that an ensemble's members share one split. ``fine_tune`` starts the model from
     another's tensors; what it loaded is stored in the row's and the card's ``init_from``.
+    ``precision`` is Lightning's (:data:`zoo.training.PRECISIONS`); the row's ``extra``
+    names it unless it is ``32-true``.
     """
     loaded = training_data(model, data, backbone, seed)
     base, backbone, data, dataset, task = (loaded.model, loaded.backbone, loaded.data,
@@ -178,12 +181,13 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
     row = new_row("train", model=base, dataset=data,
                   device=device_name(accelerator, devices * num_nodes),
                   backbone=built.hyperparameters().get("backbone"), seed=seed,
-                  hparams=built.hyperparameters(), extra=dict(tags or {}))
+                  hparams=built.hyperparameters(),
+                  extra={**(tags or {}), **precision_record(precision)})
 
     def train(run_dir: Path) -> Outcome:
         config = TrainConfig(seed=init_seed, accelerator=accelerator, devices=devices,
                              num_nodes=num_nodes, max_epochs=max_epochs, run_dir=run_dir,
-                             progress_bar=progress_bar)
+                             progress_bar=progress_bar, precision=precision)
         metrics = built.fit(built.training_splits(splits), config)
         if global_rank() != 0:  # rank 0 saves what every rank trained
             return Outcome(metrics)

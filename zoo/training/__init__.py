@@ -38,6 +38,9 @@ if TYPE_CHECKING:
     from zoo.data.types import Splits
 
 ACCELERATORS = ("auto", "cpu", "gpu")
+#: Lightning precisions a run may train in: float32; bfloat16 autocast (CPUs with bfloat16
+#: instructions and recent GPUs); float16 autocast with a gradient scaler (GPUs).
+PRECISIONS = ("32-true", "bf16-mixed", "16-mixed")
 
 
 @dataclass
@@ -49,7 +52,7 @@ class TrainConfig:
         accelerator: ``auto``, ``cpu`` or ``gpu``.
         devices: Processes per node (GPUs, or CPU processes for DDP on CPU).
         num_nodes: Machines taking part (multi-node via torchrun or SLURM).
-        precision: Lightning precision string (``32-true``, ``bf16-mixed``, ``16-mixed``).
+        precision: One of :data:`PRECISIONS` (``16-mixed`` on GPUs only).
         max_epochs: Upper bound on epochs (``None``: no bound).
         max_steps: Upper bound on optimiser steps (``-1``: no bound).
         max_time: Upper bound on training wall time in seconds (``None``: no bound).
@@ -118,6 +121,7 @@ def make_trainer(config: TrainConfig, *, callbacks: list[Any] | None = None,
     import lightning.pytorch as pl
 
     check_devices(config.accelerator, config.devices)
+    check_precision(config.accelerator, config.precision)
     backend = _ddp_backend(config)
     if config.world_size > 1:
         from lightning.pytorch.strategies import DDPStrategy
@@ -176,12 +180,21 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
 
 
-def _ddp_backend(config: TrainConfig) -> str:
+def precision_record(precision: str) -> dict[str, str]:
+    """What a run's row keeps of its precision in ``extra``: nothing for the default
+    ``32-true``, so that rows trained in float32 read as they always have."""
+    return {} if precision == PRECISIONS[0] else {"precision": precision}
+
+
+def uses_gpu(accelerator: str) -> bool:
+    """Whether ``accelerator`` trains on GPUs: ``gpu``, or ``auto`` where CUDA is available."""
     import torch
 
-    use_gpu = config.accelerator == "gpu" or (config.accelerator == "auto"
-                                              and torch.cuda.is_available())
-    return "nccl" if use_gpu else "gloo"
+    return accelerator == "gpu" or (accelerator == "auto" and torch.cuda.is_available())
+
+
+def _ddp_backend(config: TrainConfig) -> str:
+    return "nccl" if uses_gpu(config.accelerator) else "gloo"
 
 
 def fit_lightning(module: LightningModule, splits: Splits, config: TrainConfig,
@@ -275,10 +288,24 @@ def check_devices(accelerator: str, devices: int) -> None:
                        f"use devices={count} or fewer")
 
 
+def check_precision(accelerator: str, precision: str) -> None:
+    """Refuse a precision zoo does not train in, and ``16-mixed`` without a GPU (which
+    Lightning would silently turn into ``bf16-mixed``, so the row would say the wrong one).
+
+    Raises:
+        ZooError: ``precision`` is not one of :data:`PRECISIONS`, or is ``16-mixed`` where
+            no GPU trains.
+    """
+    if precision not in PRECISIONS:
+        raise ZooError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
+    if precision == "16-mixed" and not uses_gpu(accelerator):
+        raise ZooError("precision '16-mixed' needs a GPU (float16 autocast is GPU-only); on "
+                       "a CPU use 'bf16-mixed' or '32-true'")
+
+
 def device_name(accelerator: str, devices: int = 1) -> str:
     """What the result rows record as the device: ``cpu``, or the GPU's name, times devices."""
     import torch
 
-    gpu = accelerator == "gpu" or (accelerator == "auto" and torch.cuda.is_available())
-    name = torch.cuda.get_device_name(0) if gpu else "cpu"
+    name = torch.cuda.get_device_name(0) if uses_gpu(accelerator) else "cpu"
     return f"{name} x{devices}" if devices > 1 else name

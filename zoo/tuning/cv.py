@@ -27,7 +27,8 @@ CV_KEY = "cv"
 def cross_validate(store: Store, loaded: TrainingData, hparams: dict[str, Any], *, k: int,
                    seed: int, accelerator: str, max_epochs: int, kind: str = "train",
                    tags: dict[str, Any] | None = None,
-                   first_fold_callbacks: tuple[Any, ...] = ()) -> list[RunResult]:
+                   first_fold_callbacks: tuple[Any, ...] = (),
+                   precision: str = "32-true") -> list[RunResult]:
     """Train and score ``loaded.model`` on each of ``k`` folds; one stored run per fold.
 
     Stops after a fold that does not end ``ok`` (a pruned or failed fold decides the
@@ -41,7 +42,8 @@ def cross_validate(store: Store, loaded: TrainingData, hparams: dict[str, Any], 
         fold_tags = {**(tags or {}), CV_KEY: {"id": shared, "fold": i, "folds": k}}
         row = scored_run(store, loaded, fold, hparams, kind=kind, seed=seed,
                          accelerator=accelerator, max_epochs=max_epochs, tags=fold_tags,
-                         callbacks=first_fold_callbacks if i == 0 else ())
+                         callbacks=first_fold_callbacks if i == 0 else (),
+                         precision=precision)
         rows.append(row)
         if row.status != "ok":
             break

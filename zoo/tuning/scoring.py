@@ -18,7 +18,7 @@ from zoo.plugins import get_host
 from zoo.runs.lifecycle import DATA_SHAPE_KEY, execute_run, new_row
 from zoo.runs.results import Outcome
 from zoo.runs.single import protocol_suite, standardized
-from zoo.training import TrainConfig, device_name
+from zoo.training import TrainConfig, device_name, precision_record
 
 if TYPE_CHECKING:
     from zoo.data.types import Splits
@@ -82,7 +82,8 @@ def choose_objective(loaded: TrainingData, metric: str | None) -> Objective:
 
 def scored_run(store: Store, loaded: TrainingData, splits: Splits, hparams: dict[str, Any], *,
                kind: str, seed: int, accelerator: str, max_epochs: int,
-               tags: dict[str, Any], callbacks: tuple[Any, ...] = ()) -> RunResult:
+               tags: dict[str, Any], callbacks: tuple[Any, ...] = (),
+               precision: str = "32-true") -> RunResult:
     """Train ``loaded.model`` with ``hparams`` on ``splits.train``, score it on
     ``splits.val`` and store the run (kind ``kind``, ``tags`` in its ``extra``); no checkpoint
     is kept. ``splits.test`` must be sealed: nothing here reads it.
@@ -96,11 +97,12 @@ def scored_run(store: Store, loaded: TrainingData, splits: Splits, hparams: dict
     built = create_model(loaded.model, splits.info, seed=seed, **hparams)
     row = new_row(kind, model=loaded.model, dataset=loaded.data,
                   device=device_name(accelerator), backbone=built.hyperparameters().get(
-                      "backbone"), seed=seed, hparams=built.hyperparameters(), extra=tags)
+                      "backbone"), seed=seed, hparams=built.hyperparameters(),
+                  extra={**tags, **precision_record(precision)})
 
     def train_and_score(run_dir: Path) -> Outcome:
         config = TrainConfig(seed=seed, accelerator=accelerator, max_epochs=max_epochs,
-                             run_dir=run_dir, callbacks=callbacks)
+                             run_dir=run_dir, callbacks=callbacks, precision=precision)
         fitted = splits if built.uses_validation else replace(splits, val=None)
         metrics = built.fit(fitted, config)
         metrics |= validation_scores(built, splits, seed)
