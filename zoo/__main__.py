@@ -1,5 +1,5 @@
 """``python -m zoo`` runs the command line."""
 
-from zoo.cli import main
+from zoo.cli import script
 
-main()
+script()

@@ -12,9 +12,10 @@ zoo.tracking, zoo.reporting, zoo.serving (a test checks it; imports run downward
 from __future__ import annotations
 
 import difflib
+import os
 import sys
 from collections.abc import Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -667,10 +668,40 @@ def _add_plugin_commands() -> None:
 
 
 def main() -> None:
-    """Entry point of the ``zoo`` script."""
+    """The command line: parse ``sys.argv`` and run the command (it raises ``SystemExit``)."""
     _configure_plugins_dir_early(sys.argv[1:])
     _add_plugin_commands()
     cli()
+
+
+def script() -> None:
+    """Entry point of the ``zoo`` script and of ``python -m zoo``: :func:`main`, then the
+    process ends without the interpreter's teardown (:func:`_exit_without_teardown`)."""
+    try:
+        main()
+    except SystemExit as done:
+        if isinstance(done.code, int | None):
+            _exit_without_teardown(done.code or 0)
+        raise
+
+
+def _exit_without_teardown(code: int) -> None:
+    """End the finished command now: run the exit handlers (the W&B writer's join, logging's
+    flush, temporary folders' removal ...), flush the output, and skip the interpreter's
+    teardown of every module it imported, about 0.9 s once torch and Lightning are in
+    (measured), which a finished command does not need. Where another non-daemon thread still
+    runs, the interpreter's own exit (which waits for it) is kept instead."""
+    import atexit
+    import threading
+
+    if any(thread.is_alive() and not thread.daemon for thread in threading.enumerate()
+           if thread is not threading.main_thread()):
+        return
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):  # a closed or broken pipe
+            stream.flush()
+    os._exit(code)
 
 
 def _configure_plugins_dir_early(args: list[str]) -> None:
