@@ -125,12 +125,26 @@ class ZooModule(ZooModel, pl.LightningModule):
             return
         totals = torch.stack([total for total, _ in sums.values()])
         counts = torch.tensor([float(count) for _, count in sums.values()], device=totals.device)
-        # One all-reduce of every mean's sum and count under DDP.
+        # One all-reduce of every mean's sum and count under DDP: the same means on every rank.
         summed = self.trainer.strategy.reduce(torch.stack([totals, counts]), reduce_op="sum")
-        for name, total, count in zip(sums, summed[0], summed[1], strict=True):
-            # The same value on every rank now: syncing it again changes nothing (and keeps
-            # Lightning from warning that an epoch value is not synced).
-            self.log(name, total / count, sync_dist=True)
+        means = summed[0] / summed[1]
+        self._publish_epoch_means(dict(zip(sums, means.unbind(), strict=True)))
+
+    def _publish_epoch_means(self, means: dict[str, torch.Tensor]) -> None:
+        """Hand the epoch means to the callbacks and the loggers, as ``self.log`` would at the
+        epoch's end, without its per-call bookkeeping (moving each metric's state object, about
+        0.5 ms a call: 5% of a small CNN's fit, ``benchmarks/perf/RESULTS.md``)."""
+        trainer = self.trainer
+        trainer.callback_metrics.update(means)
+        if not trainer.loggers:
+            return
+        # Each logger logs from rank 0 only (Lightning's loggers are rank-zero-only); the step
+        # is the optimiser steps taken, the same for an epoch's training and validation lines.
+        values = {name: float(value) for name, value in means.items()}
+        values["epoch"] = trainer.current_epoch
+        for logger in trainer.loggers:
+            logger.log_metrics(values, step=trainer.global_step)
+            logger.save()
 
     # -- train hook ----------------------------------------------------------------------------
     def fit(self, splits: Splits, config: TrainConfig) -> dict[str, float]:
