@@ -15,7 +15,13 @@ from zoo.models import create_model
 from zoo.models.module import ZooModule
 from zoo.runs.store import Store
 from zoo.testing import tiny_splits
-from zoo.training import OPTIMIZERS, Diverged, TrainConfig, build_optimizer
+from zoo.training import (
+    FUSED_OPTIMIZERS,
+    OPTIMIZERS,
+    Diverged,
+    TrainConfig,
+    build_optimizer,
+)
 from zoo.training.callbacks import BestWeights
 
 
@@ -28,6 +34,14 @@ def test_every_optimizer_trains_the_mlp(name: str) -> None:
     metrics = model.fit(splits, TrainConfig(max_epochs=2, accelerator="cpu", patience=None))
     assert np.isfinite(metrics["best_val_loss"])
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_optimizers_take_torchs_fused_step_where_it_has_one(name: str) -> None:
+    params = list(torch.nn.Linear(3, 2).parameters())
+    fused = build_optimizer(name, params, lr=0.1).defaults.get("fused")
+    assert bool(fused) == (name in FUSED_OPTIMIZERS["cpu"])
+    assert not build_optimizer(name, params, lr=0.1, fused=False).defaults.get("fused")
 
 
 def test_unknown_optimizer_is_a_clear_error() -> None:

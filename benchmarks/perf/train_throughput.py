@@ -30,6 +30,9 @@ Timing: each run is the whole fit call from a built model to trained weights, in
 every repetition; reported are the median steps/s of ``--repeats``, the ratio zoo / hand of
 the medians and paired per repetition, the ratio per CPU second, and zoo / dataloader.
 ``--profile CASE`` then prints cProfile's top functions (self time) of one zoo run.
+The hand loops step the optimiser as zoo does, with torch's fused kernel (the same arithmetic,
+so the ratio is the loops' own cost); ``--hand-optimizer default`` gives them torch's default
+step instead, a Python loop over the parameters, as most hand-written loops have it.
 ``--precision bf16-mixed`` trains every runner with bfloat16 autocast (zoo through
 ``TrainConfig.precision``, the hand loops under ``torch.autocast``). ``--accelerator gpu``
 runs all three on the first CUDA device (data on the device whole, as zoo keeps it; the
@@ -84,7 +87,7 @@ class Case:
     hparams: dict[str, Any]
     splits: Callable[[int], Splits]
     network: Callable[[DataInfo], nn.Module]
-    optimizer: Callable[[nn.Module], torch.optim.Optimizer]
+    optimizer: Callable[[nn.Module, bool], torch.optim.Optimizer]  # (network, fused)
     loss: Callable[[nn.Module, tuple[torch.Tensor, ...]], tuple[torch.Tensor, torch.Tensor | None]]
     clip: float = 0.0
     state: dict[str, torch.Tensor] = field(default_factory=dict)
@@ -173,11 +176,11 @@ def transformer_network(info: DataInfo) -> nn.Module:
     return TransformerBackbone().causal(info, VOCAB, **TRANSFORMER)
 
 
-def transformer_optimizer(net: nn.Module) -> torch.optim.Optimizer:
+def transformer_optimizer(net: nn.Module, fused: bool) -> torch.optim.Optimizer:
     """AdamW with weight decay on the matrices and embeddings only (as zoo's transformer)."""
     groups = [{"params": [p for p in net.parameters() if p.dim() >= 2]},
               {"params": [p for p in net.parameters() if p.dim() < 2], "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=1e-3, weight_decay=0.1)
+    return torch.optim.AdamW(groups, lr=1e-3, weight_decay=0.1, fused=fused or None)
 
 
 def cases() -> dict[str, Case]:
@@ -185,12 +188,15 @@ def cases() -> dict[str, Case]:
         return Case(f"mlp-{batch}", "mlp", batch, 3,
                     {"hidden": (256, 256), "dropout": 0.0, "optimizer": "adam", "lr": 1e-3},
                     table, mlp_network,
-                    lambda net: torch.optim.Adam(net.parameters(), lr=1e-3), classify_loss)
+                    lambda net, fused: torch.optim.Adam(net.parameters(), lr=1e-3,
+                                                        fused=fused or None),
+                    classify_loss)
 
     return {case.name: case for case in [
         mlp(128), mlp(512),
         Case("cnn", "cnn", 128, 10, {"dropout": 0.0}, digits, cnn_network,
-             lambda net: torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-4),
+             lambda net, fused: torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-4,
+                                                  fused=fused or None),
              classify_loss),
         Case("transformer", "transformer", 64, 3, dict(TRANSFORMER), tokens,
              transformer_network, transformer_optimizer, next_token_loss, clip=1.0),
@@ -295,7 +301,7 @@ def hand_run(case: Case, splits: Splits, args: argparse.Namespace, *,
     _sync(args)
     c0, t0 = time.process_time(), time.perf_counter()
     net.to(device)
-    optimizer = case.optimizer(net)
+    optimizer = case.optimizer(net, args.hand_optimizer == "fused")
     train, val = _tensors(splits.train, device), _tensors(splits.val, device)
     val_batch = max(case.batch_size, 1024)
     if dataloader:
@@ -417,6 +423,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="multiply every case's epochs (longer, steadier runs)")
     parser.add_argument("--accelerator", choices=["cpu", "gpu"], default="cpu",
                         help="gpu: data, network and all three loops on the first CUDA device")
+    parser.add_argument("--hand-optimizer", choices=["fused", "default"], default="fused",
+                        help="the hand loops' optimiser step: fused (zoo's, the same "
+                        "arithmetic) or default (torch's per-tensor loop)")
     parser.add_argument("--precision", choices=["32-true", "bf16-mixed"], default="32-true",
                         help="every runner in this precision (bf16-mixed: bfloat16 autocast)")
     parser.add_argument("--threads", type=int, default=1,

@@ -204,9 +204,17 @@ class ZooModule(ZooModel, pl.LightningModule):
         self._steps = None
 
     def configure_optimizers(self) -> Any:
-        return self.scheduled(build_optimizer(self.hparams["optimizer"], self.parameters(),
-                                              lr=self.hparams["lr"],
-                                              weight_decay=self.hparams.get("weight_decay", 0.0)))
+        return self.scheduled(self.make_optimizer(
+            self.hparams["optimizer"], self.parameters(), lr=self.hparams["lr"],
+            weight_decay=self.hparams.get("weight_decay", 0.0)))
+
+    def make_optimizer(self, name: str, params: Any, **options: Any) -> torch.optim.Optimizer:
+        """:func:`zoo.training.build_optimizer` for this training: with torch's fused step
+        unless a gradient scaler (``16-mixed``) unscales the gradients, which a fused step
+        would do inside itself, after they were to be clipped."""
+        trainer = self._trainer  # None outside a training (``self.trainer`` would raise)
+        scaler = getattr(trainer.precision_plugin, "scaler", None) if trainer else None
+        return build_optimizer(name, params, fused=scaler is None, **options)
 
     def scheduled(self, optimizer: torch.optim.Optimizer) -> Any:
         """``optimizer`` under the learning-rate schedule of the model's hyperparameters.

@@ -200,8 +200,10 @@ class GAN(ZooModule):
         return check_diversity(generated, real, self.hparams["collapse_threshold"])
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
-        return [torch.optim.Adam(self.generator.parameters(), lr=self.lr, betas=self.betas),
-                torch.optim.Adam(self.discriminator.parameters(), lr=self.lr, betas=self.betas)]
+        return [self.make_optimizer("adam", self.generator.parameters(), lr=self.lr,
+                                    betas=self.betas),
+                self.make_optimizer("adam", self.discriminator.parameters(), lr=self.lr,
+                                    betas=self.betas)]
 
     def on_fit_start(self) -> None:
         # Each DDP process draws its own latent vectors (the same ones in every process would

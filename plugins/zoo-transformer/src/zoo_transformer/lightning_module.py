@@ -6,7 +6,6 @@ from typing import Any, Literal
 
 from zoo.data.types import DataInfo  # at run time: create_model reads the __init__ hints
 from zoo.models.sequence import SequenceModule
-from zoo.training import build_optimizer
 
 from zoo_transformer.backbone import TransformerBackbone
 
@@ -67,6 +66,6 @@ class TransformerModel(SequenceModule):
         decay = [p for p in self.parameters() if p.dim() >= 2]
         rest = [p for p in self.parameters() if p.dim() < 2]
         groups = [{"params": decay}, {"params": rest, "weight_decay": 0.0}]
-        return self.scheduled(build_optimizer(self.hparams["optimizer"], groups,
-                                              lr=self.hparams["lr"],
-                                              weight_decay=self.hparams["weight_decay"]))
+        return self.scheduled(self.make_optimizer(self.hparams["optimizer"], groups,
+                                                  lr=self.hparams["lr"],
+                                                  weight_decay=self.hparams["weight_decay"]))
