@@ -45,25 +45,17 @@ def use_trackers(names: str, *, store_path: str | Path, wandb_project: str | Non
 
 
 def run_config(run: RunResult) -> dict[str, Any]:
-    """What a tracker records as a run's configuration: what ran, on what, where."""
+    """What a tracker records as a run's configuration: what ran, on what, where; the data
+    by the fingerprint a suite cell's key uses."""
+    from zoo.data.loading import dataset_fingerprint
+
     return {"kind": run.kind, "model": run.model, "backbone": run.backbone,
             "display_model": run.display_model, "plugin": run.plugin,
             "plugin_version": run.plugin_version, "dataset": run.dataset,
-            "data_sha256": data_sha256(run.dataset), "seed": run.seed,
+            "data_sha256": run.data_sha256 or dataset_fingerprint(run.dataset), "seed": run.seed,
             "suite": run.suite, "suite_version": run.suite_version, "setting": run.setting,
             "budget": run.budget, "hparams": dict(run.hparams), "device": run.device,
             "versions": dict(run.versions), "git_commit": run.git_commit, "zoo_run_id": run.id}
-
-
-def data_sha256(dataset: str) -> str | dict[str, str] | None:
-    """The fingerprint of the data a run used: a user's file's sha256, the sha256 of each of
-    a registered dataset's files, or None for data embedded in a package."""
-    host = get_host()
-    if dataset in host.datasets():
-        return {file.path: file.sha256 for file in host.dataset(dataset).files} or None
-    from zoo.data.loading import data_fingerprint
-
-    return data_fingerprint(dataset)
 
 
 #: The columns of :func:`leaderboard_rows`, in order.
