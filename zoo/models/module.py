@@ -128,19 +128,21 @@ class ZooModule(ZooModel, pl.LightningModule):
         # One all-reduce of every mean's sum and count under DDP: the same means on every rank.
         summed = self.trainer.strategy.reduce(torch.stack([totals, counts]), reduce_op="sum")
         means = summed[0] / summed[1]
-        self._publish_epoch_means(dict(zip(sums, means.unbind(), strict=True)))
+        self._publish_epoch_means(list(sums), means)
 
-    def _publish_epoch_means(self, means: dict[str, torch.Tensor]) -> None:
-        """Hand the epoch means to the callbacks and the loggers, as ``self.log`` would at the
-        epoch's end, without its per-call bookkeeping (moving each metric's state object, about
-        0.5 ms a call: 5% of a small CNN's fit, ``benchmarks/perf/RESULTS.md``)."""
+    def _publish_epoch_means(self, names: list[str], means: torch.Tensor) -> None:
+        """Hand the epoch means (``means[i]`` of ``names[i]``) to the callbacks and the loggers,
+        as ``self.log`` would at the epoch's end, without its per-call bookkeeping (moving each
+        metric's state object, about 0.5 ms a call: 5% of a small CNN's fit,
+        ``benchmarks/perf/RESULTS.md``)."""
         trainer = self.trainer
-        trainer.callback_metrics.update(means)
+        trainer.callback_metrics.update(zip(names, means.unbind(), strict=True))
         if not trainer.loggers:
             return
         # Each logger logs from rank 0 only (Lightning's loggers are rank-zero-only); the step
         # is the optimiser steps taken, the same for an epoch's training and validation lines.
-        values = {name: float(value) for name, value in means.items()}
+        # One copy to the host for all the means (a float() each: a GPU sync each).
+        values: dict[str, float] = dict(zip(names, means.tolist(), strict=True))
         values["epoch"] = trainer.current_epoch
         for logger in trainer.loggers:
             logger.log_metrics(values, step=trainer.global_step)
