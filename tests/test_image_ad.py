@@ -16,17 +16,18 @@ import pytest
 
 from zoo import plugins
 from zoo.data.loading import load_dataset
+from zoo.data.preprocess import ContrastMinMax, preprocess_arrays
 from zoo.data.types import Arrays, DataInfo, Dataset
 from zoo.errors import ZooError
 from zoo.reporting.leaderboard import Leaderboard, build_leaderboard, load_references
 from zoo.reporting.render import render
 from zoo.runs.results import RunResult
+from zoo.runs.single import training_data
 from zoo.runs.store import Store
 from zoo.suites import run_suite
 from zoo.suites.detection import TabularAnomalySuite
 from zoo.suites.image_ad import (
     TEST_FRACTION,
-    ContrastMinMax,
     ImageAnomalySuite,
     labelled_split,
     one_class_splits,
@@ -237,3 +238,51 @@ def test_cli_benches_one_class_and_shows_its_column(tmp_path: Path) -> None:
     assert rows[0]["metrics"]["auroc"] > 0.9
     board = zoo("leaderboard", "image-ad", "--db", db).stdout
     assert "dataset digits" in board and "class-0" in board and "iforest" in board
+
+
+# -- single runs: zoo train / tune --normal-class ----------------------------------------------
+
+
+def test_single_runs_train_on_the_suites_one_class_images() -> None:
+    loaded = training_data("autoencoder", "digits", None, seed=2, normal_class=4)
+    splits, record = loaded.preprocessed(loaded.splits)
+    suite = one_class_splits(load_dataset("digits"), 4, seed=2)
+    for ours, theirs in zip((splits.train, splits.val, splits.test),
+                            (suite.train, suite.val, suite.test), strict=True):
+        np.testing.assert_array_equal(ours.x, theirs.x)
+    np.testing.assert_array_equal(splits.test.y, suite.test.y)
+    # The card's record maps raw images as training did: what evaluate and serve apply.
+    assert set(record) == {"contrast_minmax"}
+    np.testing.assert_array_equal(preprocess_arrays(record, loaded.splits.test).x,
+                                  splits.test.x)
+
+
+def test_train_takes_a_normal_class_and_evaluate_rebuilds_its_split(tmp_path: Path) -> None:
+    db = str(tmp_path / "runs.db")
+    run = json.loads(zoo("train", "autoencoder", "--data", "digits", "--normal-class", "3",
+                         "--max-epochs", "1", "--db", db, "--json").stdout)
+    assert (run["status"], run["setting"]) == ("ok", "class-3")
+    assert run["extra"]["data_shape"]["test"] == 540  # digits' fixed test split: every class
+    card = json.loads((Path(run["checkpoint"]) / "card.json").read_text())
+    assert card["normal_class"] == 3 and set(card["preprocess"]) == {"contrast_minmax"}
+    evaluated = json.loads(zoo("evaluate", run["id"], "--db", db, "--json").stdout)
+    assert evaluated["setting"] == "class-3"
+    assert 0 <= evaluated["metrics"]["auroc"] <= 1
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--data", "digits"), "has class labels, not anomaly labels: choose the normal class, "
+                           "e.g. --normal-class 0 (valid: 0-9)"),
+    (("--data", "digits", "--normal-class", "10"), "class 10 is not a class of digits; "
+                                                   "valid: 0-9"),
+    (("--data", "breast-cancer-ad", "--normal-class", "0"),
+     "--normal-class is for anomaly detection on images with class labels"),
+])
+def test_normal_class_mistakes_are_one_line_errors(args: tuple[str, ...], message: str,
+                                                   tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "zoo", "train", "autoencoder", *args,
+                           "--db", str(tmp_path / "runs.db")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists()  # refused before any run started

@@ -26,6 +26,7 @@ from zoo.cli.common import (
     ACCELERATOR_HELP,
     DB_OPTION,
     JSON_HELP,
+    NORMAL_CLASS_OPTION,
     _check_names,
     _echo_json,
     _interrupted_by_sigterm,
@@ -225,8 +226,8 @@ def _read_config(path: Path | None) -> dict[str, Any]:
         raise ZooError(f"cannot read config {path}: {' '.join(str(exc).split())}") from None
     if not isinstance(data, dict):
         raise ZooError(f"config {path} must be a mapping of options")
-    valid = {"model", "data", "backbone", "set", "seed", "max_epochs", "accelerator", "devices",
-             "precision"}
+    valid = {"model", "data", "normal_class", "backbone", "set", "seed", "max_epochs",
+             "accelerator", "devices", "precision"}
     unknown = set(data) - valid
     if unknown:
         raise ZooError(f"config {path}: unknown keys {sorted(unknown)}; valid: {sorted(valid)}")
@@ -267,12 +268,13 @@ DBS_OPTION = click.option("--db", "dbs", multiple=True,
 @cli.command("train")
 @click.argument("model", required=False)
 @click.option("--data", help="Registered dataset name, or a .npz / .csv file.")
+@NORMAL_CLASS_OPTION
 @click.option("--backbone", help="Backbone for a method (e.g. cnn for vae).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Hyperparameter override; repeatable.")
 @click.option("--config", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="YAML file with any of: model, data, backbone, set, seed, max_epochs, "
-                   "accelerator, devices, precision.")
+              help="YAML file with any of: model, data, normal_class, backbone, set, seed, "
+                   "max_epochs, accelerator, devices, precision.")
 @click.option("--accelerator", type=click.Choice(ACCELERATORS), help=ACCELERATOR_HELP)
 @click.option("--devices", type=click.IntRange(min=1), help=DEVICES_HELP)
 @NUM_NODES_OPTION
@@ -300,8 +302,9 @@ DBS_OPTION = click.option("--db", "dbs", multiple=True,
 @tracker_options
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @QUIET_OPTION
-def train_command(model: str | None, data: str | None, backbone: str | None,
-                  sets: tuple[str, ...], config: Path | None, accelerator: str | None,
+def train_command(model: str | None, data: str | None, normal_class: int | None,
+                  backbone: str | None, sets: tuple[str, ...], config: Path | None,
+                  accelerator: str | None,
                   devices: int | None, num_nodes: int, precision: str | None,
                   max_epochs: int | None, seed: int | None, cv: int | None,
                   ensemble_size: int | None, init_from: str | None, freeze: str | None,
@@ -320,6 +323,7 @@ def train_command(model: str | None, data: str | None, backbone: str | None,
     if not model or not data:
         raise ZooError("train needs a MODEL and --data (on the command line or in --config)")
     backbone = backbone or options.get("backbone")
+    normal_class = normal_class if normal_class is not None else options.get("normal_class")
     hparams = {**options.get("set", {}), **parse_sets(sets)}
     _check_names(model, data, {**({"backbone": backbone} if backbone else {}), **hparams})
     accelerator = accelerator or options.get("accelerator", "auto")
@@ -343,13 +347,13 @@ def train_command(model: str | None, data: str | None, backbone: str | None,
     train = {"model": model, "data": data, "backbone": backbone, "hparams": hparams,
              "seed": seed, "accelerator": accelerator, "devices": devices,
              "num_nodes": num_nodes, "max_epochs": max_epochs, "progress_bar": wanted(quiet),
-             "fine_tune": fine_tune, "precision": precision}
+             "fine_tune": fine_tune, "precision": precision, "normal_class": normal_class}
     with _open_store(db) as store, _interrupted_by_sigterm():
         _use_trackers(store, trackers, wandb_project, wandb_entity)
         if cv:
             _cross_validate(store, model, data, backbone, hparams, cv=cv, seed=seed,
                             accelerator=accelerator, max_epochs=max_epochs,
-                            precision=precision, as_json=as_json)
+                            precision=precision, as_json=as_json, normal_class=normal_class)
             return
         if ensemble_size:
             rows = train_ensemble_run(store, ensemble_size, **train)
@@ -372,13 +376,15 @@ def train_command(model: str | None, data: str | None, backbone: str | None,
 
 def _cross_validate(store: Any, model: str, data: str, backbone: str | None,
                     hparams: dict[str, Any], *, cv: int, seed: int, accelerator: str,
-                    max_epochs: int, precision: str, as_json: bool) -> None:
+                    max_epochs: int, precision: str, as_json: bool,
+                    normal_class: int | None) -> None:
     """``zoo train --cv K``: one stored run per fold, then each metric's mean +/- std; exit
     status 1 unless every fold ended ok."""
     from zoo.runs.single import training_data
     from zoo.tuning.cv import cross_validate, fold_summary
 
-    rows = cross_validate(store, training_data(model, data, backbone, seed), hparams, k=cv,
+    rows = cross_validate(store, training_data(model, data, backbone, seed, normal_class),
+                          hparams, k=cv,
                           seed=seed, accelerator=accelerator, max_epochs=max_epochs,
                           precision=precision)
     summary = fold_summary([row for row in rows if row.status == "ok"])

@@ -15,6 +15,10 @@ import click
 from zoo import plugins
 
 JSON_HELP = "Print machine-readable JSON (documented in docs/cli.md)."
+NORMAL_CLASS_OPTION = click.option(
+    "--normal-class", type=click.IntRange(min=0), metavar="K",
+    help="Anomaly detection on images with class labels (digits, mnist, fashion-mnist): "
+         "train on class K, test with the other classes as anomalies (image-ad's protocol).")
 DB_OPTION = click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
                          help="Results database (default: $ZOO_DB or the user data dir).")
 

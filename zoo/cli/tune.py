@@ -13,6 +13,7 @@ from zoo.cli.common import (
     ACCELERATOR_HELP,
     DB_OPTION,
     JSON_HELP,
+    NORMAL_CLASS_OPTION,
     _check_names,
     _echo_json,
     _interrupted_by_sigterm,
@@ -29,6 +30,7 @@ from zoo.tuning import PRUNERS, SAMPLERS
 @click.command("tune")
 @click.argument("model", required=False)
 @click.option("--data", help="Registered dataset name, or a .npz / .csv file.")
+@NORMAL_CLASS_OPTION
 @click.option("--backbone", help="Backbone for a method (e.g. cnn for vae).")
 @click.option("--trials", type=click.IntRange(min=1), default=20, show_default=True,
               help="Finished (complete or pruned) trials the study should hold, counted over "
@@ -49,7 +51,8 @@ from zoo.tuning import PRUNERS, SAMPLERS
               help="Stop starting trials after this many seconds.")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes working on the study at once (each one trial at a time).")
-@click.option("--study", "study_name", help="Study name (default: MODEL[-BACKBONE]-DATA).")
+@click.option("--study", "study_name",
+              help="Study name (default: MODEL[-BACKBONE]-DATA[-class-K]).")
 @click.option("--storage", help="Optuna storage: a journal file path or an RDB URL "
                                 "(default: tune/STUDY.journal beside the runs database).")
 @click.option("--cv", type=click.IntRange(min=2),
@@ -68,7 +71,8 @@ from zoo.tuning import PRUNERS, SAMPLERS
 @DB_OPTION
 @tracker_options
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
-def tune_command(model: str | None, data: str | None, backbone: str | None, trials: int,
+def tune_command(model: str | None, data: str | None, normal_class: int | None,
+                 backbone: str | None, trials: int,
                  sampler: str, pruner: str, space: Path | None, metric: str | None,
                  timeout: float | None, jobs: int, study_name: str | None,
                  storage: str | None, cv: int | None, max_epochs: int, seed: int,
@@ -85,7 +89,8 @@ def tune_command(model: str | None, data: str | None, backbone: str | None, tria
     _check_names(model, data, {"backbone": backbone} if backbone else {})
     from zoo.tuning.study import TuneRequest, conclude, search
 
-    request = TuneRequest(model=model, data=data, backbone=backbone, trials=trials,
+    request = TuneRequest(model=model, data=data, normal_class=normal_class,
+                          backbone=backbone, trials=trials,
                           sampler=sampler, pruner=pruner, space=space, metric=metric,
                           timeout=timeout, study=study_name, storage=storage, cv=cv,
                           max_epochs=max_epochs, seed=seed, accelerator=accelerator,

@@ -1,9 +1,11 @@
 """``zoo train`` and ``zoo evaluate``: single runs, stored like suite cells.
 
 Training splits the data exactly as the suites do for the model's task (seeded; for a
-labelled anomaly dataset the ``semi`` protocol, so labels never reach training), fits tabular
-standardisation on the training split, keeps the best-validation parameters and saves a
-checkpoint whose card records the dataset, seed and preprocessing. Evaluation on the same
+labelled anomaly dataset the ``semi`` protocol, so labels never reach training; for images with
+class labels ``image-ad``'s one-class protocol around ``--normal-class``), fits the
+preprocessing on the training split (tables standardised, one-class images scaled as
+``image-ad`` scales them), keeps the best-validation parameters and saves a checkpoint whose
+card records the dataset, seed, normal class and preprocessing. Evaluation on the same
 dataset rebuilds that split and scores only its test part; on other data it scores it all.
 """
 
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo.data.loading import data_fingerprint, data_reference, load_dataset, warn_if_changed
-from zoo.data.preprocess import Standardizer, preprocess_arrays
+from zoo.data.preprocess import FittedTransform, Standardizer, preprocess_arrays, preprocess_record
 from zoo.data.types import Arrays, DataInfo, Dataset, Splits
 from zoo.errors import ZooError
 from zoo.evaluation import evaluate_model
@@ -40,7 +42,8 @@ if TYPE_CHECKING:
 
 #: What an ensemble's card takes from its first member's: the data, its split and how it was
 #: preprocessed (equal in every member), so that ``zoo evaluate`` cuts the same test rows.
-CARD_DATA_KEYS = ("dataset", "data_sha256", "seed", "task", "preprocess", "vocab")
+CARD_DATA_KEYS = ("dataset", "data_sha256", "seed", "task", "normal_class", "preprocess",
+                  "vocab")
 
 
 def choose_task(model_tasks: tuple[str, ...], dataset: Dataset, data_tasks: tuple[str, ...],
@@ -56,21 +59,43 @@ def choose_task(model_tasks: tuple[str, ...], dataset: Dataset, data_tasks: tupl
                    f"{dataset.name!r} ({', '.join(data_tasks)})")
 
 
+#: The suite whose protocol makes detection data of images with class labels: one class normal.
+ONE_CLASS_SUITE = "image-ad"
+
+
 def protocol_suite(dataset: Dataset, task: str) -> str:
     """The suite whose protocol cuts ``dataset`` for ``task`` when it is trained alone: text
-    as ``text-gen`` cuts it, series as ``ts-ad``, detection as ``tabular-ad`` and everything
-    else as ``supervised``."""
+    as ``text-gen`` cuts it, series as ``ts-ad``, detection on images with class labels as
+    ``image-ad`` (one class normal), other detection as ``tabular-ad`` and everything else as
+    ``supervised``."""
     if dataset.info.modality == "text":
         return "text-gen"
     if "series" in dataset.meta:
         return "ts-ad"
+    if task == "detect" and dataset.info.modality == "image" and \
+            dataset.info.task == "classify":
+        return ONE_CLASS_SUITE
     return "tabular-ad" if task == "detect" else "supervised"
 
 
-def task_splits(dataset: Dataset, task: str, seed: int) -> Splits:
+def task_splits(dataset: Dataset, task: str, seed: int,
+                normal_class: int | None = None) -> Splits:
     """Train / validation / test splits for ``task``, cut by the suite that owns the data's
-    protocol (:func:`protocol_suite`)."""
-    return get_host().suite(protocol_suite(dataset, task)).load().splits_for(dataset, task, seed)
+    protocol (:func:`protocol_suite`); ``normal_class`` is the normal class of the one-class
+    protocol, which needs one and which alone takes one.
+
+    Raises:
+        ZooError: ``normal_class`` is missing for, or given outside, the one-class protocol.
+    """
+    protocol = protocol_suite(dataset, task)
+    suite = get_host().suite(protocol).load()
+    if protocol == ONE_CLASS_SUITE:
+        return suite.splits_for(dataset, task, seed, normal_class=normal_class)
+    if normal_class is not None:
+        raise ZooError(f"--normal-class is for anomaly detection on images with class labels "
+                       f"(such as digits, mnist, fashion-mnist); {dataset.name!r} "
+                       f"({dataset.info.modality}) for {task} has no classes to choose from")
+    return suite.splits_for(dataset, task, seed)
 
 
 def _data_tasks(data: str, dataset: Dataset) -> tuple[str, ...]:
@@ -111,8 +136,9 @@ class FineTune:
 
 @dataclass
 class TrainingData:
-    """What a single run of a model trains on, before standardisation: the dataset as
-    referenced and loaded, the task chosen for the model, and the protocol's splits."""
+    """What a single run of a model trains on, before preprocessing: the dataset as
+    referenced and loaded, the task chosen for the model, the protocol's splits and the
+    one-class protocol's normal class."""
 
     model: str
     backbone: str | None
@@ -120,31 +146,55 @@ class TrainingData:
     dataset: Dataset
     task: str
     splits: Splits
+    normal_class: int | None = None
 
     @property
     def sha256(self) -> str | dict[str, str] | None:
         return data_fingerprint(self.data)
 
+    def preprocessed(self, splits: Splits) -> tuple[Splits, dict[str, Any]]:
+        """``splits`` (these, or a fold of them) as the model trains on them, and the card's
+        ``preprocess`` record: :func:`preprocessing` fitted on their training rows."""
+        transform = preprocessing(splits, one_class=self.normal_class is not None)
+        if transform is None:
+            return splits, {}
+        return transform.splits(splits), preprocess_record(transform)
 
-def training_data(model: str, data: str, backbone: str | None, seed: int) -> TrainingData:
+
+def training_data(model: str, data: str, backbone: str | None, seed: int,
+                  normal_class: int | None = None) -> TrainingData:
     """Load ``data`` and cut it for ``model`` (``vae[cnn]`` or ``vae`` with ``backbone``) as
-    ``zoo train`` does (:func:`task_splits`, seeded)."""
+    ``zoo train`` does (:func:`task_splits`, seeded; ``normal_class`` for images with class
+    labels)."""
     base, named_backbone = split_model_name(model)
     spec = get_host().model(base)
     data = data_reference(data)
     dataset = load_dataset(data)
     task = choose_task(spec.tasks, dataset, _data_tasks(data, dataset), base)
     return TrainingData(base, backbone or named_backbone, data, dataset, task,
-                        task_splits(dataset, task, seed))
+                        task_splits(dataset, task, seed, normal_class), normal_class)
 
 
-def standardized(splits: Splits) -> tuple[Splits, Standardizer | None]:
-    """Tabular splits scaled by their training split's statistics (and the scaler, which the
-    card keeps); other splits as they are."""
-    if splits.info.modality != "tabular":
-        return splits, None
-    standardizer = Standardizer.fit(splits.train.x)
-    return standardizer.splits(splits), standardizer
+def preprocessing(splits: Splits, *, one_class: bool) -> FittedTransform | None:
+    """The preprocessing fitted on ``splits``' training rows: tables standardised, one-class
+    images contrast-normalised and min-max scaled as ``image-ad`` does
+    (:func:`zoo.suites.image_ad.one_class_scaling`); ``None`` for other data."""
+    if splits.info.modality == "tabular":
+        return Standardizer.fit(splits.train.x)
+    if one_class:
+        from zoo.suites.image_ad import one_class_scaling
+
+        return one_class_scaling(splits)
+    return None
+
+
+def one_class_setting(normal_class: int | None) -> str | None:
+    """A single run's setting: ``class-K`` for normal class ``K``, as ``image-ad``'s rows."""
+    if normal_class is None:
+        return None
+    from zoo.suites.image_ad import class_setting
+
+    return class_setting(normal_class)
 
 
 def train_run(store: Store, model: str, data: str, *, backbone: str | None,
@@ -152,7 +202,7 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
               max_epochs: int, progress_bar: bool = False,
               tags: dict[str, Any] | None = None, init_seed: int | None = None,
               fine_tune: FineTune | None = None, num_nodes: int = 1,
-              precision: str = "32-true") -> RunResult | None:
+              precision: str = "32-true", normal_class: int | None = None) -> RunResult | None:
     """Train, save and store one run; ``None`` on non-zero DDP ranks.
 
     ``progress_bar`` draws the training's progress on stderr (``TrainConfig.progress_bar``);
@@ -162,13 +212,14 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
     so that an ensemble's members share one split. ``fine_tune`` starts the model from
     another's tensors; what it loaded is stored in the row's and the card's ``init_from``.
     ``precision`` is Lightning's (:data:`zoo.training.PRECISIONS`); the row's ``extra``
-    names it unless it is ``32-true``.
+    names it unless it is ``32-true``. ``normal_class`` makes detection data of images with
+    class labels (:func:`task_splits`); the row's setting names it, as ``image-ad``'s do.
     """
-    loaded = training_data(model, data, backbone, seed)
+    loaded = training_data(model, data, backbone, seed, normal_class)
     base, backbone, data, dataset, task = (loaded.model, loaded.backbone, loaded.data,
                                            loaded.dataset, loaded.task)
     data_sha256 = loaded.sha256
-    splits, standardizer = standardized(loaded.splits)
+    splits, preprocess = loaded.preprocessed(loaded.splits)
     if backbone is not None:
         hparams = {"backbone": backbone, **hparams}
     init_seed = seed if init_seed is None else init_seed
@@ -181,7 +232,7 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
     row = new_row("train", model=base, dataset=data,
                   device=device_name(accelerator, devices * num_nodes),
                   backbone=built.hyperparameters().get("backbone"), seed=seed,
-                  hparams=built.hyperparameters(),
+                  hparams=built.hyperparameters(), setting=one_class_setting(normal_class),
                   extra={**(tags or {}), **precision_record(precision)})
 
     def train(run_dir: Path) -> Outcome:
@@ -192,9 +243,10 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
         if global_rank() != 0:  # rank 0 saves what every rank trained
             return Outcome(metrics)
         extra = {"dataset": data, "data_sha256": data_sha256, "seed": seed,
-                 "task": task, "run_id": row.id,
-                 "preprocess": {"standardize": standardizer.to_dict()} if standardizer else {},
+                 "task": task, "run_id": row.id, "preprocess": preprocess,
                  "metrics": metrics, **started}
+        if normal_class is not None:
+            extra["normal_class"] = normal_class
         if "vocab" in dataset.meta:  # so that token ids can be read back as text
             extra["vocab"] = dataset.meta["vocab"]
         checkpoint = save_model(built, run_dir / "model", extra=extra).resolve()
@@ -272,7 +324,7 @@ def _validation_rows(card: dict[str, Any]) -> Arrays:
     rows where the protocol keeps none): what an ensemble may fit on, never test rows."""
     dataset = load_dataset(data_reference(str(card["dataset"])))
     splits = task_splits(dataset, DataInfo.from_dict(card["data_info"]).task,
-                         int(card.get("seed", 0)))
+                         int(card.get("seed", 0)), card.get("normal_class"))
     rows = splits.val if splits.val is not None and len(splits.val) else splits.train
     return preprocess_arrays(card.get("preprocess", {}), rows)
 
@@ -319,10 +371,11 @@ def evaluate_run(store: Store, run: str, data: str | None = None) -> RunResult |
     dataset = load_dataset(data)
     info = model.data_info
     seed = int(card.get("seed", 0))
-    reference = None
+    reference, setting = None, None
     if data == data_reference(str(card.get("dataset"))):  # older cards hold relative paths
         warn_if_changed(data, card.get("data_sha256"))
-        splits = task_splits(dataset, info.task, seed)
+        splits = task_splits(dataset, info.task, seed, card.get("normal_class"))
+        setting = one_class_setting(card.get("normal_class"))
         test, reference = splits.test, reference_for_samples(dataset, splits)
     else:
         test = dataset.all()
@@ -330,7 +383,8 @@ def evaluate_run(store: Store, run: str, data: str | None = None) -> RunResult |
     test = preprocess_arrays(card.get("preprocess", {}), test)
     row = new_row("evaluate", model=card["model"], dataset=data,
                   device=device_name("auto"), backbone=card["hparams"].get("backbone"),
-                  seed=card.get("seed"), hparams=card["hparams"], checkpoint=str(directory))
+                  seed=card.get("seed"), hparams=card["hparams"], checkpoint=str(directory),
+                  setting=setting)
 
     def evaluate(run_dir: Path) -> Outcome:
         outputs_path = test_outputs_path(run_dir, info.task)

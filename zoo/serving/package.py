@@ -150,7 +150,8 @@ def _validation_rows(card: dict[str, Any], info: DataInfo) -> Arrays | None:
         return None
     data = str(card["dataset"])
     warn_if_changed(data, card.get("data_sha256"))
-    splits = task_splits(load_dataset(data), info.task, int(card.get("seed", 0)))
+    splits = task_splits(load_dataset(data), info.task, int(card.get("seed", 0)),
+                         card.get("normal_class"))
     if splits.val is None:
         return None
     return preprocess_arrays(card.get("preprocess", {}), splits.val)

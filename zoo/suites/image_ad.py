@@ -38,12 +38,13 @@ paper's MNIST rows (``benchmarks/references/image-ad.csv``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from zoo.data.loading import is_user_file
+from zoo.data.preprocess import ContrastMinMax
 from zoo.data.splits import fixed_train_test
 from zoo.data.types import Arrays, Dataset, Splits
 from zoo.errors import ZooError
@@ -69,43 +70,6 @@ def normal_class(setting: str) -> int:
     return int(setting.removeprefix(CLASS_PREFIX))
 
 
-def contrast_normalize(images: np.ndarray) -> np.ndarray:
-    """Global contrast normalisation with the l1 norm, per image (float64, same shape).
-
-    Each image minus its mean pixel, divided by the mean absolute value of the result
-    (Ruff et al. 2018, section 4.1; Goodfellow et al., "Deep Learning", section 12.2.1.1).
-    """
-    flat = images.reshape(len(images), -1).astype(np.float64)
-    centred = flat - flat.mean(axis=1, keepdims=True)
-    scale = np.abs(centred).mean(axis=1, keepdims=True)
-    # A blank image is all zeros once centred: keep them rather than divide by zero.
-    return (centred / np.where(scale > 0, scale, 1.0)).reshape(images.shape)
-
-
-@dataclass(frozen=True)
-class ContrastMinMax:
-    """The paper's preprocessing: contrast normalisation, then min-max with fitted bounds.
-
-    Args:
-        low: The smallest contrast-normalised pixel of the images it was fitted on.
-        high: The largest one.
-    """
-
-    low: float
-    high: float
-
-    @classmethod
-    def fit(cls, images: np.ndarray) -> ContrastMinMax:
-        """Bounds from ``images``: the normal class's training images, never test images."""
-        normalized = contrast_normalize(images)
-        return cls(float(normalized.min()), float(normalized.max()))
-
-    def __call__(self, images: np.ndarray) -> np.ndarray:
-        """``images`` normalised and scaled: the fitted images span exactly [0, 1]."""
-        span = (self.high - self.low) or 1.0
-        return ((contrast_normalize(images) - self.low) / span).astype(np.float32)
-
-
 def labelled_split(dataset: Dataset) -> tuple[Arrays, Arrays]:
     """The dataset's fixed train / test split, or the suite's fixed stratified one.
 
@@ -127,8 +91,9 @@ def class_count(dataset: Dataset) -> int:
     return int(max(train.y.max(), test.y.max())) + 1
 
 
-def one_class_splits(dataset: Dataset, normal: int, seed: int) -> Splits:
-    """Train on the training images of class ``normal``; test on the whole test set.
+def one_class_split(dataset: Dataset, normal: int, seed: int) -> Splits:
+    """Train on the training images of class ``normal``; test on the whole test set; the
+    images as the dataset has them (:func:`one_class_splits` preprocesses them).
 
     Args:
         dataset: A labelled image dataset.
@@ -136,19 +101,42 @@ def one_class_splits(dataset: Dataset, normal: int, seed: int) -> Splits:
         seed: Draws the validation hold-out (a tenth of the training images).
 
     Returns:
-        Preprocessed splits (:class:`ContrastMinMax` fitted on the class's training images);
-        training and validation carry no labels.
+        Splits whose training and validation rows carry no labels; their ``info`` is the
+        preprocessed images' (``value_range`` ``(0, 1)``).
     """
     train, test = labelled_split(dataset)
-    normal_images = train.x[train.y == normal]
-    scaling = ContrastMinMax.fit(normal_images)
-    images = scaling(normal_images)
+    images = train.x[train.y == normal]
     order = np.random.default_rng(seed).permutation(len(images))
     n_val = int(len(images) * VALIDATION_FRACTION)
     val, fit = np.sort(order[:n_val]), np.sort(order[n_val:])
     info = replace(dataset.info, task="detect", n_classes=None, value_range=(0.0, 1.0))
     return Splits(train=Arrays(images[fit]), val=Arrays(images[val]) if n_val else None,
-                  test=Arrays(scaling(test.x), (test.y != normal).astype(np.int64)), info=info)
+                  test=Arrays(test.x, (test.y != normal).astype(np.int64)), info=info)
+
+
+def one_class_scaling(split: Splits) -> ContrastMinMax:
+    """:class:`ContrastMinMax` fitted on every training image of the normal class (the
+    validation hold-out included, as the paper's per-class constants are)."""
+    normal = [split.train.x] + ([split.val.x] if split.val is not None else [])
+    return ContrastMinMax.fit(np.concatenate(normal))
+
+
+def one_class_splits(dataset: Dataset, normal: int, seed: int) -> Splits:
+    """:func:`one_class_split`, preprocessed by :func:`one_class_scaling`."""
+    split = one_class_split(dataset, normal, seed)
+    return one_class_scaling(split).splits(split)
+
+
+def check_normal_class(dataset: Dataset, normal: int) -> None:
+    """Refuse a normal class that is not one of the dataset's classes, naming them.
+
+    Raises:
+        ZooError: ``normal`` is outside ``0 .. K-1``.
+    """
+    count = class_count(dataset)
+    if not 0 <= normal < count:
+        raise ZooError(f"class {normal} is not a class of {dataset.name}; "
+                       f"valid: 0-{count - 1}")
 
 
 def parse_class(text: str) -> int:
@@ -206,13 +194,29 @@ class ImageAnomalySuite(Suite):
 
     def settings_for(self, dataset: str, setting: str | None,
                      classes: list[str] | None) -> list[str]:
-        count = class_count(self.load(dataset))
-        chosen = [parse_class(text) for text in classes] if classes else range(count)
+        loaded = self.load(dataset)
+        chosen = [parse_class(text) for text in classes] if classes else range(
+            class_count(loaded))
         for normal in chosen:
-            if not 0 <= normal < count:
-                raise ZooError(f"class {normal} is not a class of {dataset}; "
-                               f"valid: 0-{count - 1}")
+            check_normal_class(loaded, normal)
         return [class_setting(normal) for normal in dict.fromkeys(chosen)]
+
+    @classmethod
+    def splits_for(cls, dataset: Dataset, task: str, seed: int,
+                   normal_class: int | None = None) -> Splits:
+        """The one-class split of ``dataset`` with ``normal_class`` normal, its images as the
+        dataset has them (:func:`one_class_split`): ``zoo train --normal-class`` fits
+        :func:`one_class_scaling` and keeps it in the model's card.
+
+        Raises:
+            ZooError: No normal class, or one the dataset lacks.
+        """
+        if normal_class is None:
+            raise ZooError(f"dataset {dataset.name!r} has class labels, not anomaly labels: "
+                           "choose the normal class, e.g. --normal-class 0 (valid: "
+                           f"0-{class_count(dataset) - 1}); the other classes are anomalies")
+        check_normal_class(dataset, normal_class)
+        return one_class_split(dataset, normal_class, seed)
 
     def run_cell(self, cell: Cell, run_dir: Path | None = None) -> Outcome:
         dataset = self.load(cell.dataset)

@@ -17,7 +17,7 @@ from zoo.models import create_model
 from zoo.plugins import get_host
 from zoo.runs.lifecycle import DATA_SHAPE_KEY, execute_run, new_row
 from zoo.runs.results import Outcome
-from zoo.runs.single import protocol_suite, standardized
+from zoo.runs.single import protocol_suite
 from zoo.training import TrainConfig, device_name, precision_record
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ def scored_run(store: Store, loaded: TrainingData, splits: Splits, hparams: dict
     A model that selects nothing on validation rows (``uses_validation`` false) trains on the
     training rows alone here, so that its validation scores are not training scores.
     """
-    splits, _ = standardized(splits)
+    splits, _ = loaded.preprocessed(splits)
     if loaded.backbone is not None:
         hparams = {"backbone": loaded.backbone, **hparams}
     built = create_model(loaded.model, splits.info, seed=seed, **hparams)

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 #: The ``extra`` key of a trial's rows: ``{"name": study, "trial": number, "worker": the
 #: ``--jobs`` process (0: the first), "params": {...}}``.
 STUDY_KEY = "study"
-_SETTINGS = ("model", "data", "backbone", "metric", "cv", "seed", "max_epochs")
+_SETTINGS = ("model", "data", "normal_class", "backbone", "metric", "cv", "seed", "max_epochs")
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,7 @@ class TuneRequest:
     model: str
     data: str
     backbone: str | None = None
+    normal_class: int | None = None
     trials: int = 20
     sampler: str = "tpe"
     pruner: str = "median"
@@ -88,11 +89,14 @@ class TuneResult:
         return asdict(self)
 
 
-def default_study_name(model: str, data: str, backbone: str | None) -> str:
-    """``autoencoder-cardio``, ``vae-cnn-digits``: the model, its backbone and the data's
-    name (a file's stem), in the characters a file name keeps."""
+def default_study_name(model: str, data: str, backbone: str | None,
+                       normal_class: int | None = None) -> str:
+    """``autoencoder-cardio``, ``vae-cnn-digits``, ``autoencoder-cnn-mnist-class-0``: the
+    model, its backbone, the data's name (a file's stem) and the normal class, in the
+    characters a file name keeps."""
     stem = Path(data).stem if ("/" in data or "." in data) else data
-    name = "-".join(part for part in (model, backbone, stem) if part)
+    setting = None if normal_class is None else f"class-{normal_class}"
+    name = "-".join(part for part in (model, backbone, stem, setting) if part)
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name)
 
 
@@ -142,10 +146,12 @@ def _open_study(store: Store, request: TuneRequest) -> _Study:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    loaded = training_data(request.model, request.data, request.backbone, request.seed)
+    loaded = training_data(request.model, request.data, request.backbone, request.seed,
+                           request.normal_class)
     objective = choose_objective(loaded, request.metric)
     space = _space(loaded, request.space)
-    name = request.study or default_study_name(loaded.model, loaded.data, loaded.backbone)
+    name = request.study or default_study_name(loaded.model, loaded.data, loaded.backbone,
+                                               loaded.normal_class)
     location = storage_location(store, name, request.storage)
     study = optuna.create_study(study_name=name, storage=open_storage(location),
                                 direction=objective.direction, load_if_exists=True)
@@ -190,7 +196,8 @@ def _defaults(loaded: TrainingData) -> dict[str, Any]:
 
 
 def _settings(request: TuneRequest, loaded: TrainingData, objective: Objective) -> dict[str, Any]:
-    return {"model": loaded.model, "data": loaded.data, "backbone": loaded.backbone,
+    return {"model": loaded.model, "data": loaded.data, "normal_class": loaded.normal_class,
+            "backbone": loaded.backbone,
             "metric": objective.metric, "cv": request.cv, "seed": request.seed,
             "max_epochs": request.max_epochs}
 
@@ -371,7 +378,8 @@ def conclude(store: Store, request: TuneRequest) -> TuneResult:
     trained = train_run(store, request.model, request.data, backbone=request.backbone,
                         hparams=result.best_params, seed=request.seed,
                         accelerator=request.accelerator, devices=1,
-                        max_epochs=request.max_epochs, tags=tags)
+                        max_epochs=request.max_epochs, tags=tags,
+                        normal_class=request.normal_class)
     assert trained is not None
     result.train_run = trained.id
     if trained.status != "ok":
