@@ -168,3 +168,6 @@ def test_the_task_is_what_the_model_asks_for_and_the_labels_only_the_default() -
     assert choose_task(("detect",), dataset, dataset.tasks, "iforest") == "detect"
     assert choose_task(("classify", "regress"), dataset, dataset.tasks, "mlp") == "classify"
     assert choose_task(("generate", "detect"), dataset, dataset.tasks, "vae") == "generate"
+    # A normal class asks for detection: a vae detects rather than generates.
+    assert choose_task(("generate", "detect"), dataset, dataset.tasks, "vae",
+                       wanted="detect") == "detect"

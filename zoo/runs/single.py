@@ -47,11 +47,13 @@ CARD_DATA_KEYS = ("dataset", "data_sha256", "seed", "task", "normal_class", "pre
 
 
 def choose_task(model_tasks: tuple[str, ...], dataset: Dataset, data_tasks: tuple[str, ...],
-                model: str) -> str:
-    """The data's own task (inferred from a user's labels) when the model has it, else the
-    model's first task that the data supports."""
-    if dataset.info.task in model_tasks and dataset.info.task in data_tasks:
-        return dataset.info.task
+                model: str, wanted: str | None = None) -> str:
+    """``wanted`` (the task the options ask for: ``detect`` with a normal class) when the
+    model and the data have it; else the data's own task (inferred from a user's labels) when
+    the model has it; else the model's first task that the data supports."""
+    for task in (wanted, dataset.info.task):
+        if task in model_tasks and task in data_tasks:
+            return task
     for task in model_tasks:
         if task in data_tasks:
             return task
@@ -170,7 +172,8 @@ def training_data(model: str, data: str, backbone: str | None, seed: int,
     spec = get_host().model(base)
     data = data_reference(data)
     dataset = load_dataset(data)
-    task = choose_task(spec.tasks, dataset, _data_tasks(data, dataset), base)
+    task = choose_task(spec.tasks, dataset, _data_tasks(data, dataset), base,
+                       wanted=None if normal_class is None else "detect")
     return TrainingData(base, backbone or named_backbone, data, dataset, task,
                         task_splits(dataset, task, seed, normal_class), normal_class)
 
