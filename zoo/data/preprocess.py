@@ -106,6 +106,13 @@ class ContrastMinMax(FittedTransform):
         return cls(float(data["low"]), float(data["high"]))
 
 
+def one_class_scaling(split: Splits) -> ContrastMinMax:
+    """:class:`ContrastMinMax` fitted on every training image of a one-class split's normal
+    class (its validation hold-out included, as the paper's per-class constants are)."""
+    normal = [split.train.x] + ([split.val.x] if split.val is not None else [])
+    return ContrastMinMax.fit(np.concatenate(normal))
+
+
 #: A card's ``preprocess`` keys and the transforms they record, in the order they apply.
 TRANSFORMS: dict[str, type[Standardizer] | type[ContrastMinMax]] = {
     "contrast_minmax": ContrastMinMax, "standardize": Standardizer}

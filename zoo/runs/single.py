@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo.data.loading import data_fingerprint, data_reference, load_dataset, warn_if_changed
-from zoo.data.preprocess import FittedTransform, Standardizer, preprocess_arrays, preprocess_record
+from zoo.data.preprocess import (
+    FittedTransform,
+    Standardizer,
+    one_class_scaling,
+    preprocess_arrays,
+    preprocess_record,
+)
 from zoo.data.types import Arrays, DataInfo, Dataset, Splits
 from zoo.errors import ZooError
 from zoo.evaluation import evaluate_model
@@ -181,23 +187,17 @@ def training_data(model: str, data: str, backbone: str | None, seed: int,
 def preprocessing(splits: Splits, *, one_class: bool) -> FittedTransform | None:
     """The preprocessing fitted on ``splits``' training rows: tables standardised, one-class
     images contrast-normalised and min-max scaled as ``image-ad`` does
-    (:func:`zoo.suites.image_ad.one_class_scaling`); ``None`` for other data."""
+    (:func:`~zoo.data.preprocess.one_class_scaling`); ``None`` for other data."""
     if splits.info.modality == "tabular":
         return Standardizer.fit(splits.train.x)
-    if one_class:
-        from zoo.suites.image_ad import one_class_scaling
-
-        return one_class_scaling(splits)
-    return None
+    return one_class_scaling(splits) if one_class else None
 
 
 def one_class_setting(normal_class: int | None) -> str | None:
     """A single run's setting: ``class-K`` for normal class ``K``, as ``image-ad``'s rows."""
     if normal_class is None:
         return None
-    from zoo.suites.image_ad import class_setting
-
-    return class_setting(normal_class)
+    return get_host().suite(ONE_CLASS_SUITE).load().class_setting(normal_class)
 
 
 def train_run(store: Store, model: str, data: str, *, backbone: str | None,

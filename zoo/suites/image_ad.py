@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from zoo.data.loading import is_user_file
-from zoo.data.preprocess import ContrastMinMax
+from zoo.data.preprocess import one_class_scaling
 from zoo.data.splits import fixed_train_test
 from zoo.data.types import Arrays, Dataset, Splits
 from zoo.errors import ZooError
@@ -112,13 +112,6 @@ def one_class_split(dataset: Dataset, normal: int, seed: int) -> Splits:
     info = replace(dataset.info, task="detect", n_classes=None, value_range=(0.0, 1.0))
     return Splits(train=Arrays(images[fit]), val=Arrays(images[val]) if n_val else None,
                   test=Arrays(test.x, (test.y != normal).astype(np.int64)), info=info)
-
-
-def one_class_scaling(split: Splits) -> ContrastMinMax:
-    """:class:`ContrastMinMax` fitted on every training image of the normal class (the
-    validation hold-out included, as the paper's per-class constants are)."""
-    normal = [split.train.x] + ([split.val.x] if split.val is not None else [])
-    return ContrastMinMax.fit(np.concatenate(normal))
 
 
 def one_class_splits(dataset: Dataset, normal: int, seed: int) -> Splits:
@@ -206,7 +199,7 @@ class ImageAnomalySuite(Suite):
                    normal_class: int | None = None) -> Splits:
         """The one-class split of ``dataset`` with ``normal_class`` normal, its images as the
         dataset has them (:func:`one_class_split`): ``zoo train --normal-class`` fits
-        :func:`one_class_scaling` and keeps it in the model's card.
+        :func:`~zoo.data.preprocess.one_class_scaling` and keeps it in the model's card.
 
         Raises:
             ZooError: No normal class, or one the dataset lacks.
@@ -217,6 +210,9 @@ class ImageAnomalySuite(Suite):
                            f"0-{class_count(dataset) - 1}); the other classes are anomalies")
         check_normal_class(dataset, normal_class)
         return one_class_split(dataset, normal_class, seed)
+
+    #: The setting of a normal class, for single runs' rows (``zoo train --normal-class``).
+    class_setting = staticmethod(class_setting)
 
     def run_cell(self, cell: Cell, run_dir: Path | None = None) -> Outcome:
         dataset = self.load(cell.dataset)
