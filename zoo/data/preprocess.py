@@ -13,9 +13,17 @@ if TYPE_CHECKING:
 
 
 class FittedTransform:
-    """A map of samples fitted on training rows, applied alike to every split."""
+    """A map of samples fitted on training rows, applied alike to every split, and kept in
+    a card as plain data (:meth:`to_dict`, :meth:`from_dict`)."""
 
     def transform(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FittedTransform:
         raise NotImplementedError
 
     def arrays(self, arrays: Arrays | None) -> Arrays | None:
@@ -114,7 +122,7 @@ def one_class_scaling(split: Splits) -> ContrastMinMax:
 
 
 #: A card's ``preprocess`` keys and the transforms they record, in the order they apply.
-TRANSFORMS: dict[str, type[Standardizer] | type[ContrastMinMax]] = {
+TRANSFORMS: dict[str, type[FittedTransform]] = {
     "contrast_minmax": ContrastMinMax, "standardize": Standardizer}
 
 
