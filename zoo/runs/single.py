@@ -39,7 +39,7 @@ from zoo.runs.lifecycle import (
     test_outputs_path,
 )
 from zoo.runs.results import Outcome, RunResult
-from zoo.training import TrainConfig, device_name, precision_record
+from zoo.training import PRECISIONS, TrainConfig, device_name, precision_record
 
 if TYPE_CHECKING:
     from zoo.evaluation.reference_features import ReferenceClassifier
@@ -205,7 +205,8 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
               max_epochs: int, progress_bar: bool = False,
               tags: dict[str, Any] | None = None, init_seed: int | None = None,
               fine_tune: FineTune | None = None, num_nodes: int = 1,
-              precision: str = "32-true", normal_class: int | None = None) -> RunResult | None:
+              precision: str = PRECISIONS[0],
+              normal_class: int | None = None) -> RunResult | None:
     """Train, save and store one run; ``None`` on non-zero DDP ranks.
 
     ``progress_bar`` draws the training's progress on stderr (``TrainConfig.progress_bar``);

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from zoo.data.splits import cross_validation_folds
 from zoo.runs.results import new_run_id
+from zoo.training import PRECISIONS
 from zoo.tuning.scoring import scored_run
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ def cross_validate(store: Store, loaded: TrainingData, hparams: dict[str, Any], 
                    seed: int, accelerator: str, max_epochs: int, kind: str = "train",
                    tags: dict[str, Any] | None = None,
                    first_fold_callbacks: tuple[Any, ...] = (),
-                   precision: str = "32-true") -> list[RunResult]:
+                   precision: str = PRECISIONS[0]) -> list[RunResult]:
     """Train and score ``loaded.model`` on each of ``k`` folds; one stored run per fold.
 
     Stops after a fold that does not end ``ok`` (a pruned or failed fold decides the

@@ -18,7 +18,7 @@ from zoo.plugins import get_host
 from zoo.runs.lifecycle import DATA_SHAPE_KEY, execute_run, new_row
 from zoo.runs.results import Outcome
 from zoo.runs.single import protocol_suite
-from zoo.training import TrainConfig, device_name, precision_record
+from zoo.training import PRECISIONS, TrainConfig, device_name, precision_record
 
 if TYPE_CHECKING:
     from zoo.data.types import Splits
@@ -83,7 +83,7 @@ def choose_objective(loaded: TrainingData, metric: str | None) -> Objective:
 def scored_run(store: Store, loaded: TrainingData, splits: Splits, hparams: dict[str, Any], *,
                kind: str, seed: int, accelerator: str, max_epochs: int,
                tags: dict[str, Any], callbacks: tuple[Any, ...] = (),
-               precision: str = "32-true") -> RunResult:
+               precision: str = PRECISIONS[0]) -> RunResult:
     """Train ``loaded.model`` with ``hparams`` on ``splits.train``, score it on
     ``splits.val`` and store the run (kind ``kind``, ``tags`` in its ``extra``); no checkpoint
     is kept. ``splits.test`` must be sealed: nothing here reads it.
