@@ -71,7 +71,7 @@ class TrainConfig:
     accelerator: str = "auto"
     devices: int = 1
     num_nodes: int = 1
-    precision: str = "32-true"
+    precision: str = PRECISIONS[0]
     max_epochs: int | None = 20
     max_steps: int = -1
     max_time: float | None = None
