@@ -95,6 +95,8 @@ def test_evaluating_on_data_of_another_shape_is_one_line(
      "'t.csv' has no labels; detect needs 0/1 labels (1 = anomaly)"),
     (DataInfo("tabular", (3,), "detect"), [0, 0, 0, 0],
      "every label is 0, so there are no anomalies (label 1) to score against"),
+    (DataInfo("image", (3,), "detect"), [0, 3, 9, 1],  # another dataset's class labels
+     "labels 0..9 are not anomaly labels; detect scores against 0 (normal) and 1 (anomaly)"),
     (DataInfo("tabular", (3,), "classify", n_classes=2), [0, 1, 2, 1],
      "labels range over 0..2, but the model knows the classes 0..1"),
     (DataInfo("tabular", (3,), "regress"), None, "'t.csv' has no labels; regress needs labels"),

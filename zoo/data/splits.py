@@ -173,7 +173,7 @@ def check_training_rows(name: str, n_train: int, how: str) -> None:
 
 def check_labels(name: str, labels: np.ndarray | None, task: str) -> None:
     """Refuse labels that cannot train or score ``task``: none at all, a single class for
-    ``classify``, or 0/1 anomaly labels of one value only for ``detect``.
+    ``classify``, or for ``detect`` labels other than 0 / 1 (class labels) or of one value.
 
     Raises:
         ZooError: What is wrong with the labels, and what the task needs.
@@ -187,7 +187,11 @@ def check_labels(name: str, labels: np.ndarray | None, task: str) -> None:
     if task == "classify" and len(values) < 2:
         raise ZooError(f"dataset {name!r}: every label is {values[0]}, a single class; "
                        f"classify needs two classes or more")
-    if task == "detect" and len(values) < 2 and values[0] in (0, 1):
+    if task == "detect" and not set(values.tolist()) <= {0, 1}:
+        raise ZooError(f"dataset {name!r}: labels {values.min()}..{values.max()} are not "
+                       f"anomaly labels; detect scores against 0 (normal) and 1 (anomaly) "
+                       f"(a --normal-class run scores its own dataset's test split)")
+    if task == "detect" and len(values) < 2:
         missing = "anomalies (label 1)" if values[0] == 0 else "normal samples (label 0)"
         raise ZooError(f"dataset {name!r}: every label is {values[0]}, so there are no "
                        f"{missing} to score against; detect needs both 0 (normal) and "
