@@ -270,6 +270,25 @@ def test_train_takes_a_normal_class_and_evaluate_rebuilds_its_split(tmp_path: Pa
     assert 0 <= evaluated["metrics"]["auroc"] <= 1
 
 
+def test_images_of_two_labels_are_anomaly_labels_unless_a_normal_class_is_chosen(
+        tmp_path: Path) -> None:
+    """0/1 anomaly labels on images keep the ``semi`` protocol, as in a table, and have no
+    class to choose; class labels of a user's file train one class as the registered image
+    datasets do."""
+    digits = load_dataset("digits").all()
+    two, ten = tmp_path / "two.npz", tmp_path / "ten.npz"
+    np.savez(two, X=digits.x, y=(digits.y == 9).astype(int))  # 10% anomalies
+    np.savez(ten, X=digits.x, y=digits.y)
+    semi = training_data("autoencoder", str(two), None, seed=0)
+    assert semi.normal_class is None and semi.splits.val.y is None
+    assert set(np.unique(semi.splits.test.y)) == {0, 1}
+    with pytest.raises(ZooError, match="has no classes to choose from"):
+        training_data("autoencoder", str(two), None, seed=0, normal_class=1)
+    one_class = training_data("autoencoder", str(ten), None, seed=0, normal_class=1)
+    assert len(one_class.splits.test) == 540  # image-ad's fixed split of 1,797 images
+    assert one_class.splits.test.y.mean() == pytest.approx(1 - 54 / 540, abs=0.01)
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (("--data", "digits"), "has class labels, not anomaly labels: choose the normal class, "
                            "e.g. --normal-class 0 (valid: 0-9)"),

@@ -71,17 +71,26 @@ def choose_task(model_tasks: tuple[str, ...], dataset: Dataset, data_tasks: tupl
 ONE_CLASS_SUITE = "image-ad"
 
 
-def protocol_suite(dataset: Dataset, task: str) -> str:
+def one_class_data(dataset: Dataset, task: str, normal_class: int | None = None) -> bool:
+    """Whether detection on ``dataset`` is one-class: images with class labels, and a normal
+    class given or needed (more than two classes; 0/1 labels are anomaly labels unless a
+    normal class is chosen)."""
+    info = dataset.info
+    if task != "detect" or info.modality != "image" or info.task != "classify":
+        return False
+    return normal_class is not None or (info.n_classes or 0) > 2
+
+
+def protocol_suite(dataset: Dataset, task: str, normal_class: int | None = None) -> str:
     """The suite whose protocol cuts ``dataset`` for ``task`` when it is trained alone: text
-    as ``text-gen`` cuts it, series as ``ts-ad``, detection on images with class labels as
-    ``image-ad`` (one class normal), other detection as ``tabular-ad`` and everything else as
+    as ``text-gen`` cuts it, series as ``ts-ad``, one-class detection (:func:`one_class_data`)
+    as ``image-ad``, other detection as ``tabular-ad`` and everything else as
     ``supervised``."""
     if dataset.info.modality == "text":
         return "text-gen"
     if "series" in dataset.meta:
         return "ts-ad"
-    if task == "detect" and dataset.info.modality == "image" and \
-            dataset.info.task == "classify":
+    if one_class_data(dataset, task, normal_class):
         return ONE_CLASS_SUITE
     return "tabular-ad" if task == "detect" else "supervised"
 
@@ -95,7 +104,7 @@ def task_splits(dataset: Dataset, task: str, seed: int,
     Raises:
         ZooError: ``normal_class`` is missing for, or given outside, the one-class protocol.
     """
-    protocol = protocol_suite(dataset, task)
+    protocol = protocol_suite(dataset, task, normal_class)
     suite = get_host().suite(protocol).load()
     if protocol == ONE_CLASS_SUITE:
         return suite.splits_for(dataset, task, seed, normal_class=normal_class)
@@ -108,9 +117,10 @@ def task_splits(dataset: Dataset, task: str, seed: int,
 
 def _data_tasks(data: str, dataset: Dataset) -> tuple[str, ...]:
     host = get_host()
-    if data in host.datasets():
-        return host.dataset(data).tasks
-    return dataset.tasks
+    tasks = host.dataset(data).tasks if data in host.datasets() else dataset.tasks
+    if dataset.info.modality == "image" and "classify" in tasks and "detect" not in tasks:
+        tasks = (*tasks, "detect")  # the one-class protocol makes detection data of classes
+    return tasks
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,8 @@ def choose_objective(loaded: TrainingData, metric: str | None) -> Objective:
     valid = {LOSS_METRIC: False}
     default = LOSS_METRIC
     if validation_labelled(loaded.splits):
-        suite = get_host().suite(protocol_suite(loaded.dataset, loaded.task))
+        suite = get_host().suite(protocol_suite(loaded.dataset, loaded.task,
+                                                 loaded.normal_class))
         scored = {VALIDATION_PREFIX + name: higher for name, higher in suite.metrics}
         primary = VALIDATION_PREFIX + PRIMARY_METRICS.get(loaded.task, "")
         default = primary if primary in scored else next(iter(scored))
