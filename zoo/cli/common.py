@@ -59,7 +59,8 @@ def _report(row: Any, as_json: bool) -> None:
         _echo_json(row.to_row())
         return
     metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(row.metrics.items()))
-    click.echo(f"run {row.id}  {row.display_model} on {row.dataset}: {row.status}"
+    setting = f" ({row.setting})" if row.setting else ""
+    click.echo(f"run {row.id}  {row.display_model} on {row.dataset}{setting}: {row.status}"
                f"{'  ' + metrics if metrics else ''}"
                f"{'  (' + row.error + ')' if row.error else ''}")
     if row.checkpoint:
