@@ -30,7 +30,13 @@ from zoo.errors import ZooError
 from zoo.models import resolve_hparams
 from zoo.plugins import get_host
 from zoo.runs.lifecycle import runs_dir
-from zoo.runs.single import TrainingData, evaluate_run, train_run, training_data
+from zoo.runs.single import (
+    TrainingData,
+    evaluate_run,
+    one_class_setting,
+    train_run,
+    training_data,
+)
 from zoo.runs.store import current_owner, owner_is_gone
 from zoo.tuning import PRUNERS, SAMPLERS
 from zoo.tuning.cv import cross_validate
@@ -95,8 +101,8 @@ def default_study_name(model: str, data: str, backbone: str | None,
     model, its backbone, the data's name (a file's stem) and the normal class, in the
     characters a file name keeps."""
     stem = Path(data).stem if ("/" in data or "." in data) else data
-    setting = None if normal_class is None else f"class-{normal_class}"
-    name = "-".join(part for part in (model, backbone, stem, setting) if part)
+    name = "-".join(part for part in (model, backbone, stem, one_class_setting(normal_class))
+                    if part)
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name)
 
 
