@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -14,7 +14,10 @@ if TYPE_CHECKING:
 
 class FittedTransform:
     """A map of samples fitted on training rows, applied alike to every split, and kept in
-    a card as plain data (:meth:`to_dict`, :meth:`from_dict`)."""
+    a card's ``preprocess`` under :attr:`key` as plain data (:meth:`to_dict`,
+    :meth:`from_dict`)."""
+
+    key: ClassVar[str]
 
     def transform(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -46,6 +49,8 @@ class Standardizer(FittedTransform):
 
     A constant feature keeps ``std = 1``: it becomes 0, never NaN.
     """
+
+    key: ClassVar[str] = "standardize"
 
     mean: np.ndarray
     std: np.ndarray
@@ -92,6 +97,7 @@ class ContrastMinMax(FittedTransform):
         high: The largest one.
     """
 
+    key: ClassVar[str] = "contrast_minmax"
     low: float
     high: float
 
@@ -123,15 +129,12 @@ def one_class_scaling(split: Splits) -> ContrastMinMax:
 
 #: A card's ``preprocess`` keys and the transforms they record, in the order they apply.
 TRANSFORMS: dict[str, type[FittedTransform]] = {
-    "contrast_minmax": ContrastMinMax, "standardize": Standardizer}
+    cls.key: cls for cls in (ContrastMinMax, Standardizer)}
 
 
 def preprocess_record(transform: FittedTransform | None) -> dict[str, Any]:
     """What a card keeps of ``transform`` as its ``preprocess``: ``{}`` for none."""
-    if transform is None:
-        return {}
-    key = next(key for key, cls in TRANSFORMS.items() if isinstance(transform, cls))
-    return {key: transform.to_dict()}
+    return {} if transform is None else {transform.key: transform.to_dict()}
 
 
 def preprocess_arrays(preprocess: dict[str, Any], arrays: Arrays) -> Arrays:
