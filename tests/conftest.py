@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -102,8 +106,10 @@ def zoo_register_models(register):
 
 
 # A detector whose training sleeps for two minutes: long enough to be killed while training.
+# It leaves the file ``sleeping`` beside itself as it starts to sleep.
 SLEEPY_PLUGIN = """
     import time
+    from pathlib import Path
 
     from zoo import DataInfo, ModelSpec, ZooModel, hookimpl
 
@@ -115,6 +121,7 @@ SLEEPY_PLUGIN = """
             self.data_info = data_info
 
         def fit(self, splits, config):
+            Path(__file__).with_name("sleeping").touch()
             time.sleep(120)  # long enough to be killed while training
             return {}
 
@@ -129,14 +136,56 @@ SLEEPY_PLUGIN = """
 """
 
 
+@dataclass(frozen=True)
+class SleepyPlugin:
+    """A ``--plugins-dir`` folder holding the detector ``sleepy``, and what a test needs to
+    stop a ``zoo`` command while that detector trains."""
+
+    directory: Path
+
+    def start(self, *args: str, env: dict[str, str] | None = None,
+              **popen: Any) -> subprocess.Popen[str]:
+        """``zoo --plugins-dir DIRECTORY ARGS...`` started, its stderr piped, with faulthandler
+        on (:meth:`exit_status` shows where a process that does not stop is)."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "zoo", "--plugins-dir", str(self.directory), *args],
+            stderr=subprocess.PIPE, text=True,
+            env={**(os.environ if env is None else env), "PYTHONFAULTHANDLER": "1"}, **popen)
+
+    def wait_until_sleeping(self, process: subprocess.Popen[str],
+                            timeout: float = 120) -> None:
+        """Block until ``process`` sleeps in ``sleepy``'s training. A signal sent only then
+        interrupts that sleep: sent during the imports before it, the exception its handler
+        raises can land in library code that swallows it, and the command trains on."""
+        deadline = time.monotonic() + timeout
+        while not (self.directory / "sleeping").exists():
+            if process.poll() is not None:
+                pytest.fail(f"zoo exited {process.returncode} before sleepy trained:\n"
+                            f"{process.stderr.read() if process.stderr else ''}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"sleepy did not start training in {timeout:.0f}s")
+            time.sleep(0.1)
+
+    @staticmethod
+    def exit_status(process: subprocess.Popen[str], timeout: float = 60) -> int:
+        """``process``'s exit status; one still running after ``timeout`` seconds fails the
+        test with the stack of each of its threads (faulthandler prints them on SIGABRT)."""
+        try:
+            return process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGABRT)
+            _, stderr = process.communicate(timeout=30)
+            pytest.fail(f"zoo still ran {timeout:.0f}s after it was stopped:\n{stderr[-8000:]}")
+
+
 @pytest.fixture
-def sleepy_plugin_dir(tmp_path: Path) -> Path:
-    """A ``--plugins-dir`` folder holding one plugin: the detector ``sleepy``, whose training
-    sleeps long enough to be killed while it trains."""
+def sleepy_plugin(tmp_path: Path) -> SleepyPlugin:
+    """The detector ``sleepy`` in a ``--plugins-dir`` folder of its own: its training sleeps
+    long enough to be killed while it trains."""
     directory = tmp_path / "plugins-sleepy"
     directory.mkdir()
     (directory / "sleepy.py").write_text(textwrap.dedent(SLEEPY_PLUGIN))
-    return directory
+    return SleepyPlugin(directory)
 
 
 @pytest.fixture

@@ -5,14 +5,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
+
+if TYPE_CHECKING:
+    from conftest import SleepyPlugin
 
 BROKEN_PLUGINS = {
     "syntax_error": "def zoo_register_models(register)\n    pass\n",
@@ -343,24 +349,36 @@ def test_a_ddp_bench_prints_one_json_document_from_rank_0(tmp_path: Path) -> Non
 
 
 def test_a_killed_bench_leaves_its_row_failed_not_running(tmp_path: Path,
-                                                          sleepy_plugin_dir: Path) -> None:
-    import signal
-    import time
-
-    plugin_dir = sleepy_plugin_dir
+                                                          sleepy_plugin: SleepyPlugin) -> None:
     db = tmp_path / "runs.db"
-    bench = subprocess.Popen(
-        [sys.executable, "-m", "zoo", "--plugins-dir", str(plugin_dir), "bench", "embedded-ad",
-         "--models", "sleepy", "--datasets", "wine-ad", "--seeds", "1", "--db", str(db)],
-        stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and statuses(db) != ["running"]:
-        time.sleep(0.2)
+    bench = sleepy_plugin.start("bench", "embedded-ad", "--models", "sleepy", "--datasets",
+                                "wine-ad", "--seeds", "1", "--db", str(db))
+    sleepy_plugin.wait_until_sleeping(bench)
+    assert statuses(db) == ["running"]
     bench.send_signal(signal.SIGTERM)
-    assert bench.wait(timeout=60) == 128 + signal.SIGTERM
+    assert sleepy_plugin.exit_status(bench) == 128 + signal.SIGTERM
     assert statuses(db) == ["failed"]
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT error FROM runs").fetchone()[0] == "interrupted"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
+def test_an_interrupt_that_lands_in_a_finalizer_still_stops_the_command(signum: int) -> None:
+    """A signal can arrive while a finalizer runs (importlib runs one for each module it
+    imports): Python drops the exception its handler raises there, and the command would
+    train on; the signal is sent again and stops it at the next line."""
+    from zoo.cli.common import _interruptible
+
+    class SignalledWhileFinalized:
+        def __del__(self) -> None:
+            signal.raise_signal(signum)  # the handler runs in here
+
+    started = time.monotonic()
+    with (pytest.raises(SystemExit if signum == signal.SIGTERM else KeyboardInterrupt),
+          _interruptible()):
+        SignalledWhileFinalized()
+        time.sleep(30)  # trains on
+    assert time.monotonic() - started < 10
 
 
 def statuses(db: Path) -> list[str]:

@@ -17,10 +17,9 @@ import struct
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
@@ -32,6 +31,9 @@ from zoo.plugins import PluginHost
 from zoo.plugins.specs import TrackerSpec
 from zoo.runs.results import RunResult
 from zoo.tracking import LEADERBOARD_COLUMNS, leaderboard_rows
+
+if TYPE_CHECKING:
+    from conftest import SleepyPlugin
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "docs" / "examples"
@@ -372,26 +374,23 @@ STOPPED_EXIT_CODES = {"sigterm": 128 + signal.SIGTERM, "ctrl-c": 1}
 
 @pytest.mark.parametrize("stop", list(STOPPED_EXIT_CODES))
 def test_a_stopped_bench_writes_every_wandb_run_it_opened(
-        stop: str, tmp_path: Path, sleepy_plugin_dir: Path) -> None:
+        stop: str, tmp_path: Path, sleepy_plugin: SleepyPlugin) -> None:
     """The W&B calls run in a writer process: a SIGTERM to zoo, or a terminal's Ctrl-C (a
     SIGINT to the whole process group, the writer included), while the second cell trains
     still leaves the first cell's run whole and the second's closed, as failed."""
     db = tmp_path / "runs.db"
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("WANDB_")},
            **wandb_env(tmp_path), "ZOO_TRACKER": "wandb"}
-    bench = subprocess.Popen(
-        [sys.executable, "-m", "zoo", "--plugins-dir", str(sleepy_plugin_dir), "bench",
-         "embedded-ad", "--budget", "smoke", "--models", "iforest,sleepy", "--datasets",
-         "wine-ad", "--seeds", "1", "--db", str(db)], stderr=subprocess.PIPE, text=True,
-        env=env, start_new_session=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and stored(db) != [("iforest", "ok"), ("sleepy", "running")]:
-        time.sleep(0.2)
+    bench = sleepy_plugin.start("bench", "embedded-ad", "--budget", "smoke", "--models",
+                                "iforest,sleepy", "--datasets", "wine-ad", "--seeds", "1",
+                                "--db", str(db), env=env, start_new_session=True)
+    sleepy_plugin.wait_until_sleeping(bench)
+    assert stored(db) == [("iforest", "ok"), ("sleepy", "running")]
     if stop == "sigterm":
         bench.send_signal(signal.SIGTERM)
     else:
         os.killpg(bench.pid, signal.SIGINT)
-    assert bench.wait(timeout=120) == STOPPED_EXIT_CODES[stop]
+    assert sleepy_plugin.exit_status(bench, timeout=120) == STOPPED_EXIT_CODES[stop]
     runs = {run.config["model"]: run for run in wandb_runs(tmp_path)}
     assert sorted(runs) == ["iforest", "sleepy"] and stored(db) == [("iforest", "ok"),
                                                                     ("sleepy", "failed")]

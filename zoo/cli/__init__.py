@@ -29,7 +29,7 @@ from zoo.cli.common import (
     NORMAL_CLASS_OPTION,
     _check_names,
     _echo_json,
-    _interrupted_by_sigterm,
+    _interruptible,
     _open_store,
     _report,
     _table,
@@ -348,7 +348,7 @@ def train_command(model: str | None, data: str | None, normal_class: int | None,
              "seed": seed, "accelerator": accelerator, "devices": devices,
              "num_nodes": num_nodes, "max_epochs": max_epochs, "progress_bar": wanted(quiet),
              "fine_tune": fine_tune, "precision": precision, "normal_class": normal_class}
-    with _open_store(db) as store, _interrupted_by_sigterm():
+    with _open_store(db) as store, _interruptible():
         _use_trackers(store, trackers, wandb_project, wandb_entity)
         if cv:
             _cross_validate(store, model, data, backbone, hparams, cv=cv, seed=seed,
@@ -493,7 +493,7 @@ def bench_command(suite: str, models: str | None, datasets: str | None, seeds: i
     primary = global_rank() == 0
 
     with (SuiteProgress(draw=primary and wanted(quiet)) as progress, _open_store(db) as store,
-          _interrupted_by_sigterm()):
+          _interruptible()):
         def cell_done(row: Any, skipped: bool) -> None:
             if primary and not (quiet or as_json):
                 progress.echo(_cell_line(row, skipped))

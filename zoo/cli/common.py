@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +16,8 @@ import click
 
 from zoo import plugins
 
+#: How long after an interrupt was dropped (see :func:`_interruptible`) it is sent again.
+RESEND_SECONDS = 0.01
 JSON_HELP = "Print machine-readable JSON (documented in docs/cli.md)."
 NORMAL_CLASS_OPTION = click.option(
     "--normal-class", type=click.IntRange(min=0), metavar="K",
@@ -76,20 +80,47 @@ ACCELERATOR_HELP = "auto: the GPUs when there is one, else the CPU."
 
 
 @contextmanager
-def _interrupted_by_sigterm() -> Iterator[None]:
-    """Turn SIGTERM (``kill``, a scheduler's time limit) into ``SystemExit`` while training.
+def _interruptible() -> Iterator[None]:
+    """Let Ctrl-C and SIGTERM (``kill``, a scheduler's time limit) stop training: the runner
+    then finishes the run's row as ``failed: interrupted`` instead of leaving it ``running``.
 
-    The runner then finishes the run's row as ``failed: interrupted`` instead of leaving it
-    ``running``, as it does on Ctrl-C.
+    SIGTERM raises ``SystemExit`` (status 143) as Ctrl-C raises ``KeyboardInterrupt``. Python
+    drops such an exception when its signal arrives while a finalizer or weakref callback runs
+    (importlib runs one for each module it imports), printing only "Exception ignored"; the
+    signal is then sent again, to stop the command in ordinary code.
     """
     def stop(signum: int, frame: object) -> None:
         raise SystemExit(128 + signum)
 
+    def send_again(unraisable: Any) -> None:
+        signum = _interrupt_signal(unraisable.exc_value)
+        if signum is None:
+            previous_hook(unraisable)
+            return
+        # Sent from this thread, the signal's handler would run in this hook, and its
+        # exception would be dropped again; from another thread, a moment later, it runs
+        # once this hook has returned (and wakes a sleep, as a signal from outside does).
+        resend = threading.Timer(RESEND_SECONDS, signal.pthread_kill,
+                                 (threading.main_thread().ident, signum))
+        resend.daemon = True
+        resend.start()
+
     previous = signal.signal(signal.SIGTERM, stop)
+    previous_hook, sys.unraisablehook = sys.unraisablehook, send_again
     try:
         yield
     finally:
+        sys.unraisablehook = previous_hook
         signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt_signal(exc: BaseException | None) -> int | None:
+    """The signal that raised ``exc`` in :func:`_interruptible`; None for any other error."""
+    if isinstance(exc, KeyboardInterrupt):
+        return signal.SIGINT
+    if isinstance(exc, SystemExit) and exc.code == 128 + signal.SIGTERM:
+        return signal.SIGTERM
+    return None
 
 
 def _table(rows: list[list[str]], headers: list[str]) -> str:

@@ -16,7 +16,7 @@ from zoo.cli.common import (
     NORMAL_CLASS_OPTION,
     _check_names,
     _echo_json,
-    _interrupted_by_sigterm,
+    _interruptible,
     _open_store,
     _table,
     _use_trackers,
@@ -97,7 +97,7 @@ def tune_command(model: str | None, data: str | None, normal_class: int | None,
                           worker=worker or 0)
     workers = [_start_worker(i) for i in range(1, jobs)]
     try:
-        with _open_store(db) as store, _interrupted_by_sigterm():
+        with _open_store(db) as store, _interruptible():
             _use_trackers(store, trackers, wandb_project, wandb_entity)
             search(store, request, on_trial=None if worker or as_json else _trial_line)
             failed = sum(process.wait() != 0 for process in workers)
