@@ -196,6 +196,31 @@ def test_a_detectors_objective_cannot_be_a_labelled_score_on_normal_rows() -> No
         choose_objective(loaded, "val_auroc")
 
 
+def test_a_model_without_a_validation_loss_is_tuned_by_validation_scores_only() -> None:
+    loaded = training_data("logistic-regression", "wine", None, seed=0)
+    assert choose_objective(loaded, None) == Objective("val_accuracy", True)
+    with pytest.raises(ZooError, match=r"--metric 'best_val_loss' is not a validation metric "
+                                       r"of logistic-regression .* valid: val_accuracy, "):
+        choose_objective(loaded, "best_val_loss")
+
+
+def test_a_study_with_nothing_to_compare_trials_by_is_refused_before_it_starts(
+        tmp_path: Path) -> None:
+    """iforest has no validation loss and breast-cancer-ad's validation rows (semi-supervised:
+    normal rows only) no labels: every trial would end without a score."""
+    db = tmp_path / "runs.db"
+    done = subprocess.run([sys.executable, "-m", "zoo", "tune", "iforest", "--data",
+                           "breast-cancer-ad", "--trials", "2", "--db", str(db)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "Error: nothing to tune iforest by on 'breast-cancer-ad': it has no validation loss, "
+        "and the validation rows have no labels to score it against (the test split is never "
+        "an objective); tune a model that validates (e.g. autoencoder) or use data with "
+        "labelled validation rows"]
+    assert trial_rows_so_far(db) == [] and not (tmp_path / "tune").exists()
+
+
 # -- folds and the sealed test split ------------------------------------------------------------
 def numbered(n: int, y: np.ndarray | None) -> Arrays:
     """Rows whose first feature is their number, so a row is known wherever it goes."""

@@ -62,22 +62,29 @@ def choose_objective(loaded: TrainingData, metric: str | None) -> Objective:
     validation rows where they have labels, else the validation loss.
 
     Raises:
-        ZooError: ``metric`` is not one of those, naming the valid ones.
+        ZooError: ``metric`` is not one of those, naming the valid ones; or there is none: the
+            model has no validation loss and the validation rows no labels.
     """
-    valid = {LOSS_METRIC: False}
-    default = LOSS_METRIC
+    valid: dict[str, bool] = {}  # the default first
     if validation_labelled(loaded.splits):
         suite = get_host().suite(protocol_suite(loaded.dataset, loaded.task,
                                                  loaded.normal_class))
         scored = {VALIDATION_PREFIX + name: higher for name, higher in suite.metrics}
         primary = VALIDATION_PREFIX + PRIMARY_METRICS.get(loaded.task, "")
-        default = primary if primary in scored else next(iter(scored))
-        valid |= scored
-    metric = metric or default
+        valid = {primary: scored[primary]} | scored if primary in scored else scored
+    if get_host().model(loaded.model).load().uses_validation:
+        valid[LOSS_METRIC] = False
+    if not valid:
+        raise ZooError(f"nothing to tune {loaded.model} by on {loaded.data!r}: it has no "
+                       f"validation loss, and the validation rows have no labels to score "
+                       f"it against (the test split is never an objective); tune a model "
+                       f"that validates (e.g. autoencoder) or use data with labelled "
+                       f"validation rows")
+    metric = metric or next(iter(valid))
     if metric not in valid:
-        raise ZooError(f"--metric {metric!r} is not a validation metric of {loaded.data!r} "
-                       f"for {loaded.task}; valid: {', '.join(valid)} (the test split is "
-                       f"never an objective)")
+        raise ZooError(f"--metric {metric!r} is not a validation metric of {loaded.model} on "
+                       f"{loaded.data!r} for {loaded.task}; valid: {', '.join(valid)} (the "
+                       f"test split is never an objective)")
     return Objective(metric, valid[metric])
 
 
