@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -118,6 +119,12 @@ class ContrastMinMax(FittedTransform):
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ContrastMinMax:
         return cls(float(data["low"]), float(data["high"]))
+
+
+def one_class_detectable(modality: str, tasks: Sequence[str]) -> bool:
+    """Whether data of ``modality`` and ``tasks`` makes one-class detection data: images with
+    class labels, one class normal and the others anomalous (``image-ad``'s protocol)."""
+    return modality == "image" and "classify" in tasks
 
 
 def one_class_scaling(split: Splits) -> ContrastMinMax:

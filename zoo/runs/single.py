@@ -19,6 +19,7 @@ from zoo.data.loading import data_fingerprint, data_reference, load_dataset, war
 from zoo.data.preprocess import (
     FittedTransform,
     Standardizer,
+    one_class_detectable,
     one_class_scaling,
     preprocess_arrays,
     preprocess_record,
@@ -76,7 +77,7 @@ def one_class_data(dataset: Dataset, task: str, normal_class: int | None = None)
     class given or needed (more than two classes; 0/1 labels are anomaly labels unless a
     normal class is chosen)."""
     info = dataset.info
-    if task != "detect" or info.modality != "image" or info.task != "classify":
+    if task != "detect" or not one_class_detectable(info.modality, (info.task,)):
         return False
     return normal_class is not None or (info.n_classes or 0) > 2
 
@@ -118,8 +119,8 @@ def task_splits(dataset: Dataset, task: str, seed: int,
 def _data_tasks(data: str, dataset: Dataset) -> tuple[str, ...]:
     host = get_host()
     tasks = host.dataset(data).tasks if data in host.datasets() else dataset.tasks
-    if dataset.info.modality == "image" and "classify" in tasks and "detect" not in tasks:
-        tasks = (*tasks, "detect")  # the one-class protocol makes detection data of classes
+    if one_class_detectable(dataset.info.modality, tasks) and "detect" not in tasks:
+        tasks = (*tasks, "detect")
     return tasks
 
 

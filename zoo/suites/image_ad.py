@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from zoo.data.loading import is_user_file
-from zoo.data.preprocess import one_class_scaling
+from zoo.data.preprocess import one_class_detectable, one_class_scaling
 from zoo.data.splits import fixed_train_test
 from zoo.data.types import Arrays, Dataset, Splits
 from zoo.errors import ZooError
@@ -166,8 +166,7 @@ class ImageAnomalySuite(Suite):
     }
 
     def dataset_tasks(self, spec: DatasetSpec) -> tuple[str, ...]:
-        # The protocol makes detection data out of class labels: labelled images fit.
-        return ("detect",) if spec.modality == "image" and "classify" in spec.tasks else ()
+        return ("detect",) if one_class_detectable(spec.modality, spec.tasks) else ()
 
     def _check_dataset(self, name: str) -> str:
         if not is_user_file(name):
