@@ -244,8 +244,11 @@ def _config_value(path: Path, key: str, value: Any) -> Any:
     if value is None or isinstance(value, list | dict):
         raise ZooError(f"config {path}: {key} must be one value, not {value!r}")
     option = {param.name: param for param in click.get_current_context().command.params}[key]
+    # Converted from its text, as typed after the option: click would turn a YAML 1.5 or
+    # true into the integer 1 where --seed 1.5 is refused.
+    text = str(value).lower() if isinstance(value, bool) else str(value)
     try:
-        return option.type.convert(value, option, None)
+        return option.type.convert(text, option, None)
     except click.BadParameter as exc:
         raise ZooError(f"config {path}: {key}: {exc.message}") from None
 
