@@ -365,6 +365,27 @@ def test_tune_stores_every_trial_and_fold_then_retrains_and_tests_once(tmp_path:
     assert set(shown["importances"]) <= set(shown["trials"][0]["params"])
 
 
+def test_two_identical_tune_commands_at_once_test_the_best_trial_once(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    command = [sys.executable, "-m", "zoo", "tune", "autoencoder", "--data", "breast-cancer-ad",
+               "--trials", "2", "--max-epochs", "50", "--sampler", "random", "--pruner", "none",
+               "--db", str(db)]
+    zoo(*command[3:], "--worker", "1")  # the trials alone: both commands below only conclude
+    both = [subprocess.Popen([*command, "--json"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = []
+    for process in both:
+        stdout, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, stderr
+        results.append(json.loads(stdout))
+    first, second = results
+    assert (first["train_run"], first["evaluate_run"]) == (second["train_run"],
+                                                           second["evaluate_run"])
+    with Store(db, readonly=True) as store:
+        assert [row.id for row in store.runs(kind="train")] == [first["train_run"]]
+        assert [row.id for row in store.runs(kind="evaluate")] == [first["evaluate_run"]]
+
+
 @pytest.mark.slow
 def test_two_processes_tune_one_study(tmp_path: Path) -> None:
     db = tmp_path / "runs.db"

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -375,12 +376,35 @@ def conclude(store: Store, request: TuneRequest) -> TuneResult:
               for state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
     result = TuneResult(study.study_name, location, objective, best.number, float(best.value),
                         dict(best.user_attrs["hparams"]), counts)
-    final = study.user_attrs.get("final")
-    if final and final["best_trial"] == best.number:
-        result.train_run, result.evaluate_run = final["train_run"], final["evaluate_run"]
-        result.test_metrics = store.get(final["evaluate_run"]).metrics
-        return result
-    tags = {STUDY_KEY: {"name": study.study_name, "best_trial": best.number}}
+    with _concluding(store, study.study_name):
+        final = study.user_attrs.get("final")  # read under the lock: another may have set it
+        if final and final["best_trial"] == best.number:
+            result.train_run, result.evaluate_run = final["train_run"], final["evaluate_run"]
+            result.test_metrics = store.get(final["evaluate_run"]).metrics
+            return result
+        return _retrain_and_test(store, request, study, result)
+
+
+@contextmanager
+def _concluding(store: Store, study: str) -> Iterator[None]:
+    """Hold ``study``'s conclusion lock, a file beside the runs store: of two commands that
+    end one study at once, the second waits and finds the first one's runs, so the test split
+    is evaluated once. Across machines sharing an RDB storage it does not reach."""
+    import fcntl
+
+    path = runs_dir(store).parent / "tune" / f"{study}.conclude.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released as the file closes, or the process dies
+        yield
+
+
+def _retrain_and_test(store: Store, request: TuneRequest, study: Any,
+                      result: TuneResult) -> TuneResult:
+    """``result``'s best parameters retrained as ``zoo train`` trains, evaluated once on the
+    test split, and both runs recorded as the study's ``final``."""
+    best = result.best_trial
+    tags = {STUDY_KEY: {"name": study.study_name, "best_trial": best}}
     trained = train_run(store, request.model, request.data, backbone=request.backbone,
                         hparams=result.best_params, seed=request.seed,
                         accelerator=request.accelerator, devices=1,
@@ -394,7 +418,7 @@ def conclude(store: Store, request: TuneRequest) -> TuneResult:
     evaluated = evaluate_run(store, trained.id)
     assert evaluated is not None
     result.evaluate_run, result.test_metrics = evaluated.id, evaluated.metrics
-    study.set_user_attr("final", {"best_trial": best.number, "train_run": trained.id,
+    study.set_user_attr("final", {"best_trial": best, "train_run": trained.id,
                                   "evaluate_run": evaluated.id})
     return result
 
