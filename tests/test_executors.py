@@ -7,6 +7,7 @@ import functools
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from zoo.runs.executors import (
     LocalExecutor,
     RayExecutor,
     WorkerSetup,
+    check_answers,
     check_writable,
     make_executor,
     run_tasks,
@@ -228,6 +230,20 @@ def test_more_jobs_than_cores_and_options_of_another_executor_are_refused() -> N
         make_executor("local", ray_address="auto")
     with pytest.raises(ZooError, match="--devices 2 trains one run over several processes"):
         make_executor("local", devices=2)
+
+
+def test_a_ray_address_where_no_cluster_answers_is_refused_at_once() -> None:
+    """``ray.init`` would retry such an address for minutes without a word."""
+    pytest.importorskip("ray")
+    with socket.socket() as probe:  # a port nothing listens on once it is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(ZooError, match=rf"^--ray-address 127.0.0.1:{port}: no Ray cluster "
+                                       rf"answers at 127.0.0.1:{port} \(Connection refused\)"):
+        RayExecutor(WorkerSetup(), address=f"127.0.0.1:{port}")
+    with pytest.raises(ZooError, match=r"'head' is not HOST:PORT .* ray://HOST:PORT or auto"):
+        check_answers("head", "--ray-address")
+    check_answers("auto", "--ray-address")  # Ray finds this machine's cluster itself
 
 
 def test_a_runs_dir_that_cannot_be_written_is_refused_before_any_cell(tmp_path: Path) -> None:

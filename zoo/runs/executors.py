@@ -57,6 +57,8 @@ EXECUTORS = ("in-process", "local", "ray")
 FORWARDED_PREFIXES = ("ZOO_", "WANDB_")
 #: How often the work of a run is started at most: once, and once more after its worker died.
 ATTEMPTS = 2
+#: How long a Ray cluster's address has to accept a connection.
+CONNECT_SECONDS = 5.0
 OnResult = Callable[[RunResult, bool], None]
 
 
@@ -348,6 +350,40 @@ def import_ray() -> Any:
     return ray
 
 
+def connect_ray(ray: Any, address: str | None, env: dict[str, str]) -> None:
+    """``ray.init`` on the cluster at ``address`` (or ``RAY_ADDRESS``, as Ray reads it), or
+    on a new one on this machine; one line when there is no cluster to join."""
+    given, option = (address, "--ray-address") if address else (
+        os.environ.get("RAY_ADDRESS"), "RAY_ADDRESS")
+    if given:
+        check_answers(given, option)
+    try:
+        ray.init(address=address, runtime_env={"env_vars": env}, include_dashboard=False,
+                 log_to_driver=False, logging_level="WARNING")
+    except ConnectionError as exc:  # "auto" with no cluster on this machine, among others
+        reason = str(exc).split(". ")[0]
+        raise ZooError(f"{option} {given}: {reason}; start one with `ray start --head`, or "
+                       "leave --ray-address out to start one for this command") from None
+
+
+def check_answers(address: str, option: str) -> None:
+    """Refuse at once a cluster address where nothing listens, which ``ray.init`` would
+    retry for minutes without a word."""
+    if address in ("auto", "local"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ZooError(f"{option} {address!r} is not HOST:PORT (`ray start --head` prints "
+                       "it), ray://HOST:PORT or auto")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)),
+                                 timeout=CONNECT_SECONDS).close()
+    except OSError as exc:
+        raise ZooError(f"{option} {address}: no Ray cluster answers at {host}:{port} "
+                       f"({exc.strerror or exc}); start one there with `ray start --head`, or "
+                       "leave --ray-address out to start one for this command") from None
+
+
 class RayExecutor:
     """Each task a Ray task with its resources, retried once when its worker dies.
 
@@ -375,8 +411,11 @@ class RayExecutor:
         self.stdout.__enter__()
         self.started = not ray.is_initialized()
         if self.started:
-            ray.init(address=address, runtime_env={"env_vars": self.setup.env},
-                     include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+            try:
+                connect_ray(ray, address, self.setup.env)
+            except BaseException:
+                self.stdout.__exit__(None, None, None)
+                raise
         self.cpus, self.gpus = cpus_per_task, gpus_per_task
         self.remote = ray.remote(num_cpus=cpus_per_task, num_gpus=gpus_per_task,
                                  max_retries=ATTEMPTS - 1, retry_exceptions=False)(run_task)
