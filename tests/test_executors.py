@@ -230,6 +230,14 @@ def test_more_jobs_than_cores_and_options_of_another_executor_are_refused() -> N
         make_executor("local", ray_address="auto")
     with pytest.raises(ZooError, match="--devices 2 trains one run over several processes"):
         make_executor("local", devices=2)
+    with pytest.raises(ZooError, match="--ray-address not used by --executor local"):
+        make_executor(None, jobs=1, ray_address="auto")  # --jobs alone means local
+
+
+def test_without_executor_the_options_given_choose_it() -> None:
+    assert make_executor(None) is None  # in-process
+    with make_executor(None, jobs=1) as local:  # type: ignore[union-attr]
+        assert isinstance(local, LocalExecutor) and local.slots == 1
 
 
 def test_a_ray_address_where_no_cluster_answers_is_refused_at_once() -> None:

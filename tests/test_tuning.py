@@ -24,11 +24,12 @@ from zoo.data.splits import cross_validation_folds, make_splits, sealed_test
 from zoo.data.types import Arrays, DataInfo, Dataset, Splits
 from zoo.errors import ZooError
 from zoo.models import get_model_spec, resolve_hparams
+from zoo.runs.executors import LocalExecutor, worker_setup
 from zoo.runs.single import training_data
 from zoo.runs.store import Store
 from zoo.tuning.scoring import Objective, choose_objective
 from zoo.tuning.space import search_space
-from zoo.tuning.study import TuneRequest, tune
+from zoo.tuning.study import TuneRequest, search, study_history, tune
 
 TABLE = DataInfo(modality="tabular", shape=(6,), task="detect")
 #: A throwaway model whose validation loss is ``10 * (1 - quality)`` at every epoch, so
@@ -333,6 +334,22 @@ def test_a_grid_tries_its_own_points(tmp_path: Path, toy_plugins: Path) -> None:
         assert row.hparams["lr"] in (1e-3, 1e-2, 1e-1)
 
 
+def test_a_local_worker_runs_the_trials_and_prunes_them_through_the_study_storage(
+        tmp_path: Path, toy_plugins: Path) -> None:
+    """One worker, so that each trial is sampled and pruned knowing the one before; the
+    worker reports the epoch curve to the journal, this process tells the results."""
+    with Store(tmp_path / "runs.db") as store, LocalExecutor(1, worker_setup()) as executor:
+        result = tune(store, TuneRequest("toy", "breast-cancer-ad", trials=3, max_epochs=3),
+                      executor=executor)
+    rows = {row.extra["study"]["trial"]: row for row in trial_rows(tmp_path / "runs.db")}
+    assert rows[0].status == "ok" and rows[0].hparams["quality"] == 1.0
+    assert rows[1].status == rows[2].status == "pruned"
+    assert rows[1].error.startswith("pruned at epoch 1: val_loss=")
+    assert result.trials == {"complete": 1, "pruned": 2, "fail": 0}
+    shown = study_history(result.storage, result.study)
+    assert [t["runs"] for t in shown["trials"]] == [[rows[n].id] for n in range(3)]
+
+
 # -- the command line ---------------------------------------------------------------------------
 def test_tune_stores_every_trial_and_fold_then_retrains_and_tests_once(tmp_path: Path) -> None:
     db = tmp_path / "runs.db"
@@ -370,7 +387,9 @@ def test_two_identical_tune_commands_at_once_test_the_best_trial_once(tmp_path: 
     command = [sys.executable, "-m", "zoo", "tune", "autoencoder", "--data", "breast-cancer-ad",
                "--trials", "2", "--max-epochs", "50", "--sampler", "random", "--pruner", "none",
                "--db", str(db)]
-    zoo(*command[3:], "--worker", "1")  # the trials alone: both commands below only conclude
+    with Store(db) as store:  # the trials alone: both commands below only conclude
+        search(store, TuneRequest("autoencoder", "breast-cancer-ad", trials=2, max_epochs=50,
+                                  sampler="random", pruner="none"))
     both = [subprocess.Popen([*command, "--json"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
     results = []
@@ -386,17 +405,31 @@ def test_two_identical_tune_commands_at_once_test_the_best_trial_once(tmp_path: 
         assert [row.id for row in store.runs(kind="evaluate")] == [first["evaluate_run"]]
 
 
+def test_tune_on_ray_runs_every_trial_and_fold_once(tmp_path: Path) -> None:
+    """A Ray cluster the command starts on this machine; each fold a task."""
+    pytest.importorskip("ray")
+    db = tmp_path / "runs.db"
+    result = json.loads(zoo("tune", "autoencoder", "--data", "breast-cancer-ad", "--trials", "3",
+                            "--max-epochs", "5", "--sampler", "random", "--pruner", "none",
+                            "--cv", "2", "--executor", "ray", "--db", str(db), "--json").stdout)
+    trials = trial_rows(db)
+    assert sorted((row.extra["study"]["trial"], row.extra["cv"]["fold"]) for row in trials) == [
+        (trial, fold) for trial in range(3) for fold in range(2)]
+    assert all(row.status == "ok" for row in trials)
+    assert result["trials"] == {"complete": 3, "pruned": 0, "fail": 0}
+    with Store(db, readonly=True) as store:
+        assert len(store.runs(kind="train")) == len(store.runs(kind="evaluate")) == 1
+
+
 @pytest.mark.slow
 def test_two_processes_tune_one_study(tmp_path: Path) -> None:
     db = tmp_path / "runs.db"
     result = json.loads(zoo("tune", "autoencoder", "--data", "breast-cancer-ad", "--trials", "5",
                             "--max-epochs", "30", "--sampler", "random", "--pruner", "none",
                             "--cv", "2", "--jobs", "2", "--db", str(db), "--json").stdout)
-    trials = trial_rows(db)
-    assert {row.extra["study"]["worker"] for row in trials} == {0, 1}  # both processes
-    folds = [(row.extra["study"]["trial"], row.extra["cv"]["fold"]) for row in trials]
-    assert len(folds) == len(set(folds)) and {n for n, _ in folds} >= {0, 1, 2, 3, 4}
-    assert result["trials"]["complete"] >= 5
+    folds = [(row.extra["study"]["trial"], row.extra["cv"]["fold"]) for row in trial_rows(db)]
+    assert sorted(folds) == [(trial, fold) for trial in range(5) for fold in range(2)]
+    assert result["trials"]["complete"] == 5
     with Store(db, readonly=True) as store:
         assert len(store.runs(kind="evaluate")) == 1
 

@@ -467,7 +467,7 @@ def _split_list(value: str | None, option: str) -> list[str] | None:
 @QUIET_OPTION
 def bench_command(suite: str, models: str | None, datasets: str | None, seeds: int | None,
                   first_seed: int, budget: str, setting: str | None, classes: str | None,
-                  accelerator: str, devices: int, num_nodes: int, executor: str,
+                  accelerator: str, devices: int, num_nodes: int, executor: str | None,
                   jobs: int | None, ray_address: str | None, cpus_per_cell: float | None,
                   gpus_per_cell: float | None, runs_dir: Path | None, db: Path | None,
                   trackers: str, wandb_project: str | None, wandb_entity: str | None,

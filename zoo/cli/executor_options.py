@@ -1,5 +1,5 @@
-"""The options that choose where a command's many runs execute (``zoo bench``; any command
-that runs cells or trials takes the same): ``--executor``, ``--jobs``, ``--ray-address``,
+"""The options that choose where a command's many runs execute (the cells of ``zoo bench``,
+the trials of ``zoo tune``): ``--executor``, ``--jobs``, ``--ray-address``,
 ``--cpus-per-cell``, ``--gpus-per-cell`` and ``--runs-dir``. docs/scale.md explains them."""
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ if TYPE_CHECKING:
 def executor_options(command: Any) -> Any:
     """Add the executor options to a click command (as keyword arguments of the same names)."""
     for option in reversed((
-            click.option("--executor", type=click.Choice(EXECUTORS), default="in-process",
-                         show_default=True,
-                         help="Where the runs execute: one after the other in this process, "
-                              "in --jobs local worker processes, or as tasks on a Ray "
-                              "cluster (pip install 'zoo[ray]'). This process alone writes "
-                              "the store."),
+            click.option("--executor", type=click.Choice(EXECUTORS),
+                         help="Where the runs execute: one after the other in this process "
+                              "(in-process, the default), in --jobs local worker processes, "
+                              "or as tasks on a Ray cluster (pip install 'zoo[ray]'); "
+                              "--jobs alone means local, --ray-address or --*-per-cell alone "
+                              "ray. This process alone writes the store."),
             click.option("--jobs", type=click.IntRange(min=1),
                          help="--executor local: worker processes (default: one per core; "
                               "the cores' threads are split between them)."),
@@ -46,11 +46,11 @@ def executor_options(command: Any) -> Any:
 
 
 @contextmanager
-def opened_executor(executor: str, *, jobs: int | None, ray_address: str | None,
+def opened_executor(executor: str | None, *, jobs: int | None, ray_address: str | None,
                     cpus_per_cell: float | None, gpus_per_cell: float | None,
                     devices: int) -> Iterator[Executor | None]:
-    """The executor the options name, closed (its workers stopped) at the end; None for
-    ``in-process``."""
+    """The executor the options name (:func:`~zoo.runs.executors.make_executor`), closed (its
+    workers stopped) at the end; None for ``in-process``."""
     from zoo.runs.executors import make_executor
 
     chosen = make_executor(executor, jobs=jobs, ray_address=ray_address,

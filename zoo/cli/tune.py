@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from zoo.cli.common import (
     _use_trackers,
     tracker_options,
 )
+from zoo.cli.executor_options import executor_options, opened_executor
 from zoo.errors import ZooError
 from zoo.training import ACCELERATORS
 from zoo.tuning import PRUNERS, SAMPLERS
@@ -49,8 +48,6 @@ from zoo.tuning import PRUNERS, SAMPLERS
                                "protocol's first metric on them, else best_val_loss).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True),
               help="Stop starting trials after this many seconds.")
-@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Processes working on the study at once (each one trial at a time).")
 @click.option("--study", "study_name",
               help="Study name (default: MODEL[-BACKBONE]-DATA[-class-K]).")
 @click.option("--storage", help="Optuna storage: a journal file path or an RDB URL "
@@ -66,17 +63,18 @@ from zoo.tuning import PRUNERS, SAMPLERS
               help=ACCELERATOR_HELP)
 @click.option("--show", "show", metavar="STUDY",
               help="Print STUDY's trials and parameter importances, and stop.")
-@click.option("--worker", type=click.IntRange(min=1), hidden=True,
-              help="A --jobs worker process: trials only, no retrain.")
+@executor_options
 @DB_OPTION
 @tracker_options
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def tune_command(model: str | None, data: str | None, normal_class: int | None,
                  backbone: str | None, trials: int,
                  sampler: str, pruner: str, space: Path | None, metric: str | None,
-                 timeout: float | None, jobs: int, study_name: str | None,
+                 timeout: float | None, study_name: str | None,
                  storage: str | None, cv: int | None, max_epochs: int, seed: int,
-                 accelerator: str, show: str | None, worker: int | None, db: Path | None,
+                 accelerator: str, show: str | None, executor: str | None, jobs: int | None,
+                 ray_address: str | None, cpus_per_cell: float | None,
+                 gpus_per_cell: float | None, runs_dir: Path | None, db: Path | None,
                  trackers: str, wandb_project: str | None, wandb_entity: str | None,
                  as_json: bool) -> None:
     """Search MODEL's hyperparameters on --data by their validation score, every trial a
@@ -93,42 +91,19 @@ def tune_command(model: str | None, data: str | None, normal_class: int | None,
                           backbone=backbone, trials=trials,
                           sampler=sampler, pruner=pruner, space=space, metric=metric,
                           timeout=timeout, study=study_name, storage=storage, cv=cv,
-                          max_epochs=max_epochs, seed=seed, accelerator=accelerator,
-                          worker=worker or 0)
-    workers = [_start_worker(i) for i in range(1, jobs)]
-    try:
-        with _open_store(db) as store, _interruptible():
-            _use_trackers(store, trackers, wandb_project, wandb_entity)
-            search(store, request, on_trial=None if worker or as_json else _trial_line)
-            failed = sum(process.wait() != 0 for process in workers)
-            if failed:
-                click.echo(f"{failed} --jobs worker process(es) failed", err=True)
-            if worker:  # the first process concludes, once every process is done
-                return
-            result = conclude(store, request)
-    finally:
-        for process in workers:
-            if process.poll() is None:
-                process.terminate()
+                          max_epochs=max_epochs, seed=seed, accelerator=accelerator)
+    with _open_store(db) as store, _interruptible():
+        _use_trackers(store, trackers, wandb_project, wandb_entity)
+        with opened_executor(executor, jobs=jobs, ray_address=ray_address,
+                             cpus_per_cell=cpus_per_cell, gpus_per_cell=gpus_per_cell,
+                             devices=1) as workers:
+            search(store, request, on_trial=None if as_json else _trial_line,
+                   executor=workers, root=runs_dir)
+        result = conclude(store, request)
     if as_json:
         _echo_json(result.to_dict())
         return
     _print_result(result)
-
-
-def _start_worker(index: int) -> subprocess.Popen[bytes]:
-    """Another process on the same study: this command's arguments without ``--jobs`` (the
-    same study name and storage), as worker ``index``; its output goes to stderr."""
-    args, skip = [], False
-    for arg in sys.argv[1:]:
-        if skip:
-            skip = False
-        elif arg == "--jobs":
-            skip = True
-        elif not arg.startswith("--jobs="):
-            args.append(arg)
-    return subprocess.Popen([sys.executable, "-m", "zoo", *args, "--worker", str(index)],
-                            stdout=sys.stderr.fileno())
 
 
 def _trial_line(trial: Any) -> None:

@@ -489,15 +489,20 @@ class RayExecutor:
         self.close()
 
 
-def make_executor(kind: str, *, jobs: int | None = None, ray_address: str | None = None,
-                  cpus_per_cell: float | None = None, gpus_per_cell: float | None = None,
+def make_executor(kind: str | None, *, jobs: int | None = None,
+                  ray_address: str | None = None, cpus_per_cell: float | None = None,
+                  gpus_per_cell: float | None = None,
                   devices: int = 1) -> LocalExecutor | RayExecutor | None:
     """The executor a command's options name; None for ``in-process`` (the command's own
-    loop, which alone can train a run with DDP over ``devices`` processes).
+    loop, which alone can train a run with DDP over ``devices`` processes). Without ``kind``
+    the options given choose: ``jobs`` local, a Ray option ray, none in-process.
 
     Raises:
         ZooError: An option of another executor, or ``devices`` above 1 with workers.
     """
+    if kind is None:
+        ray_given = (ray_address, cpus_per_cell, gpus_per_cell) != (None, None, None)
+        kind = "local" if jobs is not None else "ray" if ray_given else "in-process"
     if kind not in EXECUTORS:
         raise ZooError(f"unknown executor {kind!r}; valid: {', '.join(EXECUTORS)}")
     given = {"--jobs": jobs, "--ray-address": ray_address, "--cpus-per-cell": cpus_per_cell,

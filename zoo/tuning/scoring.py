@@ -8,6 +8,7 @@ scores are validation scores, named ``val_<metric>`` (``val_auroc``, ``val_accur
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -94,31 +95,52 @@ def scored_run(store: Store, loaded: TrainingData, splits: Splits, hparams: dict
                precision: str = PRECISIONS[0]) -> RunResult:
     """Train ``loaded.model`` with ``hparams`` on ``splits.train``, score it on
     ``splits.val`` and store the run (kind ``kind``, ``tags`` in its ``extra``); no checkpoint
-    is kept. ``splits.test`` must be sealed: nothing here reads it.
+    is kept. ``splits.test`` must be sealed: nothing here reads it."""
+    prepared, built = prepared_model(loaded, splits, hparams, seed)
+    row = scored_row(loaded, built, kind=kind, seed=seed, accelerator=accelerator, tags=tags,
+                     precision=precision)
+    stored = execute_run(store, row, functools.partial(
+        train_and_score, built, prepared, seed=seed, accelerator=accelerator,
+        max_epochs=max_epochs, callbacks=callbacks, precision=precision))
+    assert stored is not None  # tuning runs in one process: rank 0
+    return stored
+
+
+def prepared_model(loaded: TrainingData, splits: Splits, hparams: dict[str, Any],
+                   seed: int) -> tuple[Splits, Any]:
+    """``splits`` preprocessed, and ``loaded.model`` built for them with ``hparams`` (its
+    backbone added)."""
+    splits, _ = loaded.preprocessed(splits)
+    if loaded.backbone is not None:
+        hparams = {"backbone": loaded.backbone, **hparams}
+    return splits, create_model(loaded.model, splits.info, seed=seed, **hparams)
+
+
+def scored_row(loaded: TrainingData, built: Any, *, kind: str, seed: int, accelerator: str,
+               tags: dict[str, Any], precision: str = PRECISIONS[0]) -> RunResult:
+    """The ``running`` row of a scored run of ``built``."""
+    return new_row(kind, model=loaded.model, dataset=loaded.data,
+                   device=device_name(accelerator),
+                   backbone=built.hyperparameters().get("backbone"), seed=seed,
+                   hparams=built.hyperparameters(),
+                   extra={**tags, **precision_record(precision)})
+
+
+def train_and_score(built: Any, splits: Splits, run_dir: Path, *, seed: int, accelerator: str,
+                    max_epochs: int, callbacks: tuple[Any, ...] = (),
+                    precision: str = PRECISIONS[0]) -> Outcome:
+    """The work of a scored run: ``built`` trained on ``splits`` (preprocessed), its
+    training metrics and validation scores.
 
     A model that selects nothing on validation rows (``uses_validation`` false) trains on the
     training rows alone here, so that its validation scores are not training scores.
     """
-    splits, _ = loaded.preprocessed(splits)
-    if loaded.backbone is not None:
-        hparams = {"backbone": loaded.backbone, **hparams}
-    built = create_model(loaded.model, splits.info, seed=seed, **hparams)
-    row = new_row(kind, model=loaded.model, dataset=loaded.data,
-                  device=device_name(accelerator), backbone=built.hyperparameters().get(
-                      "backbone"), seed=seed, hparams=built.hyperparameters(),
-                  extra={**tags, **precision_record(precision)})
-
-    def train_and_score(run_dir: Path) -> Outcome:
-        config = TrainConfig(seed=seed, accelerator=accelerator, max_epochs=max_epochs,
-                             run_dir=run_dir, callbacks=callbacks, precision=precision)
-        fitted = splits if built.uses_validation else replace(splits, val=None)
-        metrics = built.fit(fitted, config)
-        metrics |= validation_scores(built, splits, seed)
-        return Outcome(metrics, extra={DATA_SHAPE_KEY: splits.shape()})
-
-    stored = execute_run(store, row, train_and_score)
-    assert stored is not None  # tuning runs in one process: rank 0
-    return stored
+    config = TrainConfig(seed=seed, accelerator=accelerator, max_epochs=max_epochs,
+                         run_dir=run_dir, callbacks=callbacks, precision=precision)
+    fitted = splits if built.uses_validation else replace(splits, val=None)
+    metrics = built.fit(fitted, config)
+    metrics |= validation_scores(built, splits, seed)
+    return Outcome(metrics, extra={DATA_SHAPE_KEY: splits.shape()})
 
 
 def validation_scores(model: Any, splits: Splits, seed: int) -> dict[str, float]:

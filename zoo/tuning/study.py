@@ -3,8 +3,10 @@
 - The study lives in Optuna's journal file (default ``tune/STUDY.journal`` beside the runs
   store) or an RDB URL, so a killed ``zoo tune`` resumes where it stopped (a trial whose
   process died keeps the value of its runs that finished ``ok``, else is marked failed and
-  does not count: finished trials are neither lost nor repeated), and several processes
-  (``--jobs``) or machines sharing the storage work on one study (:func:`search`).
+  does not count: finished trials are neither lost nor repeated), and machines sharing the
+  storage work on one study (:func:`search`); trials also run on an executor's workers
+  (``--jobs``, ``--executor ray``), this process asking the study for each and telling it
+  the result.
 - The first trial is the model's defaults (where they lie in the space; not on a grid), so
   the best trial is never worse on validation than the defaults.
 - Each trial is a ``tune`` run (``extra``: study, trial number, parameters), or one per fold
@@ -18,19 +20,22 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo.data.splits import sealed_test
+from zoo.data.splits import cross_validation_folds, sealed_test
 from zoo.errors import ZooError
 from zoo.models import resolve_hparams
 from zoo.plugins import get_host
 from zoo.runs.lifecycle import runs_dir
+from zoo.runs.results import new_run_id
 from zoo.runs.single import (
     TrainingData,
     evaluate_run,
@@ -40,17 +45,18 @@ from zoo.runs.single import (
 )
 from zoo.runs.store import current_owner, owner_is_gone
 from zoo.tuning import PRUNERS, SAMPLERS
-from zoo.tuning.cv import cross_validate
+from zoo.tuning.cv import CV_KEY, cross_validate
 from zoo.tuning.scoring import Objective, choose_objective, scored_run
 from zoo.tuning.space import SearchSpace, search_space
 
 if TYPE_CHECKING:
-    from zoo.runs.results import RunResult
+    from zoo.runs.executors import Executor
+    from zoo.runs.results import Outcome, RunResult
     from zoo.runs.store import Store
 
-#: The ``extra`` key of a trial's rows: ``{"name": study, "trial": number, "worker": the
-#: ``--jobs`` process (0: the first), "params": {...}}``.
+#: The ``extra`` key of a trial's rows: ``{"name": study, "trial": number, "params": {...}}``.
 STUDY_KEY = "study"
+SEALED = "zoo tune chooses on validation rows only"
 _SETTINGS = ("model", "data", "normal_class", "backbone", "metric", "cv", "seed", "max_epochs")
 
 
@@ -74,7 +80,6 @@ class TuneRequest:
     max_epochs: int = 20
     seed: int = 0
     accelerator: str = "auto"
-    worker: int = 0
 
 
 @dataclass
@@ -128,10 +133,10 @@ def open_storage(location: str) -> Any:
     return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
 
 
-def tune(store: Store, request: TuneRequest,
-         on_trial: Callable[[Any], None] | None = None) -> TuneResult:
-    """:func:`search`, then :func:`conclude`: the whole of ``zoo tune`` in one process."""
-    search(store, request, on_trial)
+def tune(store: Store, request: TuneRequest, on_trial: Callable[[Any], None] | None = None, *,
+         executor: Executor | None = None, root: Path | None = None) -> TuneResult:
+    """:func:`search`, then :func:`conclude`: the whole of ``zoo tune``."""
+    search(store, request, on_trial, executor=executor, root=root)
     return conclude(store, request)
 
 
@@ -167,12 +172,17 @@ def _open_study(store: Store, request: TuneRequest) -> _Study:
 
 
 def search(store: Store, request: TuneRequest,
-           on_trial: Callable[[Any], None] | None = None) -> None:
+           on_trial: Callable[[Any], None] | None = None, *,
+           executor: Executor | None = None, root: Path | None = None) -> None:
     """Run (or resume) the study of ``request`` until it holds ``request.trials`` finished
-    (complete or pruned) trials or ``request.timeout`` seconds have passed. Every process of
-    ``--jobs`` (and every machine sharing the storage) runs this.
+    (complete or pruned) trials or ``request.timeout`` seconds have passed.
 
-    ``on_trial`` is called with each finished Optuna trial of this process.
+    Without ``executor`` the trials run here one after the other (every machine sharing the
+    storage may run this at once); with one, this process asks the study for each trial's
+    parameters as a worker frees, the workers train (reporting their epoch curves to the
+    storage, which prunes them) and this process alone writes the store and tells the study
+    the results. ``root`` holds the workers' run folders (default: beside the store).
+    ``on_trial`` is called with each finished Optuna trial.
     """
     opened = _open_study(store, request)
     study, loaded, objective, space = opened.study, opened.loaded, opened.objective, opened.space
@@ -181,9 +191,11 @@ def search(store: Store, request: TuneRequest,
     study.pruner = make_pruner(request.pruner, request.trials)
     first = space.defaults_trial(_defaults(loaded))
     # A grid tries its own points only (Optuna's GridSampler refuses a partial point).
-    if first and not study.trials and not request.worker and request.sampler != "grid":
+    if first and not study.trials and request.sampler != "grid":
         study.enqueue_trial(first, skip_if_exists=True)
-    if _finished(study) < request.trials:
+    if executor is not None:
+        _search_on(executor, store, request, opened, root or runs_dir(store), on_trial)
+    elif _finished(study) < request.trials:
         study.optimize(_objective(store, request, loaded, objective, space, study.study_name),
                        timeout=request.timeout, gc_after_trial=False,
                        callbacks=[_stop_when_done(request.trials),
@@ -251,11 +263,11 @@ def _settle_dead_trials(study: Any, store: Store, request: TuneRequest,
 
 
 def make_sampler(request: TuneRequest, space: SearchSpace, existing: int) -> Any:
-    """The sampler ``request.sampler``, seeded by the seed, the trials the study already has
-    and the worker's index, so that a resumed study or a second worker draws anew."""
+    """The sampler ``request.sampler``, seeded by the seed and the trials the study already
+    has, so that a resumed study (or another process joining it) draws anew."""
     import optuna
 
-    seed = request.seed + existing + 7919 * request.worker
+    seed = request.seed + existing
     if request.sampler == "tpe":
         return optuna.samplers.TPESampler(seed=seed, constant_liar=True,
                                           n_startup_trials=max(2, min(10, request.trials // 3)))
@@ -313,15 +325,11 @@ def _objective(store: Store, request: TuneRequest, loaded: TrainingData,
     validation rows only."""
     import optuna
 
-    splits = sealed_test(loaded.splits, "zoo tune chooses on validation rows only")
+    splits = sealed_test(loaded.splits, SEALED)
 
     def run_trial(trial: Any) -> float:
-        trial.set_user_attr("owner", current_owner())
-        hparams = space.suggest(trial)
-        trial.set_user_attr("hparams", {k: list(v) if isinstance(v, tuple) else v
-                                        for k, v in hparams.items()})
-        tags = {STUDY_KEY: {"name": name, "trial": trial.number, "worker": request.worker,
-                            "params": dict(trial.params)}}
+        hparams = _asked(trial, space)
+        tags = _trial_tags(name, trial)
         rows = _trial_runs(store, request, loaded, splits, hparams, tags,
                            _pruning(trial, request, objective))
         trial.set_user_attr("runs", [row.id for row in rows])
@@ -353,6 +361,188 @@ def _trial_runs(store: Store, request: TuneRequest, loaded: TrainingData, splits
         return cross_validate(store, sealed, hparams, k=request.cv,
                               first_fold_callbacks=callbacks, **common)
     return [scored_run(store, loaded, splits, hparams, callbacks=callbacks, **common)]
+
+
+def _trial_tags(name: str, trial: Any) -> dict[str, Any]:
+    return {STUDY_KEY: {"name": name, "trial": trial.number, "params": dict(trial.params)}}
+
+
+# -- trials on an executor's workers ------------------------------------------------------------
+@dataclass(frozen=True)
+class TrialWork:
+    """One trial's run (one fold's, with ``--cv``) as a worker runs it: picklable, so the
+    worker loads the data itself (once per process) and opens the study's storage to report
+    the epoch curve for pruning.
+
+    Args:
+        request: The study's request.
+        hparams: The trial's hyperparameters.
+        fold: The fold (``request.cv``), or None.
+        storage: The study's storage, as the workers reach it (an absolute journal path or an
+            RDB URL).
+        study: The study's name.
+        trial_id: Optuna's id of the trial (the storage's, not its number).
+        maximize: Whether the study maximises its objective.
+    """
+
+    request: TuneRequest
+    hparams: dict[str, Any]
+    fold: int | None
+    storage: str
+    study: str
+    trial_id: int
+    maximize: bool
+
+    def __call__(self, run_dir: Path) -> Outcome:
+        from zoo.tuning.scoring import prepared_model, train_and_score
+
+        request = self.request
+        loaded = _worker_data(request.model, request.data, request.backbone, request.seed,
+                              request.normal_class)
+        prepared, built = prepared_model(loaded, _trial_splits(loaded, request, self.fold),
+                                         self.hparams, request.seed)
+        return train_and_score(built, prepared, run_dir, seed=request.seed,
+                               accelerator=request.accelerator,
+                               max_epochs=request.max_epochs, callbacks=self._pruning())
+
+    def _pruning(self) -> tuple[Any, ...]:
+        """The pruning callback on the trial as the storage holds it (the first fold only:
+        a tuner prunes on one epoch curve per trial)."""
+        if self.request.pruner == "none" or self.fold:
+            return ()
+        import optuna
+
+        from zoo.tuning.pruning import ReportToTrial
+
+        if "://" not in self.storage and not Path(self.storage).is_file():
+            raise ZooError(f"the study's storage {self.storage} is not on this worker's "
+                           f"machine: with workers on several machines, give --storage an "
+                           f"RDB URL or a journal file on storage they all share")
+        study = optuna.load_study(study_name=self.study, storage=open_storage(self.storage),
+                                  pruner=make_pruner(self.request.pruner, self.request.trials))
+        return (ReportToTrial(optuna.trial.Trial(study, self.trial_id), maximize=self.maximize),)
+
+
+@functools.cache
+def _worker_data(model: str, data: str, backbone: str | None, seed: int,
+                 normal_class: int | None) -> TrainingData:
+    return training_data(model, data, backbone, seed, normal_class)
+
+
+def _trial_splits(loaded: TrainingData, request: TuneRequest, fold: int | None) -> Any:
+    splits = sealed_test(loaded.splits, SEALED)
+    if fold is None:
+        return splits
+    return cross_validation_folds(splits, request.cv or 0, request.seed)[fold]
+
+
+@dataclass
+class _OpenTrial:
+    trial: Any
+    runs: int
+    rows: dict[int, RunResult] = field(default_factory=dict)  # by fold
+
+
+class _TrialsOnWorkers:
+    """The trials handed to an executor: asked of the study as a worker frees (so that each
+    is sampled knowing every trial told so far), and told when all its runs are back."""
+
+    def __init__(self, store: Store, request: TuneRequest, opened: _Study,
+                 on_trial: Callable[[Any], None] | None) -> None:
+        self.store, self.request, self.opened, self.on_trial = store, request, opened, on_trial
+        self.study = opened.study
+        self.deadline = (None if request.timeout is None
+                         else time.monotonic() + request.timeout)
+        self.failures = 0
+        self.open: dict[int, _OpenTrial] = {}
+        self.trial_of: dict[str, tuple[int, int]] = {}  # row id -> (trial number, fold)
+
+    def wanted(self) -> bool:
+        """Whether to start another trial: the study is short of finished trials, counting
+        the open ones, and neither the time nor the failures are up."""
+        return (_finished(self.study) + len(self.open) < self.request.trials
+                and self.failures < self.request.trials
+                and (self.deadline is None or time.monotonic() < self.deadline))
+
+    def tasks(self) -> Iterator[tuple[RunResult, Any]]:
+        from zoo.tuning.scoring import prepared_model, scored_row
+
+        request, opened = self.request, self.opened
+        location = opened.location if "://" in opened.location else str(
+            Path(opened.location).absolute())
+        folds = [None] if request.cv is None else list(range(request.cv))
+        while self.wanted():
+            trial = self.study.ask()
+            hparams = _asked(trial, opened.space)
+            self.open[trial.number] = _OpenTrial(trial, len(folds))
+            shared = new_run_id()
+            for fold in folds:
+                tags = _trial_tags(self.study.study_name, trial)
+                if fold is not None:
+                    tags[CV_KEY] = {"id": shared, "fold": fold, "folds": request.cv}
+                _, built = prepared_model(opened.loaded, _trial_splits(opened.loaded, request,
+                                                                       fold),
+                                          hparams, request.seed)
+                row = scored_row(opened.loaded, built, kind="tune", seed=request.seed,
+                                 accelerator=request.accelerator, tags=tags)
+                self.trial_of[row.id] = (trial.number, fold or 0)
+                yield row, TrialWork(request, hparams, fold, location, self.study.study_name,
+                                     trial._trial_id, opened.objective.higher_is_better)
+
+    def done(self, row: RunResult, held: bool) -> None:
+        """Tell the study a trial's result once all its runs are back."""
+        from optuna.trial import TrialState
+
+        number, fold = self.trial_of.pop(row.id)
+        open_trial = self.open[number]
+        open_trial.rows[fold] = row
+        if len(open_trial.rows) < open_trial.runs:
+            return
+        del self.open[number]
+        rows = [open_trial.rows[i] for i in sorted(open_trial.rows)]
+        trial, metric = open_trial.trial, self.opened.objective.metric
+        trial.set_user_attr("runs", [r.id for r in rows])
+        if any(r.status == "pruned" for r in rows):
+            told = self.study.tell(trial, state=TrialState.PRUNED)
+        elif all(r.status == "ok" and metric in r.metrics for r in rows):
+            told = self.study.tell(trial, sum(r.metrics[metric] for r in rows) / len(rows))
+        else:
+            told = self.study.tell(trial, state=TrialState.FAIL)
+            self.failures += 1
+        if self.on_trial:
+            self.on_trial(told)
+
+    def abandon(self) -> None:
+        """Fail the trials still open (their runs were stored ``failed: interrupted``)."""
+        from optuna.trial import TrialState
+
+        for open_trial in self.open.values():
+            self.study.tell(open_trial.trial, state=TrialState.FAIL)
+        self.open.clear()
+
+
+def _asked(trial: Any, space: SearchSpace) -> dict[str, Any]:
+    """``trial``'s hyperparameters, sampled from ``space``, recorded on it with its owner."""
+    trial.set_user_attr("owner", current_owner())
+    hparams = space.suggest(trial)
+    trial.set_user_attr("hparams", {k: list(v) if isinstance(v, tuple) else v
+                                    for k, v in hparams.items()})
+    return hparams
+
+
+def _search_on(executor: Executor, store: Store, request: TuneRequest, opened: _Study,
+               root: Path, on_trial: Callable[[Any], None] | None) -> None:
+    """:func:`search`'s trials on ``executor``'s workers. A round ends when the trials
+    started fill the study; one that failed (it does not count) leaves room for a next."""
+    from zoo.runs.executors import run_tasks
+
+    trials = _TrialsOnWorkers(store, request, opened, on_trial)
+    while trials.wanted():
+        try:
+            run_tasks(store, trials.tasks(), executor, root=root, on_result=trials.done)
+        except BaseException:
+            trials.abandon()
+            raise
 
 
 def conclude(store: Store, request: TuneRequest) -> TuneResult:
