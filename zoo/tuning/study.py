@@ -447,9 +447,9 @@ class _TrialsOnWorkers:
     """The trials handed to an executor: asked of the study as a worker frees (so that each
     is sampled knowing every trial told so far), and told when all its runs are back."""
 
-    def __init__(self, store: Store, request: TuneRequest, opened: _Study,
+    def __init__(self, request: TuneRequest, opened: _Study,
                  on_trial: Callable[[Any], None] | None) -> None:
-        self.store, self.request, self.opened, self.on_trial = store, request, opened, on_trial
+        self.request, self.opened, self.on_trial = request, opened, on_trial
         self.study = opened.study
         self.deadline = (None if request.timeout is None
                          else time.monotonic() + request.timeout)
@@ -486,6 +486,7 @@ class _TrialsOnWorkers:
                 row = scored_row(opened.loaded, built, kind="tune", seed=request.seed,
                                  accelerator=request.accelerator, tags=tags)
                 self.trial_of[row.id] = (trial.number, fold or 0)
+                # The storage knows a trial by its id, which Optuna's Trial keeps private.
                 yield row, TrialWork(request, hparams, fold, location, self.study.study_name,
                                      trial._trial_id, opened.objective.higher_is_better)
 
@@ -536,7 +537,7 @@ def _search_on(executor: Executor, store: Store, request: TuneRequest, opened: _
     started fill the study; one that failed (it does not count) leaves room for a next."""
     from zoo.runs.executors import run_tasks
 
-    trials = _TrialsOnWorkers(store, request, opened, on_trial)
+    trials = _TrialsOnWorkers(request, opened, on_trial)
     while trials.wanted():
         try:
             run_tasks(store, trials.tasks(), executor, root=root, on_result=trials.done)
