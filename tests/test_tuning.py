@@ -355,7 +355,8 @@ def test_tune_stores_every_trial_and_fold_then_retrains_and_tests_once(tmp_path:
     db = tmp_path / "runs.db"
     result = json.loads(zoo("tune", "autoencoder", "--data", "breast-cancer-ad", "--trials", "3",
                             "--max-epochs", "2", "--sampler", "random", "--cv", "2",
-                            "--db", str(db), "--json").stdout)
+                            "--runs-dir", str(tmp_path / "folders"), "--db", str(db),
+                            "--json").stdout)
     assert result["study"] == "autoencoder-breast-cancer-ad"
     assert Path(result["storage"]) == tmp_path / "tune" / "autoencoder-breast-cancer-ad.journal"
     assert result["objective"] == {"metric": "best_val_loss", "higher_is_better": False}
@@ -374,6 +375,8 @@ def test_tune_stores_every_trial_and_fold_then_retrains_and_tests_once(tmp_path:
     assert trained[0].hparams["lr"] == result["best_params"]["lr"]
     assert [row.id for row in evaluated] == [result["evaluate_run"]]  # the test split, once
     assert evaluated[0].metrics == result["test_metrics"] and "auroc" in result["test_metrics"]
+    for row in [*trials, *trained, *evaluated]:  # every run's folder where --runs-dir says
+        assert Path(row.extra["run_dir"]).parent == tmp_path / "folders"
     shown = CliRunner().invoke(cli, ["tune", "--show", result["study"], "--db", str(db),
                                      "--json"])
     shown = json.loads(shown.output)
@@ -411,11 +414,13 @@ def test_tune_on_ray_runs_every_trial_and_fold_once(tmp_path: Path) -> None:
     db = tmp_path / "runs.db"
     result = json.loads(zoo("tune", "autoencoder", "--data", "breast-cancer-ad", "--trials", "3",
                             "--max-epochs", "5", "--sampler", "random", "--pruner", "none",
-                            "--cv", "2", "--executor", "ray", "--db", str(db), "--json").stdout)
+                            "--cv", "2", "--executor", "ray", "--runs-dir",
+                            str(tmp_path / "folders"), "--db", str(db), "--json").stdout)
     trials = trial_rows(db)
     assert sorted((row.extra["study"]["trial"], row.extra["cv"]["fold"]) for row in trials) == [
         (trial, fold) for trial in range(3) for fold in range(2)]
     assert all(row.status == "ok" for row in trials)
+    assert all(Path(row.extra["run_dir"]).parent == tmp_path / "folders" for row in trials)
     assert result["trials"] == {"complete": 3, "pruned": 0, "fail": 0}
     with Store(db, readonly=True) as store:
         assert len(store.runs(kind="train")) == len(store.runs(kind="evaluate")) == 1

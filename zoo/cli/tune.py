@@ -91,14 +91,15 @@ def tune_command(model: str | None, data: str | None, normal_class: int | None,
                           backbone=backbone, trials=trials,
                           sampler=sampler, pruner=pruner, space=space, metric=metric,
                           timeout=timeout, study=study_name, storage=storage, cv=cv,
-                          max_epochs=max_epochs, seed=seed, accelerator=accelerator)
+                          max_epochs=max_epochs, seed=seed, accelerator=accelerator,
+                          runs_dir=runs_dir)
     with _open_store(db) as store, _interruptible():
         _use_trackers(store, trackers, wandb_project, wandb_entity)
         with opened_executor(executor, jobs=jobs, ray_address=ray_address,
                              cpus_per_cell=cpus_per_cell, gpus_per_cell=gpus_per_cell,
                              devices=1) as workers:
             search(store, request, on_trial=None if as_json else _trial_line,
-                   executor=workers, root=runs_dir)
+                   executor=workers)
         result = conclude(store, request)
     if as_json:
         _echo_json(result.to_dict())

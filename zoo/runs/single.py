@@ -217,8 +217,9 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
               tags: dict[str, Any] | None = None, init_seed: int | None = None,
               fine_tune: FineTune | None = None, num_nodes: int = 1,
               precision: str = PRECISIONS[0],
-              normal_class: int | None = None) -> RunResult | None:
-    """Train, save and store one run; ``None`` on non-zero DDP ranks.
+              normal_class: int | None = None, root: Path | None = None) -> RunResult | None:
+    """Train, save and store one run (its folder under ``root``, default beside the store);
+    ``None`` on non-zero DDP ranks.
 
     ``progress_bar`` draws the training's progress on stderr (``TrainConfig.progress_bar``);
     ``devices`` processes on each of ``num_nodes`` machines train together (DDP);
@@ -269,7 +270,7 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
         return Outcome(metrics, extra={DATA_SHAPE_KEY: splits.shape(), **started},
                        checkpoint=str(checkpoint))
 
-    return execute_run(store, row, train)
+    return execute_run(store, row, train, root=root)
 
 
 def train_ensemble_run(store: Store, size: int, **train: Any) -> list[RunResult]:
@@ -369,9 +370,11 @@ def reference_for_samples(dataset: Dataset, splits: Splits) -> ReferenceClassifi
     return reference_classifier(train, splits.test, n_classes)
 
 
-def evaluate_run(store: Store, run: str, data: str | None = None) -> RunResult | None:
-    """Evaluate a checkpoint (or a stored run's) on ``data`` and store the result; ``None`` on
-    a non-zero rank of a distributed launch (rank 0 stores and reports).
+def evaluate_run(store: Store, run: str, data: str | None = None, *,
+                 root: Path | None = None) -> RunResult | None:
+    """Evaluate a checkpoint (or a stored run's) on ``data`` and store the result (its folder
+    under ``root``, default beside the store); ``None`` on a non-zero rank of a distributed
+    launch (rank 0 stores and reports).
 
     ``data=None`` is the dataset the model was trained on, whose test split is scored.
     """
@@ -412,4 +415,4 @@ def evaluate_run(store: Store, run: str, data: str | None = None) -> RunResult |
             extra[TEST_OUTPUTS_KEY] = str(outputs_path)
         return Outcome(metrics, extra=extra)
 
-    return execute_run(store, row, evaluate)
+    return execute_run(store, row, evaluate, root=root)

@@ -17,6 +17,8 @@ from zoo.training import PRECISIONS
 from zoo.tuning.scoring import scored_run
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from zoo.runs.results import RunResult
     from zoo.runs.single import TrainingData
     from zoo.runs.store import Store
@@ -29,7 +31,7 @@ def cross_validate(store: Store, loaded: TrainingData, hparams: dict[str, Any], 
                    seed: int, accelerator: str, max_epochs: int, kind: str = "train",
                    tags: dict[str, Any] | None = None,
                    first_fold_callbacks: tuple[Any, ...] = (),
-                   precision: str = PRECISIONS[0]) -> list[RunResult]:
+                   precision: str = PRECISIONS[0], root: Path | None = None) -> list[RunResult]:
     """Train and score ``loaded.model`` on each of ``k`` folds; one stored run per fold.
 
     Stops after a fold that does not end ``ok`` (a pruned or failed fold decides the
@@ -44,7 +46,7 @@ def cross_validate(store: Store, loaded: TrainingData, hparams: dict[str, Any], 
         row = scored_run(store, loaded, fold, hparams, kind=kind, seed=seed,
                          accelerator=accelerator, max_epochs=max_epochs, tags=fold_tags,
                          callbacks=first_fold_callbacks if i == 0 else (),
-                         precision=precision)
+                         precision=precision, root=root)
         rows.append(row)
         if row.status != "ok":
             break

@@ -92,16 +92,17 @@ def choose_objective(loaded: TrainingData, metric: str | None) -> Objective:
 def scored_run(store: Store, loaded: TrainingData, splits: Splits, hparams: dict[str, Any], *,
                kind: str, seed: int, accelerator: str, max_epochs: int,
                tags: dict[str, Any], callbacks: tuple[Any, ...] = (),
-               precision: str = PRECISIONS[0]) -> RunResult:
+               precision: str = PRECISIONS[0], root: Path | None = None) -> RunResult:
     """Train ``loaded.model`` with ``hparams`` on ``splits.train``, score it on
-    ``splits.val`` and store the run (kind ``kind``, ``tags`` in its ``extra``); no checkpoint
-    is kept. ``splits.test`` must be sealed: nothing here reads it."""
+    ``splits.val`` and store the run (kind ``kind``, ``tags`` in its ``extra``, its folder
+    under ``root``, default beside the store); no checkpoint is kept. ``splits.test`` must
+    be sealed: nothing here reads it."""
     prepared, built = prepared_model(loaded, splits, hparams, seed)
     row = scored_row(loaded, built, kind=kind, seed=seed, accelerator=accelerator, tags=tags,
                      precision=precision)
     stored = execute_run(store, row, functools.partial(
         train_and_score, built, prepared, seed=seed, accelerator=accelerator,
-        max_epochs=max_epochs, callbacks=callbacks, precision=precision))
+        max_epochs=max_epochs, callbacks=callbacks, precision=precision), root=root)
     assert stored is not None  # tuning runs in one process: rank 0
     return stored
 

@@ -80,6 +80,8 @@ class TuneRequest:
     max_epochs: int = 20
     seed: int = 0
     accelerator: str = "auto"
+    #: Where the trials' and the retrain's run folders go (default: beside the store).
+    runs_dir: Path | None = None
 
 
 @dataclass
@@ -134,9 +136,9 @@ def open_storage(location: str) -> Any:
 
 
 def tune(store: Store, request: TuneRequest, on_trial: Callable[[Any], None] | None = None, *,
-         executor: Executor | None = None, root: Path | None = None) -> TuneResult:
+         executor: Executor | None = None) -> TuneResult:
     """:func:`search`, then :func:`conclude`: the whole of ``zoo tune``."""
-    search(store, request, on_trial, executor=executor, root=root)
+    search(store, request, on_trial, executor=executor)
     return conclude(store, request)
 
 
@@ -173,7 +175,7 @@ def _open_study(store: Store, request: TuneRequest) -> _Study:
 
 def search(store: Store, request: TuneRequest,
            on_trial: Callable[[Any], None] | None = None, *,
-           executor: Executor | None = None, root: Path | None = None) -> None:
+           executor: Executor | None = None) -> None:
     """Run (or resume) the study of ``request`` until it holds ``request.trials`` finished
     (complete or pruned) trials or ``request.timeout`` seconds have passed.
 
@@ -181,7 +183,7 @@ def search(store: Store, request: TuneRequest,
     storage may run this at once); with one, this process asks the study for each trial's
     parameters as a worker frees, the workers train (reporting their epoch curves to the
     storage, which prunes them) and this process alone writes the store and tells the study
-    the results. ``root`` holds the workers' run folders (default: beside the store).
+    the results.
     ``on_trial`` is called with each finished Optuna trial.
     """
     opened = _open_study(store, request)
@@ -194,7 +196,7 @@ def search(store: Store, request: TuneRequest,
     if first and not study.trials and request.sampler != "grid":
         study.enqueue_trial(first, skip_if_exists=True)
     if executor is not None:
-        _search_on(executor, store, request, opened, root or runs_dir(store), on_trial)
+        _search_on(executor, store, request, opened, on_trial)
     elif _finished(study) < request.trials:
         study.optimize(_objective(store, request, loaded, objective, space, study.study_name),
                        timeout=request.timeout, gc_after_trial=False,
@@ -354,7 +356,8 @@ def _trial_runs(store: Store, request: TuneRequest, loaded: TrainingData, splits
                 hparams: dict[str, Any], tags: dict[str, Any],
                 callbacks: tuple[Any, ...]) -> list[RunResult]:
     common = {"seed": request.seed, "accelerator": request.accelerator,
-              "max_epochs": request.max_epochs, "kind": "tune", "tags": tags}
+              "max_epochs": request.max_epochs, "kind": "tune", "tags": tags,
+              "root": request.runs_dir}
     if request.cv:
         sealed = TrainingData(loaded.model, loaded.backbone, loaded.data, loaded.dataset,
                               loaded.task, splits)
@@ -532,7 +535,7 @@ def _asked(trial: Any, space: SearchSpace) -> dict[str, Any]:
 
 
 def _search_on(executor: Executor, store: Store, request: TuneRequest, opened: _Study,
-               root: Path, on_trial: Callable[[Any], None] | None) -> None:
+               on_trial: Callable[[Any], None] | None) -> None:
     """:func:`search`'s trials on ``executor``'s workers. A round ends when the trials
     started fill the study; one that failed (it does not count) leaves room for a next."""
     from zoo.runs.executors import run_tasks
@@ -540,7 +543,8 @@ def _search_on(executor: Executor, store: Store, request: TuneRequest, opened: _
     trials = _TrialsOnWorkers(request, opened, on_trial)
     while trials.wanted():
         try:
-            run_tasks(store, trials.tasks(), executor, root=root, on_result=trials.done)
+            run_tasks(store, trials.tasks(), executor,
+                      root=request.runs_dir or runs_dir(store), on_result=trials.done)
         except BaseException:
             trials.abandon()
             raise
@@ -600,13 +604,13 @@ def _retrain_and_test(store: Store, request: TuneRequest, study: Any,
                         hparams=result.best_params, seed=request.seed,
                         accelerator=request.accelerator, devices=1,
                         max_epochs=request.max_epochs, tags=tags,
-                        normal_class=request.normal_class)
+                        normal_class=request.normal_class, root=request.runs_dir)
     assert trained is not None
     result.train_run = trained.id
     if trained.status != "ok":
         raise ZooError(f"the retrain with the best parameters ended {trained.status}: "
                        f"{trained.error} (run {trained.id})")
-    evaluated = evaluate_run(store, trained.id)
+    evaluated = evaluate_run(store, trained.id, root=request.runs_dir)
     assert evaluated is not None
     result.evaluate_run, result.test_metrics = evaluated.id, evaluated.metrics
     study.set_user_attr("final", {"best_trial": best, "train_run": trained.id,
