@@ -350,6 +350,19 @@ def test_a_local_worker_runs_the_trials_and_prunes_them_through_the_study_storag
     assert [t["runs"] for t in shown["trials"]] == [[rows[n].id] for n in range(3)]
 
 
+def test_a_grid_on_workers_tries_each_point_once_and_stops(tmp_path: Path,
+                                                           toy_plugins: Path) -> None:
+    space = tmp_path / "space.yaml"
+    space.write_text("quality: {low: 0.2, high: 0.8}\nlr: 0.01\n")  # three points
+    with Store(tmp_path / "runs.db") as store, LocalExecutor(2, worker_setup()) as executor:
+        result = tune(store, TuneRequest("toy", "breast-cancer-ad", trials=5, max_epochs=1,
+                                         sampler="grid", pruner="none", space=space),
+                      executor=executor)
+    assert result.trials == {"complete": 3, "pruned": 0, "fail": 0}
+    assert sorted(row.hparams["quality"] for row in trial_rows(tmp_path / "runs.db")) == [
+        0.2, 0.5, 0.8]
+
+
 # -- the command line ---------------------------------------------------------------------------
 def test_tune_stores_every_trial_and_fold_then_retrains_and_tests_once(tmp_path: Path) -> None:
     db = tmp_path / "runs.db"

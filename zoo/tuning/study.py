@@ -189,7 +189,7 @@ def search(store: Store, request: TuneRequest,
     opened = _open_study(store, request)
     study, loaded, objective, space = opened.study, opened.loaded, opened.objective, opened.space
     _settle_dead_trials(study, store, request, objective)
-    study.sampler = make_sampler(request, space, len(study.trials))
+    study.sampler = make_sampler(request, space, len(study.trials), in_loop=executor is None)
     study.pruner = make_pruner(request.pruner, request.trials)
     first = space.defaults_trial(_defaults(loaded))
     # A grid tries its own points only (Optuna's GridSampler refuses a partial point).
@@ -264,9 +264,11 @@ def _settle_dead_trials(study: Any, store: Store, request: TuneRequest,
             study.tell(trial.number, state=TrialState.FAIL)
 
 
-def make_sampler(request: TuneRequest, space: SearchSpace, existing: int) -> Any:
+def make_sampler(request: TuneRequest, space: SearchSpace, existing: int, *,
+                 in_loop: bool = True) -> Any:
     """The sampler ``request.sampler``, seeded by the seed and the trials the study already
-    has, so that a resumed study (or another process joining it) draws anew."""
+    has, so that a resumed study (or another process joining it) draws anew. ``in_loop``:
+    the trials run in Optuna's ``optimize`` loop, not asked and told by a driver."""
     import optuna
 
     seed = request.seed + existing
@@ -278,8 +280,23 @@ def make_sampler(request: TuneRequest, space: SearchSpace, existing: int) -> Any
     if request.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if request.sampler == "grid":
-        return optuna.samplers.GridSampler(space.grid(), seed=seed)
+        grid = optuna.samplers.GridSampler if in_loop else _ask_and_tell_grid()
+        return grid(space.grid(), seed=seed)
     raise ZooError(f"unknown sampler {request.sampler!r}; valid: {', '.join(SAMPLERS)}")
+
+
+def _ask_and_tell_grid() -> type:
+    import optuna
+
+    class AskAndTellGrid(optuna.samplers.GridSampler):  # type: ignore[misc]
+        """Optuna's grid without its ``study.stop()`` after the last point, which raises
+        outside an ``optimize`` loop: a driver of trials on workers counts the points
+        itself (:meth:`_TrialsOnWorkers.wanted`)."""
+
+        def after_trial(self, *args: Any) -> None:
+            pass
+
+    return AskAndTellGrid
 
 
 def make_pruner(name: str, trials: int) -> Any:
@@ -457,14 +474,18 @@ class _TrialsOnWorkers:
         self.deadline = (None if request.timeout is None
                          else time.monotonic() + request.timeout)
         self.failures = 0
+        # A grid's points, each tried once (by a trial of any state, as Optuna counts them).
+        self.points = (math.prod(len(values) for values in opened.space.grid().values())
+                       if request.sampler == "grid" else math.inf)
         self.open: dict[int, _OpenTrial] = {}
         self.trial_of: dict[str, tuple[int, int]] = {}  # row id -> (trial number, fold)
 
     def wanted(self) -> bool:
         """Whether to start another trial: the study is short of finished trials, counting
-        the open ones, and neither the time nor the failures are up."""
+        the open ones, and neither the time, the failures nor a grid's points are up."""
         return (_finished(self.study) + len(self.open) < self.request.trials
                 and self.failures < self.request.trials
+                and len(self.study.trials) < self.points
                 and (self.deadline is None or time.monotonic() < self.deadline))
 
     def tasks(self) -> Iterator[tuple[RunResult, Any]]:
