@@ -422,20 +422,27 @@ def test_two_identical_tune_commands_at_once_test_the_best_trial_once(tmp_path: 
 
 
 def test_tune_on_ray_runs_every_trial_and_fold_once(tmp_path: Path) -> None:
-    """A Ray cluster the command starts on this machine; each fold a task."""
+    """A Ray cluster the command starts on this machine, each fold a task; the data a file
+    named relative to the command's folder, which Ray's workers do not share."""
     pytest.importorskip("ray")
-    db = tmp_path / "runs.db"
-    result = json.loads(zoo("tune", "autoencoder", "--data", "breast-cancer-ad", "--trials", "3",
-                            "--max-epochs", "5", "--sampler", "random", "--pruner", "none",
-                            "--cv", "2", "--executor", "ray", "--runs-dir",
-                            str(tmp_path / "folders"), "--db", str(db), "--json").stdout)
-    trials = trial_rows(db)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(240, 4))
+    rows = [",".join(f"{v:.4f}" for v in row) + f",{int(row[0] + row[1] > 0)}" for row in x]
+    (tmp_path / "table.csv").write_text("a,b,c,d,label\n" + "\n".join(rows) + "\n")
+    done = subprocess.run([sys.executable, "-m", "zoo", "tune", "mlp", "--data", "table.csv",
+                           "--trials", "3", "--max-epochs", "5", "--sampler", "random",
+                           "--pruner", "none", "--cv", "2", "--executor", "ray",
+                           "--runs-dir", "folders", "--db", "runs.db", "--json"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    trials = trial_rows(tmp_path / "runs.db")
     assert sorted((row.extra["study"]["trial"], row.extra["cv"]["fold"]) for row in trials) == [
         (trial, fold) for trial in range(3) for fold in range(2)]
     assert all(row.status == "ok" for row in trials)
     assert all(Path(row.extra["run_dir"]).parent == tmp_path / "folders" for row in trials)
     assert result["trials"] == {"complete": 3, "pruned": 0, "fail": 0}
-    with Store(db, readonly=True) as store:
+    with Store(tmp_path / "runs.db", readonly=True) as store:
         assert len(store.runs(kind="train")) == len(store.runs(kind="evaluate")) == 1
 
 

@@ -26,7 +26,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -492,6 +492,8 @@ class _TrialsOnWorkers:
         from zoo.tuning.scoring import prepared_model, scored_row
 
         request, opened = self.request, self.opened
+        # A worker elsewhere (a Ray node) finds a user's file and the journal by absolute path.
+        for_workers = replace(request, data=opened.loaded.data)
         location = opened.location if "://" in opened.location else str(
             Path(opened.location).absolute())
         folds = [None] if request.cv is None else list(range(request.cv))
@@ -511,7 +513,8 @@ class _TrialsOnWorkers:
                                  accelerator=request.accelerator, tags=tags)
                 self.trial_of[row.id] = (trial.number, fold or 0)
                 # The storage knows a trial by its id, which Optuna's Trial keeps private.
-                yield row, TrialWork(request, hparams, fold, location, self.study.study_name,
+                yield row, TrialWork(for_workers, hparams, fold, location,
+                                     self.study.study_name,
                                      trial._trial_id, opened.objective.higher_is_better)
 
     def done(self, row: RunResult, held: bool) -> None:
