@@ -15,6 +15,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from zoo.errors import ZooError
@@ -220,6 +221,24 @@ def test_a_two_node_ray_cluster_runs_a_bench_as_the_serial_run(
         "ok", "ok"]
     assert starts(env) == {"dies-once-13": 2, "dies-once-30": 1}
     assert len(stored_rows(db)) == 4
+
+
+def test_a_ray_bench_finds_a_data_file_named_relative_to_the_command_s_folder(
+        tmp_path: Path) -> None:
+    """Ray's workers run in a folder of their own; the cell's data is passed by absolute
+    path, its row keeps the name given."""
+    pytest.importorskip("ray")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 4))
+    lines = [",".join(f"{v:.4f}" for v in row) + f",{int(abs(row[0]) > 2)}" for row in x]
+    (tmp_path / "table.csv").write_text("a,b,c,d,label\n" + "\n".join(lines) + "\n")
+    done = subprocess.run([sys.executable, "-m", "zoo", "bench", "tabular-ad", "--datasets",
+                           "table.csv", "--models", "iforest", "--seeds", "1", "--executor",
+                           "ray", "--db", "runs.db", "--json"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    [row] = json.loads(done.stdout)
+    assert (row["status"], row["dataset"]) == ("ok", "table.csv"), row["error"]
 
 
 def test_more_jobs_than_cores_and_options_of_another_executor_are_refused() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -82,8 +83,13 @@ def run_suite(suite: Suite, store: Store, *, models: list[str] | None = None,
 
 def cell_work(suite: Suite, cell: Cell) -> Work:
     """The work of ``cell`` as a picklable function of its folder, for an executor's worker:
-    it runs the cell on that process's own copy of ``suite`` (its data loaded once)."""
-    return functools.partial(_run_cell, suite.name, suite.accelerator, suite.devices, cell)
+    it runs the cell on that process's own copy of ``suite`` (its data loaded once), a
+    user's data file named by its absolute path, which a worker in another folder (a Ray
+    node's) finds."""
+    from zoo.data.loading import data_reference
+
+    located = replace(cell, dataset=data_reference(cell.dataset))
+    return functools.partial(_run_cell, suite.name, suite.accelerator, suite.devices, located)
 
 
 def _run_cell(suite: str, accelerator: str, devices: int, cell: Cell, run_dir: Path) -> Outcome:
