@@ -28,6 +28,7 @@ from zoo.runs.executors import (
     check_writable,
     make_executor,
     run_tasks,
+    worker_setup,
 )
 from zoo.runs.lifecycle import new_row
 from zoo.runs.results import Outcome, RunResult
@@ -239,6 +240,20 @@ def test_a_ray_bench_finds_a_data_file_named_relative_to_the_command_s_folder(
     assert done.returncode == 0, done.stderr
     [row] = json.loads(done.stdout)
     assert (row["status"], row["dataset"]) == ("ok", "table.csv"), row["error"]
+
+
+def test_workers_get_the_drivers_paths_as_absolute_ones(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ray worker runs in a folder of its own, where ``ZOO_DATA_DIR=../shared/data`` names
+    nothing."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ZOO_DATA_DIR", "../shared/data")
+    monkeypatch.setenv("WANDB_DIR", "tracking")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    env = worker_setup().env
+    assert env["ZOO_DATA_DIR"] == str(tmp_path / "../shared/data")
+    assert env["WANDB_DIR"] == str(tmp_path / "tracking")
+    assert env["WANDB_MODE"] == "offline"
 
 
 def test_more_jobs_than_cores_and_options_of_another_executor_are_refused() -> None:

@@ -55,6 +55,10 @@ EXECUTORS = ("in-process", "local", "ray")
 #: The environment a worker copies from its driver: zoo's own settings (data folder, plugin
 #: choices, trackers) and W&B's.
 FORWARDED_PREFIXES = ("ZOO_", "WANDB_")
+#: The forwarded variables that name a file or folder: a worker gets them as absolute paths,
+#: since it may run in another folder (Ray's workers do).
+PATH_VARIABLES = ("ZOO_CACHE_DIR", "ZOO_DATA_DIR", "ZOO_DB", "ZOO_HOME", "ZOO_PLUGINS_DIR",
+                  "ZOO_SERVE_CONFIG", "WANDB_DIR")
 #: How often the work of a run is started at most: once, and once more after its worker died.
 ATTEMPTS = 2
 #: How long a Ray cluster's address has to accept a connection.
@@ -86,10 +90,11 @@ class WorkerSetup:
 
 
 def worker_setup() -> WorkerSetup:
-    """This process's settings for its workers: the ``ZOO_*`` and ``WANDB_*`` variables, the
-    plugins directory (``--plugins-dir``) and the trackers selected (``--tracker``)."""
-    env = {name: value for name, value in os.environ.items()
-           if name.startswith(FORWARDED_PREFIXES)}
+    """This process's settings for its workers: the ``ZOO_*`` and ``WANDB_*`` variables
+    (paths made absolute), the plugins directory (``--plugins-dir``) and the trackers
+    selected (``--tracker``)."""
+    env = {name: str(Path(value).absolute()) if name in PATH_VARIABLES and value else value
+           for name, value in os.environ.items() if name.startswith(FORWARDED_PREFIXES)}
     plugins_dir = configured_plugins_dir()
     if plugins_dir is not None:
         env["ZOO_PLUGINS_DIR"] = str(plugins_dir.resolve())
