@@ -434,13 +434,27 @@ class TrialWork:
 
         from zoo.tuning.pruning import ReportToTrial
 
+        unreachable = ZooError(f"study {self.study!r} is not in {self.storage} as this "
+                               f"worker sees it: with workers on several machines, give "
+                               f"--storage an RDB URL or a journal file on storage they all "
+                               f"share")
         if "://" not in self.storage and not Path(self.storage).is_file():
-            raise ZooError(f"the study's storage {self.storage} is not on this worker's "
-                           f"machine: with workers on several machines, give --storage an "
-                           f"RDB URL or a journal file on storage they all share")
-        study = optuna.load_study(study_name=self.study, storage=open_storage(self.storage),
-                                  pruner=make_pruner(self.request.pruner, self.request.trials))
+            raise unreachable
+        try:
+            study = optuna.load_study(study_name=self.study, storage=open_storage(self.storage),
+                                      pruner=make_pruner(self.request.pruner,
+                                                         self.request.trials))
+        except KeyError:
+            raise unreachable from None
         return (ReportToTrial(optuna.trial.Trial(study, self.trial_id), maximize=self.maximize),)
+
+
+def _absolute_storage(location: str) -> str:
+    """``location`` as a worker in another folder reaches it: a journal file's or an SQLite
+    URL's file by absolute path."""
+    if location.startswith("sqlite:///"):
+        return "sqlite:///" + str(Path(location.removeprefix("sqlite:///")).absolute())
+    return location if "://" in location else str(Path(location).absolute())
 
 
 @functools.cache
@@ -492,10 +506,9 @@ class _TrialsOnWorkers:
         from zoo.tuning.scoring import prepared_model, scored_row
 
         request, opened = self.request, self.opened
-        # A worker elsewhere (a Ray node) finds a user's file and the journal by absolute path.
+        # A worker in another folder (a Ray node's) finds a user's file by absolute path.
         for_workers = replace(request, data=opened.loaded.data)
-        location = opened.location if "://" in opened.location else str(
-            Path(opened.location).absolute())
+        location = _absolute_storage(opened.location)
         folds = [None] if request.cv is None else list(range(request.cv))
         while self.wanted():
             trial = self.study.ask()
