@@ -265,3 +265,17 @@ def imported_by_commands() -> Callable[..., list[str]]:
     """``imported_by_commands([["--help"], ["models"]], ("torch",))``: the heavy modules that
     listing or parsing commands import (none, by the project's rule)."""
     return _imported_by_commands
+
+
+@pytest.fixture
+def ray_head() -> Iterator[str]:
+    """The address of a one-node Ray cluster started apart from the command under test, as
+    ``ray start --head`` starts one: its workers run in a folder of their own, not the
+    command's."""
+    cluster_utils = pytest.importorskip("ray.cluster_utils")
+    cluster = cluster_utils.Cluster(initialize_head=True, head_node_args={
+        "num_cpus": 2, "object_store_memory": 80 * 2**20, "include_dashboard": False})
+    try:
+        yield cluster.address
+    finally:
+        cluster.shutdown()

@@ -225,17 +225,16 @@ def test_a_two_node_ray_cluster_runs_a_bench_as_the_serial_run(
 
 
 def test_a_ray_bench_finds_a_data_file_named_relative_to_the_command_s_folder(
-        tmp_path: Path) -> None:
-    """Ray's workers run in a folder of their own; the cell's data is passed by absolute
-    path, its row keeps the name given."""
-    pytest.importorskip("ray")
+        tmp_path: Path, ray_head: str) -> None:
+    """The workers of a cluster the command joins run in a folder of their own; the cell's
+    data is passed by absolute path, its row keeps the name given."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(300, 4))
     lines = [",".join(f"{v:.4f}" for v in row) + f",{int(abs(row[0]) > 2)}" for row in x]
     (tmp_path / "table.csv").write_text("a,b,c,d,label\n" + "\n".join(lines) + "\n")
     done = subprocess.run([sys.executable, "-m", "zoo", "bench", "tabular-ad", "--datasets",
-                           "table.csv", "--models", "iforest", "--seeds", "1", "--executor",
-                           "ray", "--db", "runs.db", "--json"],
+                           "table.csv", "--models", "iforest", "--seeds", "1",
+                           "--ray-address", ray_head, "--db", "runs.db", "--json"],
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     [row] = json.loads(done.stdout)

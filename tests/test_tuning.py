@@ -421,18 +421,18 @@ def test_two_identical_tune_commands_at_once_test_the_best_trial_once(tmp_path: 
         assert [row.id for row in store.runs(kind="evaluate")] == [first["evaluate_run"]]
 
 
-def test_tune_on_ray_runs_every_trial_and_fold_once(tmp_path: Path) -> None:
-    """A Ray cluster the command starts on this machine, each fold a task; the data and the
-    study's SQLite storage files named relative to the command's folder, which Ray's
-    workers (pruning their trials through that storage) do not share."""
-    pytest.importorskip("ray")
+def test_tune_on_ray_runs_every_trial_and_fold_once(tmp_path: Path, ray_head: str) -> None:
+    """A Ray cluster the command joins, each fold a task; the data and the study's SQLite
+    storage files named relative to the command's folder, which the cluster's workers
+    (pruning their trials through that storage) do not share."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(240, 4))
     rows = [",".join(f"{v:.4f}" for v in row) + f",{int(row[0] + row[1] > 0)}" for row in x]
     (tmp_path / "table.csv").write_text("a,b,c,d,label\n" + "\n".join(rows) + "\n")
     done = subprocess.run([sys.executable, "-m", "zoo", "tune", "mlp", "--data", "table.csv",
                            "--trials", "3", "--max-epochs", "5", "--sampler", "random",
-                           "--storage", "sqlite:///studies.db", "--cv", "2", "--executor", "ray",
+                           "--storage", "sqlite:///studies.db", "--cv", "2",
+                           "--ray-address", ray_head,
                            "--runs-dir", "folders", "--db", "runs.db", "--json"],
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
