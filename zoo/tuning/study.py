@@ -510,18 +510,19 @@ class _TrialsOnWorkers:
         for_workers = replace(request, data=opened.loaded.data)
         location = _absolute_storage(opened.location)
         folds = [None] if request.cv is None else list(range(request.cv))
+        first_splits = _trial_splits(opened.loaded, request, folds[0])
         while self.wanted():
             trial = self.study.ask()
             hparams = _asked(trial, opened.space)
             self.open[trial.number] = _OpenTrial(trial, len(folds))
             shared = new_run_id()
+            # Built for its rows' hyperparameters only (the same on every fold): the workers
+            # build and train their own.
+            _, built = prepared_model(opened.loaded, first_splits, hparams, request.seed)
             for fold in folds:
                 tags = _trial_tags(self.study.study_name, trial)
                 if fold is not None:
                     tags[CV_KEY] = {"id": shared, "fold": fold, "folds": request.cv}
-                _, built = prepared_model(opened.loaded, _trial_splits(opened.loaded, request,
-                                                                       fold),
-                                          hparams, request.seed)
                 row = scored_row(opened.loaded, built, kind="tune", seed=request.seed,
                                  accelerator=request.accelerator, tags=tags)
                 self.trial_of[row.id] = (trial.number, fold or 0)
