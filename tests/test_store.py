@@ -548,6 +548,28 @@ def test_read_only_store_reads_but_never_writes(tmp_path: Path) -> None:
     assert path.read_bytes() == content
 
 
+
+@pytest.fixture
+def read_only_folder(tmp_path: Path) -> Path:
+    """A folder nobody may create files in, root included (the immutable attribute), as on
+    a read-only mount; skipped where ``chattr`` cannot set it."""
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    yield folder
+    subprocess.run(["chattr", "-i", str(folder)], check=False, capture_output=True)
+
+
+def test_read_only_store_reads_a_database_in_a_read_only_folder(read_only_folder: Path) -> None:
+    path = read_only_folder / "runs.db"
+    with Store(path) as store:
+        store.record(make_result())
+    if subprocess.run(["chattr", "+i", str(read_only_folder)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available here (needs root on ext2/3/4)")
+    with Store(path, readonly=True) as reader:  # SQLite cannot create runs.db-shm here
+        assert [run.model for run in reader.runs()] == ["vae"]
+    assert sorted(p.name for p in read_only_folder.iterdir()) == ["runs.db"]
+
 SEEDS_STORED = range(300)
 
 

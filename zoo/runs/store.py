@@ -315,6 +315,23 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """Open ``path`` for reading only. A WAL database needs its ``-shm`` file, which SQLite
+    creates beside it; where the folder is read-only (a read-only mount, an archive) and the
+    file is missing, no process can be writing there, so the file is opened as immutable."""
+    uri = path.resolve().as_uri()
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S,
+                           isolation_level=None)
+    try:
+        conn.execute("PRAGMA user_version")
+    except sqlite3.OperationalError as exc:
+        if exc.sqlite_errorcode != sqlite3.SQLITE_CANTOPEN:
+            raise
+        conn.close()
+        conn = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None)
+    return conn
+
+
 def _reported(method: Callable[Concatenate[Store, P], T]) -> Callable[Concatenate[Store, P], T]:
     """Report any SQLite error of a store method (a corrupt page, a lock held past the busy
     timeout) as one line naming the file; its transaction has been rolled back."""
@@ -359,8 +376,7 @@ class Store:
                 if not self.path.is_file():
                     raise ZooError(f"no runs database {self.path}: nothing has been stored "
                                    "there (--db or $ZOO_DB names the database)")
-                conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
-                                       timeout=BUSY_TIMEOUT_S, isolation_level=None)
+                conn = _connect_readonly(self.path)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S,
