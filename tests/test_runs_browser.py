@@ -18,9 +18,10 @@ WANDB = {"path": "me/zoo/abc123", "dir": "/tmp/wandb/offline-run-1",
          "sync": "wandb sync /tmp/wandb/offline-run-1"}
 
 
-def zoo(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def zoo(*args: str, check: bool = True,
+        cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     done = subprocess.run([sys.executable, "-m", "zoo", *args], capture_output=True,
-                          text=True, env=os.environ, timeout=300)
+                          text=True, env=os.environ, timeout=300, cwd=cwd)
     if check and done.returncode != 0:
         raise AssertionError(f"zoo {' '.join(args)} failed:\n{done.stderr}")
     return done
@@ -165,6 +166,17 @@ def test_show_a_trained_run_by_prefix(store: dict[str, str]) -> None:
     assert Path(detail["files"]["checkpoint"], "card.json").is_file()
     assert detail["files"]["files"] == ["hparams.yaml", "metrics.csv"]
     assert detail["trackers"] == {}
+
+
+def test_a_run_stored_through_a_relative_db_is_shown_from_any_folder(tmp_path: Path) -> None:
+    (tmp_path / "project").mkdir()
+    trained = json.loads(zoo("train", "mlp", "--data", "wine", "--max-epochs", "2", "--db",
+                             "stores/runs.db", "--json", cwd=tmp_path / "project").stdout)
+    detail = zoo_json("runs", "show", trained["id"], "--db",
+                      str(tmp_path / "project" / "stores" / "runs.db"))
+    assert detail["files"]["folder"] == str(tmp_path / "project" / "stores" / "runs" /
+                                            trained["id"])
+    assert detail["curves"]["val_loss"]["points"] == 2
 
 
 def test_show_a_suite_cell(store: dict[str, str]) -> None:

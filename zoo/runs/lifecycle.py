@@ -126,7 +126,8 @@ def execute_run(store: Store, row: RunResult, work: Work, *,
         return held
     start = time.perf_counter()
     try:
-        return run_opened(row, work, (root or runs_dir(store)) / row.id,
+        # Absolute: the row records its folder, and is read from other working folders.
+        return run_opened(row, work, ((root or runs_dir(store)) / row.id).absolute(),
                           record=partial(store_finished, store) if primary else None)
     except BaseException:  # interrupted: the row says so, never stays "running"
         if primary and store.get(row.id).status == "running":  # not yet finished
