@@ -351,6 +351,15 @@ def test_a_bench_makes_one_wandb_run_per_cell_and_one_leaderboard_run(tmp_path: 
         assert {"bench", "embedded-ad", "smoke", "zoo-baselines"} <= set(run.run.tags)
         assert (run.config["suite"], run.config["budget"]) == ("embedded-ad", "smoke")
         assert {k: run.summary[k] for k in row["metrics"]} == row["metrics"]
+        stored = json.loads(zoo("runs", "show", row["id"], "--db", str(db), "--json",
+                                env=wandb_env(tmp_path)).stdout)
+        assert run.config["hparams"] == stored["run"]["hparams"] != {}  # resolved ones
+        assert run.run.run_id == row["id"]
+        pattern = f"{tmp_path / 'wandb'}/offline-run-*-{row['id']}"
+        assert stored["run"]["extra"]["wandb"] == {
+            "path": f"my-lab/zoo-tests/{row['id']}", "dir": pattern,
+            "sync": f"wandb sync {pattern}"}
+        assert stored["trackers"]["wandb"]["dir"] == str(run.folder)  # the one it matches
     [table_file] = board.folder.glob("files/media/table/leaderboard_*.table.json")
     table = json.loads(table_file.read_text())
     expected = json.loads(zoo("leaderboard", "embedded-ad", "--db", str(db), "--format",

@@ -5,9 +5,11 @@ Everything here reads: the store is opened read-only by the caller, and the run'
 (:func:`zoo.runs.lifecycle.run_folder`) is only listed and its ``metrics.csv`` (the built-in CSV
 tracker's per-epoch log) parsed. Nothing heavy is imported, so browsing a store starts fast.
 
-A tracker that wants its link shown stores it in the row's ``extra`` under its own name;
-the W&B tracker's is ``extra["wandb"] = {"path": ..., "dir": ..., "sync": ...}`` (the run
-path ``entity/project/id``, its offline folder and the ``wandb sync ...`` line that uploads it).
+A tracker that wants its link shown stores it in the row's ``extra`` under its own name, in
+``zoo_run_started``; the W&B tracker's is ``extra["wandb"] = {"path": ..., "dir": ...,
+"sync": ...}`` (the run path ``entity/project/id``, its folder, as a pattern with the time
+wandb started it left open, and for an offline run the ``wandb sync ...`` line that uploads
+it).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import difflib
+import glob
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -252,7 +255,15 @@ def run_detail(store: Store, run_id: str) -> dict[str, Any]:
             "curves": {name: curve.to_dict()
                        for name, curve in read_curves(folder / CURVES_FILE).items()},
             "files": run_files(row, folder),
-            "trackers": {key: row.extra[key] for key in TRACKER_KEYS if key in row.extra}}
+            "trackers": {key: _found_folder(row.extra[key]) for key in TRACKER_KEYS
+                         if key in row.extra}}
+
+
+def _found_folder(link: Mapping[str, Any]) -> dict[str, Any]:
+    """``link`` with its ``dir`` pattern replaced by the one folder it matches, if there is
+    exactly one (W&B names a run's folder by the second it started)."""
+    found = glob.glob(link.get("dir", ""))
+    return {**link, "dir": found[0]} if len(found) == 1 else dict(link)
 
 
 def format_detail(detail: Mapping[str, Any]) -> str:

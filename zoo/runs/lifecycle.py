@@ -134,7 +134,7 @@ def execute_run(store: Store, row: RunResult, work: Work, *,
             # and trackers close the run they opened for it, as failed
             get_host().hook.zoo_run_finished(result=store.finish(
                 row.id, status="failed", metrics={}, error=INTERRUPTED,
-                seconds=time.perf_counter() - start))
+                seconds=time.perf_counter() - start, extra=row.extra))
         raise
 
 

@@ -110,8 +110,10 @@ class _Writer:
             return
         try:
             run.summary.update(outcome["summary"])
-            if outcome["data_shape"] is not None:  # known once the work has loaded the data
-                run.config.update({"data_shape": outcome["data_shape"]}, allow_val_change=True)
+            # Known once the work has built the model and loaded the data.
+            known = {"hparams": outcome["hparams"], "data_shape": outcome["data_shape"]}
+            run.config.update({key: value for key, value in known.items() if value is not None},
+                              allow_val_change=True)
             _log_media(run, [Path(p) for p in outcome["media"]])
             if outcome["test_outputs"]:
                 _log_test_outputs(run, Path(outcome["test_outputs"]))
@@ -146,7 +148,7 @@ class _Writer:
         warning for the whole command, once W&B could not be reached."""
         import wandb
 
-        mode = os.environ.get("WANDB_MODE") or ("online" if _has_credentials() else "offline")
+        mode = chosen_mode()
         if self._offline:
             mode = "offline"
         try:
@@ -171,6 +173,12 @@ def _start(wandb: Any, mode: str, **fields: Any) -> Any:
                       mode=mode, reinit="create_new",
                       settings=wandb.Settings(**LEAN_SETTINGS, init_timeout=_init_timeout()),
                       **fields)
+
+
+def chosen_mode() -> str:
+    """W&B's mode for this command's runs: ``WANDB_MODE``, else online with credentials and
+    offline without (a W&B that cannot be reached sends the runs offline later)."""
+    return os.environ.get("WANDB_MODE") or ("online" if _has_credentials() else "offline")
 
 
 def _init_timeout() -> float:

@@ -38,6 +38,7 @@ from zoo.plugins import hookimpl
 from zoo.plugins.specs import TrackerSpec
 from zoo.runs.lifecycle import DATA_SHAPE_KEY, TEST_OUTPUTS_KEY
 from zoo.tracking import LEADERBOARD_COLUMNS, leaderboard_rows, run_config
+from zoo.tracking._wandb_writer import DEFAULT_PROJECT, chosen_mode
 
 if TYPE_CHECKING:
     from zoo.runs.results import RunResult
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
 #: The longest the zoo process waits, as it exits, for the writer to finish the W&B runs
 #: asked of it; then the writer is stopped, with one warning.
 WRITER_EXIT_TIMEOUT = 120.0
+#: The row's ``extra`` key of its W&B run's link (:func:`_link`).
+LINK_KEY = "wandb"
 _JOB_TYPES = {"train": "train", "evaluate": "eval", "bench": "train", "tune": "tune"}
 _state: dict[str, Any] = {"run": None, "writer": None}
 _run_keys = itertools.count()
@@ -59,13 +62,15 @@ def zoo_register_trackers(register: Callable[[TrackerSpec], None]) -> None:
 
 @hookimpl
 def zoo_run_started(run: RunResult) -> None:
-    """Open the W&B run of a zoo run (in the writer): grouped per suite cell over seeds,
-    tagged, configured."""
+    """Open the W&B run of a zoo run (in the writer), with the zoo run's id: grouped per suite
+    cell over seeds, tagged, configured; its link goes in the row (``zoo runs show``)."""
     handle = _Run()
     _state["run"] = handle
-    _submit("open", handle.key, {"group": _group(run), "job_type": _JOB_TYPES[run.kind],
-                                 "name": _name(run), "tags": _tags(run),
-                                 "config": run_config(run)})
+    if (link := _link(run.id)) is not None:
+        run.extra[LINK_KEY] = link
+    _submit("open", handle.key, {"id": run.id, "group": _group(run),
+                                 "job_type": _JOB_TYPES[run.kind], "name": _name(run),
+                                 "tags": _tags(run), "config": run_config(run)})
 
 
 @hookimpl
@@ -223,12 +228,34 @@ def _submit(*request: Any) -> None:
     _state["writer"].submit(request)
 
 
+def _link(run_id: str) -> dict[str, str] | None:
+    """Where the W&B run of zoo run ``run_id`` is: its path, its local folder, and for an
+    offline run the line that uploads it; None when W&B is disabled.
+
+    wandb names the folder by the second the run starts, in the writer, so the folder is
+    recorded as a pattern that only this run's folder matches (``zoo runs show`` finds it).
+    """
+    mode = chosen_mode()
+    if mode == "disabled":
+        return None
+    project = os.environ.get("WANDB_PROJECT") or DEFAULT_PROJECT
+    kind = "offline-run" if mode == "offline" else "run"
+    folder = Path(os.environ.get("WANDB_DIR") or ".").absolute() / "wandb" / f"{kind}-*-{run_id}"
+    link = {"path": "/".join(filter(None, (os.environ.get("WANDB_ENTITY"), project, run_id))),
+            "dir": str(folder)}
+    if mode == "offline":
+        link["sync"] = f"wandb sync {folder}"
+    return link
+
+
 def _outcome(result: RunResult) -> dict[str, Any]:
     """What the writer records of a finished run: the stored row's metrics as the summary,
-    the data's shape, the files of its media, test outputs and model package."""
+    its resolved hyperparameters, the data's shape, the files of its media, test outputs and
+    model package."""
     return {"summary": {**result.metrics, "status": result.status, "seconds": result.seconds,
                         "error": result.error},
             "exit_code": 0 if result.status == "ok" else 1,
+            "hparams": dict(result.hparams),
             "data_shape": result.extra.get(DATA_SHAPE_KEY),
             "media": [str(path) for path in _media(result)],
             "test_outputs": result.extra.get(TEST_OUTPUTS_KEY),
