@@ -141,6 +141,23 @@ def test_a_section_whose_runs_all_failed_gets_no_figures(tmp_path: Path) -> None
     assert "No heat map or bars: no run has auroc." in page.read_text(encoding="utf-8")
 
 
+def test_a_dataset_where_every_run_failed_leaves_the_cd_diagram_of_the_others(
+        store: Path, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from zoo import plugins
+    from zoo.reporting.report import board_figures
+
+    with Store(store, readonly=True) as opened:
+        runs = opened.runs()
+    failed = [replace(run, id=f"{run.id[:-4]}fail", dataset="digits-ad", status="failed",
+                      metrics={}, error="boom") for run in runs]
+    board = suite_leaderboard(plugins.get_host().suite(SUITE), [*runs, *failed])
+    [section] = board.sections
+    assert "digits-ad" in section.columns_for(board.metrics[0])
+    assert any(name.endswith("/cd") for name in board_figures(board, tmp_path))
+
+
 def test_compare_models_separates_a_clearly_better_model() -> None:
     # Eight datasets: "best" wins everywhere; "tied-a" and "tied-b" trade places.
     best = [0.95, 0.93, 0.97, 0.91, 0.96, 0.94, 0.92, 0.98]

@@ -296,11 +296,13 @@ def _groups(order: list[str], different: set[frozenset[str]]) -> list[list[str]]
 
 def _section_means(section: Section, metric: Metric) -> tuple[list[str], dict[str, list[float]]]:
     """Our models with a mean on every dataset of the section that has any, and those means."""
-    datasets = section.columns_for(metric)
+    ours = [entry for entry in section.entries if entry.ours]
+    datasets = [dataset for dataset in section.columns_for(metric)
+                if any(_mean(entry, dataset, metric) is not None for entry in ours)]
     means: dict[str, list[float]] = {}
-    for entry in section.entries:
+    for entry in ours:
         stats = [_mean(entry, dataset, metric) for dataset in datasets]
-        if entry.ours and all(value is not None for value in stats):
+        if all(value is not None for value in stats):
             means[entry.model] = [value for value in stats if value is not None]
     return datasets, means
 
