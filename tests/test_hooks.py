@@ -199,6 +199,59 @@ def test_a_raising_implementation_breaks_only_its_own_plugin() -> None:
     assert calls[3:] == ["before", "after"]
 
 
+FINISHED_RAISES = """
+    import numpy as np
+    import torch
+
+    from zoo import DataInfo, ModelSpec, ZooModel, hookimpl
+
+
+    class Centre(ZooModel):
+        def __init__(self, data_info: DataInfo) -> None:
+            self.data_info = data_info
+
+        def fit(self, splits, config):
+            self.centre = np.asarray(splits.train.x).mean(axis=0)
+            return {}
+
+        def hyperparameters(self):
+            return {}
+
+        def score(self, x):
+            return torch.as_tensor(((np.asarray(x) - self.centre) ** 2).sum(axis=1))
+
+
+    @hookimpl
+    def zoo_register_models(register):
+        register(ModelSpec(name="centre", kind="method", tasks=("detect",),
+                           modalities=("tabular",),
+                           implementation="zoo_plugins_dir.finished_raises:Centre"))
+
+
+    @hookimpl
+    def zoo_run_finished(result):
+        raise RuntimeError("tracker down")
+"""
+
+
+def test_a_plugin_whose_run_hook_raises_keeps_its_models_for_every_bench_cell(
+        tmp_path: Path, throwaway_plugin: Any) -> None:
+    from zoo.runs.store import Store
+    from zoo.suites.runner import run_suite
+
+    throwaway_plugin("finished_raises", FINISHED_RAISES)
+    host = plugins.get_host()
+    with (pytest.warns(UserWarning, match="'finished_raises' is broken: zoo_run_finished "
+                                          "raised RuntimeError: tracker down"),
+          Store(tmp_path / "runs.db") as store):
+        rows = run_suite(host.suite("embedded-ad").load()(), store, models=["centre"],
+                         datasets=["wine-ad", "breast-cancer-ad"], seeds=2, budget="smoke")
+        stored = [row.status for row in store.runs()]
+    assert [row.status for row in rows] == stored == ["ok"] * 4
+    info = host.plugins["finished_raises"]
+    assert (info.status, info.models) == ("broken", ["centre"])
+
+
 def _raises_before_yield(self: object, config: TrainConfig, run_dir: Path) -> Iterator[None]:
     raise RuntimeError("setup failed")
     yield

@@ -7,8 +7,10 @@ Plugins come from three places, all registered through :meth:`PluginHost.add`:
 3. ``*.py`` files in a plugins directory (``zoo --plugins-dir DIR`` or ``ZOO_PLUGINS_DIR``).
 
 Loading is lazy and happens once per process (:func:`get_host`). A plugin that fails to
-import, implements an unknown hook, raises in a hook or registers an invalid or duplicate
-spec is marked broken with the reason, contributes nothing, and never stops the others.
+import, implements an unknown hook or registers an invalid or duplicate spec is marked broken
+with the reason, contributes nothing, and never stops the others. One whose hook raises
+later, while a command runs, is marked broken and not called again, but what it registered
+stays usable until the command ends.
 
 Hooks are called through pluggy's own hook caller, ``host.hook.zoo_run_finished(result=row)``,
 so ``tryfirst`` / ``trylast``, ``firstresult``, wrappers and historic hooks behave as pluggy
@@ -285,15 +287,11 @@ class PluginHost:
         # While pluggy is still adding a plugin's hooks, add() unregisters it once pluggy is done.
         if name != self._registering and self.pm.get_plugin(name) is not None:
             self.pm.unregister(name=name)
+        # What it registered before it broke stays: a run or bench already under way goes on
+        # with its models, datasets and suites (a hook never stops the command).
         info = self._plugins.get(name)
         if info is not None and not info.reason:
             info.reason = reason
-        if self._registry is not None:  # a plugin broken late contributes nothing either
-            for specs in self._registry.values():
-                for key in [k for k, s in specs.items() if s.plugin == name]:
-                    del specs[key]
-            if info is not None:
-                info.models, info.datasets, info.suites, info.trackers = [], [], [], []
 
     @property
     def plugins(self) -> dict[str, PluginInfo]:
