@@ -44,6 +44,7 @@ BROKEN = {
     "misspelt": ("from zoo import hookimpl\n\n@hookimpl\ndef zoo_register_modles(register):\n"
                  "    pass\n", "unknown hook 'zoo_register_modles'"),
     "import_error": ("import not_a_module_anywhere\n", "ModuleNotFoundError"),
+    "sys_exit": ("import sys\n\nsys.exit(3)\n", "SystemExit: 3"),
 }
 
 
@@ -101,6 +102,15 @@ def test_a_broken_plugin_contributes_nothing(tmp_path: Path) -> None:
     host = fresh_host(tmp_path, {"half": half})
     assert host.plugins["half"].status == "broken"
     assert "first" not in host.models()
+
+
+def test_an_interrupt_while_a_plugin_loads_still_stops_the_command() -> None:
+    def interrupted() -> object:
+        raise KeyboardInterrupt
+
+    host = PluginHost(entry_points=[], default_plugins=(), env={})
+    with pytest.raises(KeyboardInterrupt):
+        host.add("slow", interrupted)
 
 
 def test_unknown_model_lists_close_matches(tmp_path: Path) -> None:

@@ -230,7 +230,9 @@ class PluginHost:
         except _RegistrationError as exc:
             info.reason = str(exc)
             return
-        except Exception as exc:  # a broken plugin must never take the others down
+        # A broken plugin must never take the others down, nor end the command by calling
+        # sys.exit() as it loads; KeyboardInterrupt still stops it.
+        except (Exception, SystemExit) as exc:
             info.reason = describe(exc)
             return
         finally:
