@@ -346,9 +346,8 @@ def test_a_plugin_adds_a_command_beside_one_whose_hook_raises(tmp_path: Path) ->
     done = zoo("--plugins-dir", str(directory), "hello", "world")
     assert done.returncode == 0, done.stderr
     assert done.stdout == "hello world; the zoo group: True\n"
-    assert "zoo plugin 'raising' is broken: zoo_register_commands raised RuntimeError: " \
-           "no commands today" in done.stderr
-    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines() == ["zoo plugin 'raising' is broken: zoo_register_commands "
+                                        "raised RuntimeError: no commands today"]
     listed = {p["name"]: p for p in json.loads(zoo("--plugins-dir", str(directory), "plugins",
                                                    "--json").stdout)}
     assert listed["hello"]["status"] == "ok"

@@ -38,6 +38,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
@@ -70,6 +71,11 @@ _REGISTRATION_HOOKS = {
     "zoo_register_trackers": ("trackers", TrackerSpec),
 }
 Spec = TypeVar("Spec", ModelSpec, DatasetSpec, SuiteSpec, TrackerSpec)
+
+
+class PluginBrokenWarning(UserWarning):
+    """A plugin found broken while a command runs (a hook of it raised); shown on stderr as
+    its message alone, in one line (:func:`get_host`)."""
 
 
 @dataclass
@@ -282,7 +288,8 @@ class PluginHost:
 
     def _hook_raised(self, name: str, hook_name: str, exc: Exception) -> None:
         reason = f"{hook_name} raised {describe(exc)}"
-        warnings.warn(f"zoo plugin {name!r} is broken: {reason}", stacklevel=2)
+        warnings.warn(f"zoo plugin {name!r} is broken: {reason}", PluginBrokenWarning,
+                      stacklevel=2)
         self._mark_broken(name, reason)
 
     def _mark_broken(self, name: str, reason: str) -> None:
@@ -556,9 +563,31 @@ def reset() -> None:
 
 
 def get_host() -> PluginHost:
-    """The process-wide plugin host, loaded on first use."""
+    """The process-wide plugin host, loaded on first use; from then on a
+    :class:`PluginBrokenWarning` is shown as its one line."""
     global _host
     if _host is None:
+        _show_broken_plugins_in_one_line()
         _host = PluginHost(plugins_dir=_plugins_dir)
     return _host
+
+
+def _show_broken_plugins_in_one_line() -> None:
+    """Show a :class:`PluginBrokenWarning` on stderr as its message alone, as docs/hooks.md
+    promises, instead of Python's file, line, category and source line; other warnings as
+    before. Recording warnings (``pytest.warns``) replaces this while it records."""
+    shown = warnings.showwarning
+    if getattr(shown, "zoo_one_line", False):
+        return
+
+    def showwarning(message: Warning | str, category: type[Warning], filename: str,
+                    lineno: int, file: Any = None, line: str | None = None) -> None:
+        if not issubclass(category, PluginBrokenWarning):
+            shown(message, category, filename, lineno, file, line)
+            return
+        with suppress(OSError):  # stderr closed: the warning is lost, as Python's own would be
+            (file or sys.stderr).write(f"{message}\n")
+
+    showwarning.zoo_one_line = True  # type: ignore[attr-defined]
+    warnings.showwarning = showwarning
 
