@@ -42,7 +42,8 @@ BROKEN = {
                  "             modalities=('tabular',), implementation='x:Y'))\n",
                  "model name 'Bad Name'"),
     "misspelt": ("from zoo import hookimpl\n\n@hookimpl\ndef zoo_register_modles(register):\n"
-                 "    pass\n", "unknown hook 'zoo_register_modles'"),
+                 "    pass\n", "unknown hook 'zoo_register_modles'; did you mean "
+                 "'zoo_register_models', "),
     "import_error": ("import not_a_module_anywhere\n", "ModuleNotFoundError"),
     "sys_exit": ("import sys\n\nsys.exit(3)\n", "SystemExit: 3"),
 }

@@ -46,7 +46,7 @@ from typing import Any, TypeVar
 
 import pluggy
 
-from zoo.errors import UnknownNameError, describe
+from zoo.errors import UnknownNameError, describe, unknown_name_message
 from zoo.plugins import hookspecs
 from zoo.plugins.specs import DatasetSpec, ModelSpec, SuiteSpec, TrackerSpec
 
@@ -284,7 +284,19 @@ class PluginHost:
                 self.pm.check_pending()
                 return
             except pluggy.PluginValidationError as exc:
-                self._mark_broken(self.pm.get_name(exc.plugin) or "?", describe(exc))
+                self._mark_broken(self.pm.get_name(exc.plugin) or "?",
+                                  self._unknown_hook_message(exc.plugin) or describe(exc))
+
+    def _unknown_hook_message(self, plugin: object) -> str:
+        """``unknown hook 'zoo_register_model'; did you mean 'zoo_register_models'? valid:
+        ...`` for the first hook of ``plugin`` that no spec declares (``""`` if none)."""
+        callers = list(vars(self.pm.hook).values())
+        valid = [caller.name for caller in callers if caller.has_spec()]
+        for caller in callers:
+            if not caller.has_spec() and any(impl.plugin is plugin and not impl.optionalhook
+                                             for impl in caller.get_hookimpls()):
+                return unknown_name_message("hook", caller.name, valid)
+        return ""
 
     def _hook_raised(self, name: str, hook_name: str, exc: Exception) -> None:
         reason = f"{hook_name} raised {describe(exc)}"
