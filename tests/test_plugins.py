@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from importlib.metadata import EntryPoint
 from pathlib import Path
 
@@ -112,6 +114,44 @@ def test_an_interrupt_while_a_plugin_loads_still_stops_the_command() -> None:
     host = PluginHost(entry_points=[], default_plugins=(), env={})
     with pytest.raises(KeyboardInterrupt):
         host.add("slow", interrupted)
+
+
+BAD_PATHS = """
+from zoo import ModelSpec, SuiteSpec, hookimpl
+
+@hookimpl
+def zoo_register_models(register):
+    register(ModelSpec(name="no-class", kind="method", tasks=("detect",),
+                       modalities=("tabular",),
+                       implementation="zoo_plugins_dir.bad_paths:DoesNotExist"))
+
+@hookimpl
+def zoo_register_suites(register):
+    register(SuiteSpec(name="no-module", implementation="no_such_module.suites:Suite",
+                       tasks=("detect",), modalities=("tabular",), metrics=(("auroc", True),)))
+"""
+
+
+def test_an_implementation_that_does_not_import_is_one_line_naming_spec_and_plugin(
+        tmp_path: Path, zoo_cli: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    directory = write_plugins(tmp_path / "plugins", {"bad_paths": BAD_PATHS})
+    db = str(tmp_path / "runs.db")
+    model = ("model 'no-class' of plugin 'bad_paths': cannot import its implementation "
+             "'zoo_plugins_dir.bad_paths:DoesNotExist' (AttributeError: module "
+             "'zoo_plugins_dir.bad_paths' has no attribute 'DoesNotExist')")
+    train = zoo_cli("--plugins-dir", str(directory), "train", "no-class", "--data", "wine-ad",
+                    "--db", db)
+    assert (train.returncode, train.stderr.splitlines()) == (2, [f"Error: {model}"])
+    bench = zoo_cli("--plugins-dir", str(directory), "bench", "no-module", "--db", db)
+    assert (bench.returncode, bench.stderr.splitlines()) == (2, [
+        "Error: suite 'no-module' of plugin 'bad_paths': cannot import its implementation "
+        "'no_such_module.suites:Suite' (ModuleNotFoundError: No module named "
+        "'no_such_module')"])
+    cell = zoo_cli("--plugins-dir", str(directory), "bench", "embedded-ad", "--models",
+                   "no-class", "--datasets", "wine-ad", "--seeds", "1", "--budget", "smoke",
+                   "--db", db, "--json")
+    assert [(row["status"], row["error"]) for row in json.loads(cell.stdout)] == [
+        ("failed", model)]
 
 
 def test_unknown_model_lists_close_matches(tmp_path: Path) -> None:

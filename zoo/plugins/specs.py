@@ -16,7 +16,7 @@ from dataclasses import KW_ONLY, dataclass, field
 from types import MappingProxyType
 from typing import Any, Union, get_args, get_origin
 
-from zoo.errors import ZooError, unknown_name_message
+from zoo.errors import ZooError, describe, unknown_name_message
 
 TASKS = ("classify", "regress", "detect", "generate")
 MODALITIES = ("tabular", "image", "text", "timeseries")
@@ -38,6 +38,20 @@ def import_object(path: str) -> Any:
     for part in attribute.split("."):
         obj = getattr(obj, part)
     return obj
+
+
+def import_implementation(kind: str, name: str, plugin: str, path: str) -> Any:
+    """:func:`import_object` of the implementation ``path`` of the ``kind`` ``name``.
+
+    Raises:
+        ZooError: The import failed: one line naming the spec, its plugin, the path and why.
+    """
+    try:
+        return import_object(path)
+    except Exception as exc:  # importing runs the plugin's module: anything may go wrong
+        of_plugin = f" of plugin {plugin!r}" if plugin else ""
+        raise ZooError(f"{kind} {name!r}{of_plugin}: cannot import its implementation "
+                       f"{path!r} ({describe(exc)})") from None
 
 
 def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -531,8 +545,8 @@ class ModelSpec:
                 **self.defaults.get(f"{modality}[{backbone}]", {})}
 
     def load(self) -> Any:
-        """Import and return the implementation class."""
-        return import_object(self.implementation)
+        """Import and return the implementation class (:func:`import_implementation`)."""
+        return import_implementation("model", self.name, self.plugin, self.implementation)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -673,7 +687,8 @@ class SuiteSpec:
                             f"{unknown}")
 
     def load(self) -> Any:
-        return import_object(self.implementation)
+        """Import and return the suite class (:func:`import_implementation`)."""
+        return import_implementation("suite", self.name, self.plugin, self.implementation)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "tasks": list(self.tasks),
