@@ -351,6 +351,76 @@ def test_a_ddp_bench_prints_one_json_document_from_rank_0(tmp_path: Path) -> Non
 
 
 
+# Models that each lack one method of the contract.
+CONTRACT_GAPS = """
+    from zoo import DataInfo, ModelSpec, ZooModel, hookimpl
+
+
+    class Complete(ZooModel):
+        def __init__(self, data_info: DataInfo) -> None:
+            self.data_info = data_info
+
+        def fit(self, splits, config):
+            return {}
+
+        def hyperparameters(self):
+            return {}
+
+        def save_state(self, directory):
+            pass
+
+        def load_state(self, directory):
+            pass
+
+        def score(self, x):
+            import torch
+
+            return torch.zeros(len(x))
+
+
+    def lacking(method):
+        body = {k: v for k, v in vars(Complete).items() if k == "__init__" or not k.startswith("_")}
+        del body[method]
+        return type("No" + method.title().replace("_", ""), (ZooModel,), body)
+
+
+    NoHyperparameters = lacking("hyperparameters")
+    NoSaveState = lacking("save_state")
+    NoScore = lacking("score")
+
+
+    @hookimpl
+    def zoo_register_models(register):
+        for name in ("NoHyperparameters", "NoSaveState", "NoScore"):
+            register(ModelSpec(name=name.lower(), kind="method", tasks=("detect",),
+                               modalities=("tabular",), implementation=f"{__name__}:{name}"))
+"""
+
+
+@pytest.mark.parametrize(("model", "status", "said"), [
+    ("nohyperparameters", 2, "Error: NoHyperparameters does not implement hyperparameters(), "
+                             "required of every model: see docs/concepts.md"),
+    ("noscore", 2, "Error: NoScore does not implement score(), required of a detect model: "
+                   "see docs/concepts.md"),
+    ("nosavestate", 1, "NoSaveState does not implement save_state(), required of every "
+                       "model: see docs/concepts.md"),
+])
+def test_a_model_lacking_a_method_of_the_contract_is_one_line(tmp_path: Path, model: str,
+                                                              status: int, said: str) -> None:
+    directory = tmp_path / "plugins"
+    directory.mkdir()
+    (directory / "gaps.py").write_text(textwrap.dedent(CONTRACT_GAPS))
+    db = tmp_path / "runs.db"
+    done = zoo("--plugins-dir", str(directory), "train", model, "--data", "wine-ad", "--db",
+               str(db), "--json", check=False)
+    assert done.returncode == status, done.stderr
+    if status == 2:  # refused before it runs: nothing stored
+        assert done.stderr.splitlines() == [said] and statuses(db) == []
+    else:  # failed while it ran: stored failed with the reason
+        assert json.loads(done.stdout)["error"] == said and "Traceback" not in done.stderr
+        assert statuses(db) == ["failed"]
+
+
 def test_a_killed_bench_leaves_its_row_failed_not_running(tmp_path: Path,
                                                           sleepy_plugin: SleepyPlugin) -> None:
     db = tmp_path / "runs.db"

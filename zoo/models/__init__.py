@@ -82,6 +82,15 @@ TASK_PROTOCOLS: dict[str, type] = {"classify": Predictor, "regress": Predictor,
                                    "detect": Detector, "generate": Sampler}
 
 
+class MissingMethod(ZooError, NotImplementedError):
+    """A model class lacks a method of the contract: one line naming the class and the method
+    (a ZooError, so that the CLI shows the line and a run stores it as its reason)."""
+
+    def __init__(self, model_class: type, method: str, required_of: str = "every model") -> None:
+        super().__init__(f"{model_class.__name__} does not implement {method}(), required of "
+                         f"{required_of}: see docs/concepts.md")
+
+
 class ZooModel:
     """Mixin with the parts of the contract that do not depend on how a model trains."""
 
@@ -98,7 +107,7 @@ class ZooModel:
 
     def fit(self, splits: Splits, config: TrainConfig) -> dict[str, float]:
         """Train on ``splits.train`` (``splits.val`` for model selection); return metrics."""
-        raise NotImplementedError
+        raise MissingMethod(type(self), "fit")
 
     def training_splits(self, splits: Splits) -> Splits:
         """``splits`` as ``fit`` should get them: when this model selects nothing on the
@@ -109,15 +118,15 @@ class ZooModel:
 
     def hyperparameters(self) -> dict[str, Any]:
         """The constructor arguments (except ``data_info``) that rebuild this model."""
-        raise NotImplementedError
+        raise MissingMethod(type(self), "hyperparameters")
 
     def save_state(self, directory: Path) -> None:
         """Write the learned state into ``directory`` in a format that needs no unpickling."""
-        raise NotImplementedError
+        raise MissingMethod(type(self), "save_state")
 
     def load_state(self, directory: Path) -> None:
         """Read back what :meth:`save_state` wrote."""
-        raise NotImplementedError
+        raise MissingMethod(type(self), "load_state")
 
 
 def list_models(pattern: str = "*", *, task: str | None = None,
@@ -243,11 +252,26 @@ def create_model(name: str, data_info: DataInfo, *, seed: int | None = None,
         hparams.setdefault("backbone", backbone)
     resolved = resolve_hparams(spec, data_info, hparams)
     cls = spec.load()
+    _check_evaluate_hooks(cls, spec.tasks)
     if seed is not None:
         seed_everything(seed)
     model = cls(data_info=data_info, **resolved)
     model.zoo_name = spec.name
     return model
+
+
+def _check_evaluate_hooks(cls: type, tasks: tuple[str, ...]) -> None:
+    """Refuse a class without the evaluate hook of one of its ``tasks`` before it trains, not
+    when it is first scored.
+
+    Raises:
+        MissingMethod: Naming the class, the hook and the task.
+    """
+    for task in tasks:
+        protocol = TASK_PROTOCOLS[task]
+        if not issubclass(cls, protocol):
+            hook = next(name for name in vars(protocol) if not name.startswith("_"))
+            raise MissingMethod(cls, hook, f"a {task} model")
 
 
 def seed_everything(seed: int) -> None:
