@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from zoo.errors import UnknownNameError
+from zoo.errors import UnknownNameError, ZooError
 from zoo.plugins import PluginHost
 
 GOOD = """
@@ -152,6 +152,32 @@ def test_an_implementation_that_does_not_import_is_one_line_naming_spec_and_plug
                    "--db", db, "--json")
     assert [(row["status"], row["error"]) for row in json.loads(cell.stdout)] == [
         ("failed", model)]
+
+
+MISNAMED_SUITE = """
+from zoo import SuiteSpec, hookimpl
+from zoo.suites import Suite
+
+
+class Misnamed(Suite):
+    name = "other-name"
+
+
+@hookimpl
+def zoo_register_suites(register):
+    register(SuiteSpec(name="misnamed", implementation="zoo_plugins_dir.suites:Misnamed",
+                       tasks=("detect",), modalities=("tabular",), metrics=(("auroc", True),)))
+"""
+
+
+def test_a_suite_class_named_apart_from_its_spec_is_one_line_naming_both(
+        tmp_path: Path) -> None:
+    host = fresh_host(tmp_path, {"suites": MISNAMED_SUITE})
+    with pytest.raises(ZooError) as refused:
+        host.suite("misnamed").load()
+    assert str(refused.value) == (
+        "suite 'misnamed' of plugin 'suites' builds a suite named 'other-name' "
+        "(zoo_plugins_dir.suites:Misnamed); its class must set name = 'misnamed'")
 
 
 def test_unknown_model_lists_close_matches(tmp_path: Path) -> None:

@@ -49,9 +49,13 @@ def import_implementation(kind: str, name: str, plugin: str, path: str) -> Any:
     try:
         return import_object(path)
     except Exception as exc:  # importing runs the plugin's module: anything may go wrong
-        of_plugin = f" of plugin {plugin!r}" if plugin else ""
-        raise ZooError(f"{kind} {name!r}{of_plugin}: cannot import its implementation "
+        raise ZooError(f"{_owner(kind, name, plugin)}: cannot import its implementation "
                        f"{path!r} ({describe(exc)})") from None
+
+
+def _owner(kind: str, name: str, plugin: str) -> str:
+    """``model 'vae' of plugin 'zoo-vae'`` (without the plugin for a spec not registered)."""
+    return f"{kind} {name!r}" + (f" of plugin {plugin!r}" if plugin else "")
 
 
 def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -687,8 +691,19 @@ class SuiteSpec:
                             f"{unknown}")
 
     def load(self) -> Any:
-        """Import and return the suite class (:func:`import_implementation`)."""
-        return import_implementation("suite", self.name, self.plugin, self.implementation)
+        """Import and return the suite class (:func:`import_implementation`).
+
+        Raises:
+            ZooError: The class's ``name`` is not this spec's (the suite looks its spec up
+                by it).
+        """
+        cls = import_implementation("suite", self.name, self.plugin, self.implementation)
+        built = getattr(cls, "name", None)
+        if built != self.name:
+            raise ZooError(f"{_owner('suite', self.name, self.plugin)} builds a suite named "
+                           f"{built!r} ({self.implementation}); its class must set "
+                           f"name = {self.name!r}")
+        return cls
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "tasks": list(self.tasks),
