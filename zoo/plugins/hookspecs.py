@@ -122,8 +122,8 @@ def zoo_run_started(run: RunResult) -> None:
 
     Built-in: ``builtin-wandb-tracker``; the results store records every run itself, before
     this hook is called, so that a failing plugin never loses a row. On an executor's worker
-    the hook runs in the worker (with the training's trackers) on the finished row, which the
-    driver stores just after, as given.
+    the hook runs in the worker (with the training's trackers) on the ``running`` row the
+    driver opened in the store.
     """
 
 
