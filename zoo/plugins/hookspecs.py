@@ -118,12 +118,14 @@ def zoo_run_started(run: RunResult) -> None:
     """Called once when a run (train, evaluate or a suite cell) starts, on rank 0 only.
 
     ``run`` is the row as opened: what runs, on what, with ``status="running"`` and no
-    metrics yet. A tracker opens its run here and closes it in :func:`zoo_run_finished`.
+    metrics yet. A tracker opens its run here and closes it in :func:`zoo_run_finished`; it
+    may record where it tracks the run in ``run.extra[tracker name]``, with which the row is
+    finished (``zoo runs show``).
 
-    Built-in: ``builtin-wandb-tracker``; the results store records every run itself, before
-    this hook is called, so that a failing plugin never loses a row. On an executor's worker
-    the hook runs in the worker (with the training's trackers) on the ``running`` row the
-    driver opened in the store.
+    Built-in: ``builtin-wandb-tracker`` (records ``run.extra["wandb"]``); the results store
+    records every run itself, before this hook is called, so that a failing plugin never
+    loses a row. On an executor's worker the hook runs in the worker (with the training's
+    trackers) on the ``running`` row the driver opened in the store.
     """
 
 
