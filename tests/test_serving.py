@@ -204,6 +204,10 @@ BAD_INPUTS = {
                            f"at most {MAX_BATCH} items"),
     "oversized body": ({"inputs": [_row()], "pad": "x" * MAX_BODY}, 413, "limit of 100000"),
     "not JSON": (b"{inputs", 422, "not valid JSON"),
+    "beyond float32": ({"inputs": [[1e39, *_row(29)]]}, 422, "within float32's range"),
+    "far beyond float32": ({"inputs": [[1e300, *_row(29)]]}, 422, "within float32's range"),
+    "a row the model overflows on": ({"inputs": [_row(value=3e38)]}, 422,
+                                     "the model's score of row 0 is not finite"),
     "unknown field": ({"inputs": [_row()], "rows": 1}, 422, "rows: Extra inputs"),
 }
 
@@ -251,6 +255,8 @@ def test_the_onnx_runtime_serves_the_same_scores(detector: tuple[Trained, Server
         assert status == 200 and onnx.request("GET", "/ready")[1]["runtime"] == "onnx"
         np.testing.assert_allclose(body["scores"], server.post("/v1/score", rows)[1]["scores"],
                                    rtol=1e-4, atol=1e-4)
+        status, body = onnx.post("/v1/score", {"inputs": [[1e39, *_row(29)]]})
+        assert status == 422 and "within float32's range" in body["detail"]
     finally:
         stop_server(onnx)
 
@@ -343,6 +349,12 @@ def test_predict_equals_zoo_evaluate(classifier: tuple[Trained, Server]) -> None
     assert body["predictions"] == expected[:MAX_BATCH].tolist()
     np.testing.assert_allclose(np.sum(body["probabilities"], axis=1), 1.0, atol=1e-9)
     assert server.post("/v1/score", {"inputs": rows[:1].tolist()})[0] == 404
+
+
+def test_a_classifier_refuses_inputs_beyond_float32(classifier: tuple[Trained, Server]) -> None:
+    _, server = classifier
+    status, body = server.post("/v1/predict", {"inputs": [[1e39] * 30]})
+    assert status == 422 and "within float32's range" in body["detail"]
 
 
 def test_the_card_reports_the_latest_evaluation(classifier: tuple[Trained, Server],

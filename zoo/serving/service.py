@@ -55,11 +55,11 @@ class Service:
         array = np.asarray(inputs)
         if array.dtype.kind not in "iuf" or tuple(array.shape[1:]) != shape:
             raise ZooError(f"inputs must be rows of numbers of shape {list(shape)}")
-        if array.dtype.kind == "f" and not np.isfinite(array).all():
-            row = int(np.argwhere(~np.isfinite(array.reshape(len(array), -1)))[0][0])
-            raise ZooError(f"inputs must be finite numbers; row {row} has NaN or infinity")
-        return self._token_ids(array) if self.info.modality == "text" else \
-            array.astype(np.float32)
+        if self.info.modality == "text":
+            _check_finite(array)
+            return self._token_ids(array)
+        # Checked after the cast: a finite float64 beyond float32's range becomes infinity.
+        return _check_finite(array.astype(np.float32))
 
     def _encode(self, index: int, text: str) -> list[int]:
         assert self.vocab is not None
@@ -88,7 +88,16 @@ class Service:
                           else outputs)
 
     def answer(self, hook: str, outputs: np.ndarray) -> dict[str, Any]:
-        """The response body of ``hook`` for its ``outputs``."""
+        """The response body of ``hook`` for its ``outputs``.
+
+        Raises:
+            ZooError: An output is NaN or infinite (JSON has no such numbers, and a null
+                score would be called normal).
+        """
+        bad = _first_non_finite_row(outputs)
+        if bad is not None:
+            raise ZooError(f"the model's {hook} of row {bad} is not finite (NaN or infinity); "
+                           f"that row lies outside what the model can answer for")
         if hook == "score":
             body: dict[str, Any] = {"scores": outputs.astype(float).tolist()}
             if self.threshold is not None:
@@ -121,6 +130,23 @@ class Service:
         else:
             values = samples.tolist()
         return {"samples": values, "seed": seed}
+
+
+def _first_non_finite_row(values: np.ndarray) -> int | None:
+    """The index of the first row of ``values`` holding NaN or infinity; ``None`` if none."""
+    if values.dtype.kind != "f" or np.isfinite(values).all():
+        return None
+    return int(np.argwhere(~np.isfinite(values.reshape(len(values), -1)))[0][0])
+
+
+def _check_finite(rows: np.ndarray) -> np.ndarray:
+    """``rows``, once every value is finite."""
+    bad = _first_non_finite_row(rows)
+    if bad is not None:
+        limit = float(np.finfo(np.float32).max)
+        raise ZooError(f"inputs must be finite numbers within float32's range (magnitude at "
+                       f"most {limit:.6g}); row {bad} has NaN, infinity or a larger value")
+    return rows
 
 
 def _png_base64(image: np.ndarray) -> str:
