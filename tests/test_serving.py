@@ -282,6 +282,13 @@ def test_a_tampered_package_is_refused_in_one_line(detector: tuple[Trained, Serv
         verify_package(tampered)
 
 
+def serve_refusal(home: Path, *args: str) -> tuple[int, str]:
+    """Exit status and stderr of a ``zoo serve`` expected to stop before serving."""
+    done = subprocess.run(zoo_command("serve", *args), env=environment(home),
+                          capture_output=True, text=True, timeout=120)
+    return done.returncode, done.stderr
+
+
 def test_a_missing_or_incompatible_plugin_is_named() -> None:
     from zoo.serving.package import check_plugin
 
@@ -349,6 +356,15 @@ def test_predict_equals_zoo_evaluate(classifier: tuple[Trained, Server]) -> None
     assert body["predictions"] == expected[:MAX_BATCH].tolist()
     np.testing.assert_allclose(np.sum(body["probabilities"], axis=1), 1.0, atol=1e-9)
     assert server.post("/v1/score", {"inputs": rows[:1].tolist()})[0] == 404
+
+
+def test_the_onnx_runtime_without_an_onnx_export_is_refused_in_one_line(
+        classifier: tuple[Trained, Server]) -> None:
+    trained, _ = classifier
+    assert serve_refusal(trained.home, str(trained.package), "--runtime", "onnx", "--port",
+                         str(free_port())) == (
+        2, f"Error: package {trained.package} has no ONNX export; make one with zoo export "
+           f"--onnx, or serve it with --runtime eager\n")
 
 
 def test_a_classifier_refuses_inputs_beyond_float32(classifier: tuple[Trained, Server]) -> None:

@@ -41,14 +41,15 @@ def serve_command(package: str, host: str, port: int, token: str | None, max_bat
     Ctrl-C or SIGTERM."""
     from zoo.serving.app import serve
     from zoo.serving.config import ServeConfig
-    from zoo.serving.package import export_package, verify_package
+    from zoo.serving.package import check_runtime, export_package, verify_package
 
     with tempfile.TemporaryDirectory(prefix="zoo-serve-") as scratch:
         if not (Path(package) / "card.json").is_file():
             with _open_store(db) as store:
                 package = str(export_package(store, package, Path(scratch) / "package",
                                              onnx=runtime == "onnx"))
-        verify_package(package)
+        # Checked here, not only in the app: a failure there is a lifespan traceback.
+        check_runtime(package, verify_package(package), runtime)
         config = ServeConfig(package=str(Path(package).resolve()), runtime=runtime,
                              token=token or None, max_batch=max_batch, max_wait_ms=max_wait_ms,
                              max_samples=max_samples, max_body_bytes=max_body_bytes)

@@ -55,7 +55,7 @@ def check_exportable(model: Any, task: str) -> None:
     reason = unsupported_reason(model, task)
     if reason:
         raise ZooError(f"model {model.zoo_name!r} cannot be exported to ONNX: {reason}")
-    _require_onnx()
+    require_onnx()
 
 
 def input_dtype(info: DataInfo) -> str:
@@ -141,7 +141,7 @@ def _checked_parity(name: str, hook: str, eager: np.ndarray, exported: np.ndarra
     return float(difference.max()) if difference.size else 0.0
 
 
-def _require_onnx() -> None:
+def require_onnx() -> None:
     try:
         import onnx  # noqa: F401
         import onnxruntime  # noqa: F401
@@ -159,7 +159,7 @@ class OnnxModel:
     onnx_unsupported = ""
 
     def __init__(self, directory: Path, section: dict[str, Any], data_info: DataInfo) -> None:
-        _require_onnx()
+        require_onnx()
         import onnxruntime
 
         self.data_info = data_info

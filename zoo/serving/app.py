@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 from zoo.errors import ZooError, one_line
 from zoo.serving.batching import MicroBatcher
 from zoo.serving.config import CONFIG_ENV, GRACEFUL_SHUTDOWN_S, ServeConfig
-from zoo.serving.package import load_package, served_hooks, verify_package
+from zoo.serving.package import check_runtime, load_package, served_hooks, verify_package
 from zoo.serving.service import ROUTES, Service
 
 
@@ -48,7 +48,8 @@ def create_app(config: ServeConfig) -> Any:
     """The FastAPI app serving ``config.package``; the model is loaded in its lifespan.
 
     Raises:
-        ZooError: The package fails verification (:func:`zoo.serving.package.verify_package`).
+        ZooError: The package fails verification (:func:`zoo.serving.package.verify_package`)
+            or cannot be served with ``config.runtime`` (``check_runtime``).
     """
     from fastapi import APIRouter, Depends, FastAPI
     from fastapi.exceptions import RequestValidationError
@@ -56,6 +57,7 @@ def create_app(config: ServeConfig) -> Any:
     from fastapi.responses import JSONResponse
 
     card = verify_package(config.package)
+    check_runtime(config.package, card, config.runtime)
     hooks = served_hooks(card, config.runtime)
     schemas = _schemas(config, card)
 

@@ -25,7 +25,7 @@ from zoo.data.preprocess import preprocess_arrays
 from zoo.data.types import Arrays, DataInfo
 from zoo.errors import ZooError
 from zoo.models.checkpoints import CARD, load_model, read_card, save_model
-from zoo.models.onnx import check_exportable, data_hooks, export_onnx, input_dtype
+from zoo.models.onnx import check_exportable, data_hooks, export_onnx, input_dtype, require_onnx
 from zoo.plugins import get_host
 from zoo.runs.single import checkpoint_dir, task_splits
 
@@ -252,23 +252,30 @@ def load_package(directory: str | Path, runtime: str = "eager") -> Package:
     """Verify a package (:func:`verify_package`) and load its model for ``runtime``.
 
     Raises:
-        ZooError: The package fails verification, or ``runtime="onnx"`` and it has no ONNX
-            export.
+        ZooError: The package fails verification, or cannot be served with ``runtime``
+            (:func:`check_runtime`).
     """
     from zoo.models.onnx import OnnxModel
 
-    if runtime not in RUNTIMES:
-        raise ZooError(f"unknown runtime {runtime!r}; valid: {', '.join(RUNTIMES)}")
     directory = Path(directory)
     card = verify_package(directory)
+    check_runtime(directory, card, runtime)
     if runtime == "eager":
         return Package(directory, card, load_model(directory), runtime)
-    section = card["package"].get("onnx")
-    if not section:
-        raise ZooError(f"package {directory} has no ONNX export; make one with zoo export "
-                       f"--onnx, or serve it with --runtime eager")
-    return Package(directory, card, OnnxModel(directory, section, DataInfo.from_dict(
-        card["data_info"])), runtime)
+    return Package(directory, card, OnnxModel(directory, card["package"]["onnx"],
+                                              DataInfo.from_dict(card["data_info"])), runtime)
+
+
+def check_runtime(directory: str | Path, card: dict[str, Any], runtime: str) -> None:
+    """Refuse to serve a verified package with ``runtime`` when it cannot be: an unknown
+    runtime, or ONNX for a package without an ONNX export or without the ``onnx`` extra."""
+    if runtime not in RUNTIMES:
+        raise ZooError(f"unknown runtime {runtime!r}; valid: {', '.join(RUNTIMES)}")
+    if runtime == "onnx":
+        if not card["package"].get("onnx"):
+            raise ZooError(f"package {directory} has no ONNX export; make one with zoo export "
+                           f"--onnx, or serve it with --runtime eager")
+        require_onnx()
 
 
 def served_hooks(card: dict[str, Any], runtime: str) -> tuple[str, ...]:
