@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -280,6 +281,41 @@ def test_a_tampered_package_is_refused_in_one_line(detector: tuple[Trained, Serv
         weights.write(b"\0\0\0\0")
     with pytest.raises(ZooError, match=r"weights\.safetensors was changed after export"):
         verify_package(tampered)
+
+
+CARD_EDITS = {
+    "no files": (lambda card: card["package"].pop("files"),
+                 r"lacks key package\.files \(an object\); export the run again$"),
+    "files a list": (lambda card: card["package"].update(files=[]),
+                     r"key package\.files must be an object, not a list"),
+    "a file outside": (lambda card: card["package"]["files"].update({"../card.json": "0"}),
+                       r"key package\.files must be a mapping of the package's file names"),
+    "an unknown hook": (lambda card: card["package"].update(hooks=["fly"]),
+                        r"key package\.hooks must be a list of log_likelihood, predict, "),
+    "threshold a string": (lambda card: card["package"]["threshold"].update(value="high"),
+                           r"key package\.threshold\.value must be a number or null, not a "
+                           r"string"),
+    "no data_info task": (lambda card: card["data_info"].pop("task"),
+                          r"lacks key data_info\.task \(a string\)"),
+}
+
+
+@pytest.mark.parametrize("case", CARD_EDITS, ids=list(CARD_EDITS))
+def test_a_malformed_card_with_a_matching_digest_is_refused_in_one_line(
+        detector: tuple[Trained, Server], tmp_path: Path, case: str) -> None:
+    from zoo.serving.package import _card_digest, verify_package
+
+    trained, _ = detector
+    package = tmp_path / "package"
+    shutil.copytree(trained.package, package)
+    card = json.loads((package / "card.json").read_text())
+    edit, message = CARD_EDITS[case]
+    edit(card)
+    card["digest"] = _card_digest(card)  # sealed again, as a tool making cards by hand would
+    (package / "card.json").write_text(json.dumps(card))
+    with pytest.raises(ZooError, match=rf"^package {re.escape(str(package))}: card\.json "
+                                       rf"{message}"):
+        verify_package(package)
 
 
 def serve_refusal(home: Path, *args: str) -> tuple[int, str]:

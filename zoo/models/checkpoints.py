@@ -59,6 +59,8 @@ def read_card(directory: str | Path) -> dict[str, Any]:
         card = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise ZooError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(card, dict):
+        raise ZooError(f"{path} is not a JSON object of the model's description")
     missing = {"model", "hparams", "data_info"} - set(card)
     if missing:
         raise ZooError(f"{path} lacks {', '.join(sorted(missing))}")

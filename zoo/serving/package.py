@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -25,7 +26,14 @@ from zoo.data.preprocess import preprocess_arrays
 from zoo.data.types import Arrays, DataInfo
 from zoo.errors import ZooError
 from zoo.models.checkpoints import CARD, load_model, read_card, save_model
-from zoo.models.onnx import check_exportable, data_hooks, export_onnx, input_dtype, require_onnx
+from zoo.models.onnx import (
+    DATA_HOOKS,
+    check_exportable,
+    data_hooks,
+    export_onnx,
+    input_dtype,
+    require_onnx,
+)
 from zoo.plugins import get_host
 from zoo.runs.single import checkpoint_dir, task_splits
 
@@ -40,6 +48,21 @@ PARITY_ROWS = 256
 RUNTIMES = ("eager", "onnx")
 #: Card keys that :func:`zoo.models.checkpoints.save_model` writes itself.
 _MODEL_KEYS = ("card_version", "model", "hparams", "data_info")
+#: The hooks a package may serve.
+_HOOKS = frozenset({*(hook for hooks in DATA_HOOKS.values() for hook in hooks), "sample"})
+#: The card keys serving reads, their types, and whether a key must be there when the key
+#: holding it is (an optional section's own keys are checked only when it is present).
+_CARD_KEYS: tuple[tuple[str, type | tuple[type, ...], bool], ...] = (
+    ("model", str, True), ("data_info", dict, True), ("data_info.task", str, True),
+    ("package", dict, True), ("package.files", dict, True), ("package.hooks", list, True),
+    ("package.input", dict, True), ("package.input.shape", list, True),
+    ("package.input.dtype", str, True), ("package.plugin", dict, True),
+    ("package.threshold", dict, False),
+    ("package.threshold.value", (int, float, type(None)), False),
+    ("package.onnx", dict, False), ("package.onnx.files", dict, True),
+    ("preprocess", dict, False), ("vocab", (list, type(None)), False))
+_JSON_TYPES: dict[type, str] = {str: "a string", dict: "an object", list: "a list",
+                                int: "a number", float: "a number", type(None): "null"}
 
 
 @dataclass
@@ -214,6 +237,7 @@ def verify_package(directory: str | Path) -> dict[str, Any]:
     if _card_digest(card) != card["digest"]:
         raise ZooError(f"{directory / CARD} was changed after export (its digest does not "
                        f"match); export the run again")
+    _check_card_keys(directory, card)
     for name, digest in card["package"]["files"].items():
         path = directory / name
         if not path.is_file():
@@ -222,6 +246,57 @@ def verify_package(directory: str | Path) -> dict[str, Any]:
             raise ZooError(f"{path} was changed after export (sha256 does not match the card)")
     check_plugin(card["model"], card["package"]["plugin"])
     return card
+
+
+def _check_card_keys(directory: Path, card: dict[str, Any]) -> None:
+    """Refuse a card lacking a key serving reads, or holding one of another type (a card made
+    by hand or by another tool can carry a matching digest)."""
+    def refuse(key: str, wanted: str) -> ZooError:
+        return ZooError(f"package {directory}: {CARD} key {key} must be {wanted}; export the "
+                        f"run again")
+
+    for key, types, required in _CARD_KEYS:
+        parent, _, name = key.rpartition(".")
+        holder = _lookup(card, parent) if parent else card
+        if not isinstance(holder, dict) or (name not in holder and not required):
+            continue
+        names = types if isinstance(types, tuple) else (types,)
+        wanted = " or ".join(dict.fromkeys(_JSON_TYPES[t] for t in names))
+        if name not in holder:
+            raise ZooError(f"package {directory}: {CARD} lacks key {key} ({wanted}); export "
+                           f"the run again")
+        value = holder[name]
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise refuse(key, f"{wanted}, not {_JSON_TYPES.get(type(value), 'a boolean')}")
+    _check_card_values(card, refuse)
+
+
+def _lookup(card: dict[str, Any], key: str) -> Any:
+    value: Any = card
+    for name in key.split("."):
+        value = value.get(name) if isinstance(value, dict) else None
+    return value
+
+
+def _check_card_values(card: dict[str, Any], refuse: Callable[[str, str], ZooError]) -> None:
+    """The values inside the card's lists and mappings that serving relies on."""
+    section = card["package"]
+    if not all(name == Path(name).name and isinstance(digest, str)
+               for name, digest in section["files"].items()):
+        raise refuse("package.files", "a mapping of the package's file names to their sha256")
+    if not all(hook in _HOOKS and isinstance(name, str) and name in section["files"]
+               for hook, name in section.get("onnx", {}).get("files", {}).items()):
+        raise refuse("package.onnx.files", "a mapping of hooks to files of package.files")
+    hooks = section["hooks"]
+    if not all(isinstance(hook, str) and hook in _HOOKS for hook in hooks):
+        raise refuse("package.hooks", f"a list of {', '.join(sorted(_HOOKS))}")
+    shape = section["input"]["shape"]
+    if not shape or not all(type(size) is int and size > 0 for size in shape):
+        raise refuse("package.input.shape", "a list of positive integers")
+    try:
+        DataInfo.from_dict(card["data_info"])
+    except (TypeError, ValueError, KeyError):
+        raise refuse("data_info", "the model's data description (shape, task, ...)") from None
 
 
 def check_plugin(model: str, exported: dict[str, Any]) -> None:
