@@ -195,6 +195,8 @@ def _row(n: int = 30, value: Any = 0.5) -> list[Any]:
     return [value] * n
 
 
+#: Valid JSON nested deeper than the server's JSON parser goes, within the body limit.
+DEEP_BODY = b'{"inputs": ' + b"[" * 10_000 + b"]" * 10_000 + b"}"
 BAD_INPUTS = {
     "wrong shape": ({"inputs": [_row(29)]}, 422, "at least 30 items"),
     "NaN": (None, 422, "finite"),
@@ -205,6 +207,7 @@ BAD_INPUTS = {
                            f"at most {MAX_BATCH} items"),
     "oversized body": ({"inputs": [_row()], "pad": "x" * MAX_BODY}, 413, "limit of 100000"),
     "not JSON": (b"{inputs", 422, "not valid JSON"),
+    "JSON nested too deeply": (None, 422, "not valid JSON (nested too deeply to parse)"),
     "beyond float32": ({"inputs": [[1e39, *_row(29)]]}, 422, "within float32's range"),
     "far beyond float32": ({"inputs": [[1e300, *_row(29)]]}, 422, "within float32's range"),
     "a row the model overflows on": ({"inputs": [_row(value=3e38)]}, 422,
@@ -220,6 +223,8 @@ def test_bad_input_is_a_one_line_4xx_and_the_server_stays_up(
     body, status_wanted, message = BAD_INPUTS[case]
     if case == "NaN":
         raw = b'{"inputs": [[NaN' + b", 0.5" * 29 + b"]]}"
+    elif case == "JSON nested too deeply":
+        raw = DEEP_BODY
     else:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     status, answer = server.post("/v1/score", None, raw=raw)
@@ -241,6 +246,16 @@ def test_the_token_guards_all_but_health_and_ready(detector: tuple[Trained, Serv
     status, card = server.request("GET", "/v1/model")
     assert status == 200 and card["model"] == "autoencoder"
     assert card["package"]["input"] == {"shape": [30], "dtype": "float32"}
+
+
+def test_the_token_is_checked_before_the_body_is_read(detector: tuple[Trained, Server]) -> None:
+    """Without the token, a body the server could not parse is refused like any other: 401,
+    not a parse error (nothing an unauthenticated client sends is parsed)."""
+    _, server = detector
+    for raw in (b"{inputs", DEEP_BODY, json.dumps({"inputs": [_row()]}).encode()):
+        for token in (None, "wrong"):
+            status, body = server.post("/v1/score", None, raw=raw, token=token)
+            assert status == 401 and "bearer token" in body["detail"], body
 
 
 @pytest.mark.slow  # a second server start; ONNX parity itself is tested per model

@@ -51,10 +51,13 @@ def create_app(config: ServeConfig) -> Any:
         ZooError: The package fails verification (:func:`zoo.serving.package.verify_package`)
             or cannot be served with ``config.runtime`` (``check_runtime``).
     """
-    from fastapi import APIRouter, Depends, FastAPI
+    from fastapi import APIRouter, FastAPI, Security
+    from fastapi.exception_handlers import http_exception_handler
     from fastapi.exceptions import RequestValidationError
     from fastapi.openapi.docs import get_swagger_ui_html
     from fastapi.responses import JSONResponse
+    from fastapi.security import HTTPBearer
+    from starlette.exceptions import HTTPException
 
     card = verify_package(config.package)
     check_runtime(config.package, card, config.runtime)
@@ -78,13 +81,25 @@ def create_app(config: ServeConfig) -> Any:
                   lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None,
                   responses={422: {"model": schemas.Error}})
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
-    guarded = [Depends(_token_check(config.token))] if config.token else []
+    guarded: list[Any] = []
+    if config.token:
+        # Added last, so it runs first: no body is read before the token is checked.
+        app.add_middleware(BearerToken, token=config.token)
+        # Checked by BearerToken; declared here for the schema and the Swagger page.
+        guarded = [Security(HTTPBearer(auto_error=False,
+                                       description="zoo serve --token / ZOO_SERVE_TOKEN"))]
     errors: dict[int | str, dict[str, Any]] = {
         code: {"model": schemas.Error} for code in (401, 413, 422, 503)}
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Any, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": _first_error(exc.errors())}, status_code=422)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Any, exc: HTTPException) -> Any:
+        if exc.status_code == 400:  # FastAPI's only 400: a body its JSON parser gave up on
+            return JSONResponse({"detail": _unparsable(exc)}, status_code=422)
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(ZooError)
     async def refused(request: Any, exc: ZooError) -> JSONResponse:
@@ -163,25 +178,6 @@ def _sample_endpoint(app: Any, schemas: Any) -> Callable[..., Awaitable[Any]]:
     return endpoint
 
 
-def _token_check(token: str) -> Callable[..., None]:
-    from fastapi import Depends, HTTPException
-    from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-
-    bearer = HTTPBearer(auto_error=False, description="zoo serve --token / ZOO_SERVE_TOKEN")
-
-    def check(credentials: Any = None) -> None:
-        if credentials is None or not secrets.compare_digest(
-                credentials.credentials.encode(), token.encode()):
-            raise HTTPException(401, "missing or wrong bearer token: send the header "
-                                "'Authorization: Bearer TOKEN' (zoo serve --token)",
-                                headers={"WWW-Authenticate": "Bearer"})
-
-    # Set here, not in the signature: fastapi is imported only when serving.
-    check.__annotations__ = {
-        "credentials": Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]}
-    return check
-
-
 def _first_error(errors: Any) -> str:
     """A request validation failure as one line: where, and what was expected."""
     if not errors:
@@ -192,6 +188,50 @@ def _first_error(errors: Any) -> str:
         return one_line(f"the request body is not valid JSON ({reason})")
     where = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or "body"
     return one_line(f"{where}: {first.get('msg', 'is not valid')}")
+
+
+def _unparsable(exc: Exception) -> str:
+    """Why FastAPI could not parse a request body, in one line."""
+    if isinstance(exc.__cause__, RecursionError):
+        return "the request body is not valid JSON (nested too deeply to parse)"
+    return one_line(f"the request body is not valid JSON ({exc.__cause__ or exc})")
+
+
+class BearerToken:
+    """ASGI middleware refusing with 401 every request but ``/health`` and ``/ready`` without
+    ``Authorization: Bearer TOKEN``, before any of its body is read: nothing an
+    unauthenticated client sends is parsed. The token is compared in constant time."""
+
+    OPEN = frozenset({"/health", "/ready"})
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app = app
+        self.token = token.encode()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] in self.OPEN or self._authorised(scope):
+            await self.app(scope, receive, send)
+            return
+        await _send_error(send, 401, "missing or wrong bearer token: send the header "
+                                     "'Authorization: Bearer TOKEN' (zoo serve --token)",
+                          [(b"www-authenticate", b"Bearer")])
+
+    def _authorised(self, scope: dict[str, Any]) -> bool:
+        header = dict(scope.get("headers", [])).get(b"authorization", b"")
+        scheme, _, credentials = header.partition(b" ")
+        # Compared even for another scheme, so the time says nothing about the header.
+        matches = secrets.compare_digest(credentials, self.token)
+        return scheme.lower() == b"bearer" and matches
+
+
+async def _send_error(send: Any, status: int, detail: str,
+                      headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """Answer ``{"detail": detail}`` with ``status`` from an ASGI middleware."""
+    body = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()), *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})
 
 
 class BodyLimit:
@@ -234,12 +274,8 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _refuse(self, send: Any) -> None:
-        detail = json.dumps({"detail": f"the request body is over this server's limit of "
-                                       f"{self.limit} bytes"}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(detail)).encode())]})
-        await send({"type": "http.response.body", "body": detail})
+        await _send_error(send, 413, f"the request body is over this server's limit of "
+                                     f"{self.limit} bytes")
 
 
 def _row_type(shape: list[int], dtype: str, text: bool) -> Any:
