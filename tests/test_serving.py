@@ -340,6 +340,19 @@ def serve_refusal(home: Path, *args: str) -> tuple[int, str]:
     return done.returncode, done.stderr
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_port_in_use_is_refused_in_one_line(detector: tuple[Trained, Server],
+                                              workers: str) -> None:
+    trained, _ = detector
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert serve_refusal(trained.home, str(trained.package), "--port", str(port),
+                             "--workers", workers) == (
+            2, f"Error: port {port} on 127.0.0.1 is in use; choose another with --port\n")
+
+
 def test_a_missing_or_incompatible_plugin_is_named() -> None:
     from zoo.serving.package import check_plugin
 

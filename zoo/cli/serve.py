@@ -39,10 +39,11 @@ def serve_command(package: str, host: str, port: int, token: str | None, max_bat
                   runtime: str, db: Path | None) -> None:
     """Serve PACKAGE (made by zoo export), or a RUN id exported on the fly, over HTTP until
     Ctrl-C or SIGTERM."""
-    from zoo.serving.app import serve
+    from zoo.serving.app import check_port, serve
     from zoo.serving.config import ServeConfig
     from zoo.serving.package import check_runtime, export_package, verify_package
 
+    check_port(host, port)
     with tempfile.TemporaryDirectory(prefix="zoo-serve-") as scratch:
         if not (Path(package) / "card.json").is_file():
             with _open_store(db) as store:

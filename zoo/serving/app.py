@@ -14,9 +14,11 @@ card), ``GET /v1/stats`` (batching counters), and as the package's hooks allow
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
@@ -37,6 +39,30 @@ def serve(config: ServeConfig, *, host: str, port: int, workers: int) -> None:
     uvicorn.run("zoo.serving.app:app_from_environment", factory=True, host=host, port=port,
                 workers=workers, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
                 log_level="info")
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse, in one line and before any model is loaded, an address the server could not
+    listen on. Another process may still take the port before uvicorn binds it; uvicorn then
+    reports it, but the common case (a server already running there) is caught here.
+
+    Raises:
+        ZooError: ``host`` is not an address of this machine, or ``port`` on it is in use.
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as exc:
+        raise ZooError(f"--host {host} is not an address to listen on ({exc.strerror})") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ZooError(f"port {port} on {host} is in use; choose another with "
+                               f"--port") from None
+            raise ZooError(f"cannot listen on {host} port {port}: {exc.strerror}") from None
 
 
 def app_from_environment() -> Any:
