@@ -362,6 +362,8 @@ class Tracker:
         self.events: list[tuple[str, Any]] = []
         self.logged: list[list[dict[str, float]]] = []  # per logger, what it was given
         self.epochs: list[int] = []
+        # By run folder: (hook, epoch, trainer.callback_metrics) at each epoch end.
+        self.seen: dict[Path, list[tuple[str, int, dict[str, float]]]] = {}
 
     @hookimpl
     def zoo_run_started(self, run: RunResult) -> None:
@@ -377,10 +379,19 @@ class Tracker:
 
         self.events.append(("callbacks", (config, run_dir)))
         epochs = self.epochs
+        seen = self.seen.setdefault(run_dir, [])
+
+        def record(hook: str, trainer: Any) -> None:
+            metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
+            seen.append((hook, trainer.current_epoch, metrics))
 
         class EpochCounter(Callback):
             def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
                 epochs.append(trainer.current_epoch)
+                record("train", trainer)
+
+            def on_validation_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+                record("validation", trainer)
 
         return [EpochCounter()]
 
@@ -456,6 +467,26 @@ def test_a_trackers_trainer_hooks_get_the_run_and_its_epoch_metrics(
     assert list(names_by_epoch) == [0, 1]
     assert all({"train_loss", "val_loss"} <= names for names in names_by_epoch.values())
     assert (run_dir / "metrics.csv").is_file()  # the built-in CSV logger still writes its own
+
+
+def test_a_trackers_callbacks_see_each_epochs_own_metrics_as_the_csv_logs_them(
+        tracked: tuple[Tracker, list[RunResult]]) -> None:
+    import csv
+
+    tracker, stored = tracked
+    run_dir = Path(stored[0].checkpoint).parent
+    logged: dict[int, dict[str, float]] = {}
+    with (run_dir / "metrics.csv").open() as rows:
+        for row in csv.DictReader(rows):
+            logged.setdefault(int(row.pop("epoch")), {}).update(
+                {name: float(value) for name, value in row.items() if value and name != "step"})
+    seen = tracker.seen[run_dir]
+    assert [(hook, epoch) for hook, epoch, _ in seen] == [
+        ("validation", 0), ("train", 0), ("validation", 1), ("train", 1)]
+    for hook, epoch, metrics in seen:
+        names = ("val_loss", "val_metric") if hook == "validation" else list(logged[epoch])
+        assert {name: metrics[name] for name in names} == pytest.approx(
+            {name: logged[epoch][name] for name in names}), (hook, epoch)
 
 
 # -- the hook surface stays honest ----------------------------------------------------------

@@ -101,6 +101,42 @@ def test_the_fit_restores_the_best_validation_parameters() -> None:
     assert float(val_loss) == pytest.approx(metrics["best_val_loss"], rel=1e-4)
 
 
+#: ScriptedValidation's validation loss, epoch by epoch: the lowest at epoch 1, then two worse.
+SCRIPTED_VAL_LOSSES = (1.0, 0.5, 0.8, 0.9, 0.3, 0.2)
+
+
+class ScriptedValidation(ZooModule):
+    """A throwaway model whose validation loss at epoch ``e`` is ``SCRIPTED_VAL_LOSSES[e]``
+    and whose ``trained_in`` buffer holds the epoch it last trained in."""
+
+    def __init__(self, data_info: DataInfo, optimizer: str = "sgd", lr: float = 0.0,
+                 batch_size: int = 64) -> None:
+        super().__init__(data_info)
+        self.save_hyperparameters(ignore=["data_info"])
+        self.layer = torch.nn.Linear(data_info.shape[0], 1)
+        self.register_buffer("trained_in", torch.tensor(-1))
+
+    def training_loss(self, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        self.trained_in.fill_(self.current_epoch)
+        loss = self.layer(batch[0]).pow(2).mean()
+        self.log_epoch_mean("train_loss", loss.detach())
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+        self.log_epoch_mean("val_loss", torch.tensor(SCRIPTED_VAL_LOSSES[self.current_epoch]))
+
+
+def test_early_stopping_and_best_weights_use_each_epochs_own_validation_loss() -> None:
+    splits = tiny_splits("tabular", "regress")
+    model = ScriptedValidation(splits.info)
+    metrics = model.fit(splits, TrainConfig(max_epochs=len(SCRIPTED_VAL_LOSSES),
+                                            accelerator="cpu", patience=2))
+    # Best at epoch 1, no better at epochs 2 and 3: stopped after epoch 3, epoch 1's kept.
+    assert metrics["epochs"] == 4
+    assert metrics["best_val_loss"] == pytest.approx(0.5)
+    assert int(model.trained_in) == 1
+
+
 def test_a_non_finite_loss_raises_diverged() -> None:
     splits = tiny_splits("tabular", "regress")
     splits.train.y[:] = np.float32(1e38)

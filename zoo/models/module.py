@@ -112,14 +112,21 @@ class ZooModule(ZooModel, pl.LightningModule):
         sums[name] = (total, count + weight)
 
     def on_train_epoch_end(self) -> None:
-        self._log_epoch_means(training=True)
+        self.flush_epoch_means(training=True)
         if self._steps is not None:
             self._steps.epoch_end()
 
     def on_validation_epoch_end(self) -> None:
-        self._log_epoch_means(training=False)
+        self.flush_epoch_means(training=False)
 
-    def _log_epoch_means(self, *, training: bool) -> None:
+    def flush_epoch_means(self, *, training: bool) -> None:
+        """Publish the training (or validation) epoch means added since the last flush, once.
+
+        The fit loop's :class:`~zoo.training.callbacks.EpochMeans` calls this before the other
+        callbacks' epoch-end hooks (Lightning calls the module's own after them, one epoch late
+        for those callbacks); the module's hooks then find nothing left, and publish the means
+        themselves under a plain Lightning ``Trainer``.
+        """
         sums = self._epoch_sums.pop(training, {})
         if not sums:
             return

@@ -9,10 +9,10 @@
 - a non-finite training loss stops the run with :class:`Diverged`, never a score;
 - optimisers by name (:func:`build_optimizer`).
 
-Owns: this module (trainer factory, fit loop, optimisers, device checks), `callbacks` (best
-weights, divergence, the progress bar), `batches` (in-memory batches and blocks of them),
-`steps` (optimiser steps inside a block) and `progress` (progress bars on stderr). May import:
-zoo.errors, zoo.plugins, zoo.data (a test checks it; imports run downward only).
+Owns: this module (trainer factory, fit loop, optimisers, device checks), `callbacks` (epoch
+means, best weights, divergence, the progress bar), `batches` (in-memory batches and blocks of
+them), `steps` (optimiser steps inside a block) and `progress` (progress bars on stderr). May
+import: zoo.errors, zoo.plugins, zoo.data (a test checks it; imports run downward only).
 """
 
 from __future__ import annotations
@@ -242,14 +242,20 @@ def fit_lightning(module: LightningModule, splits: Splits, config: TrainConfig,
 
     from zoo.plugins import get_host
     from zoo.training.batches import TensorDataModule
-    from zoo.training.callbacks import BestWeights, DivergenceGuard, TrainingProgress
+    from zoo.training.callbacks import (
+        BestWeights,
+        DivergenceGuard,
+        EpochMeans,
+        TrainingProgress,
+    )
 
     quiet_lightning()
     pl.seed_everything(config.seed, workers=True, verbose=False)
     has_validation = splits.val is not None and len(splits.val) > 0
     monitor = "val_loss" if has_validation else "train_loss"
     best = BestWeights(monitor) if keep_best else None
-    callbacks: list[Any] = [DivergenceGuard()] if best is None else [best, DivergenceGuard()]
+    # EpochMeans first: every later callback reads this epoch's means.
+    callbacks: list[Any] = [EpochMeans(), DivergenceGuard(), *([] if best is None else [best])]
     if config.progress_bar:
         callbacks.append(TrainingProgress())
     callbacks.extend(config.callbacks)

@@ -18,8 +18,8 @@ class BestWeights(Checkpoint):
 
     Kept in memory rather than as a checkpoint file: loading it back needs no unpickling, and
     every DDP rank holds the same copy. A ``Checkpoint`` so that Lightning calls it after the
-    module's ``on_train_epoch_end`` and ``on_validation_epoch_end``, where epoch means are
-    logged.
+    other callbacks' and the module's epoch-end hooks, where epoch means are published
+    (:class:`EpochMeans`).
     """
 
     def __init__(self, monitor: str = "val_loss") -> None:
@@ -37,7 +37,7 @@ class BestWeights(Checkpoint):
             self.best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
 
     def on_validation_end(self, trainer: Trainer, module: LightningModule) -> None:
-        # After the module's on_validation_epoch_end, where epoch means are logged.
+        # After every on_validation_epoch_end, where epoch means are published.
         if not trainer.sanity_checking and self.monitor.startswith("val"):
             self._consider(trainer, module)
 
@@ -48,6 +48,29 @@ class BestWeights(Checkpoint):
     def restore(self, module: LightningModule) -> None:
         if self.best_state is not None:
             module.load_state_dict(self.best_state)
+
+
+class EpochMeans(Callback):
+    """Publishes a ``ZooModule``'s epoch means (``train_loss``, ``val_loss`` ...) to
+    ``trainer.callback_metrics`` and the loggers in its own epoch-end hooks
+    (:meth:`zoo.models.module.ZooModule.flush_epoch_means`).
+
+    The fit loop's first callback: Lightning calls the callbacks' ``on_train_epoch_end`` and
+    ``on_validation_epoch_end`` before the module's, so every other callback (a tracker's, a
+    tuner's pruning) would read the previous epoch's means if the module published them.
+    """
+
+    def on_train_epoch_end(self, trainer: Trainer, module: LightningModule) -> None:
+        _flush_epoch_means(module, training=True)
+
+    def on_validation_epoch_end(self, trainer: Trainer, module: LightningModule) -> None:
+        _flush_epoch_means(module, training=False)
+
+
+def _flush_epoch_means(module: LightningModule, *, training: bool) -> None:
+    flush = getattr(module, "flush_epoch_means", None)  # a plain LightningModule has none
+    if flush is not None:
+        flush(training=training)
 
 
 def step_losses(outputs: Any) -> Any:
@@ -119,7 +142,7 @@ class TrainingProgress(Callback):
         self._close()
 
     def _show_epoch_losses(self, trainer: Trainer) -> None:
-        """The last epoch's means, logged after the callbacks' ``on_train_epoch_end``."""
+        """The last epoch's means (:class:`EpochMeans`)."""
         metrics = trainer.callback_metrics
         self._bar.show(loss=metrics.get("train_loss"), val_loss=metrics.get("val_loss"))
 
