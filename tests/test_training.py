@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -160,6 +161,59 @@ def test_a_diverged_suite_cell_is_stored_as_diverged(tmp_path: Path,
                          datasets=["wine"], seeds=1, budget="smoke")
     assert [row.status for row in rows] == ["diverged"]
     assert rows[0].metrics == {} and "nan" in rows[0].error
+
+
+# A detector whose fit says its loss is NaN, without raising Diverged.
+FIT_NAN_PLUGIN = """
+    import torch
+    from zoo import DataInfo, ModelSpec, ZooModel, hookimpl
+
+
+    class FitNaN(ZooModel):
+        def __init__(self, data_info: DataInfo) -> None:
+            self.data_info = data_info
+
+        def fit(self, splits, config):
+            return {"train_loss": float("nan")}
+
+        def score(self, x):
+            return torch.zeros(len(x))
+
+        def hyperparameters(self):
+            return {}
+
+        def save_state(self, directory):
+            pass
+
+        def load_state(self, directory):
+            pass
+
+
+    @hookimpl
+    def zoo_register_models(register):
+        register(ModelSpec(name="fit-nan", kind="method", tasks=("detect",),
+                           modalities=("tabular",), implementation=f"{__name__}:FitNaN"))
+"""
+
+
+def test_a_fit_returning_a_non_finite_loss_is_diverged_with_no_score_or_checkpoint(
+        tmp_path: Path, throwaway_plugin: Any) -> None:
+    from zoo.plugins import get_host
+    from zoo.runs.single import evaluate_run, train_run
+    from zoo.suites import run_suite
+
+    throwaway_plugin("fit_nan", FIT_NAN_PLUGIN)
+    with Store(tmp_path / "runs.db") as store:
+        cells = run_suite(get_host().suite("embedded-ad").load()(), store, models=["fit-nan"],
+                          datasets=["wine-ad"], seeds=1, budget="smoke")
+        trained = train_run(store, "fit-nan", "wine-ad", backbone=None, hparams={}, seed=0,
+                            accelerator="cpu", devices=1, max_epochs=1)
+        assert trained is not None
+        for row in (*cells, trained):
+            assert (row.status, row.metrics, row.checkpoint) == ("diverged", {}, None)
+            assert row.error == "fit returned a non-finite metric train_loss=nan"
+        with pytest.raises(ZooError, match="has no checkpoint \\(status diverged\\)"):
+            evaluate_run(store, trained.id)
 
 
 def test_max_time_bounds_training() -> None:

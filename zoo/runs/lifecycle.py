@@ -218,6 +218,18 @@ def finished_row(row: RunResult, *, status: str, metrics: Mapping[str, float],
                    extra={**row.extra, **extra})
 
 
+def check_fitted(metrics: Mapping[str, float]) -> None:
+    """Stop the run with :class:`Diverged` when a metric its model's ``fit`` returned is not
+    finite (the rule :func:`~zoo.runs.store.checked_scores` stores rows by), before the model
+    is scored or saved: a diverged run keeps no score, and no checkpoint for ``zoo evaluate``.
+    """
+    from zoo.runs.store import checked_scores
+
+    status, _, error = checked_scores("ok", metrics, None)
+    if status != "ok":
+        raise Diverged(f"fit returned a {error}")
+
+
 def store_finished(store: Store, row: RunResult) -> RunResult:
     """Finish the ``running`` row ``row.id`` in ``store`` as ``row`` says; the row as stored."""
     return store.finish(row.id, status=row.status, metrics=row.metrics, seconds=row.seconds,

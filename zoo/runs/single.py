@@ -34,6 +34,7 @@ from zoo.plugins import get_host
 from zoo.runs.lifecycle import (
     DATA_SHAPE_KEY,
     TEST_OUTPUTS_KEY,
+    check_fitted,
     execute_run,
     global_rank,
     new_row,
@@ -256,6 +257,7 @@ def train_run(store: Store, model: str, data: str, *, backbone: str | None,
                              num_nodes=num_nodes, max_epochs=max_epochs, run_dir=run_dir,
                              progress_bar=progress_bar, precision=precision)
         metrics = built.fit(built.training_splits(splits), config)
+        check_fitted(metrics)
         if global_rank() != 0:  # rank 0 saves what every rank trained
             return Outcome(metrics)
         extra = {"dataset": data, "data_sha256": data_sha256, "seed": seed,

@@ -8,7 +8,7 @@ import numpy as np
 
 from zoo.models import create_model, split_ensemble_name
 from zoo.models.ensemble import Ensemble, build_ensemble, member_seed
-from zoo.runs.lifecycle import DATA_SHAPE_KEY, TEST_OUTPUTS_KEY, test_outputs_path
+from zoo.runs.lifecycle import DATA_SHAPE_KEY, TEST_OUTPUTS_KEY, check_fitted, test_outputs_path
 from zoo.runs.results import Outcome
 from zoo.training import TrainConfig
 
@@ -108,5 +108,5 @@ def _trained(suite: Suite, name: str, seed: int, splits: Splits, budget: Budget,
                          num_nodes=suite.num_nodes,
                          max_epochs=budget.max_epochs, max_time=budget.max_time,
                          patience=budget.patience, run_dir=run_dir)
-    model.fit(splits, config)
+    check_fitted(model.fit(splits, config))
     return model, model.hyperparameters()

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from zoo.errors import ZooError
 from zoo.models import create_model
 from zoo.plugins import get_host
-from zoo.runs.lifecycle import DATA_SHAPE_KEY, execute_run, new_row
+from zoo.runs.lifecycle import DATA_SHAPE_KEY, check_fitted, execute_run, new_row
 from zoo.runs.results import Outcome
 from zoo.runs.single import protocol_suite
 from zoo.training import PRECISIONS, TrainConfig, device_name, precision_record
@@ -140,6 +140,7 @@ def train_and_score(built: Any, splits: Splits, run_dir: Path, *, seed: int, acc
                          run_dir=run_dir, callbacks=callbacks, precision=precision)
     fitted = splits if built.uses_validation else replace(splits, val=None)
     metrics = built.fit(fitted, config)
+    check_fitted(metrics)
     metrics |= validation_scores(built, splits, seed)
     return Outcome(metrics, extra={DATA_SHAPE_KEY: splits.shape()})
 
