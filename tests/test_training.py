@@ -216,6 +216,15 @@ def test_a_fit_returning_a_non_finite_loss_is_diverged_with_no_score_or_checkpoi
             evaluate_run(store, trained.id)
 
 
+def test_the_conformance_kit_refuses_a_fit_returning_a_non_finite_loss(
+        tmp_path: Path, throwaway_plugin: Any) -> None:
+    from zoo.testing import check_model
+
+    throwaway_plugin("fit_nan", FIT_NAN_PLUGIN)
+    with pytest.raises(AssertionError, match="fit returned non-finite metrics"):
+        check_model("fit-nan", "tabular", "detect", tmp_path)
+
+
 def test_max_time_bounds_training() -> None:
     splits = tiny_splits("tabular", "classify", n=4096)
     model = create_model("mlp", splits.info, seed=0, batch_size=8)

@@ -2,11 +2,11 @@
 
 For each (model, modality, task) the spec declares, :func:`check_model` checks that the spec's
 hyperparameter declaration matches the ``__init__`` (:func:`check_declaration`), builds the
-model on tiny synthetic data, trains it briefly, runs every evaluate hook its tasks require and
-checks shapes and finiteness, determinism under a seed, and that a save/load round trip
-gives identical outputs; :func:`check_onnx` checks ONNX export parity. With the pytest
-plugin (installed with zoo) a test asks for the ``zoo_model_case`` fixture and is run once
-per registered case::
+model on tiny synthetic data, trains it briefly (the metrics ``fit`` returns finite), runs
+every evaluate hook its tasks require and checks shapes and finiteness, determinism under a
+seed, and that a save/load round trip gives identical outputs; :func:`check_onnx` checks
+ONNX export parity. With the pytest plugin (installed with zoo) a test asks for the
+``zoo_model_case`` fixture and is run once per registered case::
 
     def test_conformance(zoo_model_case, tmp_path):
         zoo_model_case.check(tmp_path)
@@ -126,7 +126,11 @@ def _train(name: str, splits: Splits, seed: int) -> Any:
     from zoo.training import TrainConfig
 
     model = create_model(name, splits.info, seed=seed)
-    model.fit(splits, TrainConfig(seed=seed, accelerator="cpu", max_epochs=2, patience=None))
+    metrics = model.fit(splits, TrainConfig(seed=seed, accelerator="cpu", max_epochs=2,
+                                            patience=None))
+    # A run whose fit returns a NaN or inf metric is stored diverged, without a score.
+    non_finite = {key: value for key, value in metrics.items() if not np.isfinite(value)}
+    assert not non_finite, f"fit returned non-finite metrics {non_finite}"
     return model
 
 
