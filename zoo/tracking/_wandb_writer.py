@@ -160,6 +160,12 @@ class _Writer:
             print(f"warning: W&B cannot be reached ({reason}); the runs of this command are "
                   "written offline", file=sys.stderr)
             self._offline, mode = True, "offline"
+            # The failed start holds the run's id in wandb's service until the service stops:
+            # stop it, or, while another run is open in it, let wandb give this run a new id.
+            if any(run is not None for run in self._runs.values()):
+                fields.pop("id", None)
+            else:
+                wandb.teardown()
             run = _start(wandb, mode, **fields)
         self._wrote_offline |= mode == "offline"
         return run
