@@ -275,6 +275,17 @@ def test_too_many_folds_is_one_line() -> None:
         cross_validation_folds(splits, 5, seed=0)
 
 
+def test_a_refused_fold_count_leaves_no_study_behind(tmp_path: Path) -> None:
+    # Otherwise the empty study keeps --cv 500 and refuses the next command on its name.
+    with Store(tmp_path / "runs.db") as store:
+        with pytest.raises(ZooError, match=r"^--cv 500: .* 1500 non-test rows for 500 folds; "
+                                           r"the data has 151$"):
+            search(store, TuneRequest("mlp", "wine", cv=500))
+        assert not (tmp_path / "tune").exists()
+        search(store, TuneRequest("mlp", "wine", trials=1, max_epochs=1, pruner="none"))
+    assert [row.status for row in trial_rows(tmp_path / "runs.db")] == ["ok"]
+
+
 def test_train_cv_stores_a_run_per_fold_and_their_mean(tmp_path: Path) -> None:
     done = CliRunner().invoke(cli, ["train", "mlp", "--data", "wine", "--cv", "3",
                                     "--max-epochs", "1", "--db", str(tmp_path / "runs.db"),

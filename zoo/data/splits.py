@@ -245,6 +245,21 @@ def sealed_test(splits: Splits, why: str) -> Splits:
     return replace(splits, test=SealedArrays(len(splits.test), why))
 
 
+def check_fold_count(splits: Splits, k: int) -> None:
+    """Refuse ``k`` folds that :func:`cross_validation_folds` cannot cut from ``splits``,
+    without cutting them (a study checks ``--cv K`` before it is created).
+
+    Raises:
+        ZooError: ``k`` below 2 or more folds than the pool has rows for.
+    """
+    n = len(splits.train) + (0 if splits.val is None else len(splits.val))
+    ordered = splits.info.modality in ORDERED_MODALITIES
+    needed = (k + 1) * MIN_TRAIN_ROWS if ordered else k * MIN_TRAIN_ROWS
+    if k < 2 or n < needed:
+        raise ZooError(f"--cv {k}: cross-validation needs 2 folds or more, and {needed} "
+                       f"non-test rows for {k} folds; the data has {n}")
+
+
 def cross_validation_folds(splits: Splits, k: int, seed: int) -> list[Splits]:
     """``k`` train / validation folds of the non-test rows of ``splits`` (train and val
     pooled), each with the test split sealed (:func:`sealed_test`).
@@ -266,13 +281,10 @@ def cross_validation_folds(splits: Splits, k: int, seed: int) -> list[Splits]:
     import numpy as np
     from sklearn.model_selection import KFold, StratifiedKFold, TimeSeriesSplit
 
+    check_fold_count(splits, k)
     pool = splits.train if splits.val is None else _concatenated(splits.train, splits.val)
     n = len(pool)
     ordered = splits.info.modality in ORDERED_MODALITIES
-    needed = (k + 1) * MIN_TRAIN_ROWS if ordered else k * MIN_TRAIN_ROWS
-    if k < 2 or n < needed:
-        raise ZooError(f"--cv {k}: cross-validation needs 2 folds or more, and {needed} "
-                       f"non-test rows for {k} folds; the data has {n}")
     rows = np.arange(n)
     if ordered:
         cuts = TimeSeriesSplit(n_splits=k).split(rows)

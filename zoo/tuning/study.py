@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo.data.splits import cross_validation_folds, sealed_test
+from zoo.data.splits import check_fold_count, cross_validation_folds, sealed_test
 from zoo.errors import ZooError
 from zoo.models import resolve_hparams
 from zoo.plugins import get_host
@@ -164,6 +164,8 @@ def _open_study(store: Store, request: TuneRequest) -> _Study:
                            request.normal_class)
     objective = choose_objective(loaded, request.metric)
     space = _space(loaded, request.space)
+    if request.cv is not None:
+        check_fold_count(loaded.splits, request.cv)
     name = request.study or default_study_name(loaded.model, loaded.data, loaded.backbone,
                                                loaded.normal_class)
     location = storage_location(store, name, request.storage)
