@@ -375,6 +375,16 @@ def test_a_grid_on_workers_tries_each_point_once_and_stops(tmp_path: Path,
 
 
 # -- the command line ---------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["../../evil", "a/b", ".hidden", "two words"])
+def test_a_study_name_that_is_not_a_plain_name_is_refused(tmp_path: Path, name: str) -> None:
+    done = CliRunner().invoke(cli, ["tune", "mlp", "--data", "wine", "--study", name,
+                                    "--db", str(tmp_path / "runs.db")])
+    assert done.exit_code == 2
+    assert done.output.strip() == (f"Error: study name {name!r} is not a plain name; valid: "
+                                   f"letters, digits, '-', '_' and '.', not starting with '.'")
+    assert not list(tmp_path.rglob("*.journal"))
+
+
 def test_tune_stores_every_trial_and_fold_then_retrains_and_tests_once(tmp_path: Path) -> None:
     db = tmp_path / "runs.db"
     result = json.loads(zoo("tune", "autoencoder", "--data", "breast-cancer-ad", "--trials", "3",

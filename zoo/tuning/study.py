@@ -57,6 +57,8 @@ if TYPE_CHECKING:
 #: The ``extra`` key of a trial's rows: ``{"name": study, "trial": number, "params": {...}}``.
 STUDY_KEY = "study"
 SEALED = "zoo tune chooses on validation rows only"
+#: What a study may be called: its name is a file name in ``tune/``.
+_STUDY_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 _SETTINGS = ("model", "data", "normal_class", "backbone", "metric", "cv", "seed", "max_epochs")
 
 
@@ -116,7 +118,15 @@ def default_study_name(model: str, data: str, backbone: str | None,
 
 def storage_location(store: Store, study: str, storage: str | None) -> str:
     """``storage`` (a journal file's path or an RDB URL), by default the journal file
-    ``tune/STUDY.journal`` beside the runs store."""
+    ``tune/STUDY.journal`` beside the runs store.
+
+    Raises:
+        ZooError: ``study`` is not a plain name (it names files in ``tune/`` whatever the
+            storage: the journal, the conclusion lock).
+    """
+    if not _STUDY_NAME.fullmatch(study):
+        raise ZooError(f"study name {study!r} is not a plain name; valid: letters, digits, "
+                       f"'-', '_' and '.', not starting with '.'")
     if storage:
         return storage
     return str(runs_dir(store).parent / "tune" / f"{study}.journal")
