@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -29,7 +30,7 @@ from zoo.runs.single import training_data
 from zoo.runs.store import Store
 from zoo.tuning.scoring import Objective, choose_objective
 from zoo.tuning.space import search_space
-from zoo.tuning.study import TuneRequest, search, study_history, tune
+from zoo.tuning.study import TuneRequest, open_storage, search, study_history, tune
 
 TABLE = DataInfo(modality="tabular", shape=(6,), task="detect")
 #: A throwaway model whose validation loss is ``10 * (1 - quality)`` at every epoch, so
@@ -375,6 +376,33 @@ def test_a_grid_on_workers_tries_each_point_once_and_stops(tmp_path: Path,
 
 
 # -- the command line ---------------------------------------------------------------------------
+@pytest.mark.parametrize(("storage", "reason"), [
+    ("foo://bar", "Can't load plugin: sqlalchemy.dialects:foo"),
+    ("sqlite:////nonexistent2/x/s.db", "unable to open database file"),
+    ("postgresql://u@127.0.0.1:1/db", "no database driver|connect"),
+    ("table.csv", "the file is not an Optuna journal"),
+    ("folder", "is a directory"),
+])
+def test_a_bad_storage_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                   storage: str, reason: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "table.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(ZooError) as refused:
+        open_storage(storage)
+    message = str(refused.value)
+    assert message.startswith(f"--storage {storage}: ") and "\n" not in message
+    assert re.search(reason, message) and message.endswith(
+        "valid: a journal file's path, or an RDB URL such as sqlite:///FILE with its driver "
+        "installed")
+    assert (tmp_path / "table.csv").read_text() == "a,b\n1,2\n"  # left as it was
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "table.csv"]
+    Store(tmp_path / "runs.db").close()  # --show reads a runs database that exists
+    shown = CliRunner().invoke(cli, ["tune", "--show", "sq", "--storage", storage,
+                                     "--db", str(tmp_path / "runs.db")])
+    assert shown.exit_code == 2 and shown.output.strip() == f"Error: {message}"
+
+
 @pytest.mark.parametrize("name", ["../../evil", "a/b", ".hidden", "two words"])
 def test_a_study_name_that_is_not_a_plain_name_is_refused(tmp_path: Path, name: str) -> None:
     done = CliRunner().invoke(cli, ["tune", "mlp", "--data", "wine", "--study", name,

@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import math
 import re
 import time
@@ -134,15 +135,37 @@ def storage_location(store: Store, study: str, storage: str | None) -> str:
 
 def open_storage(location: str) -> Any:
     """Optuna's storage at ``location``: an RDB for a URL (``sqlite:///s.db``), else a journal
-    file (created with its folder)."""
+    file (created with its folder).
+
+    Raises:
+        ZooError: One line naming ``location``, why it cannot be opened and what is valid
+            (an existing file that is not a journal is left as it is).
+    """
     import optuna
+    import sqlalchemy.exc
     from optuna.storages.journal import JournalFileBackend
 
-    if "://" in location:
-        return optuna.storages.RDBStorage(location)
-    path = Path(location)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+    try:
+        if "://" in location:
+            return optuna.storages.RDBStorage(location)
+        path = Path(location)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+    except (sqlalchemy.exc.SQLAlchemyError, ImportError, OSError, ValueError) as exc:
+        raise ZooError(f"--storage {location}: {_storage_failure(exc)}; valid: a journal "
+                       f"file's path, or an RDB URL such as sqlite:///FILE with its driver "
+                       f"installed") from None
+
+
+def _storage_failure(exc: Exception) -> str:
+    """Why a storage did not open, in a few words (SQLAlchemy's messages run over lines)."""
+    if isinstance(exc, ImportError):  # Optuna's wraps the driver's own, which names it
+        return f"no database driver ({exc.__cause__ or exc})"
+    if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)):
+        return "the file is not an Optuna journal"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return " ".join(str(exc).splitlines()[0].split()) if str(exc) else type(exc).__name__
 
 
 def tune(store: Store, request: TuneRequest, on_trial: Callable[[Any], None] | None = None, *,
@@ -675,7 +698,7 @@ def study_history(location: str, name: str) -> dict[str, Any]:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if "://" not in location and not Path(location).is_file():  # reading creates nothing
+    if "://" not in location and not Path(location).exists():  # reading creates nothing
         journals = sorted(p.stem for p in Path(location).parent.glob("*.journal"))
         raise ZooError(f"no study {name!r}: {location} does not exist; studies beside it: "
                        f"{', '.join(journals) or '(none)'}")
