@@ -13,6 +13,7 @@ import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -27,10 +28,17 @@ from zoo.errors import ZooError
 from zoo.models import get_model_spec, resolve_hparams
 from zoo.runs.executors import LocalExecutor, worker_setup
 from zoo.runs.single import training_data
-from zoo.runs.store import Store
+from zoo.runs.store import Store, current_owner
 from zoo.tuning.scoring import Objective, choose_objective
 from zoo.tuning.space import search_space
-from zoo.tuning.study import TuneRequest, open_storage, search, study_history, tune
+from zoo.tuning.study import (
+    TuneRequest,
+    open_storage,
+    search,
+    storage_location,
+    study_history,
+    tune,
+)
 
 TABLE = DataInfo(modality="tabular", shape=(6,), task="detect")
 #: A throwaway model whose validation loss is ``10 * (1 - quality)`` at every epoch, so
@@ -344,6 +352,50 @@ def test_a_grid_tries_its_own_points(tmp_path: Path, toy_plugins: Path) -> None:
     for row in trial_rows(tmp_path / "runs.db"):
         assert row.hparams["quality"] in (0.2, 0.5, 0.8)
         assert row.hparams["lr"] in (1e-3, 1e-2, 1e-1)
+
+
+def toy_defaults_started(store: Store) -> tuple[Any, Any]:
+    """The toy's study with its trial 0, the defaults, asked (running)."""
+    import optuna
+
+    study = optuna.create_study(study_name="toy-breast-cancer-ad", storage=open_storage(
+        storage_location(store, "toy-breast-cancer-ad", None)))
+    study.enqueue_trial({"quality": 1.0, "lr": 0.01})
+    return study, study.ask()
+
+
+@pytest.mark.parametrize("jobs", [None, 1])
+def test_defaults_whose_trial_failed_are_tried_again(tmp_path: Path, toy_plugins: Path,
+                                                     jobs: int | None) -> None:
+    """Trial 0, the defaults, failed (its process killed): the resumed study tries them
+    again, in this process or on workers, so the best is never worse than the defaults."""
+    from optuna.trial import TrialState
+
+    with Store(tmp_path / "runs.db") as store:
+        study, first = toy_defaults_started(store)
+        study.tell(first, state=TrialState.FAIL)
+        request = TuneRequest("toy", "breast-cancer-ad", trials=2, max_epochs=1,
+                              sampler="random", pruner="none")
+        if jobs is None:
+            search(store, request)
+        else:
+            with LocalExecutor(jobs, worker_setup()) as executor:
+                search(store, request, executor=executor)
+    rows = {row.extra["study"]["trial"]: row for row in trial_rows(tmp_path / "runs.db")}
+    assert sorted(rows) == [1, 2]
+    assert rows[1].hparams["quality"] == 1.0 and rows[1].hparams["lr"] == 0.01
+    assert rows[2].hparams["quality"] != 1.0  # sampled: the defaults are not tried twice
+
+
+def test_defaults_another_live_process_runs_are_not_queued_twice(tmp_path: Path,
+                                                                toy_plugins: Path) -> None:
+    with Store(tmp_path / "runs.db") as store:
+        _, first = toy_defaults_started(store)
+        first.set_user_attr("owner", current_owner())  # alive: this process
+        search(store, TuneRequest("toy", "breast-cancer-ad", trials=1, max_epochs=1,
+                                  sampler="random", pruner="none"))
+    assert [row.hparams["quality"] != 1.0 for row in trial_rows(tmp_path / "runs.db")] == [
+        True]
 
 
 def test_a_local_worker_runs_the_trials_and_prunes_them_through_the_study_storage(

@@ -228,8 +228,8 @@ def search(store: Store, request: TuneRequest,
     study.pruner = make_pruner(request.pruner, request.trials)
     first = space.defaults_trial(_defaults(loaded))
     # A grid tries its own points only (Optuna's GridSampler refuses a partial point).
-    if first and not study.trials and request.sampler != "grid":
-        study.enqueue_trial(first, skip_if_exists=True)
+    if first and request.sampler != "grid" and not _has_defaults(study, first):
+        study.enqueue_trial(first)
     if executor is not None:
         _search_on(executor, store, request, opened, on_trial)
     elif _finished(study) < request.trials:
@@ -237,6 +237,19 @@ def search(store: Store, request: TuneRequest,
                        timeout=request.timeout, gc_after_trial=False,
                        callbacks=[_stop_when_done(request.trials),
                                   *([lambda _, trial: on_trial(trial)] if on_trial else [])])
+
+
+def _has_defaults(study: Any, first: dict[str, Any]) -> bool:
+    """Whether a trial of ``study`` with the default parameters ``first`` finished, waits
+    or runs. Run after :func:`_settle_dead_trials`, so a running one is alive (another
+    process's, or soon this one's); one that failed, its process killed, does not count and
+    the defaults are tried again."""
+    from optuna.trial import TrialState
+
+    states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.WAITING, TrialState.RUNNING)
+    # An enqueued trial keeps its fixed parameters, the ones it was asked with.
+    return any(trial.system_attrs.get("fixed_params", trial.params) == first
+               for trial in study.get_trials(deepcopy=False, states=states))
 
 
 def _space(loaded: TrainingData, path: Path | None) -> SearchSpace:
