@@ -64,6 +64,37 @@ def test_bad_hyperparameters_end_in_one_line_before_anything_is_stored(
     assert stored_rows(db) == 0
 
 
+def batch_norm_models() -> list[str]:
+    """The models declaring ``batch_norm`` and a ``batch_size`` that may be 1."""
+    specs = [zoo.get_model_spec(name) for name in zoo.list_models()]
+    return [spec.name for spec in specs if {"batch_norm", "batch_size"} <= {
+        h.name for h in spec.hparams} and (spec.hparam("batch_size").low or 0) < 2]
+
+
+def test_batch_norm_on_batches_of_one_ends_in_one_line_before_anything_is_stored(
+        tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    done = zoo_cli("train", "mlp", "--data", "wine", "--set", "batch_norm=true", "--set",
+                   "batch_size=1", "--max-epochs", "1", "--db", str(db))
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == ["Error: model 'mlp': batch_norm=true needs batch_size "
+                                        ">= 2: batch norm cannot normalise one sample"]
+    assert stored_rows(db) == 0
+
+
+def test_batch_norm_on_batches_of_one_is_refused_for_every_model_that_has_both() -> None:
+    from zoo.models import modality_hparams
+
+    assert {"mlp", "cnn", "autoencoder"} <= set(batch_norm_models())
+    for name in batch_norm_models():
+        spec = zoo.get_model_spec(name)
+        modality = spec.modalities[0]
+        with pytest.raises(zoo.ZooError, match=rf"^model '{name}': batch_norm=true needs "
+                                               r"batch_size >= 2"):
+            modality_hparams(spec, modality, {"batch_norm": True, "batch_size": 1})
+        modality_hparams(spec, modality, {"batch_norm": False, "batch_size": 1})
+
+
 def test_a_configs_hyperparameters_are_checked_too(tmp_path: Path) -> None:
     config = tmp_path / "run.yaml"
     config.write_text("model: mlp\ndata: wine\nset:\n  hidden: [64, -1]\n")

@@ -206,7 +206,23 @@ def modality_hparams(spec: ModelSpec, modality: str,
     if backbone is not None:
         get_backbone_spec(backbone, modality)
         hparams["backbone"] = backbone
-    return {**spec.defaults_for(modality, backbone), **hparams}
+    resolved = {**spec.defaults_for(modality, backbone), **hparams}
+    _check_batch_norm(spec, resolved)
+    return resolved
+
+
+def _check_batch_norm(spec: ModelSpec, hparams: Mapping[str, Any]) -> None:
+    """Refuse batch norm on mini-batches of one sample, for every model that declares both:
+    its training statistics need two samples, and torch would fail the first step, after the
+    run is stored. (A smaller last batch is dropped in training, so only ``batch_size``
+    matters.)"""
+    declared = {h.name for h in spec.hparams}
+    if not {"batch_norm", "batch_size"} <= declared:
+        return
+    values = declared_hparams(spec, hparams)
+    if values["batch_norm"] is True and values["batch_size"] < 2:
+        raise ZooError(f"model {spec.name!r}: batch_norm=true needs batch_size >= 2: batch "
+                       f"norm cannot normalise one sample")
 
 
 def declared_hparams(spec: ModelSpec, hparams: Mapping[str, Any]) -> dict[str, Any]:
