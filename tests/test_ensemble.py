@@ -148,6 +148,27 @@ def test_runs_of_other_splits_make_no_ensemble() -> None:
     assert "\n" not in str(caught.value)
 
 
+def test_a_run_counted_twice_makes_no_ensemble() -> None:
+    from zoo.runs.single import ensemble_run, train_run
+    from zoo.runs.store import Store
+
+    train = {"backbone": None, "hparams": TINY, "accelerator": "cpu", "devices": 1,
+             "max_epochs": 1, "seed": 0}
+    with Store(None) as store:
+        first, second = (train_run(store, "autoencoder", "breast-cancer-ad", init_seed=seed,
+                                   **train).id for seed in (0, 1000))
+        with pytest.raises(ZooError) as given_twice:
+            ensemble_run(store, [first, first])
+        made = ensemble_run(store, [first, second])
+        with pytest.raises(ZooError) as inside:
+            ensemble_run(store, [made.id, first])
+        assert len(store.runs()) == 3  # the two members and the one ensemble
+    assert str(given_twice.value) == (f"run {first} would be an ensemble member twice (given "
+                                      f"twice); give each run once")
+    assert str(inside.value) == (f"run {first} would be an ensemble member twice (in ensemble "
+                                 f"{made.id} and given); give each run once")
+
+
 def test_the_toolbox_pages_python_example_runs(tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     page = (Path(__file__).resolve().parents[1] / "docs" / "toolbox.md").read_text()

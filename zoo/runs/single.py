@@ -301,10 +301,17 @@ def ensemble_run(store: Store, runs: list[str],
     model ``autoencoder@5``; ``zoo evaluate`` scores it like any run).
 
     Raises:
-        ZooError: Fewer than 2 runs, ``out`` not empty, or members not of one task, data,
-            split and preprocessing (one line naming the first that differs).
+        ZooError: Fewer than 2 runs, ``out`` not empty, a run given twice (or given and in
+            a given ensemble), or members not of one task, data, split and preprocessing
+            (one line naming the first that differs).
     """
-    from zoo.models.ensemble import MEMBER_KEYS, build_ensemble, check_compatible
+    from zoo.models.ensemble import (
+        MEMBER_KEYS,
+        build_ensemble,
+        check_compatible,
+        check_distinct,
+        member_runs,
+    )
 
     if len(runs) < 2:
         raise ZooError(f"an ensemble needs at least 2 runs, got {len(runs)}")
@@ -314,6 +321,8 @@ def ensemble_run(store: Store, runs: list[str],
     cards = [read_card(directory) for directory in directories]
     names = [str(card.get("run_id") or directory)
              for card, directory in zip(cards, directories, strict=True)]
+    check_distinct(names, [member_runs(directory, card)
+                           for directory, card in zip(directories, cards, strict=True)])
     check_compatible(names, [DataInfo.from_dict(card["data_info"]) for card in cards], cards)
     first = cards[0]
     if not first.get("dataset"):
