@@ -202,10 +202,13 @@ def test_a_setting_specific_reference_overrides_the_any_setting_one() -> None:
     assert values == {None: 0.8, "semi": 0.85}
 
 
-def test_reference_best_is_marked_beside_ours() -> None:
+def test_the_best_mark_is_our_best_even_below_a_published_number() -> None:
+    """``*`` is the best the significance marks compare with (ours), so a published number
+    above it takes no mark and ours reads ``*``, never ``≈`` beside a number never tested."""
     board = board_of([run("a", "d1", 0.5)], references=REFERENCES)
-    assert entry(board, "IForest (reported)").cells["d1"].stats["auroc"].best
-    assert not entry(board, "a").cells["d1"].stats["auroc"].best
+    assert not entry(board, "IForest (reported)").cells["d1"].stats["auroc"].best
+    ours = entry(board, "a").cells["d1"].stats["auroc"]
+    assert ours.best and "0.5*" in render(board, "table") and "0.5≈" not in render(board, "table")
 
 
 def test_load_references_supervised_has_lenet() -> None:

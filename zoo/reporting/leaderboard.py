@@ -368,7 +368,7 @@ def _build_section(setting: str | None, budget: str | None, runs: list[RunResult
         metric_datasets = scored[metric.name] or datasets
         _summarise(ours, [*floor, *reported], metric, metric_datasets)
         _rank(ours, metric, metric_datasets)
-        _mark_best([*ours, *reported], metric, metric_datasets)
+        _mark_best(ours, metric, metric_datasets)  # the best the significance marks refer to
         _test_per_column(ours, metric, metric_datasets)
         significance[metric.name] = _test_over_columns(ours, metric, metric_datasets)
     section = Section(setting, budget, datasets,

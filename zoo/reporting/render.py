@@ -174,7 +174,7 @@ def _render_table(board: Leaderboard) -> str:
             lines += ["", metric_title(board, metric), *_aligned(header, body)]
         lines += [f"  note: {note}" for note in section.notes]
     if board.sections:
-        lines += ["", "notes:", f"  * best per {board.columns}",
+        lines += ["", "notes:", f"  * our best per {board.columns}",
                   *(f"  {note}" for note in board.notes)]
     return "\n".join(lines) + "\n"
 
@@ -199,7 +199,7 @@ def _render_markdown(board: Leaderboard) -> str:
         if section.notes:
             lines += ["", *(f"- {note}" for note in section.notes)]
     if board.sections:
-        lines += ["", "Notes:", "", f"- **bold**: best per {board.columns}",
+        lines += ["", "Notes:", "", f"- **bold**: our best per {board.columns}",
                   *(f"- {note}" for note in board.notes)]
     return "\n".join(lines) + "\n"
 

@@ -103,7 +103,7 @@ class Text:
 
 @dataclass
 class Table:
-    """Cells use Markdown's ``**bold**`` (the best per column); ``unranked`` rows (reported,
+    """Cells use Markdown's ``**bold**`` (our best per column); ``unranked`` rows (reported,
     floor) are marked; ``kind`` is the HTML table's class (``leaderboard``, ``facts`` ...)."""
 
     kind: str
@@ -212,7 +212,7 @@ def _board_blocks(board: Leaderboard, figures: Path) -> list[Block]:
                        Table("leaderboard", header, body, unranked)]
         blocks += [Text(note) for note in section.notes]
         blocks += _section_figures(board, section, figures, f"section{number}")
-    blocks += [Heading("Notes", 3), Text(f"**bold**: best per {board.columns}; rows marked "
+    blocks += [Heading("Notes", 3), Text(f"**bold**: our best per {board.columns}; rows marked "
                                          "unranked are published or floor numbers"),
                Text(significance_line(board))]
     return blocks + [Text(note) for note in board.notes]
