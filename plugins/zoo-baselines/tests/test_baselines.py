@@ -196,6 +196,25 @@ def test_logistic_regression_keeps_a_column_for_an_unseen_class() -> None:
     assert log_proba.shape == (len(splits.test), 3) and torch.all(log_proba[:, 1] == -torch.inf)
 
 
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_logistic_regression_is_finite_on_rows_far_beyond_the_training_data(
+        n_classes: int) -> None:
+    """Confident predictions keep finite log-probabilities (scikit-learn's predict_log_proba
+    is -inf there: MNIST at the smoke budget was stored diverged with accuracy 0.91)."""
+    rng = np.random.default_rng(0)
+    centres = np.eye(n_classes, 4) * 10
+    x = np.concatenate([centre + rng.normal(size=(50, 4)) for centre in centres])
+    y = np.repeat(np.arange(n_classes), 50)
+    info = DataInfo("tabular", (4,), "classify", n_classes=n_classes)
+    train = Arrays(x.astype(np.float32), y)
+    model = fitted(LogisticRegressionModel, Splits(train, None, train, info), standardize=False)
+    far = (centres * 1000).astype(np.float32)
+    log_proba = model.predict(far)
+    assert torch.isfinite(log_proba).all()
+    assert log_proba.argmax(dim=1).tolist() == list(range(n_classes))
+    torch.testing.assert_close(log_proba.exp().sum(dim=1), torch.ones(n_classes))
+
+
 @pytest.mark.parametrize("alpha", [0.0, 1.0])
 def test_linear_regression_on_diabetes(alpha: float) -> None:
     r2 = []

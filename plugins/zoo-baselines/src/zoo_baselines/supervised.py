@@ -91,7 +91,7 @@ class LogisticRegressionModel(Supervised):
         estimator = self.fitted()
         classes = estimator.classes_
         out = np.full((len(x), self._n_classes(classes)), -np.inf)
-        out[:, classes] = estimator.predict_log_proba(x)
+        out[:, classes] = _log_proba(estimator.decision_function(x))
         return out
 
     def _validation_metrics(self, x: np.ndarray, y: np.ndarray | None) -> dict[str, float]:
@@ -101,6 +101,17 @@ class LogisticRegressionModel(Supervised):
         log_proba = self._predict(self.features(x))
         return {"val_accuracy": float(np.mean(log_proba.argmax(axis=1) == y)),
                 "val_loss": float(-np.mean(log_proba[np.arange(len(y)), y]))}
+
+
+def _log_proba(decision: np.ndarray) -> np.ndarray:
+    """Logistic regression's class log-probabilities from its decision function, computed in
+    log space: scikit-learn's ``predict_log_proba`` takes the log of probabilities that
+    underflow to 0 for confident predictions, and gives -inf (an infinite cross-entropy)."""
+    from scipy.special import log_softmax
+
+    if decision.ndim == 1:  # two classes: the decision is the logit of the second
+        decision = np.stack([np.zeros_like(decision), decision], axis=1)
+    return log_softmax(decision, axis=1)
 
 
 class LinearRegressionModel(Supervised):
