@@ -418,8 +418,13 @@ def test_a_killed_owners_row_is_finished_as_interrupted_when_the_store_opens(
     process, _ = claim_in_a_process(path, cell, killed=True)
     process.join(60)
     assert process.exitcode == -signal.SIGKILL
-    with Store(path, readonly=True) as reader:  # reading finishes nothing
-        assert reader.get(cell.id).status == "running"
+    content = path.read_bytes()
+    with Store(path, readonly=True) as reader:  # reading finishes nothing, but shows it
+        [listed] = reader.runs()
+        assert reader.runs(status="failed") == [listed] and reader.runs(status="running") == []
+        for read in (reader.get(cell.id), listed):
+            assert (read.status, read.error) == ("failed", "interrupted")
+    assert path.read_bytes() == content
     with Store(path) as store:
         stored = store.get(cell.id)
         assert (stored.status, stored.error) == ("failed", "interrupted")

@@ -577,7 +577,7 @@ class Store:
         """
         row = self._conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is not None:
-            return _decode(row)
+            return self._read(row)
         if len(run_id) < MIN_ID_PREFIX:
             raise ZooError(f"no run {run_id!r} in {self.path} (a prefix needs at least "
                            f"{MIN_ID_PREFIX} characters)")
@@ -588,7 +588,7 @@ class Store:
         if len(rows) > 1:
             raise ZooError(f"run id prefix {run_id!r} matches several runs in {self.path}; "
                            "give more characters")
-        return _decode(rows[0])
+        return self._read(rows[0])
 
     @_reported
     def owner(self, run_id: str) -> dict[str, Any] | None:
@@ -609,10 +609,23 @@ class Store:
         filters = {"suite": suite, "status": status, "kind": kind, "model": model,
                    "dataset": dataset}
         given = {name: value for name, value in filters.items() if value is not None}
+        if self.readonly:  # the status read may differ from the stored one (_read)
+            given.pop("status", None)
         where = " AND ".join(f"{name} = :{name}" for name in given) or "1"
         rows = self._conn.execute(f"SELECT * FROM runs WHERE {where} ORDER BY created, rowid",
                                   given).fetchall()
-        return [_decode(row) for row in rows]
+        return [run for run in map(self._read, rows) if status is None or run.status == status]
+
+    def _read(self, row: sqlite3.Row) -> RunResult:
+        """A stored row as a run. A read-only store finishes no orphan, so it shows a
+        ``running`` row whose owner on this host is gone as the ``failed: interrupted`` row
+        the next store opened for writing will make of it."""
+        run = _decode(row)
+        owned = "owner_host" in row.keys()  # noqa: SIM118 (a Row's `in` looks at its values)
+        if (self.readonly and run.status == "running" and owned
+                and owner_is_gone(row["owner_host"], row["owner_pid"], row["owner_started"])):
+            return replace(run, status="failed", error=INTERRUPTED)
+        return run
 
     @_reported
     def completed(self, cell: RunResult) -> RunResult | None:
