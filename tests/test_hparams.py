@@ -47,6 +47,9 @@ def stored_rows(db: Path) -> int:
     ("mlp", "lrr=0.1", "unknown hyperparameter 'lrr' for model 'mlp'; did you mean 'lr'? valid: "
                        "activation, batch_norm, batch_size, dropout, hidden, lr, mixup, "
                        "optimizer, weight_decay"),
+    ("logistic-regression", "backbone=cnn", "model 'logistic-regression' takes no backbone (it "
+                                           "is not a method on one: use 'logistic-regression', "
+                                           "without [BACKBONE] or --backbone)"),
     # a backbone option forwarded by a method is the method's own declared hyperparameter
     ("autoencoder", "batch_norm_eps=0", "model 'autoencoder': batch_norm_eps=0.0 must be none "
                                         "or a number > 0"),

@@ -526,6 +526,9 @@ class ModelSpec:
         for declared in self.hparams:
             if declared.name == name:
                 return declared
+        if name == "backbone":
+            raise ZooError(f"model {self.name!r} takes no backbone (it is not a method on "
+                           f"one: use {self.name!r}, without [BACKBONE] or --backbone)")
         raise ZooError(unknown_name_message("hyperparameter", name,
                                             [h.name for h in self.hparams],
                                             f" for model {self.name!r}"))
