@@ -50,6 +50,18 @@ def save_model(model: Any, directory: str | Path, *, extra: dict[str, Any] | Non
     return directory
 
 
+def member_runs(directory: Path, card: dict[str, Any]) -> list[str]:
+    """The runs a checkpoint is made of: its own (its run id, else its folder), or an
+    ensemble package's members', theirs in turn where a member is an ensemble."""
+    from zoo.models.ensemble import ENSEMBLE, MEMBERS_DIR
+
+    if ENSEMBLE not in card:
+        return [str(card.get("run_id") or Path(directory).resolve())]
+    folders = [Path(directory) / MEMBERS_DIR / str(i)
+               for i in range(len(card[ENSEMBLE]["members"]))]
+    return [run for folder in folders for run in member_runs(folder, read_card(folder))]
+
+
 def read_card(directory: str | Path) -> dict[str, Any]:
     """The card of a checkpoint directory; a clear error when it is not one."""
     path = Path(directory) / CARD

@@ -210,25 +210,13 @@ def check_compatible(names: list[str], infos: list[DataInfo],
                                "--seed), or the test rows of one are training rows of another")
 
 
-def member_runs(directory: Path, card: dict[str, Any]) -> list[str]:
-    """The runs a checkpoint is made of: its own (its run id, else its folder), or an
-    ensemble package's members', theirs in turn where a member is an ensemble."""
-    from zoo.models.checkpoints import read_card
-
-    if ENSEMBLE not in card:
-        return [str(card.get("run_id") or Path(directory).resolve())]
-    folders = [Path(directory) / MEMBERS_DIR / str(i)
-               for i in range(len(card[ENSEMBLE]["members"]))]
-    return [run for folder in folders for run in member_runs(folder, read_card(folder))]
-
-
 def check_distinct(names: list[str], runs: list[list[str]]) -> None:
     """Refuse a run that would be counted twice: given twice, or given and inside a given
     ensemble (an ensemble of one model counted twice weighs it double).
 
     Args:
         names: How the message names each member (its run id or directory).
-        runs: Each member's runs (:func:`member_runs`).
+        runs: Each member's runs (:func:`zoo.models.checkpoints.member_runs`).
 
     Raises:
         ZooError: One line naming the repeated run and where it is.

@@ -305,13 +305,8 @@ def ensemble_run(store: Store, runs: list[str],
             a given ensemble), or members not of one task, data, split and preprocessing
             (one line naming the first that differs).
     """
-    from zoo.models.ensemble import (
-        MEMBER_KEYS,
-        build_ensemble,
-        check_compatible,
-        check_distinct,
-        member_runs,
-    )
+    from zoo.models.checkpoints import member_runs
+    from zoo.models.ensemble import MEMBER_KEYS, build_ensemble, check_compatible, check_distinct
 
     if len(runs) < 2:
         raise ZooError(f"an ensemble needs at least 2 runs, got {len(runs)}")
