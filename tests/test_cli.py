@@ -304,28 +304,112 @@ def test_bad_input_is_one_line_and_loses_nothing(tmp_path: Path, stored_db: Path
     assert count_rows(db) == 1
 
 
+# A registered dataset's file, missing or corrupt, as every suite meets it before any cell.
+MISSING_DATA = [  # suite, model, registered dataset whose files the empty data directory lacks
+    ("supervised", "mlp", "mnist"),
+    ("tabular-ad", "iforest", "cardio"),
+    ("image-ad", "iforest", "mnist"),
+    ("image-gen", "vae", "mnist"),
+    ("text-gen", "rnn", "tiny-shakespeare"),
+    ("ts-ad", "iforest", "nab"),
+]
+
+
+def bench_without_files(tmp_path: Path, suite: str, model: str, *datasets: str,
+                        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``zoo bench SUITE`` at the smoke budget on ``datasets`` (the suite's default when
+    none), offline, with an empty data directory unless ``env`` names another."""
+    empty = tmp_path / "empty-data"
+    empty.mkdir(exist_ok=True)
+    chosen = ["--datasets", ",".join(datasets)] if datasets else []
+    return zoo("bench", suite, "--models", model, *chosen, "--budget", "smoke", "--seeds", "1",
+               "--db", str(tmp_path / "runs.db"),
+               env={"ZOO_DATA_DIR": str(empty), "ZOO_OFFLINE": "1", **(env or {})},
+               check=False)
+
+
+def assert_refused_in_one_line(done: subprocess.CompletedProcess[str], db: Path,
+                               *said: str) -> None:
+    """Exit status 2, one line of error saying each of ``said``, and no row stored. A
+    download's progress bar is no line of it: a terminal erases it (captured, ``text=True``
+    turns its carriage returns into line breaks)."""
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines()
+             if line.strip() and not line.rstrip().endswith("B/s]")]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), done.stderr
+    for part in said:
+        assert part in done.stderr
+    assert count_rows(db) == 0
+
+
+@pytest.mark.parametrize(("suite", "model", "dataset"), MISSING_DATA)
+def test_every_suite_refuses_a_missing_dataset_file_before_any_cell(
+        tmp_path: Path, suite: str, model: str, dataset: str) -> None:
+    done = bench_without_files(tmp_path, suite, model, dataset)
+    assert_refused_in_one_line(done, tmp_path / "runs.db", "is missing and ZOO_OFFLINE=1 "
+                               "forbids downloading", str(tmp_path / "empty-data"))
+
+
+FAKE_TABLE_PLUGIN = """
+    from zoo import DataFile, DatasetSpec, hookimpl
+
+    @hookimpl
+    def zoo_register_datasets(register):
+        register(DatasetSpec(
+            name="fake-table", modality="tabular", tasks=("detect",),
+            loader="zoo.data.loaders:adbench",
+            files=(DataFile("fake/table.npz", "http://127.0.0.1:9/table.npz", {sha256!r},
+                            {size}),)))
+"""
+
+
+def fake_table_plugin(tmp_path: Path, content: bytes) -> Path:
+    """A plugins folder registering ``fake-table``, whose one file's registered checksum and
+    size are those of ``content`` and whose URL is a closed local port."""
+    import hashlib
+
+    plugin = tmp_path / "plugins"
+    plugin.mkdir()
+    (plugin / "fake_data.py").write_text(textwrap.dedent(FAKE_TABLE_PLUGIN).format(
+        sha256=hashlib.sha256(content).hexdigest(), size=len(content)))
+    return plugin
+
+
 def test_a_file_with_a_wrong_checksum_is_refused(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     (data_dir / "fake").mkdir(parents=True)
     (data_dir / "fake" / "table.npz").write_bytes(b"not the real file")
-    plugin = tmp_path / "plugins"
-    plugin.mkdir()
-    (plugin / "fake_data.py").write_text(textwrap.dedent("""
-        from zoo import DataFile, DatasetSpec, hookimpl
-
-        @hookimpl
-        def zoo_register_datasets(register):
-            register(DatasetSpec(
-                name="fake-table", modality="tabular", tasks=("detect",),
-                loader="zoo.data.loaders:adbench",
-                files=(DataFile("fake/table.npz", "http://127.0.0.1:9/table.npz",
-                                "0" * 64),)))
-    """))
+    plugin = fake_table_plugin(tmp_path, b"the real file")
     done = zoo("--plugins-dir", str(plugin), "train", "iforest", "--data", "fake-table",
                "--db", str(tmp_path / "runs.db"), env={"ZOO_DATA_DIR": str(data_dir)},
                check=False)
     assert done.returncode != 0
     assert "sha256" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_bench_refuses_a_corrupt_dataset_file_before_any_cell(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    (data_dir / "fake").mkdir(parents=True)
+    (data_dir / "fake" / "table.npz").write_bytes(b"the real file, truncated")
+    plugin = fake_table_plugin(tmp_path, b"the real file, truncated and more")
+    done = zoo("--plugins-dir", str(plugin), "bench", "tabular-ad", "--datasets", "fake-table",
+               "--models", "iforest", "--budget", "smoke", "--seeds", "1",
+               "--db", str(tmp_path / "runs.db"), env={"ZOO_DATA_DIR": str(data_dir)},
+               check=False)
+    assert_refused_in_one_line(done, tmp_path / "runs.db", "has the wrong checksum",
+                               "delete it to download it again")
+
+
+def test_a_failed_download_is_one_line_without_the_downloaders_retries(tmp_path: Path) -> None:
+    plugin = fake_table_plugin(tmp_path, b"never served")
+    env = {key: value for key, value in os.environ.items() if key != "ZOO_OFFLINE"}
+    done = subprocess.run(
+        [sys.executable, "-m", "zoo", "--plugins-dir", str(plugin), "bench", "tabular-ad",
+         "--datasets", "fake-table", "--models", "iforest", "--budget", "smoke", "--seeds", "1",
+         "--db", str(tmp_path / "runs.db")], capture_output=True, text=True, timeout=300,
+        env={**env, "ZOO_DATA_DIR": str(tmp_path / "data")})
+    assert_refused_in_one_line(done, tmp_path / "runs.db", "could not be downloaded",
+                               "http://127.0.0.1:9/table.npz")
 
 
 def test_ddp_on_two_cpu_processes_stores_one_row(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ to put it.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import sys
 from pathlib import Path
@@ -94,6 +95,16 @@ def fetch(file: DataFile, *, data_dir: str | Path | None = None,
     return target
 
 
+def fetch_dataset(spec: DatasetSpec, *, data_dir: str | Path | None = None,
+                  download: bool = True) -> list[Path]:
+    """The verified local paths of every file of a dataset (:func:`fetch` on each in turn).
+
+    Raises:
+        ZooError: As :func:`fetch`, for the first file that is corrupt or cannot be had.
+    """
+    return [fetch(file, data_dir=data_dir, download=download) for file in spec.files]
+
+
 def _check_checksum(file: DataFile, what: str, actual: str, advice: str) -> None:
     if actual != file.sha256:
         raise ZooError(f"dataset file {what} has the wrong checksum: expected sha256 "
@@ -120,6 +131,10 @@ def _download(file: DataFile, target: Path) -> None:
                file=sys.stderr, leave=False)
     downloader = pooch.HTTPDownloader(progressbar=bar, timeout=_TIMEOUT_S,
                                       headers={"User-Agent": _USER_AGENT})
+    logger = pooch.get_logger()
+    level = logger.level
+    # pooch logs each try at INFO; the bar shows progress and a failure is our one line
+    logger.setLevel(logging.WARNING)
     try:
         fetcher.fetch(target.name, downloader=downloader)
     except ValueError as exc:  # pooch's checksum mismatch; it has removed the download
@@ -130,3 +145,4 @@ def _download(file: DataFile, target: Path) -> None:
         raise ZooError(_missing_message(file, target, reason)) from None
     finally:
         bar.close()
+        logger.setLevel(level)

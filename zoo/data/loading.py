@@ -8,7 +8,7 @@ import logging
 import os
 from pathlib import Path
 
-from zoo.data.files import fetch, sha256
+from zoo.data.files import fetch_dataset, sha256
 from zoo.data.types import Dataset
 from zoo.data.user_files import SUFFIXES, load_user_file
 from zoo.plugins import get_host
@@ -43,7 +43,7 @@ def load_dataset(name_or_path: str, *, data_dir: str | Path | None = None,
     if is_user_file(name_or_path):
         return load_user_file(name_or_path)
     spec = get_host().dataset(name_or_path)
-    files = [fetch(file, data_dir=data_dir, download=download) for file in spec.files]
+    files = fetch_dataset(spec, data_dir=data_dir, download=download)
     dataset: Dataset = import_object(spec.loader)(files, **spec.options)
     dataset.name = spec.name  # one loader serves several specs; the registry name wins
     return dataset

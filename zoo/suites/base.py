@@ -110,6 +110,21 @@ class Suite:
                            f"{self.name!r} ({', '.join(self.spec.tasks)})")
         return name
 
+    def make_available(self, name: str) -> None:
+        """Fetch a registered dataset's files before any cell runs: each present one verified
+        by its sha256, a missing one downloaded (unless ``ZOO_OFFLINE=1``), so that a file
+        that is corrupt or cannot be had refuses the whole bench in one line instead of
+        failing every cell on it. A user's file is read (and so checked) by
+        :meth:`dataset_spec`.
+
+        Raises:
+            ZooError: A file is corrupt, or missing and cannot be downloaded.
+        """
+        if not is_user_file(name):
+            from zoo.data.files import fetch_dataset
+
+            fetch_dataset(self.host.dataset(name))
+
     def select_models(self, requested: list[str] | None) -> list[tuple[str, str | None]]:
         """``(model, backbone)`` pairs: the requested ones, or every fitting model. An ensemble
         cell is asked for as ``MODEL@N`` (``autoencoder@5``, ``vae[cnn]@3``): its model is
@@ -135,22 +150,30 @@ class Suite:
             raise ZooError(f"unknown budget {budget!r}; valid: {', '.join(self.budgets)}")
         self.check_settings(setting, classes)
         model_pairs = self.select_models(models)
+        planned = [(dataset, fitting) for dataset in self.select_datasets(datasets)
+                   if (fitting := self._fitting_models(dataset, model_pairs))]
+        for dataset, _ in planned:  # every file checked before any dataset is read
+            self.make_available(dataset)
         cells = []
-        for dataset in self.select_datasets(datasets):
-            dspec = self.dataset_spec(dataset)
-            fitting = []
-            for base, backbone in model_pairs:
-                mspec = self.host.model(base_model(base))
-                if self.fits(mspec, dspec):
-                    fitting.append((base, mspec.backbone_for(dspec.modality, backbone)))
-            if not fitting:
-                continue
+        for dataset, fitting in planned:
             settings = self.settings_for(dataset, setting, classes)
             for base, chosen in fitting:
                 for s in settings:
                     for seed in seeds:
                         cells.append(Cell(base, chosen, dataset, s, seed, budget))
         return cells
+
+    def _fitting_models(self, dataset: str, model_pairs: list[tuple[str, str | None]]
+                        ) -> list[tuple[str, str | None]]:
+        """The ``(model, backbone)`` pairs that run on ``dataset``, each backbone resolved
+        for the dataset's modality."""
+        dspec = self.dataset_spec(dataset)
+        fitting = []
+        for base, backbone in model_pairs:
+            mspec = self.host.model(base_model(base))
+            if self.fits(mspec, dspec):
+                fitting.append((base, mspec.backbone_for(dspec.modality, backbone)))
+        return fitting
 
     def check_settings(self, setting: str | None, classes: list[str] | None) -> None:
         """Fail on a setting or class choice this suite does not have, before any work.
