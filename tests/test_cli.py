@@ -350,6 +350,37 @@ def test_every_suite_refuses_a_missing_dataset_file_before_any_cell(
                                "forbids downloading", str(tmp_path / "empty-data"))
 
 
+@pytest.mark.parametrize(("suite", "model", "defaults", "first_file"), [
+    ("text-gen", "rnn", "tiny-shakespeare", "tinyshakespeare/input.txt"),
+    ("ts-ad", "iforest", "nab", "nab/data/"),
+])
+def test_a_suite_without_its_default_datasets_says_which_files_are_missing(
+        tmp_path: Path, suite: str, model: str, defaults: str, first_file: str) -> None:
+    done = bench_without_files(tmp_path, suite, model)
+    assert_refused_in_one_line(
+        done, tmp_path / "runs.db",
+        f"suite '{suite}' has none of its datasets ({defaults}) in the data directory "
+        f"{tmp_path / 'empty-data'} (ZOO_DATA_DIR): dataset file {first_file}",
+        "ZOO_OFFLINE=1 forbids downloading")
+    assert "no model fits" not in done.stderr
+
+
+@pytest.mark.parametrize(("suite", "model", "dataset", "said"), [
+    ("text-gen", "rnn", "digits", "dataset 'digits' (image: classify, detect, generate) does "
+                                  "not fit suite 'text-gen' (text: generate)"),
+    ("supervised", "mlp", "nab", "dataset 'nab' (timeseries: detect) does not fit suite "
+                                 "'supervised' (tabular or image: classify, regress)"),
+    ("text-gen", "rnn", "{table}", "(tabular: classify, detect, generate) does not fit suite "
+                                   "'text-gen' (text: generate)"),
+])
+def test_a_dataset_of_another_modality_is_refused_naming_both(
+        tmp_path: Path, suite: str, model: str, dataset: str, said: str) -> None:
+    table = tmp_path / "table.npz"
+    np.savez(table, X=np.zeros((20, 3)), y=np.arange(20) % 2)
+    done = bench_without_files(tmp_path, suite, model, dataset.format(table=table))
+    assert_refused_in_one_line(done, tmp_path / "runs.db", said)
+
+
 FAKE_TABLE_PLUGIN = """
     from zoo import DataFile, DatasetSpec, hookimpl
 

@@ -85,7 +85,10 @@ class Suite:
 
     # -- what to run ---------------------------------------------------------------------------
     def dataset_tasks(self, spec: DatasetSpec) -> tuple[str, ...]:
-        """The model tasks this suite evaluates on ``spec`` (empty: the dataset does not fit)."""
+        """The model tasks this suite evaluates on ``spec`` (empty: the dataset does not fit,
+        being of none of the suite's modalities or tasks)."""
+        if spec.modality not in self.spec.modalities:
+            return ()
         return tuple(t for t in self.spec.tasks if t in spec.tasks)
 
     def fits(self, model: ModelSpec, dataset: DatasetSpec) -> bool:
@@ -93,22 +96,50 @@ class Suite:
                 and any(t in model.tasks for t in self.dataset_tasks(dataset)))
 
     def select_datasets(self, requested: list[str] | None) -> list[str]:
-        """The requested datasets (must exist), or the defaults whose files are present."""
+        """The requested datasets (must exist and fit), or the defaults whose files are
+        present; when none is, every default, made available by :meth:`_fetch_defaults`."""
         from zoo.data.files import present
 
         if requested:
             return [self._check_dataset(name) for name in requested]
-        return [name for name in self.default_datasets
-                if name in self.host.datasets() and present(self.host.dataset(name))]
+        defaults = [name for name in self.default_datasets if name in self.host.datasets()]
+        chosen = [name for name in defaults if present(self.host.dataset(name))]
+        if chosen or not defaults:
+            return chosen
+        self._fetch_defaults(defaults)
+        return defaults
+
+    def _fetch_defaults(self, defaults: list[str]) -> None:
+        """Download the suite's default datasets, none of which is present; offline (or when
+        one cannot be had) say so in one line naming the suite, the file and where it goes,
+        rather than leave nothing to run and blame the models."""
+        from zoo.data.files import DATA_DIR_ENV, data_dir, fetch_dataset
+
+        try:
+            for name in defaults:
+                fetch_dataset(self.host.dataset(name))
+        except ZooError as exc:
+            raise ZooError(f"suite {self.name!r} has none of its datasets "
+                           f"({', '.join(defaults)}) in the data directory {data_dir()} "
+                           f"({DATA_DIR_ENV}): {exc}") from None
 
     def _check_dataset(self, name: str) -> str:
         if is_user_file(name):
             return name  # a user's file, checked when loaded
-        spec = self.host.dataset(name)
-        if not self.dataset_tasks(spec):
-            raise ZooError(f"dataset {name!r} ({', '.join(spec.tasks)}) does not fit suite "
-                           f"{self.name!r} ({', '.join(self.spec.tasks)})")
+        self._check_fits(name, self.host.dataset(name))
         return name
+
+    def _check_fits(self, name: str, spec: DatasetSpec) -> None:
+        """Refuse a dataset of none of the suite's modalities or tasks, naming both sides,
+        rather than find no model for it and blame the models.
+
+        Raises:
+            ZooError: ``spec`` does not fit (:meth:`dataset_tasks` is empty).
+        """
+        if not self.dataset_tasks(spec):
+            raise ZooError(f"dataset {name!r} ({spec.modality}: {', '.join(spec.tasks)}) "
+                           f"does not fit suite {self.name!r} "
+                           f"({' or '.join(self.spec.modalities)}: {', '.join(self.spec.tasks)})")
 
     def make_available(self, name: str) -> None:
         """Fetch a registered dataset's files before any cell runs: each present one verified
@@ -168,6 +199,8 @@ class Suite:
         """The ``(model, backbone)`` pairs that run on ``dataset``, each backbone resolved
         for the dataset's modality."""
         dspec = self.dataset_spec(dataset)
+        if is_user_file(dataset):  # its modality and tasks are known once it is read
+            self._check_fits(dataset, dspec)
         fitting = []
         for base, backbone in model_pairs:
             mspec = self.host.model(base_model(base))
