@@ -117,13 +117,22 @@ def test_an_interrupt_while_a_plugin_loads_still_stops_the_command() -> None:
 
 
 BAD_PATHS = """
-from zoo import ModelSpec, SuiteSpec, hookimpl
+from zoo import DatasetSpec, ModelSpec, SuiteSpec, hookimpl
 
 @hookimpl
 def zoo_register_models(register):
     register(ModelSpec(name="no-class", kind="method", tasks=("detect",),
                        modalities=("tabular",),
                        implementation="zoo_plugins_dir.bad_paths:DoesNotExist"))
+    register(ModelSpec(name="no-builder", kind="backbone", tasks=("classify",),
+                       modalities=("tabular",),
+                       implementation="zoo_mlp.lightning_module:MLPModel",
+                       builder="zoo_plugins_dir.bad_paths:NoBuilder"))
+
+@hookimpl
+def zoo_register_datasets(register):
+    register(DatasetSpec(name="no-loader", modality="tabular", tasks=("detect",),
+                         loader="zoo_plugins_dir.bad_paths:no_loader"))
 
 @hookimpl
 def zoo_register_suites(register):
@@ -152,6 +161,15 @@ def test_an_implementation_that_does_not_import_is_one_line_naming_spec_and_plug
                    "--db", db, "--json")
     assert [(row["status"], row["error"]) for row in json.loads(cell.stdout)] == [
         ("failed", model)]
+    for args, kind, name, path in (
+            (["iforest", "--data", "no-loader"], "dataset", "no-loader", "no_loader"),
+            (["autoencoder[no-builder]", "--data", "wine-ad"], "backbone", "no-builder",
+             "NoBuilder")):
+        done = zoo_cli("--plugins-dir", str(directory), "train", *args, "--db", db)
+        assert (done.returncode, done.stderr.splitlines()) == (2, [
+            f"Error: {kind} {name!r} of plugin 'bad_paths': cannot import its implementation "
+            f"'zoo_plugins_dir.bad_paths:{path}' (AttributeError: module "
+            f"'zoo_plugins_dir.bad_paths' has no attribute '{path}')"])
 
 
 MISNAMED_SUITE = """

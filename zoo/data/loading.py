@@ -12,7 +12,7 @@ from zoo.data.files import fetch_dataset, sha256
 from zoo.data.types import Dataset
 from zoo.data.user_files import SUFFIXES, load_user_file
 from zoo.plugins import get_host
-from zoo.plugins.specs import import_object
+from zoo.plugins.specs import import_implementation
 
 
 def is_user_file(name_or_path: str) -> bool:
@@ -44,7 +44,8 @@ def load_dataset(name_or_path: str, *, data_dir: str | Path | None = None,
         return load_user_file(name_or_path)
     spec = get_host().dataset(name_or_path)
     files = fetch_dataset(spec, data_dir=data_dir, download=download)
-    dataset: Dataset = import_object(spec.loader)(files, **spec.options)
+    loader = import_implementation("dataset", spec.name, spec.plugin, spec.loader)
+    dataset: Dataset = loader(files, **spec.options)
     dataset.name = spec.name  # one loader serves several specs; the registry name wins
     return dataset
 

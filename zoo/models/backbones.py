@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from zoo.errors import ZooError, unknown_name_message
 from zoo.models import get_backbone_spec
-from zoo.plugins.specs import import_object
+from zoo.plugins.specs import import_implementation
 
 if TYPE_CHECKING:
     from torch import nn
@@ -57,7 +57,7 @@ def get_backbone(name: str) -> Backbone:
     spec = get_backbone_spec(name)
     if not spec.builder:
         raise ZooError(f"backbone {name!r} (plugin {spec.plugin}) names no builder")
-    return import_object(spec.builder)()
+    return import_implementation("backbone", name, spec.plugin, spec.builder)()
 
 
 def check_option_names(backbone: str, options: Iterable[str], valid: Iterable[str]) -> None:
