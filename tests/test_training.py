@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -214,6 +215,10 @@ def test_a_fit_returning_a_non_finite_loss_is_diverged_with_no_score_or_checkpoi
             assert row.error == "fit returned a non-finite metric train_loss=nan"
         with pytest.raises(ZooError, match="has no checkpoint \\(status diverged\\)"):
             evaluate_run(store, trained.id)
+        # a diverged row stored before its checkpoint was withheld still names one
+        older = store.record(replace(trained, id="0" * 32, checkpoint=str(tmp_path)))
+        with pytest.raises(ZooError, match="has no checkpoint \\(status diverged\\)"):
+            evaluate_run(store, older)
 
 
 def test_the_conformance_kit_refuses_a_fit_returning_a_non_finite_loss(

@@ -358,7 +358,8 @@ def checkpoint_dir(store: Store, run: str) -> Path:
     if path.is_dir():
         return path
     stored = store.get(run)
-    if not stored.checkpoint:
+    # A diverged run stored before its checkpoint was withheld may still name one.
+    if not stored.checkpoint or stored.status == "diverged":
         raise ZooError(f"run {stored.id} has no checkpoint (status {stored.status})")
     return Path(stored.checkpoint)
 
