@@ -139,9 +139,8 @@ class _Writer:
         if "wandb" in sys.modules:
             sys.modules["wandb"].teardown()
         if self._wrote_offline:
-            directory = Path(os.environ.get("WANDB_DIR") or ".").resolve()
             print("W&B runs written offline; upload them with: "
-                  f"wandb sync {directory / 'wandb'}/offline-run-*", file=sys.stderr)
+                  f"wandb sync {runs_folder()}/offline-run-*", file=sys.stderr)
 
     def _init(self, **fields: Any) -> Any:
         """``wandb.init`` with zoo's defaults: offline without credentials; offline, with one
@@ -179,6 +178,11 @@ def _start(wandb: Any, mode: str, **fields: Any) -> Any:
                       mode=mode, reinit="create_new",
                       settings=wandb.Settings(**LEAN_SETTINGS, init_timeout=_init_timeout()),
                       **fields)
+
+
+def runs_folder() -> Path:
+    """The folder wandb writes its runs' folders in: ``wandb`` in ``WANDB_DIR``."""
+    return Path(os.environ.get("WANDB_DIR") or ".").resolve() / "wandb"
 
 
 def chosen_mode() -> str:

@@ -38,7 +38,7 @@ from zoo.plugins import hookimpl
 from zoo.plugins.specs import TrackerSpec
 from zoo.runs.lifecycle import DATA_SHAPE_KEY, TEST_OUTPUTS_KEY
 from zoo.tracking import LEADERBOARD_COLUMNS, leaderboard_rows, run_config
-from zoo.tracking._wandb_writer import DEFAULT_PROJECT, chosen_mode
+from zoo.tracking._wandb_writer import DEFAULT_PROJECT, chosen_mode, runs_folder
 
 if TYPE_CHECKING:
     from zoo.runs.results import RunResult
@@ -240,7 +240,7 @@ def _link(run_id: str) -> dict[str, str] | None:
         return None
     project = os.environ.get("WANDB_PROJECT") or DEFAULT_PROJECT
     kind = "offline-run" if mode == "offline" else "run"
-    folder = Path(os.environ.get("WANDB_DIR") or ".").absolute() / "wandb" / f"{kind}-*-{run_id}"
+    folder = runs_folder() / f"{kind}-*-{run_id}"
     link = {"path": "/".join(filter(None, (os.environ.get("WANDB_ENTITY"), project, run_id))),
             "dir": str(folder)}
     if mode == "offline":
